@@ -1,0 +1,25 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Tollbooth",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Billing", targets: ["Billing"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure billing domain: money, catalog, periods, pricing, proration, tax, access. Foundation only.
+        .target(name: "Billing"),
+        .testTarget(
+            name: "BillingTests",
+            dependencies: [
+                "Billing",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
