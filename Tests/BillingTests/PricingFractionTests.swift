@@ -32,8 +32,8 @@ import Testing
         #expect(TimeFraction(part: 1, whole: 4).remainder == TimeFraction(part: 3, whole: 4))
     }
 
-    @Test func timeFractionsCompareExactlyWhereDoubleWouldNot() {
-        // 3602879701896397 / 2^55 is the binary double nearest 0.1, so as doubles the two
+    @Test func timeFractionsCompareExactlyWhereBinaryFloatsWouldNot() {
+        // 3602879701896397 / 2^55 is the binary double nearest 0.1, so as binary floats the two
         // quotients are equal; cross-multiplied, 1 x 2^55 = 36028797018963968 is less than
         // 3602879701896397 x 10 = 36028797018963970, so 1/10 is the smaller.
         let tenth = TimeFraction(part: 1, whole: 10)
@@ -44,8 +44,8 @@ import Testing
     }
 
     @Test func quotaFractionComparesExactlyWithTimeFraction() throws {
-        // 1/3 of the quota used against 0.3333333333333333 of the period: the same double
-        // (0.3333333333333333 is how the double nearest 1/3 prints), but 1 x 1 > 0.3333333333333333 x 3.
+        // 1/3 of the quota used against 0.3333333333333333 of the period: the same binary float
+        // (0.3333333333333333 is how the 64-bit float nearest 1/3 prints), but 1 x 1 > 0.3333333333333333 x 3.
         let quotaUsed = try #require(Fraction(d("1"), over: d("3")))
         let elapsed = try #require(Fraction(d("0.3333333333333333"), over: d("1")))
         #expect(elapsed < quotaUsed)
