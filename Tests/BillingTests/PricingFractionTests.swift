@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func timeFractionsCompareExactlyWhereBinaryFloatsWouldNot() {
-        // 3602879701896397 / 2^55 is the binary double nearest 0.1, so as binary floats the two
+        // 3602879701896397 / 2^55 is the 64-bit binary float nearest 0.1, so as binary floats the two
         // quotients are equal; cross-multiplied, 1 x 2^55 = 36028797018963968 is less than
         // 3602879701896397 x 10 = 36028797018963970, so 1/10 is the smaller.
         let tenth = TimeFraction(part: 1, whole: 10)
