@@ -12,7 +12,7 @@ let package = Package(
     ],
     targets: [
         // Pure billing domain: money, catalog, periods, pricing, proration, tax, access. Foundation only.
-        .target(name: "Billing"),
+        .target(name: "Billing", exclude: ["Tax/README.md", "Access/README.md", "Pricing/README.md"]),
         .testTarget(
             name: "BillingTests",
             dependencies: [
