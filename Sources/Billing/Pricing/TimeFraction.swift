@@ -44,7 +44,11 @@ public struct TimeFraction: Hashable, Comparable, Sendable, CustomStringConverti
     /// The same fraction over decimals, to compare with a quota fraction.
     public var fraction: Fraction { Fraction(self) }
 
-    public var description: String { "\(part)/\(whole)" }
+    /// "15/30 days" when both are whole days (how a finance reader counts), else "109/232 s".
+    public var description: String {
+        if part % 86_400 == 0, whole % 86_400 == 0 { return "\(part / 86_400)/\(whole / 86_400) days" }
+        return "\(part)/\(whole) s"
+    }
 
     public static func == (lhs: TimeFraction, rhs: TimeFraction) -> Bool {
         compare(lhs, rhs) == 0

@@ -89,12 +89,14 @@ public struct DraftInvoice: Hashable, Sendable {
         self.carriedCredits = carriedCredits
     }
 
-    public var subtotal: Decimal { lines.reduce(0) { $0 + $1.amount } }
-    public var tax: Decimal { lines.reduce(0) { $0 + $1.taxAmount } }
-    /// Subtotal plus the tax of exclusive lines (inclusive tax is inside the amounts).
-    public var total: Decimal {
-        lines.reduce(subtotal) { $1.taxBehavior == .exclusive ? $0 + $1.taxAmount : $0 }
+    /// Subtotal, tax and total: sums of the rounded lines.
+    public var amounts: TaxedAmounts {
+        TaxedAmounts(lines: lines.map { TaxedLine(amount: $0.amount, tax: $0.taxAmount, behavior: $0.taxBehavior) })
     }
+    public var subtotal: Decimal { amounts.subtotal }
+    public var tax: Decimal { amounts.tax }
+    /// Subtotal plus the tax of exclusive lines (inclusive tax is inside the amounts).
+    public var total: Decimal { amounts.total }
 
     /// The span of the lines' service periods.
     public var servicePeriod: Period? {

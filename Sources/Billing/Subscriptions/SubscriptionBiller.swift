@@ -124,7 +124,7 @@ public struct SubscriptionBiller: Sendable {
                      _ period: CardPeriod) -> InvoiceLine {
         let prorate = subscription.plan.proRating.enabled && period.billed != period.whole
         let amount = prorate ? period.billedFraction.apply(fee) : fee
-        let detail = prorate ? "\(money(fee, subscription)) x \(fractionText(period.billed.seconds, period.whole.seconds))"
+        let detail = prorate ? "\(money(fee, subscription)) x \(period.billedFraction)"
                              : money(fee, subscription)
         return feeLine(kind, subscription, card, period.billed, amount: amount.rounded(scale: scale(subscription)), detail: detail)
     }
@@ -152,19 +152,17 @@ public struct SubscriptionBiller: Sendable {
                          _ fee: Decimal, _ period: CardPeriod, end: Instant) -> InvoiceLine? {
         let plan = subscription.plan
         guard plan.proRating.enabled else { return nil }
-        var consumed = Share(numerator: Decimal(end - period.whole.start), denominator: Decimal(period.whole.seconds))
-        var consumedText = "\(fractionText(end - period.whole.start, period.whole.seconds)) elapsed"
+        var consumed = Fraction(TimeFraction(part: end - period.whole.start, whole: period.whole.seconds))
+        var consumedText = "\(TimeFraction(part: end - period.whole.start, whole: period.whole.seconds)) elapsed"
         if plan.proRating.mode == .maxConsumptionBased {
             let since = Period(start: max(period.whole.start, subscription.start), end: end)
             for other in window.phase.rateCards {
-                guard let quota = other.meteredEntitlement?.issueAfterReset, quota > 0,
-                      let meter = catalog.meter(for: other) else { continue }
+                guard let quota = other.meteredEntitlement?.issueAfterReset, let meter = catalog.meter(for: other) else { continue }
                 let used = quantity(meter, subscription, since)
-                let share = Share(numerator: min(used, quota), denominator: quota)
-                if share > consumed {
-                    consumed = share
-                    consumedText = "\(grouped(min(used, quota)))/\(grouped(quota)) of the \(other.name) quota used"
-                }
+                // A zero quota has no share used; it cannot tell how much of the fee was consumed.
+                guard let share = Fraction(min(used, quota), over: quota), share > consumed else { continue }
+                consumed = share
+                consumedText = "\(PriceText.grouped(min(used, quota)))/\(PriceText.grouped(quota)) of the \(other.name) quota used"
             }
         }
         // unused = (billed end - whole start) / whole - consumed, over one common denominator.
@@ -174,7 +172,7 @@ public struct SubscriptionBiller: Sendable {
         let amount = (fee * unusedNumerator / (whole * consumed.denominator)).rounded(scale: scale(subscription))
         guard amount != 0 else { return nil }
         return feeLine(.prorationCredit, subscription, card, Period(start: end, end: period.billed.end), amount: -amount,
-                       detail: "-\(money(fee, subscription)) x (\(fractionText(period.billed.end - period.whole.start, period.whole.seconds)) - \(consumedText))")
+                       detail: "-\(money(fee, subscription)) x (\(TimeFraction(part: period.billed.end - period.whole.start, whole: period.whole.seconds)) - \(consumedText))")
     }
 
     // MARK: Usage
@@ -193,15 +191,12 @@ public struct SubscriptionBiller: Sendable {
                                      detail: "\(card.discounts.percentage?.plainString ?? "0")% of \(money(charge.charge.usage, subscription))"))
         }
         if charge.charge.commitment != 0 {
-            let minimum = price.commitments.minimumAmount.map { money($0, subscription) }
-            let maximum = price.commitments.maximumAmount.map { money($0, subscription) }
-            let bound = charge.charge.commitment > 0 ? "minimum \(minimum ?? "")" : "maximum \(maximum ?? "")"
-            let prorated = served == whole ? "" : " x \(fractionText(served.seconds, whole.seconds))"
             lines.append(InvoiceLine(kind: .commitment, subscriptionId: subscription.id, rateCardKey: card.key,
                                      featureKey: card.featureKey,
                                      description: charge.charge.commitment > 0 ? "\(card.name) minimum commitment" : "\(card.name) maximum cap",
                                      period: served, amount: charge.charge.commitment, taxBehavior: card.taxConfig.behavior,
-                                     taxCode: card.taxConfig.stripeCode, detail: "\(bound)\(prorated)"))
+                                     taxCode: card.taxConfig.stripeCode,
+                                     detail: charge.charge.explanation.commitmentSummary(for: charge.charge.commitment) ?? ""))
         }
         return lines
     }
@@ -250,42 +245,5 @@ public struct SubscriptionBiller: Sendable {
         // Unrounded prices keep their digits; whole amounts show the currency's decimals.
         let rounded = amount.rounded(scale: currency.minorUnits)
         return rounded == amount ? Money(amount, currency).formatted : amount.plainString
-    }
-}
-
-/// "15/30 days" when both are whole days, else "1296000/2592000 s".
-func fractionText(_ part: Int64, _ whole: Int64) -> String {
-    if part % 86_400 == 0, whole % 86_400 == 0 { return "\(part / 86_400)/\(whole / 86_400) days" }
-    return "\(part)/\(whole) s"
-}
-
-/// A decimal with thousands separators: 12345.5 -> "12,345.5".
-func grouped(_ value: Decimal) -> String {
-    let text = value.plainString
-    let negative = text.hasPrefix("-")
-    let unsigned = negative ? String(text.dropFirst()) : text
-    let parts = unsigned.split(separator: ".", omittingEmptySubsequences: false)
-    var integer = String(parts[0])
-    var groups: [String] = []
-    while integer.count > 3 {
-        groups.insert(String(integer.suffix(3)), at: 0)
-        integer.removeLast(3)
-    }
-    groups.insert(integer, at: 0)
-    let fraction = parts.count > 1 ? "." + parts[1] : ""
-    return (negative ? "-" : "") + groups.joined(separator: ",") + fraction
-}
-
-/// A non-negative fraction compared exactly by cross-multiplying, never divided out.
-struct Share: Comparable {
-    let numerator: Decimal
-    let denominator: Decimal
-
-    static func < (lhs: Share, rhs: Share) -> Bool {
-        lhs.numerator * rhs.denominator < rhs.numerator * lhs.denominator
-    }
-
-    static func == (lhs: Share, rhs: Share) -> Bool {
-        lhs.numerator * rhs.denominator == rhs.numerator * lhs.denominator
     }
 }
