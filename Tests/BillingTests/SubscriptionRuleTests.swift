@@ -337,3 +337,50 @@ import Testing
         #expect(InvoiceTax.apply(vat, to: invoice).total == d("119.00"))
     }
 }
+
+@Suite struct CurrencyRuleTests {
+    @Test func jpyFeesRoundToWholeYen() {
+        // 999 JPY a month; start Apr 10 with anchor May 1: 999 x 21 / 30 = 699.3 -> 699.
+        let plan = Plans.plan("yen", [Plans.fee("999")], currency: .jpy)
+        let sub = Subscription(id: "s1", customerKey: "acme", plan: plan, anchor: t("2026-05-01T00:00:00Z"),
+                               start: t("2026-04-10T00:00:00Z"))
+        let line = SubscriptionBiller(catalog: Plans.catalog, usage: RecordedUsage()).lines(for: sub, at: sub.start)[0]
+        #expect(line.amount == 699)
+        #expect(Money(line.amount, .jpy).minorUnits == 699)
+    }
+
+    @Test func threeDecimalCurrenciesBillInHundredths() {
+        // 10.000 BHD; 10 x 21 / 30 = 7.0 exactly; 10.001 x 21 / 30 = 7.0007 -> 7.00 -> Stripe 7000.
+        let plan = Plans.plan("dinar", [Plans.fee("10.001")], currency: Currency(code: "BHD")!)
+        let sub = Subscription(id: "s1", customerKey: "acme", plan: plan, anchor: t("2026-05-01T00:00:00Z"),
+                               start: t("2026-04-10T00:00:00Z"))
+        let line = SubscriptionBiller(catalog: Plans.catalog, usage: RecordedUsage()).lines(for: sub, at: sub.start)[0]
+        #expect(line.amount == d("7.00"))
+        #expect(Money(line.amount, plan.currency).minorUnits == 7000)
+    }
+}
+
+@Suite struct SubscriptionLifecycleTests {
+    let apr1 = t("2026-04-01T00:00:00Z")
+
+    @Test func reactivateRemovesAPendingCancellationOnly() {
+        let cancelled = Subscription(id: "s1", customerKey: "acme", plan: Plans.pro, start: apr1, end: t("2026-05-01T00:00:00Z"))
+        #expect(cancelled.reactivated(at: t("2026-04-20T00:00:00Z"))?.end == nil)
+        #expect(cancelled.reactivated(at: t("2026-05-01T00:00:00Z")) == nil)
+        #expect(Subscription(id: "s2", customerKey: "acme", plan: Plans.pro, start: apr1).reactivated(at: apr1) == nil)
+    }
+
+    @Test func lateUsageAfterTheLastSubscriptionBillsAtTheNextAnchorBoundary() {
+        // Ended May 1; a bill run on Jul 10 sees late April events: the next boundary is Aug 1.
+        let ended = Subscription(id: "s1", customerKey: "acme", plan: Plans.pro, start: apr1, end: t("2026-05-01T00:00:00Z"))
+        #expect(ended.anchorBoundary(after: t("2026-07-10T00:00:00Z")) == t("2026-08-01T00:00:00Z"))
+        #expect(ended.anchorBoundary(after: t("2026-08-01T00:00:00Z")) == t("2026-09-01T00:00:00Z"))
+    }
+
+    @Test func aPlanMustBeInTheCustomersCurrency() {
+        #expect(Subscription.currencyProblem(plan: Plans.pro, customerKey: "acme", customerCurrency: .usd) == nil)
+        #expect(Subscription.currencyProblem(plan: Plans.pro, customerKey: "acme", customerCurrency: nil) == nil)
+        #expect(Subscription.currencyProblem(plan: Plans.pro, customerKey: "acme", customerCurrency: .eur) ==
+                "plan pro v1 is priced in USD but customer acme is billed in EUR: choose a plan in EUR")
+    }
+}

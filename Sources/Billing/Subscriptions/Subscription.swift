@@ -220,3 +220,28 @@ extension Subscription {
         }
     }
 }
+
+extension Subscription {
+    /// This subscription with its pending end removed, or nil when there is nothing to
+    /// reactivate: no end is set, or it has already passed at `now`.
+    public func reactivated(at now: Instant) -> Subscription? {
+        guard let end, end > now else { return nil }
+        var result = self
+        result.end = nil
+        return result
+    }
+
+    /// The first boundary of the billing anchor strictly after `instant`, stepping on past the
+    /// end of service: the bill date of late usage that arrives after a customer's last
+    /// subscription has ended.
+    public func anchorBoundary(after instant: Instant) -> Instant {
+        let window = phaseWindows.last { $0.start <= instant } ?? phaseWindows[0]
+        return billingSchedule(in: window).nextBoundary(after: instant)
+    }
+
+    /// Why `plan` cannot be subscribed by a customer billed in `customerCurrency`, or nil.
+    public static func currencyProblem(plan: Plan, customerKey: String, customerCurrency: Currency?) -> String? {
+        guard let customerCurrency, customerCurrency != plan.currency else { return nil }
+        return "plan \(plan.key) v\(plan.version) is priced in \(plan.currency.code) but customer \(customerKey) is billed in \(customerCurrency.code): choose a plan in \(customerCurrency.code)"
+    }
+}
