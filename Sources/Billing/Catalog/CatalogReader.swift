@@ -168,35 +168,33 @@ private struct CatalogDecoder {
     }
 
     mutating func plan(_ value: JSONValue, index: Int) -> Plan? {
-        var version = 1
-        if case .number(let text)? = value["version"], let number = Int(text) { version = number }
-        guard let f = record(value, .plan(Self.rawKey(value, "key"), version: version, index: index)) else { return nil }
+        // The record's name needs the version before its problems can be reported.
+        var labelVersion = 1
+        if case .number(let text)? = value["version"], let number = Int(text) { labelVersion = number }
+        guard let f = record(value, .plan(Self.rawKey(value, "key"), version: labelVersion, index: index)) else { return nil }
+        let key = string(f, "key", required: true) ?? ""
+        let version = integer(f, "version") ?? 1
+        let name = string(f, "name", required: true) ?? ""
+        let currency = self.currency(f, "currency")
+        // A missing cadence becomes zero, which the validator never builds on.
+        let billingCadence = duration(f, "billingCadence", required: true) ?? ISODuration()
         let proRating = object(f, "proRatingConfig").map { p in
             ProRatingConfig(enabled: bool(p, "enabled") ?? true,
                             mode: choice(p, "mode", of: ProRatingMode.self) ?? .maxConsumptionBased)
         } ?? ProRatingConfig()
-        let phaseItems = list(f, "phases", required: true)
-        let phases = phaseItems.enumerated().compactMap { phase($1, index: $0, in: f.at) }
-        return Plan(
-            key: string(f, "key", required: true) ?? "",
-            version: integer(f, "version") ?? 1,
-            name: string(f, "name", required: true) ?? "",
-            currency: currency(f, "currency"),
-            // A missing cadence becomes zero, which the validator never builds on.
-            billingCadence: duration(f, "billingCadence", required: true) ?? ISODuration(),
-            proRating: proRating,
-            metadata: stringMap(f, "metadata"),
-            phases: phases)
+        let metadata = stringMap(f, "metadata")
+        let phases = list(f, "phases", required: true).enumerated().compactMap { phase($1, index: $0, in: f.at) }
+        return Plan(key: key, version: version, name: name, currency: currency, billingCadence: billingCadence,
+                    proRating: proRating, metadata: metadata, phases: phases)
     }
 
     mutating func phase(_ value: JSONValue, index: Int, in plan: CatalogLocation) -> Phase? {
         guard let f = record(value, plan.phase(Self.rawKey(value, "key"), index: index)) else { return nil }
+        let key = string(f, "key", required: true) ?? ""
+        let name = string(f, "name", required: true) ?? ""
+        let duration = self.duration(f, "duration", required: false)
         let cards = list(f, "rateCards", required: true).enumerated().compactMap { rateCard($1, index: $0, in: f.at) }
-        return Phase(
-            key: string(f, "key", required: true) ?? "",
-            name: string(f, "name", required: true) ?? "",
-            duration: duration(f, "duration", required: false),
-            rateCards: cards)
+        return Phase(key: key, name: name, duration: duration, rateCards: cards)
     }
 
     mutating func rateCard(_ value: JSONValue, index: Int, in phase: CatalogLocation) -> RateCard? {
