@@ -12,7 +12,7 @@ let package = Package(
     ],
     targets: [
         // Pure billing domain: money, catalog, periods, pricing, proration, tax, access. Foundation only.
-        .target(name: "Billing", exclude: ["Tax/README.md", "Access/README.md", "Pricing/README.md"]),
+        .target(name: "Billing", exclude: ["README.md", "Catalog/README.md", "Pricing/README.md", "Subscriptions/README.md", "Tax/README.md", "Access/README.md"]),
         .testTarget(
             name: "BillingTests",
             dependencies: [
