@@ -5,21 +5,42 @@ let package = Package(
     name: "Tollbooth",
     platforms: [.macOS(.v13)],
     products: [
+        .executable(name: "tollbooth", targets: ["tollbooth"]),
         .library(name: "Billing", targets: ["Billing"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
+        // System libraries, from Debian's -dev packages (scripts/setup.sh installs them).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CXLSXWriter", path: "Sources/CXLSXWriter", pkgConfig: "xlsxwriter",
+                       providers: [.apt(["libxlsxwriter-dev"])]),
+
         // Pure billing domain: money, catalog, periods, pricing, proration, tax, access. Foundation only.
-        .target(name: "Billing", exclude: ["README.md", "Catalog/README.md", "Pricing/README.md", "Subscriptions/README.md", "Tax/README.md", "Access/README.md"]),
-        .testTarget(
-            name: "BillingTests",
-            dependencies: [
-                "Billing",
-                .product(name: "PropertyBased", package: "swift-property-based"),
-            ],
-        ),
+        .target(name: "Billing", exclude: ["README.md", "Catalog/README.md", "Pricing/README.md",
+                                           "Subscriptions/README.md", "Tax/README.md", "Access/README.md"]),
+        // SQLite store: schema, migrations, repositories.
+        .target(name: "Store", dependencies: ["Billing", "CSQLite"], exclude: ["README.md"]),
+        // The staged bill run and its job ledger.
+        .target(name: "Pipeline", dependencies: ["Billing", "Store", .product(name: "Logging", package: "swift-log")],
+                exclude: ["README.md"]),
+        // The command-line tool: parses arguments, calls the modules, maps errors to exit codes.
+        .executableTarget(name: "tollbooth", dependencies: [
+            "Billing", "Store", "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "BillingTests", dependencies: [
+            "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,7 +30,7 @@ public struct InvoiceRequest: Sendable {
 
 /// Builds one customer's draft invoice for one bill date: the lines every subscription bills,
 /// late usage, adjustments, then credits applied until the subtotal reaches zero.
-public struct InvoiceAssembler: Sendable {
+public struct InvoiceAssembler {
     public let biller: SubscriptionBiller
 
     public init(biller: SubscriptionBiller) { self.biller = biller }

@@ -3,7 +3,7 @@ import Foundation
 /// Derives the invoice lines a subscription bills at one bill date, from its timeline, its
 /// plan and its usage. Deriving (rather than remembering what was billed) makes a bill run
 /// repeatable: the same facts give the same lines whenever they are computed.
-public struct SubscriptionBiller: Sendable {
+public struct SubscriptionBiller {
     public let catalog: Catalog
     public let usage: any UsageSource
 

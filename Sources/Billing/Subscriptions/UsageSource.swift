@@ -3,7 +3,7 @@ import Foundation
 /// Where the billing core reads aggregated usage: the metering store in production, a list of
 /// recorded events in tests. The quantity is the meter's aggregation over the events attributed
 /// to the subscription with a time in `period`.
-public protocol UsageSource: Sendable {
+public protocol UsageSource {
     func quantity(meter: Meter, subscriptionId: String, period: Period) -> Decimal
 }
 

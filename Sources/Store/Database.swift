@@ -1,0 +1,279 @@
+internal import CSQLite
+import Billing
+import Foundation
+
+/// An SQLite error with the context needed to act on it: result code, SQLite's message and the
+/// statement that failed.
+public struct DatabaseError: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let message: String
+    public let sql: String?
+
+    public var description: String {
+        sql.map { "database error \(code): \(message) (in: \($0.prefix(120)))" } ?? "database error \(code): \(message)"
+    }
+
+    /// A constraint in the schema refused the write (unique key, foreign key, check).
+    public var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
+    /// Another connection holds the write lock beyond the busy timeout.
+    public var isBusy: Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
+}
+
+/// A value bound to or read from a statement.
+public enum SQLValue: Hashable, Sendable {
+    case null
+    case integer(Int64)
+    case text(String)
+    case real(Double)
+    case blob([UInt8])
+}
+
+/// One SQLite connection: WAL mode, foreign keys on, a busy timeout, prepared statements cached
+/// by SQL text. Not thread-safe: one connection per thread.
+public final class Database {
+    let handle: OpaquePointer
+    public let path: String
+    private var cache: [String: Statement] = [:]
+    private var transactionDepth = 0
+
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    public init(path: String, migrate: Bool = true) throws {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &db, flags, nil)
+        guard status == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let db { sqlite3_close_v2(db) }
+            throw DatabaseError(code: status, message: "\(message): \(path)", sql: nil)
+        }
+        handle = db
+        self.path = path
+        sqlite3_busy_timeout(db, 10_000)
+        try execute("PRAGMA journal_mode = WAL")
+        try execute("PRAGMA synchronous = NORMAL")
+        try execute("PRAGMA foreign_keys = ON")
+        if migrate { try Schema.migrate(self) }
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    func error(_ code: Int32, _ sql: String?) -> DatabaseError {
+        DatabaseError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    /// Runs one or more statements that take no parameters.
+    public func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        if status != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "error"
+            sqlite3_free(message)
+            throw DatabaseError(code: status, message: text, sql: sql)
+        }
+    }
+
+    /// A prepared statement for `sql`, reused across calls.
+    public func prepare(_ sql: String) throws -> Statement {
+        if let cached = cache[sql] {
+            cached.reset()
+            return cached
+        }
+        var statement: OpaquePointer?
+        let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard status == SQLITE_OK, let statement else { throw error(status, sql) }
+        let prepared = Statement(database: self, handle: statement, sql: sql)
+        cache[sql] = prepared
+        return prepared
+    }
+
+    /// Runs a statement with parameters, returning the number of rows changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        try statement.run()
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// Every row of a query.
+    public func query(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        var rows: [Row] = []
+        while let row = try statement.next() { rows.append(row) }
+        return rows
+    }
+
+    /// The first row of a query, if any.
+    public func first(_ sql: String, _ values: [SQLValue] = []) throws -> Row? {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        defer { statement.reset() }
+        return try statement.next()
+    }
+
+    /// Runs `body` in a transaction (a savepoint when nested): committed if it returns,
+    /// rolled back if it throws.
+    public func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+        let name = "tb\(transactionDepth)"
+        if transactionDepth == 0 {
+            try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        } else {
+            try execute("SAVEPOINT \(name)")
+        }
+        transactionDepth += 1
+        do {
+            let result = try body()
+            transactionDepth -= 1
+            try execute(transactionDepth == 0 ? "COMMIT" : "RELEASE \(name)")
+            return result
+        } catch {
+            transactionDepth -= 1
+            if transactionDepth == 0 {
+                try? execute("ROLLBACK")
+            } else {
+                try? execute("ROLLBACK TO \(name); RELEASE \(name)")
+            }
+            throw error
+        }
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Copies the database into a new file (`VACUUM INTO`), consistent while others write.
+    public func backup(to path: String) throws {
+        try run("VACUUM INTO ?", [.text(path)])
+    }
+}
+
+/// A prepared statement. Columns are read by index from the current row.
+public final class Statement {
+    unowned let database: Database
+    let handle: OpaquePointer
+    let sql: String
+
+    init(database: Database, handle: OpaquePointer, sql: String) {
+        self.database = database
+        self.handle = handle
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    public func bind(_ values: [SQLValue]) throws {
+        reset()
+        for (offset, value) in values.enumerated() { try bind(value, at: Int32(offset + 1)) }
+    }
+
+    public func bind(_ value: SQLValue, at index: Int32) throws {
+        let status: Int32
+        switch value {
+        case .null: status = sqlite3_bind_null(handle, index)
+        case .integer(let v): status = sqlite3_bind_int64(handle, index, v)
+        case .real(let v): status = sqlite3_bind_double(handle, index, v)
+        case .text(let v): status = sqlite3_bind_text(handle, index, v, -1, tollbooth_sqlite_transient())
+        case .blob(let v): status = v.withUnsafeBytes {
+            sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), tollbooth_sqlite_transient())
+        }
+        }
+        guard status == SQLITE_OK else { throw database.error(status, sql) }
+    }
+
+    /// Binds a text parameter straight from UTF-8 bytes, with no String in between.
+    public func bindText(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+        let status = sqlite3_bind_text(handle, index, bytes.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                       Int32(bytes.count), tollbooth_sqlite_transient())
+        guard status == SQLITE_OK else { throw database.error(status, sql) }
+    }
+
+    public func bindInteger(_ value: Int64, at index: Int32) throws {
+        let status = sqlite3_bind_int64(handle, index, value)
+        guard status == SQLITE_OK else { throw database.error(status, sql) }
+    }
+
+    /// Steps a statement that returns no rows.
+    public func run() throws {
+        let status = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard status == SQLITE_DONE || status == SQLITE_ROW else { throw database.error(status, sql) }
+    }
+
+    /// Runs the statement once more with new integer/text parameters already bound; returns rows changed.
+    public func step() throws -> Int {
+        let status = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard status == SQLITE_DONE || status == SQLITE_ROW else { throw database.error(status, sql) }
+        return Int(sqlite3_changes(database.handle))
+    }
+
+    /// The next row, or nil when done.
+    public func next() throws -> Row? {
+        let status = sqlite3_step(handle)
+        switch status {
+        case SQLITE_ROW:
+            let count = sqlite3_column_count(handle)
+            var values: [SQLValue] = []
+            values.reserveCapacity(Int(count))
+            for index in 0..<count { values.append(column(index)) }
+            return Row(values: values)
+        case SQLITE_DONE:
+            sqlite3_reset(handle)
+            return nil
+        default:
+            sqlite3_reset(handle)
+            throw database.error(status, sql)
+        }
+    }
+
+    func column(_ index: Int32) -> SQLValue {
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, index))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, index))
+        case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(handle, index)))
+        case SQLITE_BLOB:
+            let count = Int(sqlite3_column_bytes(handle, index))
+            guard count > 0, let pointer = sqlite3_column_blob(handle, index) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: pointer, count: count)))
+        default: return .null
+        }
+    }
+}
+
+/// One result row.
+public struct Row: Sendable {
+    public let values: [SQLValue]
+
+    public subscript(_ index: Int) -> SQLValue { values[index] }
+
+    public func int(_ index: Int) -> Int64? {
+        if case .integer(let v) = values[index] { return v }
+        return nil
+    }
+
+    public func string(_ index: Int) -> String? {
+        switch values[index] {
+        case .text(let v): return v
+        case .integer(let v): return String(v)
+        case .null, .real, .blob: return nil
+        }
+    }
+
+    /// A decimal stored as text (amounts are never stored as REAL).
+    public func decimal(_ index: Int) -> Decimal? { string(index).flatMap { Decimal(exactly: $0) } }
+}
+
+extension SQLValue {
+    public init(_ value: String?) { self = value.map { .text($0) } ?? .null }
+    public init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
+    public init(_ value: Int?) { self = value.map { .integer(Int64($0)) } ?? .null }
+    public init(_ value: Decimal?) { self = value.map { .text($0.plainString) } ?? .null }
+}

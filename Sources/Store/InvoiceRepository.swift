@@ -1,0 +1,152 @@
+import Billing
+import Foundation
+
+/// A stored invoice with its lines.
+public struct StoredInvoice: Hashable, Sendable {
+    public struct Failure: Hashable, Sendable {
+        public var stage: String
+        public var message: String
+        public var stripeRequestId: String?
+    }
+
+    public var id: String
+    public var customerKey: String
+    public var currency: Currency
+    public var billDate: Instant
+    public var status: InvoiceStatus
+    public var subtotal: Decimal
+    public var tax: Decimal
+    public var total: Decimal
+    public var periodStart: Instant?
+    public var periodEnd: Instant?
+    public var taxNote: String?
+    public var stripeInvoiceId: String?
+    public var number: String?
+    public var hostedInvoiceUrl: String?
+    public var invoicePdf: String?
+    public var failure: Failure?
+    public var lines: [StoredLine]
+}
+
+public struct StoredLine: Hashable, Sendable {
+    public var id: String
+    public var line: InvoiceLine
+}
+
+extension Store {
+    /// Stores a draft invoice as `rated`, its lines numbered in order. Ids are derived from the
+    /// customer and bill date, so the same invoice always has the same id.
+    @discardableResult
+    public func insertInvoice(_ draft: DraftInvoice, runId: Int64, at now: Instant) throws -> String {
+        let id = Store.invoiceId(customerKey: draft.customerKey, billDate: draft.billDate)
+        let amounts = draft.amounts
+        let period = draft.servicePeriod
+        try database.run("""
+            INSERT INTO invoices (id, customer_key, bill_date, currency, status, subtotal, tax, total, period_start, period_end,
+                                  run_id, created_at, updated_at)
+            VALUES (?, ?, ?, ?, 'rated', ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(id), .text(draft.customerKey), draft.billDate.sql, .text(draft.currency.code),
+                  SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total),
+                  SQLValue(period?.start.seconds), SQLValue(period?.end.seconds), .integer(runId), now.sql, now.sql])
+        for (position, line) in draft.lines.enumerated() {
+            try database.run("""
+                INSERT INTO invoice_lines (id, invoice_id, position, kind, subscription_id, rate_card_key, feature_key, description,
+                                           period_start, period_end, quantity, amount, tax_behavior, tax_code, tax_amount, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text("\(id)_\(position + 1)"), .text(id), .integer(Int64(position)), .text(line.kind.rawValue),
+                      SQLValue(line.subscriptionId), SQLValue(line.rateCardKey), SQLValue(line.featureKey), .text(line.description),
+                      line.period.start.sql, line.period.end.sql, SQLValue(line.quantity), SQLValue(line.amount),
+                      .text(line.taxBehavior.rawValue), SQLValue(line.taxCode), SQLValue(line.taxAmount), .text(line.detail)])
+        }
+        return id
+    }
+
+    /// "inv_acme_20260501": readable, stable, unique per customer and bill date.
+    public static func invoiceId(customerKey: String, billDate: Instant) -> String {
+        let c = billDate.civil
+        let stamp = String(format: "%04d%02d%02d", c.year, c.month, c.day)
+            + (c.hour == 0 && c.minute == 0 && c.second == 0 ? "" : String(format: "T%02d%02d%02d", c.hour, c.minute, c.second))
+        return "inv_\(customerKey)_\(stamp)"
+    }
+
+    /// Writes the lines' tax and the invoice's totals, and moves it to `status`.
+    public func updateTax(invoiceId: String, lines: [StoredLine], note: String?, status: InvoiceStatus, at now: Instant) throws {
+        let amounts = TaxedAmounts(lines: lines.map { TaxedLine(amount: $0.line.amount, tax: $0.line.taxAmount, behavior: $0.line.taxBehavior) })
+        for line in lines {
+            try database.run("UPDATE invoice_lines SET tax_amount = ? WHERE id = ?", [SQLValue(line.line.taxAmount), .text(line.id)])
+        }
+        try database.run("UPDATE invoices SET subtotal = ?, tax = ?, total = ?, tax_note = ?, status = ?, updated_at = ? WHERE id = ?",
+                         [SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total), SQLValue(note),
+                          .text(status.rawValue), now.sql, .text(invoiceId)])
+    }
+
+    /// Moves an invoice to `status`, recording the failure when it is `failed`.
+    public func setInvoiceStatus(_ id: String, _ status: InvoiceStatus, failure: StoredInvoice.Failure? = nil, at now: Instant) throws {
+        try database.run("""
+            UPDATE invoices SET status = ?, failure_stage = ?, failure_message = ?, failure_request_id = ?, updated_at = ? WHERE id = ?
+            """, [.text(status.rawValue), SQLValue(failure?.stage), SQLValue(failure?.message), SQLValue(failure?.stripeRequestId),
+                  now.sql, .text(id)])
+    }
+
+    static let invoiceColumns = """
+        id, customer_key, currency, bill_date, status, subtotal, tax, total, period_start, period_end, tax_note,
+        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, failure_stage, failure_message, failure_request_id
+        """
+
+    /// Invoices, by bill date then customer; only those in `status` when given.
+    public func invoices(status: InvoiceStatus? = nil, withLines: Bool = true) throws -> [StoredInvoice] {
+        let rows = try database.query(
+            "SELECT \(Store.invoiceColumns) FROM invoices \(status == nil ? "" : "WHERE status = ?") ORDER BY bill_date, customer_key",
+            status.map { [.text($0.rawValue)] } ?? [])
+        return try rows.map { try invoice(from: $0, withLines: withLines) }
+    }
+
+    public func invoice(id: String) throws -> StoredInvoice? {
+        try database.first("SELECT \(Store.invoiceColumns) FROM invoices WHERE id = ?", [.text(id)]).map { try invoice(from: $0, withLines: true) }
+    }
+
+    func invoice(from row: Row, withLines: Bool) throws -> StoredInvoice {
+        let id = row.string(0) ?? ""
+        let failure = row.string(15).map { StoredInvoice.Failure(stage: $0, message: row.string(16) ?? "", stripeRequestId: row.string(17)) }
+        return StoredInvoice(
+            id: id, customerKey: row.string(1) ?? "", currency: Currency(code: row.string(2) ?? "") ?? .usd,
+            billDate: row.instant(3) ?? Instant(seconds: 0), status: InvoiceStatus(rawValue: row.string(4) ?? "") ?? .draft,
+            subtotal: row.decimal(5) ?? 0, tax: row.decimal(6) ?? 0, total: row.decimal(7) ?? 0,
+            periodStart: row.instant(8), periodEnd: row.instant(9), taxNote: row.string(10), stripeInvoiceId: row.string(11),
+            number: row.string(12), hostedInvoiceUrl: row.string(13), invoicePdf: row.string(14), failure: failure,
+            lines: withLines ? try lines(invoiceId: id) : [])
+    }
+
+    public func lines(invoiceId: String) throws -> [StoredLine] {
+        try database.query("""
+            SELECT id, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end, quantity, amount,
+                   tax_behavior, tax_code, tax_amount, detail
+            FROM invoice_lines WHERE invoice_id = ? ORDER BY position
+            """, [.text(invoiceId)]).map { row in
+            StoredLine(id: row.string(0) ?? "", line: InvoiceLine(
+                kind: LineKind(rawValue: row.string(1) ?? "") ?? .adjustment, subscriptionId: row.string(2), rateCardKey: row.string(3),
+                featureKey: row.string(4), description: row.string(5) ?? "",
+                period: Period(start: row.instant(6) ?? Instant(seconds: 0), end: row.instant(7) ?? Instant(seconds: 0)),
+                quantity: row.decimal(8), amount: row.decimal(9) ?? 0,
+                taxBehavior: TaxBehavior(rawValue: row.string(10) ?? "") ?? .exclusive, taxCode: row.string(11),
+                taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""))
+        }
+    }
+
+    /// What the usage, discount, commitment and late usage lines of every invoice not voided
+    /// billed for one usage charge, plus late usage credits still carried: the base a late usage
+    /// line is measured against.
+    public func billedCharge(_ key: ChargeKey) throws -> Decimal {
+        let carried = try database.query("""
+            SELECT amount FROM carried_credits
+            WHERE subscription_id = ? AND rate_card_key = ? AND period_start = ? AND kind = 'late_usage' AND consumed_bill_date IS NULL
+            """, [.text(key.subscriptionId), .text(key.rateCardKey), key.periodStart.sql])
+            .reduce(Decimal(0)) { $0 + ($1.decimal(0) ?? 0) }
+        return try carried + database.query("""
+            SELECT l.amount FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+            WHERE l.subscription_id = ? AND l.rate_card_key = ? AND l.period_start = ?
+              AND l.kind IN ('usage', 'discount', 'commitment', 'late_usage') AND i.status <> 'void'
+            """, [.text(key.subscriptionId), .text(key.rateCardKey), key.periodStart.sql])
+            .reduce(Decimal(0)) { $0 + ($1.decimal(0) ?? 0) }
+    }
+}

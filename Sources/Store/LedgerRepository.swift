@@ -1,0 +1,170 @@
+import Billing
+import Foundation
+
+/// The bill run's stages, in order.
+public enum Stage: String, CaseIterable, Sendable, Comparable {
+    case close, rate, tax, issue, collect, reconcile
+
+    public static func < (lhs: Stage, rhs: Stage) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// One (subscription, bill date) closed but not yet rated, grouped by customer and bill date.
+public struct PendingBill: Hashable, Sendable {
+    public var customerKey: String
+    public var billDate: Instant
+    public var subscriptionIds: [String]
+}
+
+extension Store {
+    // MARK: Runs and stages
+
+    public func startRun(asOf: Instant, dryRun: Bool, at now: Instant) throws -> Int64 {
+        try database.run("INSERT INTO job_runs (as_of, started_at, status, dry_run) VALUES (?, ?, 'running', ?)",
+                         [asOf.sql, now.sql, .integer(dryRun ? 1 : 0)])
+        return database.lastInsertRowID
+    }
+
+    public func finishRun(_ id: Int64, succeeded: Bool, at now: Instant) throws {
+        try database.run("UPDATE job_runs SET status = ?, finished_at = ? WHERE id = ?",
+                         [.text(succeeded ? "succeeded" : "failed"), now.sql, .integer(id)])
+    }
+
+    public func startStage(_ stage: Stage, run: Int64, at now: Instant) throws {
+        try database.run("INSERT INTO job_stages (run_id, stage, started_at, status) VALUES (?, ?, ?, 'running')",
+                         [.integer(run), .text(stage.rawValue), now.sql])
+    }
+
+    /// Records a stage's end with its counts ("closed": 12, ...) and errors.
+    public func finishStage(_ stage: Stage, run: Int64, counts: [(String, Int)], errors: [String], at now: Instant) throws {
+        let json = "{" + counts.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+        try database.run("UPDATE job_stages SET finished_at = ?, status = ?, counts = ?, errors = ? WHERE run_id = ? AND stage = ?",
+                         [now.sql, .text(errors.isEmpty ? "succeeded" : "failed"), .text(json), .text(errors.joined(separator: "\n")),
+                          .integer(run), .text(stage.rawValue)])
+    }
+
+    /// The ledger: (run id, as-of, status, stage, counts, errors) for the last `limit` runs.
+    public func ledger(limit: Int = 20) throws -> [(run: Int64, asOf: Instant, status: String, stage: String, counts: String, errors: String)] {
+        try database.query("""
+            SELECT r.id, r.as_of, r.status, s.stage, s.counts, s.errors FROM job_runs r JOIN job_stages s ON s.run_id = r.id
+            WHERE r.id > (SELECT coalesce(max(id), 0) - ? FROM job_runs) ORDER BY r.id, s.started_at
+            """, [.integer(Int64(limit))]).map {
+            ($0.int(0) ?? 0, $0.instant(1) ?? Instant(seconds: 0), $0.string(2) ?? "", $0.string(3) ?? "", $0.string(4) ?? "", $0.string(5) ?? "")
+        }
+    }
+
+    // MARK: Closes
+
+    /// The bill dates of a subscription already closed.
+    public func closedBillDates(subscriptionId: String) throws -> [Instant] {
+        try database.query("SELECT bill_date FROM period_closes WHERE subscription_id = ? ORDER BY bill_date",
+                           [.text(subscriptionId)]).compactMap { $0.instant(0) }
+    }
+
+    /// The latest closed bill date of every subscription that has one.
+    public func lastClosedBillDates() throws -> [String: Instant] {
+        var result: [String: Instant] = [:]
+        for row in try database.query("SELECT subscription_id, max(bill_date) FROM period_closes GROUP BY subscription_id") {
+            result[row.string(0) ?? ""] = row.instant(1)
+        }
+        return result
+    }
+
+    /// Closes (subscription, bill date); false when it was already closed.
+    public func close(subscriptionId: String, customerKey: String, billDate: Instant, run: Int64) throws -> Bool {
+        try database.run("INSERT OR IGNORE INTO period_closes (subscription_id, bill_date, customer_key, run_id) VALUES (?, ?, ?, ?)",
+                         [.text(subscriptionId), billDate.sql, .text(customerKey), .integer(run)]) == 1
+    }
+
+    /// Closed bill dates whose invoice is not yet made, oldest first.
+    public func pendingBills() throws -> [PendingBill] {
+        var bills: [PendingBill] = []
+        for row in try database.query("""
+            SELECT customer_key, bill_date, subscription_id FROM period_closes WHERE rated_run_id IS NULL
+            ORDER BY bill_date, customer_key, subscription_id
+            """) {
+            let customer = row.string(0) ?? "", date = row.instant(1) ?? Instant(seconds: 0), id = row.string(2) ?? ""
+            if let last = bills.last, last.customerKey == customer, last.billDate == date {
+                bills[bills.count - 1].subscriptionIds.append(id)
+            } else {
+                bills.append(PendingBill(customerKey: customer, billDate: date, subscriptionIds: [id]))
+            }
+        }
+        return bills
+    }
+
+    public func markRated(_ bill: PendingBill, run: Int64, invoiceId: String?) throws {
+        try database.run("UPDATE period_closes SET rated_run_id = ?, invoice_id = ? WHERE customer_key = ? AND bill_date = ? AND rated_run_id IS NULL",
+                         [.integer(run), SQLValue(invoiceId), .text(bill.customerKey), bill.billDate.sql])
+    }
+
+    // MARK: Carried credits
+
+    /// Credits not yet taken by an invoice, with their row ids.
+    public func openCredits(customerKey: String) throws -> [(id: Int64, credit: CarriedCredit)] {
+        try database.query("""
+            SELECT id, origin_bill_date, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end,
+                   amount, tax_behavior, tax_code, detail
+            FROM carried_credits WHERE customer_key = ? AND consumed_bill_date IS NULL ORDER BY id
+            """, [.text(customerKey)]).map { row in
+            let line = InvoiceLine(kind: LineKind(rawValue: row.string(2) ?? "") ?? .prorationCredit, subscriptionId: row.string(3),
+                                   rateCardKey: row.string(4), featureKey: row.string(5), description: row.string(6) ?? "",
+                                   period: Period(start: row.instant(7) ?? Instant(seconds: 0), end: row.instant(8) ?? Instant(seconds: 0)),
+                                   amount: row.decimal(9) ?? 0, taxBehavior: TaxBehavior(rawValue: row.string(10) ?? "") ?? .exclusive,
+                                   taxCode: row.string(11), detail: row.string(12) ?? "")
+            return (row.int(0) ?? 0, CarriedCredit(line: line, originBillDate: row.instant(1) ?? Instant(seconds: 0)))
+        }
+    }
+
+    /// Marks credits as taken by the invoice of `billDate` and stores what is left over.
+    public func replaceCredits(customerKey: String, consumed: [Int64], billDate: Instant, leftOver: [CarriedCredit]) throws {
+        for id in consumed {
+            try database.run("UPDATE carried_credits SET consumed_bill_date = ? WHERE id = ?", [billDate.sql, .integer(id)])
+        }
+        for credit in leftOver {
+            let line = credit.line
+            try database.run("""
+                INSERT INTO carried_credits (customer_key, origin_bill_date, created_bill_date, kind, subscription_id, rate_card_key,
+                    feature_key, description, period_start, period_end, amount, tax_behavior, tax_code, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(customerKey), credit.originBillDate.sql, billDate.sql, .text(line.kind.rawValue), SQLValue(line.subscriptionId),
+                      SQLValue(line.rateCardKey), SQLValue(line.featureKey), .text(line.description), line.period.start.sql,
+                      line.period.end.sql, SQLValue(line.amount), .text(line.taxBehavior.rawValue), SQLValue(line.taxCode), .text(line.detail)])
+        }
+    }
+
+    /// Every customer's credit balance: the sum of credits not yet taken (negative).
+    public func creditBalances() throws -> [String: Decimal] {
+        var result: [String: Decimal] = [:]
+        for row in try database.query("SELECT customer_key, amount FROM carried_credits WHERE consumed_bill_date IS NULL") {
+            result[row.string(0) ?? "", default: 0] += row.decimal(1) ?? 0
+        }
+        return result
+    }
+
+    // MARK: Adjustments
+
+    public func addAdjustment(customerKey: String, amount: Decimal, reason: String, at now: Instant) throws -> String {
+        guard try customer(key: customerKey) != nil else { throw StoreInputError("no customer \(customerKey)") }
+        let id = Identifier.make("adj")
+        try database.run("INSERT INTO adjustments (id, customer_key, amount, reason, created_at) VALUES (?, ?, ?, ?, ?)",
+                         [.text(id), .text(customerKey), SQLValue(amount), .text(reason), now.sql])
+        return id
+    }
+
+    /// Adjustments not yet on an invoice, as `adjustment` lines.
+    public func openAdjustments(customerKey: String, before billDate: Instant) throws -> [(id: String, line: InvoiceLine)] {
+        try database.query("SELECT id, amount, reason, created_at FROM adjustments WHERE customer_key = ? AND invoice_id IS NULL AND created_at <= ? ORDER BY created_at, id",
+                           [.text(customerKey), billDate.sql]).map { row in
+            let at = row.instant(3) ?? billDate
+            return (row.string(0) ?? "", InvoiceLine(kind: .adjustment, subscriptionId: nil, rateCardKey: nil,
+                                                     description: row.string(2) ?? "Adjustment", period: Period(start: at, end: at),
+                                                     amount: row.decimal(1) ?? 0))
+        }
+    }
+
+    public func attachAdjustments(_ ids: [String], invoiceId: String) throws {
+        for id in ids { try database.run("UPDATE adjustments SET invoice_id = ? WHERE id = ?", [.text(invoiceId), .text(id)]) }
+    }
+}

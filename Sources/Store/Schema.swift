@@ -1,0 +1,254 @@
+import Foundation
+
+/// The versioned schema. Migrations run in order on open, each in its own transaction, and are
+/// recorded in `schema_migrations`; a migration is never edited once released, only added.
+/// Constraints live in the schema: keys, foreign keys, and checks on every closed set of values.
+enum Schema {
+    static let migrations: [(version: Int, sql: String)] = [(1, version1)]
+
+    static func migrate(_ database: Database) throws {
+        try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        let applied = Set(try database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) })
+        for migration in migrations where !applied.contains(Int64(migration.version)) {
+            try database.transaction {
+                try database.execute(migration.sql)
+                try database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))",
+                                 [.integer(Int64(migration.version))])
+            }
+        }
+    }
+
+    static let invoiceStatuses = "'draft','rated','taxed','issuing','issued','paid','payment_failed','uncollectible','void','not_required','failed'"
+    static let lineKinds = "'fee','usage','proration_credit','proration_charge','late_usage','discount','commitment','adjustment'"
+    static let stages = "'close','rate','tax','issue','collect','reconcile'"
+
+    static let version1 = """
+    CREATE TABLE meters (
+        slug TEXT PRIMARY KEY,
+        event_type TEXT NOT NULL,
+        json TEXT NOT NULL,
+        imported_at INTEGER NOT NULL
+    );
+    CREATE INDEX meters_event_type ON meters (event_type);
+
+    CREATE TABLE features (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        meter_slug TEXT REFERENCES meters (slug),
+        imported_at INTEGER NOT NULL
+    );
+
+    -- A published plan version is immutable.
+    CREATE TABLE plans (
+        key TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        name TEXT NOT NULL,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        json TEXT NOT NULL,
+        imported_at INTEGER NOT NULL,
+        PRIMARY KEY (key, version)
+    );
+
+    CREATE TABLE customers (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        email TEXT,
+        currency TEXT CHECK (currency IS NULL OR length(currency) = 3),
+        json TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE customer_subjects (
+        subject TEXT PRIMARY KEY,
+        customer_key TEXT NOT NULL REFERENCES customers (key) ON DELETE CASCADE
+    );
+    CREATE INDEX customer_subjects_customer ON customer_subjects (customer_key);
+
+    -- A change ends a subscription (end, successor_id) and starts its successor (predecessor_id).
+    CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        plan_key TEXT NOT NULL,
+        plan_version INTEGER NOT NULL,
+        anchor INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER CHECK ("end" IS NULL OR "end" >= start),
+        predecessor_id TEXT UNIQUE REFERENCES subscriptions (id),
+        successor_id TEXT UNIQUE REFERENCES subscriptions (id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        FOREIGN KEY (plan_key, plan_version) REFERENCES plans (key, version)
+    );
+    CREATE INDEX subscriptions_customer ON subscriptions (customer_key, start);
+
+    -- (source, id) of every accepted event, kept for dedupeRetention after its time.
+    CREATE TABLE event_keys (
+        source TEXT NOT NULL,
+        id TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        PRIMARY KEY (source, id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE ingest_batches (
+        id INTEGER PRIMARY KEY,
+        input TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        accepted INTEGER NOT NULL DEFAULT 0 CHECK (accepted >= 0),
+        duplicates INTEGER NOT NULL DEFAULT 0 CHECK (duplicates >= 0),
+        rejected INTEGER NOT NULL DEFAULT 0 CHECK (rejected >= 0)
+    );
+
+    -- Usage segments: the aggregate of one ingest batch's events for one subscription, meter,
+    -- group-by values and time window. Windows never straddle a billing boundary, so any billing
+    -- period is a union of whole windows. Amounts are exact decimals as text.
+    -- late: 0 on time, 1 in a period already closed and not yet billed, 2 billed as late usage.
+    CREATE TABLE usage_segments (
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id),
+        meter_slug TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        group_key TEXT NOT NULL DEFAULT '',
+        batch_id INTEGER NOT NULL REFERENCES ingest_batches (id),
+        count INTEGER NOT NULL CHECK (count > 0),
+        sum TEXT NOT NULL,
+        min TEXT NOT NULL,
+        max TEXT NOT NULL,
+        latest_time INTEGER NOT NULL,
+        latest_value TEXT NOT NULL,
+        late INTEGER NOT NULL DEFAULT 0 CHECK (late IN (0, 1, 2)),
+        PRIMARY KEY (subscription_id, meter_slug, window_start, group_key, batch_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_segments_late ON usage_segments (late, subscription_id) WHERE late = 1;
+
+    -- The distinct values an UNIQUE_COUNT meter saw, per window.
+    CREATE TABLE usage_unique_values (
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id),
+        meter_slug TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (subscription_id, meter_slug, window_start, value)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE quarantined_events (
+        id INTEGER PRIMARY KEY,
+        batch_id INTEGER NOT NULL REFERENCES ingest_batches (id),
+        line INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        raw TEXT NOT NULL
+    );
+
+    CREATE TABLE job_runs (
+        id INTEGER PRIMARY KEY,
+        as_of INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+        dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1))
+    );
+
+    CREATE TABLE job_stages (
+        run_id INTEGER NOT NULL REFERENCES job_runs (id),
+        stage TEXT NOT NULL CHECK (stage IN (\(stages))),
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+        counts TEXT NOT NULL DEFAULT '{}',
+        errors TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (run_id, stage)
+    );
+
+    CREATE TABLE invoices (
+        id TEXT PRIMARY KEY,
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        bill_date INTEGER NOT NULL,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        status TEXT NOT NULL CHECK (status IN (\(invoiceStatuses))),
+        subtotal TEXT NOT NULL,
+        tax TEXT NOT NULL,
+        total TEXT NOT NULL,
+        period_start INTEGER,
+        period_end INTEGER,
+        tax_note TEXT,
+        stripe_invoice_id TEXT UNIQUE,
+        number TEXT,
+        hosted_invoice_url TEXT,
+        invoice_pdf TEXT,
+        failure_stage TEXT CHECK (failure_stage IS NULL OR failure_stage IN (\(stages))),
+        failure_message TEXT,
+        failure_request_id TEXT,
+        run_id INTEGER REFERENCES job_runs (id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (customer_key, bill_date),
+        CHECK ((status = 'failed') = (failure_stage IS NOT NULL))
+    );
+    CREATE INDEX invoices_status ON invoices (status);
+    CREATE INDEX invoices_bill_date ON invoices (bill_date);
+
+    CREATE TABLE invoice_lines (
+        id TEXT PRIMARY KEY,
+        invoice_id TEXT NOT NULL REFERENCES invoices (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL CHECK (position >= 0),
+        kind TEXT NOT NULL CHECK (kind IN (\(lineKinds))),
+        subscription_id TEXT REFERENCES subscriptions (id),
+        rate_card_key TEXT,
+        feature_key TEXT,
+        description TEXT NOT NULL,
+        period_start INTEGER NOT NULL,
+        period_end INTEGER NOT NULL CHECK (period_end >= period_start),
+        quantity TEXT,
+        amount TEXT NOT NULL,
+        tax_behavior TEXT NOT NULL CHECK (tax_behavior IN ('exclusive', 'inclusive')),
+        tax_code TEXT,
+        tax_amount TEXT NOT NULL DEFAULT '0',
+        detail TEXT NOT NULL DEFAULT '',
+        UNIQUE (invoice_id, position)
+    );
+    CREATE INDEX invoice_lines_charge ON invoice_lines (subscription_id, rate_card_key, period_start);
+
+    -- Each (subscription, bill date) is closed at most once; rated once its customer's invoice
+    -- for that bill date is made (or found to have no lines).
+    CREATE TABLE period_closes (
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id),
+        bill_date INTEGER NOT NULL,
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        run_id INTEGER NOT NULL REFERENCES job_runs (id),
+        rated_run_id INTEGER REFERENCES job_runs (id),
+        invoice_id TEXT REFERENCES invoices (id),
+        PRIMARY KEY (subscription_id, bill_date)
+    );
+    CREATE INDEX period_closes_unrated ON period_closes (customer_key, bill_date) WHERE rated_run_id IS NULL;
+
+    -- Credits an invoice could not absorb. consumed_bill_date: the bill date whose invoice took
+    -- it (wholly; what was left of it is a new row).
+    CREATE TABLE carried_credits (
+        id INTEGER PRIMARY KEY,
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        origin_bill_date INTEGER NOT NULL,
+        created_bill_date INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN (\(lineKinds))),
+        subscription_id TEXT REFERENCES subscriptions (id),
+        rate_card_key TEXT,
+        feature_key TEXT,
+        description TEXT NOT NULL,
+        period_start INTEGER NOT NULL,
+        period_end INTEGER NOT NULL,
+        amount TEXT NOT NULL,
+        tax_behavior TEXT NOT NULL CHECK (tax_behavior IN ('exclusive', 'inclusive')),
+        tax_code TEXT,
+        detail TEXT NOT NULL DEFAULT '',
+        consumed_bill_date INTEGER
+    );
+    CREATE INDEX carried_credits_open ON carried_credits (customer_key) WHERE consumed_bill_date IS NULL;
+
+    CREATE TABLE adjustments (
+        id TEXT PRIMARY KEY,
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        amount TEXT NOT NULL,
+        reason TEXT NOT NULL CHECK (length(reason) > 0),
+        created_at INTEGER NOT NULL,
+        invoice_id TEXT REFERENCES invoices (id)
+    );
+    """
+}

@@ -1,0 +1,16 @@
+import Foundation
+@testable import Billing
+@testable import Store
+
+func d(_ text: String) -> Decimal { Decimal(exactly: text)! }
+func t(_ text: String) -> Instant { Instant(rfc3339: text)! }
+
+/// A fresh database in a temporary folder.
+func temporaryStore() throws -> Store {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return try Store(path: folder.appendingPathComponent("tollbooth.db").path)
+}
+
+let fixturesDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
