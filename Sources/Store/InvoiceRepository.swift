@@ -7,6 +7,12 @@ public struct StoredInvoice: Hashable, Sendable {
         public var stage: String
         public var message: String
         public var stripeRequestId: String?
+
+        public init(stage: String, message: String, stripeRequestId: String? = nil) {
+            self.stage = stage
+            self.message = message
+            self.stripeRequestId = stripeRequestId
+        }
     }
 
     public var id: String
@@ -31,6 +37,11 @@ public struct StoredInvoice: Hashable, Sendable {
 public struct StoredLine: Hashable, Sendable {
     public var id: String
     public var line: InvoiceLine
+
+    public init(id: String, line: InvoiceLine) {
+        self.id = id
+        self.line = line
+    }
 }
 
 extension Store {

@@ -15,6 +15,12 @@ public struct PendingBill: Hashable, Sendable {
     public var customerKey: String
     public var billDate: Instant
     public var subscriptionIds: [String]
+
+    public init(customerKey: String, billDate: Instant, subscriptionIds: [String]) {
+        self.customerKey = customerKey
+        self.billDate = billDate
+        self.subscriptionIds = subscriptionIds
+    }
 }
 
 extension Store {

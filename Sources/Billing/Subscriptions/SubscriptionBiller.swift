@@ -247,3 +247,20 @@ public struct SubscriptionBiller {
         return rounded == amount ? Money(amount, currency).formatted : amount.plainString
     }
 }
+
+extension SubscriptionBiller {
+    /// The usage charges a window of late events of `meterSlug` belongs to: one per usage rate
+    /// card of the phase metering it, keyed by the card's period start.
+    public func chargeKeys(subscription: Subscription, meterSlug: String, windowStart: Instant) -> [(key: ChargeKey, period: Period)] {
+        guard let window = subscription.phaseWindows.last(where: { $0.contains(windowStart) }) else { return [] }
+        return window.phase.rateCards.compactMap { card in
+            guard let cadence = card.billingCadence, let price = card.price, catalog.meter(for: card)?.slug == meterSlug else { return nil }
+            switch price {
+            case .flat: return nil
+            case .unit, .tiered, .package, .dynamic:
+                let period = cardPeriod(cadence: cadence, window: window, containing: windowStart)
+                return (ChargeKey(subscriptionId: subscription.id, rateCardKey: card.key, periodStart: period.billed.start), period.billed)
+            }
+        }
+    }
+}
