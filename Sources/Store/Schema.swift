@@ -82,12 +82,20 @@ enum Schema {
     );
     CREATE INDEX subscriptions_customer ON subscriptions (customer_key, start);
 
-    -- (source, id) of every accepted event, kept for dedupeRetention after its time.
+    -- (source, id) of every accepted event, as a 128-bit hash (two 64-bit halves), kept for
+    -- dedupeRetention after the event's time. The first half is the rowid, so sorted batches
+    -- append to the B-tree; two keys whose first halves collide go to event_key_overflow.
     CREATE TABLE event_keys (
-        source TEXT NOT NULL,
-        id TEXT NOT NULL,
+        hash INTEGER PRIMARY KEY,
+        hash2 INTEGER NOT NULL,
+        time INTEGER NOT NULL
+    );
+    CREATE INDEX event_keys_time ON event_keys (time);
+    CREATE TABLE event_key_overflow (
+        hash INTEGER NOT NULL,
+        hash2 INTEGER NOT NULL,
         time INTEGER NOT NULL,
-        PRIMARY KEY (source, id)
+        PRIMARY KEY (hash, hash2)
     ) WITHOUT ROWID;
 
     CREATE TABLE ingest_batches (

@@ -36,6 +36,19 @@ public struct SegmentPiece: Hashable, Sendable {
     }
 }
 
+/// The identity of an event for de-duplication: a 128-bit hash of `(source, id)` and its time.
+public struct EventKey: Hashable, Sendable {
+    public var hash: Int64
+    public var hash2: Int64
+    public var time: Instant
+
+    public init(hash: Int64, hash2: Int64, time: Instant) {
+        self.hash = hash
+        self.hash2 = hash2
+        self.time = time
+    }
+}
+
 extension Store {
     // MARK: Ingest batches
 
@@ -49,16 +62,30 @@ extension Store {
                          [now.sql, .integer(Int64(accepted)), .integer(Int64(duplicates)), .integer(Int64(rejected)), .integer(id)])
     }
 
-    /// Records `(source, id)` keys; returns, per key, whether it is new (false: a duplicate).
-    /// Keys are inserted in sorted order, which keeps the B-tree writes sequential.
-    public func recordEventKeys(_ keys: [(source: String, id: String, time: Instant)]) throws -> [Bool] {
-        let statement = try database.prepare("INSERT OR IGNORE INTO event_keys (source, id, time) VALUES (?, ?, ?)")
-        let order = keys.indices.sorted { (keys[$0].source, keys[$0].id) < (keys[$1].source, keys[$1].id) }
+    /// Records event keys (the 128-bit hash of `(source, id)`); returns, per key, whether it is
+    /// new (false: a duplicate, of a stored event or of an earlier key in the list). Keys are
+    /// inserted in sorted order, which keeps the B-tree writes sequential.
+    public func recordEventKeys(_ keys: [EventKey]) throws -> [Bool] {
+        let insert = try database.prepare("INSERT OR IGNORE INTO event_keys (hash, hash2, time) VALUES (?, ?, ?)")
+        let stored = try database.prepare("SELECT hash2 FROM event_keys WHERE hash = ?")
+        let overflow = try database.prepare("INSERT OR IGNORE INTO event_key_overflow (hash, hash2, time) VALUES (?, ?, ?)")
+        let order = keys.indices.sorted { (keys[$0].hash, keys[$0].hash2) < (keys[$1].hash, keys[$1].hash2) }
         var fresh = [Bool](repeating: false, count: keys.count)
         for index in order {
             let key = keys[index]
-            try statement.bind([.text(key.source), .text(key.id), key.time.sql])
-            fresh[index] = try statement.step() == 1
+            try insert.bindInteger(key.hash, at: 1)
+            try insert.bindInteger(key.hash2, at: 2)
+            try insert.bindInteger(key.time.seconds, at: 3)
+            if try insert.step() == 1 {
+                fresh[index] = true
+                continue
+            }
+            try stored.bind([.integer(key.hash)])
+            let hash2 = try stored.next()?.int(0)
+            stored.reset()
+            if hash2 == key.hash2 { continue }
+            try overflow.bind([.integer(key.hash), .integer(key.hash2), key.time.sql])
+            fresh[index] = try overflow.step() == 1
         }
         return fresh
     }
@@ -66,6 +93,7 @@ extension Store {
     /// Forgets de-duplication keys of events older than `cutoff` (`dedupeRetention`).
     public func pruneEventKeys(before cutoff: Instant) throws -> Int {
         try database.run("DELETE FROM event_keys WHERE time < ?", [cutoff.sql])
+            + database.run("DELETE FROM event_key_overflow WHERE time < ?", [cutoff.sql])
     }
 
     public func writeSegments(_ pieces: [SegmentPiece], batch: Int64) throws {

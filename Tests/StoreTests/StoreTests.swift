@@ -141,9 +141,12 @@ import Testing
 
     @Test func eventKeysDeduplicateDurably() throws {
         let store = try storeWithCustomers()
-        let first = try store.recordEventKeys([("gw", "b", now), ("gw", "a", now), ("gw", "a", now)])
-        #expect(first == [true, true, false])
+        let a = EventKey(hash: 7, hash2: 1, time: now), b = EventKey(hash: 3, hash2: 1, time: now)
+        #expect(try store.recordEventKeys([b, a, a]) == [true, true, false])
         let reopened = try Store(path: store.database.path)
-        #expect(try reopened.recordEventKeys([("gw", "a", now), ("other", "a", now)]) == [false, true])
+        // Same first half, other second half: a different event (kept in the overflow table).
+        let collision = EventKey(hash: 7, hash2: 2, time: now)
+        #expect(try reopened.recordEventKeys([a, collision, collision]) == [false, true, false])
+        #expect(try reopened.recordEventKeys([collision]) == [false])
     }
 }
