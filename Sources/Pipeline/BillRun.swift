@@ -147,9 +147,10 @@ public final class BillRun {
         let catalog = try store.catalog()
         let assembler = InvoiceAssembler(catalog: catalog, usage: store.usage)
         let bills = try store.pendingBills().filter { $0.billDate <= horizon }
+        let late = try lateWindowsBySubscription()
         var rated = 0, empty = 0
         for bill in bills {
-            let draft = try self.draft(bill, assembler: assembler)
+            let draft = try self.draft(bill, assembler: assembler, late: late)
             try store.transaction {
                 var invoiceId: String?
                 if !draft.invoice.lines.isEmpty {
@@ -177,19 +178,26 @@ public final class BillRun {
         var latePeriods: [(subscriptionId: String, period: Period)]
     }
 
+    func lateWindowsBySubscription() throws -> [String: [(meterSlug: String, windowStart: Instant)]] {
+        var result: [String: [(meterSlug: String, windowStart: Instant)]] = [:]
+        for window in try store.lateWindows() { result[window.subscriptionId, default: []].append((window.meterSlug, window.windowStart)) }
+        return result
+    }
+
     /// The draft invoice of a customer's bill date, with what it takes from the store.
-    func draft(_ bill: PendingBill, assembler: InvoiceAssembler) throws -> Draft {
-        let records = try store.subscriptions(customerKey: bill.customerKey)
+    func draft(_ bill: PendingBill, assembler: InvoiceAssembler,
+               late: [String: [(meterSlug: String, windowStart: Instant)]]) throws -> Draft {
+        let records = try store.subscriptions(customerKey: bill.customerKey, catalog: assembler.biller.catalog)
         let subscriptions = records.map(\.subscription)
         let customer = try store.customer(key: bill.customerKey)
         let currency = customer?.currency ?? subscriptions.last?.plan.currency ?? .usd
         var billed: [ChargeKey: Decimal] = [:]
         var latePeriods: [(String, Period)] = []
-        let ids = Set(subscriptions.map(\.id))
-        for window in try store.lateWindows() where ids.contains(window.subscriptionId) {
-            guard let subscription = subscriptions.first(where: { $0.id == window.subscriptionId }) else { continue }
-            for charge in assembler.biller.chargeKeys(subscription: subscription, meterSlug: window.meterSlug, windowStart: window.windowStart)
-            where charge.period.end < bill.billDate && billed[charge.key] == nil {
+        for subscription in subscriptions {
+            let charges = (late[subscription.id] ?? []).flatMap {
+                assembler.biller.chargeKeys(subscription: subscription, meterSlug: $0.meterSlug, windowStart: $0.windowStart)
+            }
+            for charge in charges where charge.period.end < bill.billDate && billed[charge.key] == nil {
                 billed[charge.key] = try store.billedCharge(charge.key)
                 latePeriods.append((subscription.id, charge.period))
             }
@@ -284,12 +292,13 @@ public final class BillRun {
             }
         }
         let keys = Set(bills.map { "\($0.customerKey) \($0.billDate.seconds)" })
+        let late = try lateWindowsBySubscription()
         let assembler = InvoiceAssembler(catalog: try store.catalog(), usage: store.usage)
         var lines: [String] = []
         for key in keys.sorted() {
             let parts = key.split(separator: " ")
             let bill = PendingBill(customerKey: String(parts[0]), billDate: Instant(seconds: Int64(parts[1]) ?? 0), subscriptionIds: [])
-            let draft = try self.draft(bill, assembler: assembler).invoice
+            let draft = try self.draft(bill, assembler: assembler, late: late).invoice
             guard !draft.lines.isEmpty else { continue }
             lines.append("\(bill.customerKey) \(bill.billDate): \(draft.lines.count) lines, subtotal \(Money(draft.subtotal, draft.currency))")
         }
@@ -303,7 +312,8 @@ public final class BillRun {
         let next = subscriptions.compactMap { $0.billDates(after: at, through: Instant(seconds: at.seconds + 400 * 86_400)).first }.min()
         guard let billDate = next else { return nil }
         let assembler = InvoiceAssembler(catalog: try store.catalog(), usage: store.usage)
-        let draft = try self.draft(PendingBill(customerKey: customerKey, billDate: billDate, subscriptionIds: []), assembler: assembler).invoice
+        let draft = try self.draft(PendingBill(customerKey: customerKey, billDate: billDate, subscriptionIds: []), assembler: assembler,
+                                   late: try lateWindowsBySubscription()).invoice
         guard let customer = try store.customer(key: customerKey) else { return draft }
         return InvoiceTax.apply((try? taxDecision(for: customer)) ?? .noRateMatched(country: nil, state: nil), to: draft)
     }

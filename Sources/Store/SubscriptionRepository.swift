@@ -14,8 +14,8 @@ extension Store {
     // MARK: Reading
 
     /// Subscriptions, oldest first; of one customer when `customerKey` is given.
-    public func subscriptions(customerKey: String? = nil) throws -> [SubscriptionRecord] {
-        let catalog = try catalog()
+    public func subscriptions(customerKey: String? = nil, catalog: Catalog? = nil) throws -> [SubscriptionRecord] {
+        let catalog = try catalog ?? self.catalog()
         var plans: [String: Plan] = [:]
         for plan in catalog.plans { plans["\(plan.key)@\(plan.version)"] = plan }
         let sql = """

@@ -22,6 +22,11 @@ public struct Customer: Hashable, Sendable {
     public struct TaxID: Hashable, Sendable, Codable {
         public var type: String
         public var value: String
+
+        public init(type: String, value: String) {
+            self.type = type
+            self.value = value
+        }
     }
 
     public var key: String
