@@ -41,6 +41,7 @@ let package = Package(
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline"]),
     ],
     swiftLanguageModes: [.v6]
 )
