@@ -42,6 +42,9 @@ let package = Package(
         ]),
         .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline"]),
+        // Runs the built `tollbooth` executable as a subprocess; depends on no module so it
+        // tests the command line exactly as a user meets it.
+        .testTarget(name: "EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]
 )
