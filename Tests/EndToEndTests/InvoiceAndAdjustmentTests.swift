@@ -122,3 +122,83 @@ import Testing
         #expect(!outcome.stdout.contains("sk_test_abc123secret"))
     }
 }
+
+/// The bill run that makes invoices is not part of these commands, so one invoice is written
+/// straight into the database with the sqlite3 tool.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs /usr/bin/sqlite3"))
+struct StoredInvoiceOutputTests {
+    func seeded() throws -> CLI {
+        let cli = try CLI()
+        try cli.importFixtures()
+        let sql = """
+            INSERT INTO invoices (id, customer_key, bill_date, currency, status, subtotal, tax, total, period_start, period_end,
+                                  failure_stage, failure_message, created_at, updated_at)
+            VALUES ('inv_umbrella_20260201', 'umbrella', 1769904000, 'JPY', 'failed', '3500', '350', '3850', 1767225600, 1769904000,
+                    'issue', 'Stripe said "no", twice', 0, 0);
+            INSERT INTO invoice_lines (id, invoice_id, position, kind, description, period_start, period_end, quantity, amount,
+                                       tax_behavior, tax_amount)
+            VALUES ('inv_umbrella_20260201_1', 'inv_umbrella_20260201', 0, 'usage', 'API requests', 1767225600, 1769904000,
+                    '2500', '500', 'exclusive', '50'),
+                   ('inv_umbrella_20260201_2', 'inv_umbrella_20260201', 1, 'fee', 'Base fee', 1769904000, 1772323200,
+                    NULL, '3000', 'exclusive', '300');
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [cli.database, sql]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0)
+        return cli
+    }
+
+    @Test func showAsTableAndJSON() throws {
+        let cli = try seeded()
+        let table = try cli.run("invoices", "show", "inv_umbrella_20260201")
+        #expect(table.status == 0, "\(table)")
+        #expect(table.stdout == """
+            Invoice    inv_umbrella_20260201
+            Customer   umbrella
+            Status     failed
+            Bill date  2026-02-01T00:00:00Z
+            Period     2026-01-01T00:00:00Z to 2026-02-01T00:00:00Z
+            Failed at  issue: Stripe said "no", twice
+
+            KIND   DESCRIPTION   PERIOD START          PERIOD END            QUANTITY  AMOUNT  TAX
+            usage  API requests  2026-01-01T00:00:00Z  2026-02-01T00:00:00Z      2500     500   50
+            fee    Base fee      2026-02-01T00:00:00Z  2026-03-01T00:00:00Z              3000  300
+
+                       JPY
+            Subtotal  3500
+            Tax        350
+            Total     3850
+
+            """)
+
+        let json = try cli.run("invoices", "show", "inv_umbrella_20260201", "--format", "json")
+        let invoice = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(invoice["total"] as? String == "3850")
+        #expect(invoice["status"] as? String == "failed")
+        #expect((invoice["failure"] as? [String: Any])?["stage"] as? String == "issue")
+        #expect((invoice["failure"] as? [String: Any])?["stripeRequestId"] is NSNull)
+        let lines = try #require(invoice["lines"] as? [[String: Any]])
+        #expect(lines.map { $0["amount"] as? String } == ["500", "3000"])
+        #expect(lines.map { $0["taxAmount"] as? String } == ["50", "300"])
+        #expect(lines[0]["quantity"] as? String == "2500")
+        #expect(lines[1]["quantity"] is NSNull)
+    }
+
+    @Test func listAsCSVQuotesPerRFC4180() throws {
+        let cli = try seeded()
+        let csv = try cli.run("invoices", "list", "--format", "csv", "--status", "failed")
+        #expect(csv.status == 0, "\(csv)")
+        #expect(csv.stdout == "id,customerKey,currency,billDate,periodStart,periodEnd,status,subtotal,tax,total,stripeInvoiceId,number,hostedInvoiceUrl,failureStage,failureMessage\r\n"
+                + "inv_umbrella_20260201,umbrella,JPY,2026-02-01T00:00:00Z,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,failed,3500,350,3850,,,,issue,\"Stripe said \"\"no\"\", twice\"\r\n")
+        let none = try cli.run("invoices", "list", "--status", "paid")
+        #expect(none.stdout == "ID  CUSTOMER  BILL DATE  STATUS  CURRENCY  SUBTOTAL  TAX  TOTAL\n")
+        let table = try cli.run("invoices", "list")
+        #expect(lines(table.stdout) == [
+            "ID                     CUSTOMER  BILL DATE             STATUS  CURRENCY  SUBTOTAL  TAX  TOTAL",
+            "inv_umbrella_20260201  umbrella  2026-02-01T00:00:00Z  failed  JPY           3500  350   3850",
+        ])
+    }
+}
