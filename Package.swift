@@ -35,7 +35,7 @@ let package = Package(
             "Billing", "Store", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["README.md"]),
 
         .testTarget(name: "BillingTests", dependencies: [
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
