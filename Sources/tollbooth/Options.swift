@@ -34,7 +34,10 @@ struct GlobalOptions: ParsableArguments {
     /// by every command, not only by the bill run that would trip over it.
     func context() throws -> Context {
         let settings = try Settings.load(path: config)
-        let store = try Store(path: databasePath)
+        let store: Store
+        do { store = try Store(path: databasePath) } catch let error as DatabaseError {
+            throw CommandFailure("cannot open the database \(databasePath): \(error.message) (check --db or $TOLLBOOTH_DB)")
+        }
         return Context(store: store, now: now, settings: settings)
     }
 }
