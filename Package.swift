@@ -35,13 +35,16 @@ let package = Package(
             "Billing", "Store", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["README.md"]),
 
         .testTarget(name: "BillingTests", dependencies: [
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline"]),
+        // Runs the built `tollbooth` executable as a subprocess; depends on no module so it
+        // tests the command line exactly as a user meets it.
+        .testTarget(name: "EndToEndTests"),
     ],
     swiftLanguageModes: [.v6]
 )

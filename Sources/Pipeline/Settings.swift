@@ -1,0 +1,256 @@
+import Billing
+import Foundation
+
+/// The installation settings of DESIGN.md ("Formats"): one JSON file, every key optional,
+/// unknown keys ignored. Secrets never live here: the Stripe key comes from
+/// `$TOLLBOOTH_STRIPE_KEY` or a secrets file, so a file holding one is refused.
+public struct Settings: Hashable, Sendable {
+    public enum Environment: String, Hashable, Sendable, CaseIterable {
+        case production
+        case test
+    }
+
+    public enum TaxProvider: String, Hashable, Sendable, CaseIterable {
+        case none
+        case rates
+        case stripe
+    }
+
+    public struct Tax: Hashable, Sendable {
+        public var provider: TaxProvider = .none
+        /// Fail the invoice, rather than issue it without tax, when no tax can be computed.
+        public var enforced = false
+        public var rates = TaxRateTable([])
+
+        public init() {}
+    }
+
+    public struct Stripe: Hashable, Sendable {
+        public static let defaultAPIBase = "https://api.stripe.com"
+
+        public var apiBase = Stripe.defaultAPIBase
+        public var writesPerSecond: Int
+        public var readsPerSecond: Int
+        /// The public URL of `serve`'s webhook route, registered on `stripe connect`.
+        public var webhookUrl: String?
+
+        /// Below Stripe's limits (25/s in test mode, 100/s in live mode), leaving room for the
+        /// dashboard and other clients of the same account.
+        public init(environment: Environment) {
+            let rate: Int
+            switch environment {
+            case .production: rate = 80
+            case .test: rate = 20
+            }
+            writesPerSecond = rate
+            readsPerSecond = rate
+        }
+    }
+
+    public var environment: Environment = .test
+    /// How long after a period ends the close stage waits for late events.
+    public var collectionWindow = ISODuration(seconds: 3600)
+    public var maxPaymentOverdueDays = 3
+    public var tax = Tax()
+    public var stripe = Stripe(environment: .test)
+    /// How long de-duplication keys are kept after an event's time.
+    public var dedupeRetention = ISODuration(days: 90)
+    public var backupDir = "./backups"
+
+    /// The defaults, as if the file were empty.
+    public init() {}
+
+    /// The file name read when `--config` is not given.
+    public static let defaultPath = "./tollbooth.json"
+
+    /// Reads the settings file. `path` nil means the default file, which may be missing (then
+    /// every default applies); a file named explicitly must exist.
+    public static func load(path: String?) throws(SettingsError) -> Settings {
+        let file = path ?? defaultPath
+        guard FileManager.default.fileExists(atPath: file) else {
+            if path == nil { return Settings() }
+            throw SettingsError("settings file \(file) does not exist: create it or leave out --config")
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw SettingsError("settings file \(file) cannot be read: check its permissions")
+        }
+        do {
+            return try Settings(json: data)
+        } catch {
+            throw SettingsError("\(file): \(error.message)")
+        }
+    }
+
+    /// Decodes the settings JSON. The error names the first key with a bad value.
+    public init(json data: Data) throws(SettingsError) {
+        let root: JSON
+        do { root = try JSON.parse(data) } catch {
+            throw SettingsError("not valid JSON; the settings are one JSON object")
+        }
+        guard case .object = root else { throw SettingsError("the settings must be a JSON object, not \(root.kindName)") }
+        try Settings.refuseSecrets(in: root, path: "")
+        let reader = SettingsReader(root: root)
+
+        if let value = try reader.string("environment") {
+            guard let environment = Environment(rawValue: value) else {
+                throw SettingsError("environment must be production or test, not \"\(value)\"")
+            }
+            self.environment = environment
+        }
+        if let value = try reader.duration("collectionWindow") { collectionWindow = value }
+        if let value = try reader.wholeNumber("maxPaymentOverdueDays", minimum: 0) { maxPaymentOverdueDays = value }
+        if let value = try reader.duration("dedupeRetention") {
+            guard !value.isZero else { throw SettingsError("dedupeRetention must be longer than zero (default P90D)") }
+            dedupeRetention = value
+        }
+        if let value = try reader.string("backupDir") {
+            guard !value.isEmpty else { throw SettingsError("backupDir must not be empty (default ./backups)") }
+            backupDir = value
+        }
+
+        if try reader.object("tax") {
+            if let value = try reader.string("tax.provider") {
+                guard let provider = TaxProvider(rawValue: value) else {
+                    throw SettingsError("tax.provider must be none, rates or stripe, not \"\(value)\"")
+                }
+                tax.provider = provider
+            }
+            if let value = try reader.bool("tax.enforced") { tax.enforced = value }
+            if let rows = try reader.array("tax.rates") {
+                var rates: [TaxRate] = []
+                for index in rows.indices {
+                    let row = "tax.rates[\(index)]"
+                    guard try reader.object(row) else { continue }
+                    guard let country = try reader.string("\(row).country") else { throw SettingsError("\(row).country is required") }
+                    guard let text = try reader.string("\(row).rate") else {
+                        throw SettingsError("\(row).rate is required, as a decimal string (\"0.19\" for 19%)")
+                    }
+                    guard let rate = Decimal(exactly: text) else {
+                        throw SettingsError("\(row).rate must be a decimal string such as \"0.19\", not \"\(text)\"")
+                    }
+                    let name = try reader.string("\(row).name") ?? "Tax"
+                    rates.append(TaxRate(country: country, state: try reader.string("\(row).state"), rate: rate, name: name))
+                }
+                do { tax.rates = try TaxRateTable(validating: rates) } catch {
+                    throw SettingsError("tax.rates: \(error.message)")
+                }
+            }
+        }
+
+        stripe = Stripe(environment: environment)
+        if try reader.object("stripe") {
+            if let value = try reader.string("stripe.apiBase") {
+                guard let url = URL(string: value), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                    throw SettingsError("stripe.apiBase must be an http(s) URL such as \(Stripe.defaultAPIBase), not \"\(value)\"")
+                }
+                stripe.apiBase = value
+            }
+            if let value = try reader.wholeNumber("stripe.writesPerSecond", minimum: 1) { stripe.writesPerSecond = value }
+            if let value = try reader.wholeNumber("stripe.readsPerSecond", minimum: 1) { stripe.readsPerSecond = value }
+            if let value = try reader.string("stripe.webhookUrl") {
+                guard let url = URL(string: value), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                    throw SettingsError("stripe.webhookUrl must be the public http(s) URL of the webhook route, not \"\(value)\"")
+                }
+                stripe.webhookUrl = value
+            }
+        }
+    }
+
+    /// A Stripe secret or restricted key anywhere in the file is refused without echoing it:
+    /// the file is typically readable by more people than the key should be.
+    static func refuseSecrets(in value: JSON, path: String, key: String = "") throws(SettingsError) {
+        switch value {
+        case .object(let members):
+            for name in members.keys.sorted() {
+                try refuseSecrets(in: members[name]!, path: path.isEmpty ? name : "\(path).\(name)", key: name)
+            }
+        case .array(let items):
+            for (index, item) in items.enumerated() { try refuseSecrets(in: item, path: "\(path)[\(index)]", key: key) }
+        case .string(let text):
+            if looksLikeSecret(text, key: key) {
+                throw SettingsError("\(path) holds a Stripe secret key; secrets never go in the settings file: remove it and set $TOLLBOOTH_STRIPE_KEY instead")
+            }
+        case .null, .bool, .number:
+            return
+        }
+    }
+
+    static func looksLikeSecret(_ text: String, key: String) -> Bool {
+        let live = ["sk_live_", "sk_test_", "rk_live_", "rk_test_"].contains { text.hasPrefix($0) }
+        let namedKey = key.lowercased().hasSuffix("key") && (text.hasPrefix("sk_") || text.hasPrefix("rk_"))
+        return live || namedKey
+    }
+}
+
+/// A settings file that cannot be used, in one line that names the key.
+public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Typed access to dotted paths ("tax.rates[2].rate") of the settings JSON, each miss of type
+/// reported with the path and the expected kind.
+private struct SettingsReader {
+    let root: JSON
+
+    func value(_ path: String) -> JSON? {
+        var current: JSON? = root
+        for part in path.split(separator: ".") {
+            var name = Substring(part)
+            var indexes: [Int] = []
+            while name.hasSuffix("]"), let open = name.lastIndex(of: "[") {
+                indexes.insert(Int(name[name.index(after: open)..<name.index(before: name.endIndex)]) ?? -1, at: 0)
+                name = name[..<open]
+            }
+            current = current?[String(name)]
+            for index in indexes {
+                guard case .array(let items)? = current, items.indices.contains(index) else { return nil }
+                current = items[index]
+            }
+        }
+        if case .null? = current { return nil }
+        return current
+    }
+
+    func string(_ path: String) throws(SettingsError) -> String? {
+        guard let found = value(path) else { return nil }
+        guard case .string(let text) = found else { throw SettingsError("\(path) must be a string, not \(found.kindName)") }
+        return text
+    }
+
+    func bool(_ path: String) throws(SettingsError) -> Bool? {
+        guard let found = value(path) else { return nil }
+        guard case .bool(let flag) = found else { throw SettingsError("\(path) must be true or false, not \(found.kindName)") }
+        return flag
+    }
+
+    func wholeNumber(_ path: String, minimum: Int) throws(SettingsError) -> Int? {
+        guard let found = value(path) else { return nil }
+        guard case .number(let text) = found, let number = Int(text), number >= minimum else {
+            throw SettingsError("\(path) must be a whole number of at least \(minimum), not \(found.compact)")
+        }
+        return number
+    }
+
+    func duration(_ path: String) throws(SettingsError) -> ISODuration? {
+        guard let text = try string(path) else { return nil }
+        guard let duration = ISODuration(text) else {
+            throw SettingsError("\(path) must be an ISO 8601 duration such as PT1H or P90D, not \"\(text)\"")
+        }
+        return duration
+    }
+
+    /// True when the key holds an object, false when it is absent.
+    func object(_ path: String) throws(SettingsError) -> Bool {
+        guard let found = value(path) else { return false }
+        guard case .object = found else { throw SettingsError("\(path) must be an object, not \(found.kindName)") }
+        return true
+    }
+
+    func array(_ path: String) throws(SettingsError) -> [JSON]? {
+        guard let found = value(path) else { return nil }
+        guard case .array(let items) = found else { throw SettingsError("\(path) must be an array, not \(found.kindName)") }
+        return items
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Billing
+import Foundation
+import Pipeline
+import Store
+
+struct InvoicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "invoices",
+        abstract: "List and show invoices.",
+        discussion: """
+            Amounts in JSON and CSV are decimal strings in major units with the currency's \
+            decimals ("12.30", JPY "500"); times are RFC 3339.
+            """,
+        subcommands: [List.self, Show.self])
+
+    /// A `--status` value: one of the invoice states.
+    static func status(_ text: String) throws -> InvoiceStatus {
+        guard let status = InvoiceStatus(rawValue: text) else {
+            throw ValidationError("not an invoice status: \(text) (one of \(InvoiceStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return status
+    }
+}
+
+extension InvoicesCommand {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List invoices by bill date, then customer.",
+            discussion: "--format csv writes one row per invoice (RFC 4180, CRLF line ends) with a header row.")
+
+        @OptionGroup var options: GlobalOptions
+        @Option(help: ArgumentHelp("Only invoices in this status.", valueName: "status"), transform: InvoicesCommand.status)
+        var status: InvoiceStatus?
+        @Option(help: "Output format.") var format: ExportFormat = .table
+
+        func run() throws {
+            let store = try options.context().store
+            switch format {
+            case .json:
+                printOut(InvoiceJSON.invoices(try store.invoices(status: status, withLines: true)).rendered)
+            case .csv:
+                let invoices = try store.invoices(status: status, withLines: false)
+                writeOut(CSV.render(header: InvoicesCommand.csvHeader, rows: invoices.map(InvoicesCommand.csvRow)))
+            case .table:
+                var table = Table([.init(title: "ID"), .init(title: "CUSTOMER"), .init(title: "BILL DATE"), .init(title: "STATUS"),
+                                   .init(title: "CURRENCY"), .init(title: "SUBTOTAL", alignment: .right),
+                                   .init(title: "TAX", alignment: .right), .init(title: "TOTAL", alignment: .right)])
+                for invoice in try store.invoices(status: status, withLines: false) {
+                    func money(_ amount: Decimal) -> String { Money(amount, invoice.currency).formatted }
+                    table.append([invoice.id, invoice.customerKey, invoice.billDate.rfc3339, invoice.status.rawValue,
+                                  invoice.currency.code, money(invoice.subtotal), money(invoice.tax), money(invoice.total)])
+                }
+                printOut(table.rendered)
+            }
+        }
+    }
+
+    static let csvHeader = ["id", "customerKey", "currency", "billDate", "periodStart", "periodEnd", "status",
+                            "subtotal", "tax", "total", "stripeInvoiceId", "number", "hostedInvoiceUrl", "failureStage", "failureMessage"]
+
+    static func csvRow(_ invoice: StoredInvoice) -> [String] {
+        func money(_ amount: Decimal) -> String { Money(amount, invoice.currency).formatted }
+        return [invoice.id, invoice.customerKey, invoice.currency.code, invoice.billDate.rfc3339,
+                invoice.periodStart?.rfc3339 ?? "", invoice.periodEnd?.rfc3339 ?? "", invoice.status.rawValue,
+                money(invoice.subtotal), money(invoice.tax), money(invoice.total), invoice.stripeInvoiceId ?? "",
+                invoice.number ?? "", invoice.hostedInvoiceUrl ?? "", invoice.failure?.stage ?? "", invoice.failure?.message ?? ""]
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one invoice with its lines.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: ArgumentHelp("The invoice's id (inv_<customer>_<date>).", valueName: "id")) var id: String
+        @Option(help: "Output format.") var format: Format = .table
+
+        func run() throws {
+            guard let invoice = try options.context().store.invoice(id: id) else {
+                throw InputError("no invoice \(id): `tollbooth invoices list` shows the ids")
+            }
+            switch format {
+            case .json: printOut(InvoiceJSON.invoice(invoice).rendered)
+            case .table: printOut(InvoicesCommand.describe(invoice))
+            }
+        }
+    }
+
+    static func describe(_ invoice: StoredInvoice) -> String {
+        func money(_ amount: Decimal) -> String { Money(amount, invoice.currency).formatted }
+        var facts = [
+            ("Invoice", invoice.id),
+            ("Customer", invoice.customerKey),
+            ("Status", invoice.status.rawValue),
+            ("Bill date", invoice.billDate.rfc3339),
+        ]
+        if let start = invoice.periodStart, let end = invoice.periodEnd { facts.append(("Period", "\(start.rfc3339) to \(end.rfc3339)")) }
+        if let number = invoice.number { facts.append(("Number", number)) }
+        if let stripe = invoice.stripeInvoiceId { facts.append(("Stripe invoice", stripe)) }
+        if let url = invoice.hostedInvoiceUrl { facts.append(("Hosted page", url)) }
+        if let note = invoice.taxNote { facts.append(("Tax note", note)) }
+        if let failure = invoice.failure {
+            facts.append(("Failed at", failure.stage + ": " + failure.message + (failure.stripeRequestId.map { " (Stripe request \($0))" } ?? "")))
+        }
+        let width = facts.map(\.0.count).max() ?? 0
+        let header = facts.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+
+        var lines = Table([.init(title: "KIND"), .init(title: "DESCRIPTION"), .init(title: "PERIOD START"), .init(title: "PERIOD END"),
+                           .init(title: "QUANTITY", alignment: .right), .init(title: "AMOUNT", alignment: .right),
+                           .init(title: "TAX", alignment: .right)])
+        for stored in invoice.lines {
+            let line = stored.line
+            lines.append([line.kind.rawValue, line.description, line.period.start.rfc3339, line.period.end.rfc3339,
+                          line.quantity?.plainString ?? "", money(line.amount), money(line.taxAmount)])
+        }
+        var totals = Table([.init(title: ""), .init(title: invoice.currency.code, alignment: .right)])
+        totals.append(["Subtotal", money(invoice.subtotal)])
+        totals.append(["Tax", money(invoice.tax)])
+        totals.append(["Total", money(invoice.total)])
+        return (header + ["", lines.rendered, "", totals.rendered]).joined(separator: "\n")
+    }
+}

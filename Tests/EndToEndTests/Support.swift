@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+
+/// What one run of the `tollbooth` executable did.
+struct Outcome: CustomStringConvertible {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var description: String { "exit \(status)\nstdout:\n\(stdout)\nstderr:\n\(stderr)" }
+
+    /// Standard output without its final newline.
+    var output: String { stdout.hasSuffix("\n") ? String(stdout.dropLast()) : stdout }
+}
+
+/// A fresh working folder and database per test, and the built `tollbooth` binary run in it.
+struct CLI {
+    let folder: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    var database: String { folder.appendingPathComponent("tollbooth.db").path }
+
+    /// Runs `tollbooth arguments...` in the test's folder with `$TOLLBOOTH_DB` pointing at its
+    /// database. Output goes to files, not pipes, so a large output cannot block the child.
+    @discardableResult
+    func run(_ arguments: String..., environment: [String: String] = [:]) throws -> Outcome {
+        try run(arguments, environment: environment)
+    }
+
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        let binary = try #require(CLI.binary, "no built tollbooth executable: run `swift build --build-tests` first (or set TOLLBOOTH_BIN)")
+        let out = folder.appendingPathComponent("stdout-\(UUID().uuidString)")
+        let err = folder.appendingPathComponent("stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
+        defer { try? outHandle.close(); try? errHandle.close() }
+
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        var env = ProcessInfo.processInfo.environment
+        env["TOLLBOOTH_DB"] = database
+        env.removeValue(forKey: "TOLLBOOTH_STRIPE_KEY")
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus,
+                       stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
+                       stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    }
+
+    /// Writes a file into the test's folder and returns its path.
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        let url = folder.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    /// The catalog and customer fixtures, imported.
+    func importFixtures() throws {
+        let catalog = try run("catalog", "import", fixture("catalogs/sample.json"))
+        #expect(catalog.status == 0, "\(catalog)")
+        let customers = try run("customers", "import", fixture("customers.json"))
+        #expect(customers.status == 0, "\(customers)")
+    }
+
+    /// `subscriptions list --format json` at `at`, decoded.
+    func subscriptions(at: String) throws -> [[String: Any]] {
+        let list = try run("subscriptions", "list", "--format", "json", "--at", at)
+        #expect(list.status == 0, "\(list)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+    }
+
+    /// The executable in the build folder. The test runner lives in the same folder
+    /// (`.build/<triple>/debug/`) on Linux; otherwise fall back to the package's `.build/debug`.
+    static let binary: URL? = {
+        if let path = ProcessInfo.processInfo.environment["TOLLBOOTH_BIN"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        var folders: [URL] = []
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        folders.append(runner.deletingLastPathComponent())
+        folders.append(Bundle.main.bundleURL)
+        folders.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+                folders.append(directory.appendingPathComponent(".build/debug"))
+                break
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return folders.map { $0.appendingPathComponent("tollbooth") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+}
+
+/// The path of a file in Tests/Fixtures.
+func fixture(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").appendingPathComponent(name).path
+}
+
+/// The lines of a text, without the empty one after a final newline.
+func lines(_ text: String) -> [String] {
+    var result = text.components(separatedBy: "\n")
+    if result.last == "" { result.removeLast() }
+    return result
+}
