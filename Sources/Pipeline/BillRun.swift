@@ -3,30 +3,6 @@ import Foundation
 import Logging
 import Store
 
-/// What a bill run needs to know about the installation.
-public struct BillRunConfiguration: Sendable {
-    public enum TaxProvider: String, Sendable, CaseIterable {
-        case none, rates, stripe
-    }
-
-    /// How long after a period ends its usage may still arrive before it is closed.
-    public var collectionWindow: ISODuration
-    public var taxProvider: TaxProvider
-    public var taxEnforced: Bool
-    public var taxRates: TaxRateTable
-    /// Whether a Stripe key is set up; until then the issue, collect and reconcile stages wait.
-    public var stripeConfigured: Bool
-
-    public init(collectionWindow: ISODuration = ISODuration("PT1H")!, taxProvider: TaxProvider = .none, taxEnforced: Bool = false,
-                taxRates: TaxRateTable = TaxRateTable([]), stripeConfigured: Bool = false) {
-        self.collectionWindow = collectionWindow
-        self.taxProvider = taxProvider
-        self.taxEnforced = taxEnforced
-        self.taxRates = taxRates
-        self.stripeConfigured = stripeConfigured
-    }
-}
-
 /// What one stage did.
 public struct StageSummary: Sendable {
     public var stage: Stage
@@ -49,14 +25,17 @@ public struct RunSummary: Sendable {
 /// again ends with the same invoices, never a duplicate.
 public final class BillRun {
     let store: Store
-    let configuration: BillRunConfiguration
+    let settings: Settings
+    /// Whether a Stripe key is set up; until then the issue, collect and reconcile stages wait.
+    let stripeConfigured: Bool
     let logger: Logger
     let progress: (String) -> Void
 
-    public init(store: Store, configuration: BillRunConfiguration, logger: Logger = Logger(label: "tollbooth.run"),
-                progress: @escaping (String) -> Void = { _ in }) {
+    public init(store: Store, settings: Settings = Settings(), stripeConfigured: Bool = false,
+                logger: Logger = Logger(label: "tollbooth.run"), progress: @escaping (String) -> Void = { _ in }) {
         self.store = store
-        self.configuration = configuration
+        self.settings = settings
+        self.stripeConfigured = stripeConfigured
         self.logger = logger
         self.progress = progress
     }
@@ -84,7 +63,6 @@ public final class BillRun {
             }
             try store.finishStage(stage, run: runId, counts: result.counts, errors: result.errors, at: now)
             logger.info("\(result.message)", metadata: ["run.id": "\(runId)", "stage": "\(stage.rawValue)"])
-            progress("\(stage.rawValue): \(result.message)")
             summary.stages.append(result)
         }
         succeeded = summary.failedInvoices == 0
@@ -93,7 +71,7 @@ public final class BillRun {
 
     /// The last instant whose periods may be closed: as-of less the collection window.
     func closeHorizon(_ asOf: Instant) -> Instant {
-        let window = configuration.collectionWindow
+        let window = settings.collectionWindow
         return Instant(seconds: asOf.seconds - Int64(window.days) * 86_400 - Int64(window.seconds)).adding(months: -window.months)
     }
 
@@ -240,15 +218,15 @@ public final class BillRun {
     }
 
     func taxDecision(for customer: Customer) throws -> TaxDecision {
-        switch configuration.taxProvider {
+        switch settings.tax.provider {
         case .none:
             return .noRateMatched(country: customer.billingAddress.country, state: customer.billingAddress.state)
         case .rates:
             return try TaxDecision.decide(customerKey: customer.key, exemption: customer.taxExempt,
                                           country: customer.billingAddress.country, state: customer.billingAddress.state,
-                                          table: configuration.taxRates, enforced: configuration.taxEnforced)
+                                          table: settings.tax.rates, enforced: settings.tax.enforced)
         case .stripe:
-            if configuration.taxEnforced {
+            if settings.tax.enforced {
                 throw TaxError.noRateMatched("tax.provider is stripe but Stripe is not connected, and tax is enforced: run `tollbooth stripe connect`")
             }
             return .noRateMatched(country: customer.billingAddress.country, state: customer.billingAddress.state)
@@ -268,7 +246,7 @@ public final class BillRun {
                 ready += 1
             }
         }
-        let message = configuration.stripeConfigured
+        let message = stripeConfigured
             ? "\(ready) invoices ready to issue"
             : "Stripe not configured; \(ready) invoices ready" + (notRequired > 0 ? ", \(notRequired) not required (zero total)" : "")
         return StageSummary(stage: .issue, counts: [("ready", ready), ("not_required", notRequired), ("issued", 0), ("failed", 0)],

@@ -34,6 +34,19 @@ public struct StoredInvoice: Hashable, Sendable {
     public var lines: [StoredLine]
 }
 
+extension StoredInvoice {
+    /// A draft shown as an invoice that was never stored (`invoices preview`): status draft.
+    public init(preview draft: DraftInvoice) {
+        let amounts = draft.amounts
+        self.init(id: Store.invoiceId(customerKey: draft.customerKey, billDate: draft.billDate) + "_preview",
+                  customerKey: draft.customerKey, currency: draft.currency, billDate: draft.billDate, status: .draft,
+                  subtotal: amounts.subtotal, tax: amounts.tax, total: amounts.total, periodStart: draft.servicePeriod?.start,
+                  periodEnd: draft.servicePeriod?.end, taxNote: nil, stripeInvoiceId: nil, number: nil, hostedInvoiceUrl: nil,
+                  invoicePdf: nil, failure: nil,
+                  lines: draft.lines.enumerated().map { StoredLine(id: "preview_\($0.offset + 1)", line: $0.element) })
+    }
+}
+
 public struct StoredLine: Hashable, Sendable {
     public var id: String
     public var line: InvoiceLine

@@ -38,6 +38,8 @@ struct CommandFailure: Error, CustomStringConvertible {
 enum ErrorReport {
     static let usage: Int32 = 2
     static let failure: Int32 = 1
+    /// Another bill run holds the lock (EX_TEMPFAIL): cron may simply try again.
+    static let locked: Int32 = 75
 
     /// The lines to print and the exit status for `error`; nil for errors ArgumentParser owns
     /// (help, parse errors), which `Tollbooth.main` hands to it.
@@ -61,6 +63,8 @@ enum ErrorReport {
                 return (["error: the database is busy: another tollbooth process is writing to it; try again when it is done"], failure)
             }
             return (["error: " + oneLine(error.description)], failure)
+        case let error as RunLockedError:
+            return (["error: " + error.description], locked)
         case let error as CommandFailure:
             return (["error: " + error.message], failure)
         default:

@@ -12,7 +12,7 @@ struct InvoicesCommand: ParsableCommand {
             Amounts in JSON and CSV are decimal strings in major units with the currency's \
             decimals ("12.30", JPY "500"); times are RFC 3339.
             """,
-        subcommands: [List.self, Show.self])
+        subcommands: [List.self, Show.self, Preview.self])
 
     /// A `--status` value: one of the invoice states.
     static func status(_ text: String) throws -> InvoiceStatus {
@@ -79,6 +79,29 @@ extension InvoicesCommand {
             guard let invoice = try options.context().store.invoice(id: id) else {
                 throw InputError("no invoice \(id): `tollbooth invoices list` shows the ids")
             }
+            switch format {
+            case .json: printOut(InvoiceJSON.invoice(invoice).rendered)
+            case .table: printOut(InvoicesCommand.describe(invoice))
+            }
+        }
+    }
+
+    struct Preview: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a customer's next invoice as it stands now; nothing is stored.",
+            discussion: "The invoice of the customer's next bill date after --at, rated with the usage stored so far and taxed.")
+
+        @OptionGroup var options: GlobalOptions
+        @Option(help: ArgumentHelp("The customer's key.", valueName: "key")) var customer: String
+        @Option(help: "Output format.") var format: Format = .table
+
+        func run() throws {
+            let context = try options.context()
+            guard try context.store.customer(key: customer) != nil else { throw InputError("no customer \(customer)") }
+            guard let draft = try BillRun(store: context.store, settings: context.settings).preview(customerKey: customer, at: context.now) else {
+                throw InputError("customer \(customer) has no bill date after \(context.now.rfc3339): no subscription in service")
+            }
+            let invoice = StoredInvoice(preview: draft)
             switch format {
             case .json: printOut(InvoiceJSON.invoice(invoice).rendered)
             case .table: printOut(InvoicesCommand.describe(invoice))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 
 /// The `tollbooth` command: parses arguments, calls the library modules and maps their errors
 /// to an exit status. It holds no billing logic of its own.
@@ -10,7 +11,8 @@ struct Tollbooth: AsyncParsableCommand {
         abstract: "Usage-based billing for APIs: catalog, customers, subscriptions, metering and the bill run.",
         discussion: """
             TIME is RFC 3339 (2026-01-31T00:00:00Z). --at stands in for "now", so any history \
-            can be replayed. Exit status: 0 success, 1 failure, 2 bad usage or input.
+            can be replayed. Exit status: 0 success, 1 failure, 2 bad usage or input, 75 when another \
+            bill run holds the lock.
             """,
         // One entry per command group, one file each (CatalogCommands.swift, ...).
         subcommands: [
@@ -19,12 +21,21 @@ struct Tollbooth: AsyncParsableCommand {
             SubscriptionsCommand.self,
             InvoicesCommand.self,
             AdjustmentsCommand.self,
+            RunCommand.self,
         ])
 
     @OptionGroup var options: GlobalOptions
 
     /// Runs the command and reports any error in one place (see `ErrorReport`).
     static func main() async {
+        // Structured logs go to stderr; $TOLLBOOTH_LOG_LEVEL (trace ... critical) sets how many,
+        // default warning, so an interactive run shows only its summary and progress lines.
+        let level = ProcessInfo.processInfo.environment["TOLLBOOTH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let command: any ParsableCommand
         do {
             command = try parseAsRoot()

@@ -46,7 +46,7 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         let store = try sampleStore()
         let starter = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
         try record(store, subscription: starter.id, count: 12_345, at: t("2026-04-10T12:00:00Z"))
-        let run = BillRun(store: store, configuration: BillRunConfiguration())
+        let run = BillRun(store: store)
         // As of May 1 01:00 the collection window (1 hour) has passed for the May 1 boundary.
         let asOf = t("2026-05-01T01:00:00Z")
         let first = try run.run(asOf: asOf, now: asOf)
@@ -68,7 +68,7 @@ func lines(_ invoice: StoredInvoice) -> [String] {
     @Test func collectionWindowHoldsAPeriodOpen() throws {
         let store = try sampleStore()
         _ = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
-        let run = BillRun(store: store, configuration: BillRunConfiguration())
+        let run = BillRun(store: store)
         _ = try run.run(asOf: t("2026-05-01T00:30:00Z"), now: t("2026-05-01T00:30:00Z"))
         #expect(try store.invoices().map(\.id) == ["inv_acme_20260401"])
     }
@@ -78,7 +78,10 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         _ = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: apr1, now: apr1)
         _ = try store.createSubscription(customerKey: "globex", planKey: "pro", version: nil, anchor: nil, start: apr1, now: apr1)
         let rates = TaxRateTable([TaxRate(country: "DE", rate: d("0.19"), name: "VAT"), TaxRate(country: "US", state: "CA", rate: d("0.0725"), name: "CA")])
-        let run = BillRun(store: store, configuration: BillRunConfiguration(taxProvider: .rates, taxRates: rates))
+        var settings = Settings()
+        settings.tax.provider = .rates
+        settings.tax.rates = rates
+        let run = BillRun(store: store, settings: settings)
         _ = try run.run(asOf: t("2026-04-01T01:00:00Z"), now: t("2026-04-01T01:00:00Z"))
         let invoices = try store.invoices()
         // Acme in DE: 99.00 x 19% = 18.81, total 117.81. Globex is exempt: 99.00.
@@ -88,7 +91,10 @@ func lines(_ invoice: StoredInvoice) -> [String] {
     @Test func enforcedTaxWithNoRateFailsTheInvoiceAndTheRunReportsIt() throws {
         let store = try sampleStore()
         _ = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: apr1, now: apr1)
-        let run = BillRun(store: store, configuration: BillRunConfiguration(taxProvider: .rates, taxEnforced: true))
+        var settings = Settings()
+        settings.tax.provider = .rates
+        settings.tax.enforced = true
+        let run = BillRun(store: store, settings: settings)
         let summary = try run.run(asOf: t("2026-04-01T01:00:00Z"), now: t("2026-04-01T01:00:00Z"))
         #expect(summary.failedInvoices == 1)
         let invoice = try #require(try store.invoices().first)
@@ -105,7 +111,7 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         try record(store, subscription: starter.id, count: 7_000, at: t("2026-04-05T00:00:00Z"))
         let pro = try store.changeSubscription(id: starter.id, planKey: "pro", version: nil, timing: nil, now: t("2026-04-16T00:00:00Z"))
         #expect(pro.start == t("2026-04-16T00:00:00Z"))
-        let run = BillRun(store: store, configuration: BillRunConfiguration())
+        let run = BillRun(store: store)
         _ = try run.run(asOf: t("2026-05-01T01:00:00Z"), now: t("2026-05-01T01:00:00Z"))
         let may = try #require(try store.invoice(id: "inv_acme_20260501"))
         // Starter usage 7,000 x 0.002 = 14.00 (its price is per request, quota or not).
@@ -121,7 +127,7 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         let store = try sampleStore()
         let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
         try record(store, subscription: sub.id, count: 1_000, at: t("2026-04-10T00:00:00Z"))
-        let run = BillRun(store: store, configuration: BillRunConfiguration())
+        let run = BillRun(store: store)
         _ = try run.run(asOf: t("2026-05-02T00:00:00Z"), now: t("2026-05-02T00:00:00Z"))
         // 500 April events arrive after April was billed.
         try record(store, subscription: sub.id, count: 500, at: t("2026-04-20T00:00:00Z"), late: true)
@@ -138,7 +144,7 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: apr1, now: apr1)
         // Cancelled on Apr 11 after 10 of 30 days: credit 99.00 x 20/30 = 66.00, nothing to absorb it.
         _ = try store.cancelSubscription(id: sub.id, timing: .immediate, now: t("2026-04-11T00:00:00Z"))
-        let run = BillRun(store: store, configuration: BillRunConfiguration())
+        let run = BillRun(store: store)
         _ = try run.run(asOf: t("2026-05-01T01:00:00Z"), now: t("2026-05-01T01:00:00Z"))
         #expect(try store.creditBalances()["acme"] == d("-66.00"))
         // The May 1 invoice has zero-amount usage lines only: it exists, total 0, not required.
