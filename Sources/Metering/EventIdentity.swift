@@ -52,62 +52,67 @@ public struct EventIdentity: Hashable, Sendable, CustomStringConvertible {
 /// offset, a row id), open addressing with linear probing. Equal hashes are not trusted: the
 /// caller confirms a match by comparing full keys, so a hash collision never drops an event.
 public struct DedupeTable: Sendable {
-    private var hashes: [UInt64]
-    private var payloads: [Int]
-    private var used: [Bool]
+    /// Hash and payload side by side: one cache line per probe. An empty entry has payload -1.
+    private struct Entry: Sendable {
+        var hash: UInt64
+        var payload: Int
+    }
+
+    private var entries: [Entry]
     public private(set) var count = 0
 
     public init(minimumCapacity: Int = 1024) {
         var capacity = 16
         while capacity < minimumCapacity * 2 { capacity <<= 1 }
-        hashes = Array(repeating: 0, count: capacity)
-        payloads = Array(repeating: 0, count: capacity)
-        used = Array(repeating: false, count: capacity)
+        entries = Array(repeating: Entry(hash: 0, payload: -1), count: capacity)
+    }
+
+    @inline(__always)
+    private static func start(_ hash: UInt64, _ mask: Int) -> Int {
+        // The identity hash is already uniform; mixing once more guards against weak inputs.
+        Int(truncatingIfNeeded: (hash ^ (hash >> 29)) &* 0xbf58_476d_1ce4_e5b9) & mask
     }
 
     /// The payload of an entry with `hash` that `isSameKey` confirms; otherwise inserts
-    /// (`hash`, `payload`) and returns nil.
+    /// (`hash`, `payload`) and returns nil. Payloads are offsets or row ids: never negative.
     public mutating func insertIfAbsent(hash: UInt64, payload: Int, isSameKey: (Int) -> Bool) -> Int? {
-        let mask = hashes.count - 1
-        // The identity hash is already uniform; mixing once more guards against weak inputs.
-        var index = Int(truncatingIfNeeded: (hash ^ (hash >> 29)) &* 0xbf58_476d_1ce4_e5b9) & mask
-        while used[index] {
-            if hashes[index] == hash, isSameKey(payloads[index]) { return payloads[index] }
+        precondition(payload >= 0, "DedupeTable payloads are offsets or row ids, never negative")
+        let mask = entries.count - 1
+        var index = DedupeTable.start(hash, mask)
+        while entries[index].payload >= 0 {
+            if entries[index].hash == hash, isSameKey(entries[index].payload) { return entries[index].payload }
             index = (index + 1) & mask
         }
-        used[index] = true
-        hashes[index] = hash
-        payloads[index] = payload
+        entries[index] = Entry(hash: hash, payload: payload)
         count += 1
-        if count * 2 > hashes.count { grow() }
+        if count * 2 > entries.count { grow() }
         return nil
     }
 
     /// The payload of an entry with `hash` that `isSameKey` confirms, without inserting.
     public func payload(hash: UInt64, isSameKey: (Int) -> Bool) -> Int? {
-        let mask = hashes.count - 1
-        var index = Int(truncatingIfNeeded: (hash ^ (hash >> 29)) &* 0xbf58_476d_1ce4_e5b9) & mask
-        while used[index] {
-            if hashes[index] == hash, isSameKey(payloads[index]) { return payloads[index] }
+        let mask = entries.count - 1
+        var index = DedupeTable.start(hash, mask)
+        while entries[index].payload >= 0 {
+            if entries[index].hash == hash, isSameKey(entries[index].payload) { return entries[index].payload }
             index = (index + 1) & mask
         }
         return nil
     }
 
+    /// Every entry, in table order.
+    public func forEach(_ body: (_ hash: UInt64, _ payload: Int) -> Void) {
+        for entry in entries where entry.payload >= 0 { body(entry.hash, entry.payload) }
+    }
+
     private mutating func grow() {
-        let oldHashes = hashes, oldPayloads = payloads, oldUsed = used
-        let capacity = hashes.count * 2
-        hashes = Array(repeating: 0, count: capacity)
-        payloads = Array(repeating: 0, count: capacity)
-        used = Array(repeating: false, count: capacity)
-        let mask = capacity - 1
-        for i in 0..<oldHashes.count where oldUsed[i] {
-            let hash = oldHashes[i]
-            var index = Int(truncatingIfNeeded: (hash ^ (hash >> 29)) &* 0xbf58_476d_1ce4_e5b9) & mask
-            while used[index] { index = (index + 1) & mask }
-            used[index] = true
-            hashes[index] = hash
-            payloads[index] = oldPayloads[i]
+        let old = entries
+        entries = Array(repeating: Entry(hash: 0, payload: -1), count: old.count * 2)
+        let mask = entries.count - 1
+        for entry in old where entry.payload >= 0 {
+            var index = DedupeTable.start(entry.hash, mask)
+            while entries[index].payload >= 0 { index = (index + 1) & mask }
+            entries[index] = entry
         }
     }
 }

@@ -73,7 +73,25 @@ struct EventScanner {
 
     /// `i` is at the opening quote; returns the index of the closing quote.
     @inline(__always) func scanString(_ i: Int) -> Int? {
+        guard let base = p.baseAddress else { return nil }
         var j = i + 1
+        // Eight bytes at a time: ids and timestamps are long, and most bytes are plain ASCII.
+        // A word with a quote, backslash, control or non-ASCII byte (or a false alarm of the
+        // bit trick) is looked at byte by byte.
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while j + 8 <= n {
+            let v = base.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+            let quote = v ^ 0x2222_2222_2222_2222, slash = v ^ 0x5C5C_5C5C_5C5C_5C5C
+            let special = ((quote &- ones) & ~quote) | ((slash &- ones) & ~slash) | (v &- 0x2020_2020_2020_2020) | v
+            if special & highs != 0 {
+                for k in j..<(j + 8) {
+                    let b = p[k]
+                    if b == UInt8(ascii: "\"") { return k }
+                    if b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { return nil }
+                }
+            }
+            j += 8
+        }
         while j < n {
             let b = p[j]
             if b == UInt8(ascii: "\"") { return j }
@@ -293,7 +311,8 @@ struct EventScanner {
         func bytes(_ f: Field) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: p[f.start..<f.end]) }
         func text(_ f: Field) -> String { String(decoding: bytes(f), as: UTF8.self) }
         // Same order of checks as `FallbackParser.finish`.
-        guard spec.isString, bytes(spec).elementsEqual("1.0".utf8) else { return .rejected(.badSpecVersion) }
+        guard spec.isString, spec.end - spec.start == 3, p[spec.start] == UInt8(ascii: "1"),
+              p[spec.start + 1] == UInt8(ascii: "."), p[spec.start + 2] == UInt8(ascii: "0") else { return .rejected(.badSpecVersion) }
         guard id.isNonEmptyString else { return .rejected(.missingField("id")) }
         guard source.isNonEmptyString else { return .rejected(.missingField("source")) }
         guard type.isNonEmptyString else { return .rejected(.missingField("type")) }

@@ -1,20 +1,19 @@
 import Billing
+import Foundation
 
 /// The catalog's meters compiled for the hot path: event types to match, and every distinct
 /// JSONPath into `data` that some meter reads (its value or a group-by), each read once per event.
 public struct MeterSet: Sendable {
-    public let meters: [Meter]
-    /// Distinct JSONPaths (`$.usage.input_tokens`) in first-use order; an event's `values` follow it.
-    public let paths: [String]
-    let pathKeys: [[[UInt8]]]
-    /// Per meter: the slot of its value path (nil for COUNT), and its group-by slots sorted by name.
-    let valueSlots: [Int?]
-    let groupSlots: [[Int]]
-    /// Per meter: its group-by names, sorted, in the order of `UsageSegmentKey.groupValues`.
-    public let groupNames: [[String]]
-    /// Distinct event types, each with the meters that take it.
-    let types: [(name: String, bytes: [UInt8], meters: [Int])]
-    let typeIndexByHash: [UInt64: [Int]]
+    /// One reference: the scanner copies the set per line, and one retain is cheaper than nine.
+    let storage: Storage
+
+    public var meters: [Meter] { storage.meters }
+    public var paths: [String] { storage.paths }
+    public var groupNames: [[String]] { storage.groupNames }
+    var pathKeys: [[[UInt8]]] { storage.pathKeys }
+    var valueSlots: [Int?] { storage.valueSlots }
+    var groupSlots: [[Int]] { storage.groupSlots }
+    var types: [(name: String, bytes: [UInt8], meters: [Int])] { storage.types }
 
     public struct PathError: Error, Hashable, Sendable, CustomStringConvertible {
         public let meter: String
@@ -24,13 +23,27 @@ public struct MeterSet: Sendable {
         }
     }
 
-    public init(meters: [Meter]) throws(PathError) {
+    final class Storage: Sendable {
+    let meters: [Meter]
+    /// Distinct JSONPaths (`$.usage.input_tokens`) in first-use order; an event's `values` follow it.
+    let paths: [String]
+    let pathKeys: [[[UInt8]]]
+    /// Per meter: the slot of its value path (nil for COUNT), and its group-by slots sorted by name.
+    let valueSlots: [Int?]
+    let groupSlots: [[Int]]
+    /// Per meter: its group-by names, sorted, in the order of `UsageSegmentKey.groupValues`.
+    let groupNames: [[String]]
+    /// Distinct event types, each with the meters that take it.
+    let types: [(name: String, bytes: [UInt8], meters: [Int])]
+    let typeIndexByHash: [UInt64: [Int]]
+
+    init(meters: [Meter]) throws(MeterSet.PathError) {
         self.meters = meters
         var paths: [String] = []
         var pathKeys: [[[UInt8]]] = []
-        func slot(_ path: String, meter: String) throws(PathError) -> Int {
+        func slot(_ path: String, meter: String) throws(MeterSet.PathError) -> Int {
             if let index = paths.firstIndex(of: path) { return index }
-            guard let keys = MeterSet.keys(of: path) else { throw PathError(meter: meter, path: path) }
+            guard let keys = MeterSet.keys(of: path) else { throw MeterSet.PathError(meter: meter, path: path) }
             paths.append(path)
             pathKeys.append(keys)
             return paths.count - 1
@@ -69,6 +82,9 @@ public struct MeterSet: Sendable {
         self.types = types
         self.typeIndexByHash = byHash
     }
+    }
+
+    public init(meters: [Meter]) throws(PathError) { storage = try Storage(meters: meters) }
 
     /// The meters (indices into `meters`) that take events of `type`.
     public func meterIndices(forType type: String) -> [Int] {
@@ -76,7 +92,15 @@ public struct MeterSet: Sendable {
     }
 
     func typeIndex(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        guard let candidates = typeIndexByHash[FNV1a.hash(bytes)] else { return nil }
+        let types = storage.types
+        // A catalog has a handful of event types: comparing bytes beats hashing them.
+        if types.count <= 8 {
+            for (index, type) in types.enumerated() where type.bytes.count == bytes.count {
+                if type.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) { return index }
+            }
+            return nil
+        }
+        guard let candidates = storage.typeIndexByHash[FNV1a.hash(bytes)] else { return nil }
         return candidates.first { types[$0].bytes.elementsEqual(bytes) }
     }
 

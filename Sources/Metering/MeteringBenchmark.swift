@@ -24,10 +24,12 @@ public enum MeteringBenchmark {
     /// Reads, parses, de-duplicates on (source, id) (first occurrence wins) and aggregates hourly.
     ///
     /// With several threads every thread walks all lines but fully parses only the events whose
-    /// identity hash falls in its share, so each thread de-duplicates its share alone, in file
-    /// order, and the partial aggregates merge. Lines whose identity the quick look cannot read
-    /// go to thread 0; if such a line's real identity belongs to another thread's share and that
-    /// thread saw it too, the run is repeated on one thread, which is always exact.
+    /// subject hash falls in its share (a quick look at the top-level `subject`; lines it cannot
+    /// read go to thread 0). Each thread de-duplicates its share in file order; exact duplicate
+    /// lines share a subject, so they meet in one thread. Segments are keyed by subject, so the
+    /// partial aggregates are disjoint and merge by appending. Then the threads check, in
+    /// parallel, that no (source, id) was accepted by two threads (an id reused for another
+    /// subject); if one was, the run is repeated on one thread, which is always exact.
     public static func parseAndAggregate(path: String, meters: [Meter] = EventGenerator.meters,
                                          threads: Int = 2) throws -> Result {
         let clock = ContinuousClock()
@@ -51,7 +53,7 @@ public enum MeteringBenchmark {
             partials.set(t, Worker(parser: parser, share: t, of: threads).run(share.bytes))
         }
         var workers = partials.all()
-        if threads > 1, hasCrossShareDuplicate(workers, bytes: bytes, parser: parser) {
+        if threads > 1, hasCrossShareDuplicate(workers, bytes: share, parser: parser) {
             workers = [Worker(parser: parser, share: 0, of: 1).run(bytes)]
         }
         var aggregator = workers[0].aggregator
@@ -60,20 +62,29 @@ public enum MeteringBenchmark {
                       accepted: workers.reduce(0) { $0 + $1.accepted },
                       duplicates: workers.reduce(0) { $0 + $1.duplicates },
                       rejected: workers.reduce(0) { $0 + $1.rejected },
-                      segments: aggregator.segments.count, duration: .zero, aggregator: aggregator)
+                      segments: aggregator.count, duration: .zero, aggregator: aggregator)
     }
 
-    /// True when an event thread 0 took for lack of a quick identity is also in another share.
-    static func hasCrossShareDuplicate(_ workers: [Worker], bytes: UnsafeRawBufferPointer, parser: EventParser) -> Bool {
-        for identity in workers[0].misplaced {
-            let owner = Int(identity.hash % UInt64(workers.count))
-            if owner == 0 { continue }
-            let found = workers[owner].table.payload(hash: identity.hash) { offset in
-                Worker.identity(atLine: offset, in: bytes, parser: parser) == identity
+    /// True when two threads accepted the same (source, id). Each thread probes its own
+    /// entries against the others' tables; equal hashes are confirmed on the lines' bytes.
+    static func hasCrossShareDuplicate(_ workers: [Worker], bytes: SharedBytes, parser: EventParser) -> Bool {
+        let found = Partials.Flags(count: workers.count)
+        DispatchQueue.concurrentPerform(iterations: workers.count) { t in
+            let mine = workers[t].table
+            var conflict = false
+            mine.forEach { hash, offset in
+                guard !conflict else { return }
+                for other in workers.indices where other > t {
+                    let hit = workers[other].table.payload(hash: hash) { otherOffset in
+                        Worker.identity(atLine: otherOffset, in: bytes.bytes, parser: parser)
+                            == Worker.identity(atLine: offset, in: bytes.bytes, parser: parser)
+                    }
+                    if hit != nil { conflict = true }
+                }
             }
-            if found != nil { return true }
+            found.set(t, conflict)
         }
-        return false
+        return found.any
     }
 
     struct Worker: Sendable {
@@ -83,8 +94,6 @@ public enum MeteringBenchmark {
         var aggregator: UsageAggregator
         var table = DedupeTable(minimumCapacity: 1 << 16)
         var lines = 0, accepted = 0, duplicates = 0, rejected = 0
-        /// Identities read by the full parse only, outside this worker's hash share.
-        var misplaced: [EventIdentity] = []
 
         init(parser: EventParser, share: Int, of shares: Int) {
             self.parser = parser
@@ -111,10 +120,12 @@ public enum MeteringBenchmark {
                 let end = Worker.lineEnd(bytes, from: offset)
                 defer { offset = end + 1 }
                 let line = UnsafeRawBufferPointer(rebasing: bytes[offset..<end])
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                let quick = shares > 1 ? EventScanner.quickIdentityHash(line) : nil
+                // Blank lines separate nothing in NDJSON: skipped, not counted.
+                if line.isEmpty || (line[0] != UInt8(ascii: "{") && line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })) {
+                    continue
+                }
                 if shares > 1 {
-                    let owner = quick.map { Int($0 % UInt64(shares)) } ?? 0
+                    let owner = EventScanner.quickSubjectHash(line).map { Int($0 % UInt64(shares)) } ?? 0
                     guard owner == share else { continue }
                 }
                 lines += 1
@@ -122,9 +133,6 @@ public enum MeteringBenchmark {
                 case .rejected:
                     rejected += 1
                 case .accepted(let event):
-                    if shares > 1, quick == nil, Int(event.identity.hash % UInt64(shares)) != share {
-                        misplaced.append(event.identity)
-                    }
                     let lineStart = offset
                     let previous = table.insertIfAbsent(hash: event.identity.hash, payload: lineStart) { earlier in
                         Worker.identity(atLine: earlier, in: bytes, parser: parser) == event.identity
@@ -147,6 +155,14 @@ public enum MeteringBenchmark {
         init(count: Int) { workers = Array(repeating: nil, count: count) }
         func set(_ index: Int, _ worker: Worker) { lock.withLock { workers[index] = worker } }
         func all() -> [Worker] { lock.withLock { workers.map { $0! } } }
+
+        final class Flags: @unchecked Sendable {
+            private var flags: [Bool]
+            private let lock = NSLock()
+            init(count: Int) { flags = Array(repeating: false, count: count) }
+            func set(_ index: Int, _ value: Bool) { lock.withLock { flags[index] = value } }
+            var any: Bool { lock.withLock { flags.contains(true) } }
+        }
     }
 
     /// The mapped file, read-only and alive for the whole run.
@@ -154,40 +170,28 @@ public enum MeteringBenchmark {
 }
 
 extension EventScanner {
-    /// The identity hash of a line whose top-level `id` and `source` are plain strings, read
-    /// without parsing the rest; nil for anything else. Agrees with the full parse whenever the
-    /// full parse accepts the line with the same `id` and `source` (a repeated key is the one
-    /// way it cannot, which the benchmark's misplaced check covers).
-    static func quickIdentityHash(_ line: UnsafeRawBufferPointer) -> UInt64? {
-        let scanner = EventScanner(meters: MeterSet.empty, line: line)
-        return scanner.quickIdentity()
+    /// FNV-1a of the top-level `subject` when it is a plain string, read without parsing the
+    /// rest; nil for anything else.
+    static func quickSubjectHash(_ line: UnsafeRawBufferPointer) -> UInt64? {
+        EventScanner(meters: MeterSet.empty, line: line).quickSubject()
     }
 
-    func quickIdentity() -> UInt64? {
+    func quickSubject() -> UInt64? {
         var j = skipSpace(0)
         guard at(j) == UInt8(ascii: "{") else { return nil }
         j = skipSpace(j + 1)
-        var id: Range<Int>? = nil, source: Range<Int>? = nil
         while true {
             guard at(j) == UInt8(ascii: "\""), let keyEnd = scanString(j) else { return nil }
             let keyStart = j + 1
             j = skipSpace(keyEnd + 1)
             guard at(j) == UInt8(ascii: ":") else { return nil }
             j = skipSpace(j + 1)
-            let isID = keyEquals(keyStart, keyEnd, Keys.id), isSource = keyEquals(keyStart, keyEnd, Keys.source)
-            if isID || isSource {
+            if keyEquals(keyStart, keyEnd, Keys.subject) {
                 guard at(j) == UInt8(ascii: "\""), let end = scanString(j) else { return nil }
-                if isID { id = (j + 1)..<end } else { source = (j + 1)..<end }
-                j = end + 1
-                if let id, let source {
-                    return EventIdentity.hash(source: UnsafeRawBufferPointer(rebasing: p[source]),
-                                              id: UnsafeRawBufferPointer(rebasing: p[id]))
-                }
-            } else {
-                guard let next = skipValue(j, depth: 1) else { return nil }
-                j = next
+                return FNV1a.hash(UnsafeRawBufferPointer(rebasing: p[(j + 1)..<end]))
             }
-            j = skipSpace(j)
+            guard let next = skipValue(j, depth: 1) else { return nil }
+            j = skipSpace(next)
             guard at(j) == UInt8(ascii: ",") else { return nil }
             j = skipSpace(j + 1)
         }

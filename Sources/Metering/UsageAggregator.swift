@@ -140,39 +140,364 @@ public struct UsageAggregate: Hashable, Sendable {
 }
 
 /// Accepted events pre-aggregated in memory into usage segments.
+///
+/// Subjects and group-by values are interned to small integers. A series (subject, meter,
+/// group-by values) remembers its latest segment, and each segment links to the one before it
+/// in window order. Events mostly arrive in time order, so an event's segment is its series'
+/// latest or a new one after it, found without a table as large as all segments: with hourly
+/// windows most events open a new segment, and a random probe into millions of segments cost
+/// more than parsing the line. A late event walks back along the links.
 public struct UsageAggregator: Sendable {
     public let meters: MeterSet
     public let window: UsageWindow
-    public private(set) var segments: [UsageSegmentKey: UsageAggregate] = [:]
+
+    struct PackedKey: Hashable, Sendable {
+        var subject: Int32
+        var meter: Int32
+        var group: Int64
+        var window: Int64
+    }
+
+    private var subjects: [String] = []
+    private var subjectIDs: [String: Int32] = [:]
+    /// Interned group-by texts; -1 stands for an absent value.
+    private var texts: [String] = []
+    private var textIDs: [String: Int32] = [:]
+    /// Group tuples of meters with more than one group-by.
+    private var tuples: [[Int32]] = []
+    private var tupleIDs: [[Int32]: Int64] = [:]
+    /// Series key -> series index and its latest window and segment, in one entry.
+    private var series = SeriesTable()
+    /// Per series: its latest window and segment (also kept in `series` for the hot path).
+    private var lastWindows: [(window: Int64, segment: Int32)] = []
+    /// Per segment: the segment of the same series with the next earlier window, or -1.
+    private var previous: [Int32] = []
+    private var keys: [PackedKey] = []
+    private var aggregates: [UsageAggregate] = []
+    /// Per segment: its series.
+    private var seriesOf: [Int32] = []
 
     public init(meters: MeterSet, window: @escaping UsageWindow = UsageWindows.hourly) {
         self.meters = meters
         self.window = window
     }
 
+    public var count: Int { aggregates.count }
+
+    /// Every segment with its aggregate.
+    public var segments: [UsageSegmentKey: UsageAggregate] {
+        var result: [UsageSegmentKey: UsageAggregate] = [:]
+        result.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() { result[segmentKey(key)] = aggregates[index] }
+        return result
+    }
+
     /// Adds an event to the segment of each of its meters.
     public mutating func add(_ event: UsageEvent) {
         let start = window(event.subject, event.time)
+        let subject = intern(subject: event.subject)
         for m in event.meterIndices {
-            let key = UsageSegmentKey(subject: event.subject, meterSlug: meters.meters[m].slug,
-                                      groupValues: meters.groupValues(of: event, meter: m), windowStart: start)
-            segments[key, default: UsageAggregate()].add(meters.reading(of: event, meter: m), at: event.time)
+            let key = PackedKey(subject: subject, meter: Int32(m), group: group(of: event, meter: m), window: start.seconds)
+            let reading = meters.reading(of: event, meter: m)
+            switch locate(key) {
+            case .found(let slot):
+                aggregates[slot].add(reading, at: event.time)
+            case .absent(let series, let after):
+                var aggregate = UsageAggregate()
+                aggregate.add(reading, at: event.time)
+                insert(key, aggregate, series: series, after: after)
+            }
         }
     }
 
+    /// Merges another aggregator. A series only the other has is copied whole, links and all;
+    /// only series both have are merged segment by segment. Threads that split events by
+    /// subject therefore merge in one pass.
     public mutating func merge(_ other: UsageAggregator) {
-        for (key, aggregate) in other.segments { segments[key, default: UsageAggregate()].merge(aggregate) }
+        // Translate the other's interned ids once, not per segment.
+        let subjectMap = other.subjects.map { intern(subject: $0) }
+        let textMap = other.texts.map { intern(text: $0) }
+        func text(_ id: Int32) -> Int32 { id < 0 ? -1 : textMap[Int(id)] }
+        let tupleMap = other.tuples.map { group(tuple: $0.map(text)) }
+        let meterMap = other.meters.meters.map { m in Int32(meters.meters.firstIndex(of: m) ?? -1) }
+        // Per series of the other: the series here, and whether this merge created it.
+        var seriesMap = [Int32](repeating: -1, count: other.lastWindows.count)
+        var fresh = [Bool](repeating: false, count: other.lastWindows.count)
+        var segmentMap = [Int32](repeating: -1, count: other.keys.count)
+        for (index, key) in other.keys.enumerated() {
+            let mine: PackedKey
+            if meterMap[Int(key.meter)] >= 0 {
+                let group: Int64
+                switch other.meters.groupSlots[Int(key.meter)].count {
+                case 0: group = 0
+                case 1: group = Int64(text(Int32(key.group)))
+                default: group = tupleMap[Int(key.group)]
+                }
+                mine = PackedKey(subject: subjectMap[Int(key.subject)], meter: meterMap[Int(key.meter)], group: group, window: key.window)
+            } else {
+                mine = pack(other.segmentKey(key))
+            }
+            let otherSeries = Int(other.seriesOf[index])
+            if fresh[otherSeries] {
+                // Appended as is; the links are mapped once every segment has its new index.
+                let segment = Int32(aggregates.count)
+                keys.append(mine)
+                aggregates.append(other.aggregates[index])
+                seriesOf.append(seriesMap[otherSeries])
+                previous.append(-1)
+                segmentMap[index] = segment
+                continue
+            }
+            switch locate(mine) {
+            case .found(let slot):
+                aggregates[slot].merge(other.aggregates[index])
+                if seriesMap[otherSeries] < 0 { seriesMap[otherSeries] = seriesOf[slot] }
+            case .absent(let series, let after):
+                insert(mine, other.aggregates[index], series: series, after: after)
+                if let series {
+                    if seriesMap[otherSeries] < 0 { seriesMap[otherSeries] = Int32(series) }
+                } else {
+                    seriesMap[otherSeries] = Int32(lastWindows.count - 1)
+                    fresh[otherSeries] = true
+                    segmentMap[index] = Int32(aggregates.count - 1)
+                }
+            }
+        }
+        for (index, segment) in segmentMap.enumerated() where segment >= 0 {
+            let link = other.previous[index]
+            previous[Int(segment)] = link < 0 ? -1 : segmentMap[Int(link)]
+        }
+        for (otherSeries, isFresh) in fresh.enumerated() where isFresh {
+            let latest = other.lastWindows[otherSeries]
+            let segment = segmentMap[Int(latest.segment)]
+            setLatest(keys[Int(segment)], series: Int(seriesMap[otherSeries]), segment: segment)
+        }
     }
 
     /// Segments in key order: the order a storage flush writes them in.
     public func sortedSegments() -> [(key: UsageSegmentKey, aggregate: UsageAggregate)] {
-        segments.sorted { $0.key < $1.key }.map { (key: $0.key, aggregate: $0.value) }
+        keys.indices.map { (key: segmentKey(keys[$0]), aggregate: aggregates[$0]) }.sorted { $0.key < $1.key }
     }
 
-    /// The meter's quantity for one segment, nil when the segment has no events.
+    /// The meter's quantity for one segment, nil when the segment has no events or names no meter.
     public func quantity(_ key: UsageSegmentKey) -> Decimal? {
-        guard let aggregate = segments[key], let meter = meters.meters.first(where: { $0.slug == key.meterSlug })
-        else { return nil }
-        return aggregate.quantity(meter.aggregation)
+        guard let meter = meters.meters.firstIndex(where: { $0.slug == key.meterSlug }),
+              meters.groupNames[meter].count == key.groupValues.count,
+              let packed = existingKey(key, meter: meter), case .found(let slot) = find(packed) else { return nil }
+        return aggregates[slot].quantity(meters.meters[meter].aggregation)
+    }
+
+    enum Location {
+        case found(Int)
+        /// Not there: the series (nil when new) and the segment the new one follows in window
+        /// order (`latest` when it is the series' newest, -1 when its oldest).
+        case absent(series: Int?, after: Int32)
+    }
+
+    static let latest: Int32 = .max
+
+    private func find(_ key: PackedKey) -> Location {
+        guard let entry = series.find(key) else { return .absent(series: nil, after: -1) }
+        let s = Int(entry.series)
+        // The common case first: the same window as the series' last event, or a later one.
+        let last = (window: entry.lastWindow, segment: entry.lastSegment)
+        if last.window == key.window { return .found(Int(last.segment)) }
+        if last.window < key.window { return .absent(series: s, after: UsageAggregator.latest) }
+        // A late event: walk back to the first segment not after its window.
+        var later = last.segment
+        var current = previous[Int(later)]
+        while current >= 0 {
+            let window = keys[Int(current)].window
+            if window == key.window { return .found(Int(current)) }
+            if window < key.window { break }
+            later = current
+            current = previous[Int(current)]
+        }
+        return .absent(series: s, after: current)
+    }
+
+    private mutating func locate(_ key: PackedKey) -> Location { find(key) }
+
+    private mutating func insert(_ key: PackedKey, _ aggregate: UsageAggregate, series s: Int?, after: Int32) {
+        let segment = Int32(aggregates.count)
+        keys.append(key)
+        aggregates.append(aggregate)
+        guard let s else {
+            seriesOf.append(Int32(lastWindows.count))
+            series.insert(key, series: Int32(lastWindows.count), segment: segment)
+            lastWindows.append((key.window, segment))
+            previous.append(-1)
+            return
+        }
+        seriesOf.append(Int32(s))
+        if after == UsageAggregator.latest {
+            previous.append(lastWindows[s].segment)
+            setLatest(key, series: s, segment: segment)
+            return
+        }
+        // Between `after` (or nothing) and the segment that pointed at it.
+        previous.append(after)
+        var later = lastWindows[s].segment
+        while previous[Int(later)] != after { later = previous[Int(later)] }
+        previous[Int(later)] = segment
+    }
+
+    private mutating func setLatest(_ key: PackedKey, series s: Int, segment: Int32) {
+        lastWindows[s] = (key.window, segment)
+        series.setLatest(key, window: key.window, segment: segment)
+    }
+
+    private mutating func intern(subject: String) -> Int32 {
+        if let id = subjectIDs[subject] { return id }
+        let id = Int32(subjects.count)
+        subjects.append(subject)
+        subjectIDs[subject] = id
+        return id
+    }
+
+    private mutating func intern(text: String?) -> Int32 {
+        guard let text else { return -1 }
+        if let id = textIDs[text] { return id }
+        let id = Int32(texts.count)
+        texts.append(text)
+        textIDs[text] = id
+        return id
+    }
+
+    private mutating func group(of event: UsageEvent, meter m: Int) -> Int64 {
+        let slots = meters.groupSlots[m]
+        switch slots.count {
+        case 0: return 0
+        case 1: return Int64(intern(text: event.values[slots[0]]?.keyText))
+        default: return group(tuple: slots.map { intern(text: event.values[$0]?.keyText) })
+        }
+    }
+
+    private mutating func group(tuple: [Int32]) -> Int64 {
+        if let id = tupleIDs[tuple] { return id }
+        let id = Int64(tuples.count)
+        tuples.append(tuple)
+        tupleIDs[tuple] = id
+        return id
+    }
+
+    private mutating func pack(_ key: UsageSegmentKey) -> PackedKey {
+        let meter = meters.meters.firstIndex { $0.slug == key.meterSlug } ?? 0
+        return pack(key, meter: meter)
+    }
+
+    /// Packs a key of this aggregator's meters, interning what is new.
+    private mutating func pack(_ key: UsageSegmentKey, meter: Int) -> PackedKey {
+        let ids = key.groupValues.map { intern(text: $0) }
+        let group: Int64
+        switch ids.count {
+        case 0: group = 0
+        case 1: group = Int64(ids[0])
+        default: group = self.group(tuple: ids)
+        }
+        return PackedKey(subject: intern(subject: key.subject), meter: Int32(meter), group: group,
+                         window: key.windowStart.seconds)
+    }
+
+    /// The packed key if every part of `key` is already interned (read-only lookups).
+    private func existingKey(_ key: UsageSegmentKey, meter: Int) -> PackedKey? {
+        guard let subject = subjectIDs[key.subject] else { return nil }
+        var ids: [Int32] = []
+        for value in key.groupValues {
+            if let value { guard let id = textIDs[value] else { return nil }; ids.append(id) } else { ids.append(-1) }
+        }
+        let group: Int64
+        switch ids.count {
+        case 0: group = 0
+        case 1: group = Int64(ids[0])
+        default: guard let id = tupleIDs[ids] else { return nil }; group = id
+        }
+        return PackedKey(subject: subject, meter: Int32(meter), group: group, window: key.windowStart.seconds)
+    }
+
+    private func segmentKey(_ key: PackedKey) -> UsageSegmentKey {
+        let m = Int(key.meter)
+        let ids: [Int32]
+        switch meters.groupSlots[m].count {
+        case 0: ids = []
+        case 1: ids = [Int32(key.group)]
+        default: ids = tuples[Int(key.group)]
+        }
+        return UsageSegmentKey(subject: subjects[Int(key.subject)], meterSlug: meters.meters[m].slug,
+                               groupValues: ids.map { $0 < 0 ? nil : texts[Int($0)] },
+                               windowStart: Instant(seconds: key.window))
+    }
+}
+
+/// Open addressing from series (subject, meter, group-by values) to the series' index and
+/// latest segment, all in one 32-byte entry: the lookup every event makes touches one cache
+/// line. Swift's `Dictionary` seeds a `Hasher` per lookup and keeps keys and values apart.
+struct SeriesTable: Sendable {
+    struct Entry: Sendable {
+        var subject: Int32
+        /// -1 marks an empty entry.
+        var meter: Int32
+        var group: Int64
+        var lastWindow: Int64
+        var lastSegment: Int32
+        var series: Int32
+    }
+
+    private var entries = Array(repeating: Entry(subject: 0, meter: -1, group: 0, lastWindow: 0, lastSegment: 0, series: 0),
+                                count: 1024)
+    private var count = 0
+
+    @inline(__always)
+    private static func start(_ key: UsageAggregator.PackedKey, _ mask: Int) -> Int {
+        // Every field moves every bit (SplitMix64's finaliser), so the low bits the mask keeps
+        // depend on the whole key.
+        var h = UInt64(UInt32(bitPattern: key.subject)) &* 0x9E37_79B9_7F4A_7C15
+        h ^= UInt64(UInt32(bitPattern: key.meter)) &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= UInt64(bitPattern: key.group) &* 0x1656_67B1_9E37_79F9
+        h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int(truncatingIfNeeded: h ^ (h >> 31)) & mask
+    }
+
+    @inline(__always)
+    private func index(of key: UsageAggregator.PackedKey) -> Int {
+        let mask = entries.count - 1
+        var index = SeriesTable.start(key, mask)
+        while true {
+            let entry = entries[index]
+            if entry.meter < 0 || (entry.subject == key.subject && entry.meter == key.meter && entry.group == key.group) {
+                return index
+            }
+            index = (index + 1) & mask
+        }
+    }
+
+    /// The entry of `key`'s series (its window is ignored).
+    func find(_ key: UsageAggregator.PackedKey) -> Entry? {
+        let entry = entries[index(of: key)]
+        return entry.meter < 0 ? nil : entry
+    }
+
+    mutating func insert(_ key: UsageAggregator.PackedKey, series: Int32, segment: Int32) {
+        if (count + 1) * 2 > entries.count { grow() }
+        entries[index(of: key)] = Entry(subject: key.subject, meter: key.meter, group: key.group,
+                                        lastWindow: key.window, lastSegment: segment, series: series)
+        count += 1
+    }
+
+    mutating func setLatest(_ key: UsageAggregator.PackedKey, window: Int64, segment: Int32) {
+        let i = index(of: key)
+        entries[i].lastWindow = window
+        entries[i].lastSegment = segment
+    }
+
+    private mutating func grow() {
+        let old = entries
+        entries = Array(repeating: Entry(subject: 0, meter: -1, group: 0, lastWindow: 0, lastSegment: 0, series: 0),
+                        count: old.count * 2)
+        for entry in old where entry.meter >= 0 {
+            let key = UsageAggregator.PackedKey(subject: entry.subject, meter: entry.meter, group: entry.group, window: 0)
+            entries[index(of: key)] = entry
+        }
     }
 }

@@ -81,6 +81,38 @@ struct AggregatorTests {
                 == ["m0", "m1", "m2"])
     }
 
+    @Test func mergingDisjointSubjectsWithLateEvents() {
+        let meters = try! MeterSet(meters: [tokens, requests])
+        let p = EventParser(meters: meters)
+        var all: [UsageEvent] = []
+        // Hours out of order on purpose: late events walk back along a series' segments.
+        let hours = [5, 3, 7, 3, 1, 9, 5, 2, 8, 0, 7, 4]
+        for (i, hour) in (hours + hours.reversed()).enumerated() {
+            let time = "2026-01-02T0\(hour % 10):1\(i % 10):00Z"
+            let text = i % 3 == 0
+                ? line(id: "r\(i)", type: "api.request", subject: "c\(i % 5)", time: time, data: "{}")
+                : line(id: "t\(i)", subject: "c\(i % 5)", time: time, data: #"{"tokens":\#(i),"model":"m\#(i % 2)"}"#)
+            if let event = accepted(p.parse(text)) { all.append(event) }
+        }
+        var whole = UsageAggregator(meters: meters)
+        for event in all { whole.add(event) }
+        var left = UsageAggregator(meters: meters), right = UsageAggregator(meters: meters)
+        for event in all {
+            if event.subject < "c2" { left.add(event) } else { right.add(event) }
+        }
+        left.merge(right)
+        #expect(left.segments == whole.segments)
+        // After the merge, further late and new events land in the right segments.
+        let extra = [line(id: "x1", type: "api.request", subject: "c4", time: "2026-01-02T03:59:00Z", data: "{}"),
+                     line(id: "x2", type: "api.request", subject: "c4", time: "2026-01-02T23:00:00Z", data: "{}")]
+        for text in extra {
+            let event = accepted(p.parse(text))!
+            left.add(event)
+            whole.add(event)
+        }
+        #expect(left.segments == whole.segments)
+    }
+
     @Test func hourlyWindowFloorsToTheHour() {
         #expect(UsageWindows.hourly("s", Instant(rfc3339: "2026-01-01T10:59:59Z")!) == Instant(rfc3339: "2026-01-01T10:00:00Z")!)
         #expect(UsageWindows.hourly("s", Instant(seconds: -1)) == Instant(seconds: -3600))
@@ -156,6 +188,15 @@ struct GeneratorTests {
         #expect(result.accepted + result.duplicates == 20_000)
         #expect(result.aggregator.segments == single.aggregator.segments)
         #expect(result.duplicates == single.duplicates)
+        // An escaped copy of an id is the same event, whichever thread reads it.
+        var tricky = Array(line(id: "x1", subject: "a").utf8) + [0x0A]
+        tricky += Array(line(id: #"\u0078\u0031"#, subject: "b").utf8) + [0x0A]
+        tricky += Array(line(id: #"\u0078\u0031"#, subject: "zz").utf8) + [0x0A]
+        let trickyResult = tricky.withUnsafeBytes {
+            MeteringBenchmark.parseAndAggregate(bytes: $0, parser: parser(), threads: 2)
+        }
+        #expect(trickyResult.accepted == 1)
+        #expect(trickyResult.duplicates == 2)
         // The file's lines are exact copies where duplicated.
         let lines = bytes.split(separator: 0x0A)
         #expect(lines.count - Set(lines.map { Array($0) }).count == result.duplicates)
