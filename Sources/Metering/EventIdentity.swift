@@ -100,6 +100,12 @@ public struct DedupeTable: Sendable {
         return nil
     }
 
+    /// Reads the entry where `hash` starts probing and returns its payload: a caller that
+    /// touches a batch of hashes first lets their cache misses overlap.
+    public func touch(hash: UInt64) -> Int {
+        entries[DedupeTable.start(hash, entries.count - 1)].payload
+    }
+
     /// Every entry, in table order.
     public func forEach(_ body: (_ hash: UInt64, _ payload: Int) -> Void) {
         for entry in entries where entry.payload >= 0 { body(entry.hash, entry.payload) }

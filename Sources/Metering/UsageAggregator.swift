@@ -173,7 +173,7 @@ public struct UsageAggregator: Sendable {
     /// Per segment: the segment of the same series with the next earlier window, or -1.
     private var previous: [Int32] = []
     private var keys: [PackedKey] = []
-    private var aggregates: [UsageAggregate] = []
+    private var aggregates = SegmentStore()
     /// Per segment: its series.
     private var seriesOf: [Int32] = []
 
@@ -201,11 +201,10 @@ public struct UsageAggregator: Sendable {
             let reading = meters.reading(of: event, meter: m)
             switch locate(key) {
             case .found(let slot):
-                aggregates[slot].add(reading, at: event.time)
+                aggregates.add(reading, at: event.time, to: slot)
             case .absent(let series, let after):
-                var aggregate = UsageAggregate()
-                aggregate.add(reading, at: event.time)
-                insert(key, aggregate, series: series, after: after)
+                insertEmpty(key, series: series, after: after)
+                aggregates.add(reading, at: event.time, to: aggregates.count - 1)
             }
         }
     }
@@ -213,6 +212,19 @@ public struct UsageAggregator: Sendable {
     /// Merges another aggregator. A series only the other has is copied whole, links and all;
     /// only series both have are merged segment by segment. Threads that split events by
     /// subject therefore merge in one pass.
+    /// Reads the series entries of `events` without changing anything, so a batch's cache
+    /// misses overlap before `add` needs them. Events of subjects not seen yet are skipped.
+    public func touch(_ events: some Sequence<UsageEvent>) {
+        var sink: Int64 = 0
+        for event in events {
+            guard let subject = subjectIDs[event.subject] else { continue }
+            for m in event.meterIndices where meters.groupSlots[m].isEmpty {
+                sink &+= series.touch(PackedKey(subject: subject, meter: Int32(m), group: 0, window: 0))
+            }
+        }
+        if sink == .min { print("", terminator: "") }
+    }
+
     public mutating func merge(_ other: UsageAggregator) {
         // Translate the other's interned ids once, not per segment.
         let subjectMap = other.subjects.map { intern(subject: $0) }
@@ -242,7 +254,7 @@ public struct UsageAggregator: Sendable {
                 // Appended as is; the links are mapped once every segment has its new index.
                 let segment = Int32(aggregates.count)
                 keys.append(mine)
-                aggregates.append(other.aggregates[index])
+                aggregates.append(copyOf: index, in: other.aggregates)
                 seriesOf.append(seriesMap[otherSeries])
                 previous.append(-1)
                 segmentMap[index] = segment
@@ -250,7 +262,7 @@ public struct UsageAggregator: Sendable {
             }
             switch locate(mine) {
             case .found(let slot):
-                aggregates[slot].merge(other.aggregates[index])
+                aggregates.merge(other.aggregates[index], into: slot)
                 if seriesMap[otherSeries] < 0 { seriesMap[otherSeries] = seriesOf[slot] }
             case .absent(let series, let after):
                 insert(mine, other.aggregates[index], series: series, after: after)
@@ -319,9 +331,14 @@ public struct UsageAggregator: Sendable {
     private mutating func locate(_ key: PackedKey) -> Location { find(key) }
 
     private mutating func insert(_ key: PackedKey, _ aggregate: UsageAggregate, series s: Int?, after: Int32) {
+        insertEmpty(key, series: s, after: after)
+        aggregates.merge(aggregate, into: aggregates.count - 1)
+    }
+
+    private mutating func insertEmpty(_ key: PackedKey, series s: Int?, after: Int32) {
         let segment = Int32(aggregates.count)
         keys.append(key)
-        aggregates.append(aggregate)
+        aggregates.appendEmpty()
         guard let s else {
             seriesOf.append(Int32(lastWindows.count))
             series.insert(key, series: Int32(lastWindows.count), segment: segment)
@@ -485,6 +502,11 @@ struct SeriesTable: Sendable {
         count += 1
     }
 
+    /// The latest window at `key`'s first probe position (for overlapping cache misses).
+    func touch(_ key: UsageAggregator.PackedKey) -> Int64 {
+        entries[SeriesTable.start(key, entries.count - 1)].lastWindow
+    }
+
     mutating func setLatest(_ key: UsageAggregator.PackedKey, window: Int64, segment: Int32) {
         let i = index(of: key)
         entries[i].lastWindow = window
@@ -499,5 +521,93 @@ struct SeriesTable: Sendable {
             let key = UsageAggregator.PackedKey(subject: entry.subject, meter: entry.meter, group: entry.group, window: 0)
             entries[index(of: key)] = entry
         }
+    }
+}
+
+/// Segment aggregates in 56 bytes each while every value is an `Int64`, which is nearly always:
+/// with hourly windows a run holds about one segment per event, and a full `UsageAggregate`
+/// (five `Decimal`-sized numbers and a set) tripled the memory the run touches. A segment that
+/// meets a decimal, an overflow or UNIQUE_COUNT text moves to a full `UsageAggregate` on the side.
+struct SegmentStore: Sendable {
+    struct Cell: Sendable {
+        var count: Int64 = 0
+        var sum: Int64 = 0
+        var min: Int64 = 0
+        var max: Int64 = 0
+        /// `Int64.min` until the first number.
+        var latestTime: Int64 = .min
+        var latestValue: Int64 = 0
+        /// Index into `wide`, or -1 while the cell holds everything itself.
+        var wide: Int32 = -1
+    }
+
+    private var cells: [Cell] = []
+    private var wide: [UsageAggregate] = []
+
+    var count: Int { cells.count }
+
+    mutating func appendEmpty() { cells.append(Cell()) }
+
+    mutating func append(copyOf index: Int, in other: SegmentStore) {
+        var cell = other.cells[index]
+        if cell.wide >= 0 {
+            wide.append(other.wide[Int(cell.wide)])
+            cell.wide = Int32(wide.count - 1)
+        }
+        cells.append(cell)
+    }
+
+    subscript(index: Int) -> UsageAggregate {
+        let cell = cells[index]
+        if cell.wide >= 0 { return wide[Int(cell.wide)] }
+        guard cell.latestTime != .min else { return UsageAggregate(count: cell.count) }
+        return UsageAggregate(count: cell.count, sum: .integer(cell.sum), min: .integer(cell.min), max: .integer(cell.max),
+                              latest: LatestValue(time: Instant(seconds: cell.latestTime), value: .integer(cell.latestValue)))
+    }
+
+    mutating func add(_ reading: MeterReading, at time: Instant, to index: Int) {
+        let w = cells[index].wide
+        if w >= 0 { wide[Int(w)].add(reading, at: time); return }
+        switch reading {
+        case .count:
+            cells[index].count += 1
+        case .number(.integer(let value)):
+            var cell = cells[index]
+            let (sum, overflow) = cell.sum.addingReportingOverflow(value)
+            if overflow { break }
+            cell.count += 1
+            cell.sum = sum
+            if cell.latestTime == .min {
+                cell.min = value
+                cell.max = value
+                cell.latestTime = time.seconds
+                cell.latestValue = value
+            } else {
+                if value < cell.min { cell.min = value }
+                if value > cell.max { cell.max = value }
+                if time.seconds > cell.latestTime || (time.seconds == cell.latestTime && value > cell.latestValue) {
+                    cell.latestTime = time.seconds
+                    cell.latestValue = value
+                }
+            }
+            cells[index] = cell
+            return
+        case .number(.decimal), .distinct:
+            break
+        }
+        // Everything the cell cannot hold continues on a full aggregate.
+        if case .count = reading { return }
+        widen(index)
+        wide[Int(cells[index].wide)].add(reading, at: time)
+    }
+
+    mutating func merge(_ aggregate: UsageAggregate, into index: Int) {
+        if cells[index].wide < 0 { widen(index) }
+        wide[Int(cells[index].wide)].merge(aggregate)
+    }
+
+    private mutating func widen(_ index: Int) {
+        wide.append(self[index])
+        cells[index].wide = Int32(wide.count - 1)
     }
 }
