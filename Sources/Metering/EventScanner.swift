@@ -1,4 +1,5 @@
 import Billing
+import Foundation
 
 /// The hot path: one pass over a line's bytes, no Foundation JSON, no string built except the
 /// ones the accepted event keeps. It gives up (nil) on anything outside the common shape —
@@ -187,6 +188,13 @@ struct EventScanner {
         }
     }
 
+    /// Compares against a literal: no global array to look up (and lazily initialise) per key.
+    @inline(__always) func literalEquals(_ start: Int, _ end: Int, _ text: StaticString) -> Bool {
+        let count = text.utf8CodeUnitCount
+        guard end - start == count else { return false }
+        return memcmp(p.baseAddress! + start, text.utf8Start, count) == 0
+    }
+
     @inline(__always) func keyEquals(_ start: Int, _ end: Int, _ key: [UInt8]) -> Bool {
         guard end - start == key.count else { return false }
         for k in 0..<key.count where p[start + k] != key[k] { return false }
@@ -262,12 +270,12 @@ struct EventScanner {
                 let first = length > 0 ? p[keyStart] : 0
                 var which: FieldName? = nil
                 switch (length, first) {
-                case (2, UInt8(ascii: "i")) where keyEquals(keyStart, keyEnd, Keys.id): which = .id
-                case (4, UInt8(ascii: "t")) where keyEquals(keyStart, keyEnd, Keys.type): which = .type
-                case (4, UInt8(ascii: "t")) where keyEquals(keyStart, keyEnd, Keys.time): which = .time
-                case (6, UInt8(ascii: "s")) where keyEquals(keyStart, keyEnd, Keys.source): which = .source
-                case (7, UInt8(ascii: "s")) where keyEquals(keyStart, keyEnd, Keys.subject): which = .subject
-                case (11, UInt8(ascii: "s")) where keyEquals(keyStart, keyEnd, Keys.specversion): which = .specversion
+                case (2, UInt8(ascii: "i")) where literalEquals(keyStart, keyEnd, "id"): which = .id
+                case (4, UInt8(ascii: "t")) where literalEquals(keyStart, keyEnd, "type"): which = .type
+                case (4, UInt8(ascii: "t")) where literalEquals(keyStart, keyEnd, "time"): which = .time
+                case (6, UInt8(ascii: "s")) where literalEquals(keyStart, keyEnd, "source"): which = .source
+                case (7, UInt8(ascii: "s")) where literalEquals(keyStart, keyEnd, "subject"): which = .subject
+                case (11, UInt8(ascii: "s")) where literalEquals(keyStart, keyEnd, "specversion"): which = .specversion
                 default: which = nil
                 }
                 if let which {
@@ -282,7 +290,7 @@ struct EventScanner {
                         guard let next = skipValue(j, depth: 1) else { return nil }
                         j = next
                     }
-                } else if length == 4, keyEquals(keyStart, keyEnd, Keys.data) {
+                } else if length == 4, literalEquals(keyStart, keyEnd, "data") {
                     guard !dataSeen else { return nil }
                     dataSeen = true
                     if at(j) == UInt8(ascii: "{"), !meters.paths.isEmpty {
@@ -326,16 +334,6 @@ struct EventScanner {
         let entry = meters.types[typeIndex]
         return .accepted(UsageEvent(identity: identity, type: entry.name, subject: text(subject), time: instant,
                                     values: values, meterIndices: entry.meters))
-    }
-
-    enum Keys {
-        static let id = Array("id".utf8)
-        static let type = Array("type".utf8)
-        static let time = Array("time".utf8)
-        static let source = Array("source".utf8)
-        static let subject = Array("subject".utf8)
-        static let specversion = Array("specversion".utf8)
-        static let data = Array("data".utf8)
     }
 }
 

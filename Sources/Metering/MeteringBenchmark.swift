@@ -207,7 +207,7 @@ extension EventScanner {
             j = skipSpace(keyEnd + 1)
             guard at(j) == UInt8(ascii: ":") else { return nil }
             j = skipSpace(j + 1)
-            if keyEquals(keyStart, keyEnd, Keys.subject) {
+            if literalEquals(keyStart, keyEnd, "subject") {
                 guard at(j) == UInt8(ascii: "\""), let end = scanString(j) else { return nil }
                 return FNV1a.hash(UnsafeRawBufferPointer(rebasing: p[(j + 1)..<end]))
             }
