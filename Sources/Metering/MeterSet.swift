@@ -57,9 +57,8 @@ public struct MeterSet: Sendable {
             case .count:
                 valueSlots.append(nil)
             case .sum, .uniqueCount, .max, .min, .avg, .latest:
-                // A meter that needs a value but names none can never accept an event; an empty
-                // path makes every event report the value as missing, which says so.
-                valueSlots.append(try slot(meter.valueProperty ?? "$.", meter: meter.slug))
+                // A meter that needs a value but names no path could never accept an event.
+                valueSlots.append(try slot(meter.valueProperty ?? "(none)", meter: meter.slug))
             }
             let names = meter.groupBy.keys.sorted()
             var slots: [Int] = []

@@ -95,6 +95,7 @@ public enum MeteringBenchmark {
         var aggregator: UsageAggregator
         var table = DedupeTable(minimumCapacity: 1 << 16)
         var lines = 0, accepted = 0, duplicates = 0, rejected = 0
+        var touchSink = 0
 
         init(parser: EventParser, share: Int, of shares: Int, window: @escaping UsageWindow) {
             self.parser = parser
@@ -150,11 +151,9 @@ public enum MeteringBenchmark {
         }
 
         private mutating func flush(_ batch: inout [(offset: Int, event: UsageEvent)], _ bytes: UnsafeRawBufferPointer) {
-            var touched = 0
-            for item in batch { touched &+= table.touch(hash: item.event.identity.hash) }
-            aggregator.touch(batch.lazy.map(\.event))
-            // Keeps the loads above from being optimised away; never true for a real offset.
-            if touched == .min { lines += 0 }
+            // Stored, so the loads cannot be optimised away.
+            for item in batch { touchSink &+= table.touch(hash: item.event.identity.hash) }
+            touchSink &+= Int(truncatingIfNeeded: aggregator.touch(batch.lazy.map(\.event)))
             for (lineStart, event) in batch {
                 let previous = table.insertIfAbsent(hash: event.identity.hash, payload: lineStart) { earlier in
                     Worker.identity(atLine: earlier, in: bytes, parser: parser) == event.identity

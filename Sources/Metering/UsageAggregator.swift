@@ -213,8 +213,8 @@ public struct UsageAggregator: Sendable {
     /// only series both have are merged segment by segment. Threads that split events by
     /// subject therefore merge in one pass.
     /// Reads the series entries of `events` without changing anything, so a batch's cache
-    /// misses overlap before `add` needs them. Events of subjects not seen yet are skipped.
-    public func touch(_ events: some Sequence<UsageEvent>) {
+    /// misses overlap before `add` needs them; the sum only keeps the loads from being dropped.
+    func touch(_ events: some Sequence<UsageEvent>) -> Int64 {
         var sink: Int64 = 0
         for event in events {
             guard let subject = subjectIDs[event.subject] else { continue }
@@ -222,7 +222,7 @@ public struct UsageAggregator: Sendable {
                 sink &+= series.touch(PackedKey(subject: subject, meter: Int32(m), group: 0, window: 0))
             }
         }
-        if sink == .min { print("", terminator: "") }
+        return sink
     }
 
     public mutating func merge(_ other: UsageAggregator) {
