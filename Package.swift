@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "tollbooth", targets: ["tollbooth"]),
         .library(name: "Billing", targets: ["Billing"]),
+        .library(name: "Metering", targets: ["Metering"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -27,12 +28,14 @@ let package = Package(
                                            "Subscriptions/README.md", "Tax/README.md", "Access/README.md"]),
         // SQLite store: schema, migrations, repositories.
         .target(name: "Store", dependencies: ["Billing", "CSQLite"], exclude: ["README.md"]),
+        // CloudEvents parsing, meter matching, de-duplication, usage segments, quota checks.
+        .target(name: "Metering", dependencies: ["Billing", "Store"], exclude: ["README.md"]),
         // The staged bill run and its job ledger.
-        .target(name: "Pipeline", dependencies: ["Billing", "Store", .product(name: "Logging", package: "swift-log")],
+        .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"]),
         // The command-line tool: parses arguments, calls the modules, maps errors to exit codes.
         .executableTarget(name: "tollbooth", dependencies: [
-            "Billing", "Store", "Pipeline",
+            "Billing", "Store", "Metering", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
@@ -41,6 +44,7 @@ let package = Package(
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
+        .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store"]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline"]),
         // Runs the built `tollbooth` executable as a subprocess; depends on no module so it
         // tests the command line exactly as a user meets it.

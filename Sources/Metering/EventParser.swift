@@ -1,0 +1,84 @@
+import Billing
+
+/// Reads CloudEvents 1.0 NDJSON lines into usage events for a set of meters.
+///
+/// The byte scanner handles the common shape; anything else goes through `JSONSerialization`
+/// with the same rules, so the result never depends on which path read the line.
+public struct EventParser: Sendable {
+    public let meters: MeterSet
+
+    public init(meters: MeterSet) { self.meters = meters }
+
+    public init(meters: [Meter]) throws(MeterSet.PathError) { self.meters = try MeterSet(meters: meters) }
+
+    /// One line without its newline.
+    public func parse(_ line: UnsafeRawBufferPointer) -> ParsedLine {
+        var scanner = EventScanner(meters: meters, line: line)
+        return scanner.scan() ?? FallbackParser.parse(line, meters: meters)
+    }
+
+    public func parse(_ line: some Collection<UInt8>) -> ParsedLine {
+        if let result = line.withContiguousStorageIfAvailable({ parse(UnsafeRawBufferPointer($0)) }) { return result }
+        return Array(line).withUnsafeBytes { parse($0) }
+    }
+
+    public func parse(_ line: String) -> ParsedLine {
+        var line = line
+        return line.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The scanner alone: nil where it defers to the fallback. For tests that hold the two paths
+    /// to the same answers.
+    public func scanOnly(_ line: UnsafeRawBufferPointer) -> ParsedLine? {
+        var scanner = EventScanner(meters: meters, line: line)
+        return scanner.scan()
+    }
+
+    /// The fallback alone, for the same tests.
+    public func fallbackOnly(_ line: UnsafeRawBufferPointer) -> ParsedLine {
+        FallbackParser.parse(line, meters: meters)
+    }
+
+    /// The meter value of an accepted event: nil for COUNT; a number for numeric meters; the
+    /// counted text for UNIQUE_COUNT.
+    public func reading(of event: UsageEvent, meter index: Int) -> MeterReading {
+        meters.reading(of: event, meter: index)
+    }
+}
+
+/// What one meter takes from one event.
+public enum MeterReading: Hashable, Sendable {
+    case count
+    case number(MeterNumber)
+    case distinct(String)
+}
+
+extension MeterSet {
+    func reading(of event: UsageEvent, meter index: Int) -> MeterReading {
+        guard let slot = valueSlots[index] else { return .count }
+        let value = event.values[slot]
+        switch meters[index].aggregation {
+        case .count:
+            return .count
+        case .uniqueCount:
+            return .distinct(value?.keyText ?? "")
+        case .sum, .max, .min, .avg, .latest:
+            switch value {
+            case .number(let number)?: return .number(number)
+            case .string(let text)?:
+                if case .number(let number) = MeterNumber.parse(text) { return .number(number) }
+                return .number(.zero)
+            case nil, .bool?, .null?, .structured?, .unrepresentableNumber?:
+                // Accepted events always have a number here (`check`); zero keeps this total.
+                return .number(.zero)
+            }
+        }
+    }
+
+    /// The group-by values of `event` for meter `index`, in `groupNames` order; nil where absent.
+    func groupValues(of event: UsageEvent, meter index: Int) -> [String?] {
+        let slots = groupSlots[index]
+        if slots.isEmpty { return [] }
+        return slots.map { event.values[$0]?.keyText }
+    }
+}
