@@ -167,7 +167,6 @@ public struct StoreUsage: UsageSource {
         let rows = try database.query("""
             SELECT count, sum, min, max, latest_time, latest_value FROM usage_segments
             WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ?
-            ORDER BY batch_id
             """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql])
         guard !rows.isEmpty else { return 0 }
         var count: Int64 = 0, sum: Decimal = 0
@@ -178,7 +177,10 @@ public struct StoreUsage: UsageSource {
             sum += row.decimal(1) ?? 0
             if let v = row.decimal(2) { minimum = Swift.min(minimum ?? v, v) }
             if let v = row.decimal(3) { maximum = Swift.max(maximum ?? v, v) }
-            if let time = row.int(4), let value = row.decimal(5), time >= (latest?.0 ?? Int64.min) { latest = (time, value) }
+            // Of two values at the same second the larger wins, whatever order the pieces came in.
+            if let time = row.int(4), let value = row.decimal(5), latest.map({ time > $0.0 || (time == $0.0 && value > $0.1) }) ?? true {
+                latest = (time, value)
+            }
         }
         switch meter.aggregation {
         case .sum: return sum

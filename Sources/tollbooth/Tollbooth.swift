@@ -21,6 +21,7 @@ struct Tollbooth: AsyncParsableCommand {
             SubscriptionsCommand.self,
             InvoicesCommand.self,
             AdjustmentsCommand.self,
+            MeterCommand.self,
             RunCommand.self,
         ])
 

@@ -1,0 +1,365 @@
+import Billing
+import Dispatch
+import Foundation
+import Store
+
+/// What one ingest did with its input.
+public struct IngestSummary: Sendable {
+    public var accepted = 0
+    public var duplicates = 0
+    public var rejected = 0
+    /// Accepted events whose period was already closed: billed as late usage.
+    public var late = 0
+    /// The first rejections, for the command's report: (line, reason).
+    public var rejections: [(line: Int, reason: String)] = []
+    public var lines: Int { accepted + duplicates + rejected }
+}
+
+/// Reads CloudEvents NDJSON into the store: every line ends up accepted (aggregated into usage
+/// segments), a duplicate (its `(source, id)` was seen before, in this input or any earlier
+/// one), or rejected (quarantined with its line number and reason).
+///
+/// Input is taken in chunks of whole lines. Each chunk is one transaction: its de-duplication
+/// keys, segments and quarantined lines commit together or not at all, so a crash never loses an
+/// accepted event or counts one twice, and a bad line never rolls back its neighbours.
+public final class Ingestor {
+    let store: Store
+    let parser: EventParser
+    let now: Instant
+    let retention: ISODuration
+    let catalog: Catalog
+    let subjects: [String: String]
+    /// Per customer, its subscriptions in start order.
+    let subscriptions: [String: [Subscription]]
+    let lastClosed: [String: Instant]
+    var windows: [String: SegmentWindows] = [:]
+    /// How many lines a chunk holds: large enough that a chunk's segments are few per event.
+    public var chunkLines = 262_144
+    public var progress: (IngestSummary) -> Void = { _ in }
+
+    public init(store: Store, now: Instant, dedupeRetention: ISODuration) throws {
+        self.store = store
+        self.now = now
+        retention = dedupeRetention
+        catalog = try store.catalog()
+        parser = try EventParser(meters: catalog.meters)
+        subjects = try store.subjectOwners()
+        var byCustomer: [String: [Subscription]] = [:]
+        for record in try store.subscriptions(catalog: catalog) {
+            byCustomer[record.subscription.customerKey, default: []].append(record.subscription)
+        }
+        subscriptions = byCustomer
+        lastClosed = try store.lastClosedBillDates()
+    }
+
+    /// Ingests NDJSON read from `descriptor` (a file or standard input), named `input` in the
+    /// store's batch records.
+    public func ingest(descriptor: Int32, input: String) throws -> IngestSummary {
+        var summary = IngestSummary()
+        var reader = LineChunkReader(descriptor: descriptor)
+        var firstLine = 1
+        while let chunk = try reader.next(maxLines: chunkLines) {
+            try ingest(chunk: chunk, firstLine: firstLine, input: input, summary: &summary)
+            firstLine += chunk.lineCount
+            progress(summary)
+        }
+        return summary
+    }
+
+    /// Ingests NDJSON held in memory.
+    public func ingest(_ data: Data, input: String) throws -> IngestSummary {
+        var summary = IngestSummary()
+        var firstLine = 1
+        for chunk in LineChunk.split(Array(data), maxLines: chunkLines) {
+            try ingest(chunk: chunk, firstLine: firstLine, input: input, summary: &summary)
+            firstLine += chunk.lineCount
+        }
+        return summary
+    }
+
+    // MARK: One chunk
+
+    /// An event that passed every check but de-duplication.
+    struct Candidate {
+        var event: UsageEvent
+        var subscription: Subscription
+        var line: Int
+    }
+
+    enum Outcome {
+        case candidate(UsageEvent)
+        case rejected(String)
+        case blank
+    }
+
+    func ingest(chunk: LineChunk, firstLine: Int, input: String, summary: inout IngestSummary) throws {
+        let outcomes = parse(chunk)
+        var candidates: [Candidate] = []
+        var rejected: [(line: Int, reason: String)] = []
+        candidates.reserveCapacity(outcomes.count)
+        for (offset, outcome) in outcomes.enumerated() {
+            let line = firstLine + offset
+            switch outcome {
+            case .blank: continue
+            case .rejected(let reason): rejected.append((line, reason))
+            case .candidate(let event):
+                switch attribute(event) {
+                case .success(let subscription): candidates.append(Candidate(event: event, subscription: subscription, line: line))
+                case .failure(let problem): rejected.append((line, problem.reason))
+                }
+            }
+        }
+        try store.transaction {
+            let batch = try store.beginBatch(input: "\(input) lines \(firstLine)-\(firstLine + chunk.lineCount - 1)", at: now)
+            let fresh = try store.recordEventKeys(candidates.map {
+                EventKey(hash: $0.event.identity.storageKey, hash2: Ingestor.secondHash($0.event.identity), time: $0.event.time)
+            })
+            var segments = SegmentBuilder(meters: parser.meters)
+            var accepted = 0, late = 0
+            for (index, candidate) in candidates.enumerated() where fresh[index] {
+                let window = windowStart(candidate.subscription, candidate.event.time)
+                let isLate = lastClosed[candidate.subscription.id].map { window < $0 } ?? false
+                segments.add(candidate.event, subscriptionId: candidate.subscription.id, window: window, late: isLate, parser: parser)
+                accepted += 1
+                if isLate { late += 1 }
+            }
+            try store.writeSegments(segments.pieces(), batch: batch)
+            for rejection in rejected {
+                try store.quarantine(batch: batch, line: rejection.line, reason: rejection.reason,
+                                     raw: chunk.text(line: rejection.line - firstLine))
+            }
+            let duplicates = candidates.count - accepted
+            try store.finishBatch(batch, accepted: accepted, duplicates: duplicates, rejected: rejected.count, at: now)
+            summary.accepted += accepted
+            summary.duplicates += duplicates
+            summary.late += late
+        }
+        summary.rejected += rejected.count
+        summary.rejections += rejected.prefix(max(0, 100 - summary.rejections.count))
+    }
+
+    /// Parses a chunk's lines, the two halves on two threads.
+    func parse(_ chunk: LineChunk) -> [Outcome] {
+        let count = chunk.lineCount
+        var outcomes = [Outcome](repeating: .blank, count: count)
+        let parser = self.parser
+        let halves = count < 4096 ? 1 : 2
+        outcomes.withUnsafeMutableBufferPointer { results in
+            let base = results.baseAddress!
+            nonisolated(unsafe) let out = base
+            chunk.bytes.withUnsafeBytes { raw in
+                nonisolated(unsafe) let bytes = raw
+                DispatchQueue.concurrentPerform(iterations: halves) { half in
+                    let from = count * half / halves, to = count * (half + 1) / halves
+                    for index in from..<to {
+                        let range = chunk.lines[index]
+                        let line = UnsafeRawBufferPointer(rebasing: bytes[range])
+                        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                            (out + index).pointee = .blank
+                            continue
+                        }
+                        switch parser.parse(line) {
+                        case .accepted(let event): (out + index).pointee = .candidate(event)
+                        case .rejected(let rejection): (out + index).pointee = .rejected(rejection.message)
+                        }
+                    }
+                }
+            }
+        }
+        return outcomes
+    }
+
+    // MARK: Attribution
+
+    struct AttributionProblem: Error {
+        let reason: String
+    }
+
+    /// The subscription in effect at the event's time for its subject, or why there is none.
+    func attribute(_ event: UsageEvent) -> Result<Subscription, AttributionProblem> {
+        guard let customer = subjects[event.subject] else {
+            return .failure(AttributionProblem(reason: "unknown subject \"\(event.subject.prefix(80))\": no customer has it as a usage-attribution key"))
+        }
+        if event.time > now + 300 {
+            return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is more than 5 minutes in the future"))
+        }
+        if event.time < retention.adding(times: -1, to: now) {
+            return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is older than dedupeRetention \(retention.text): too old to de-duplicate"))
+        }
+        let candidates = subscriptions[customer] ?? []
+        guard let subscription = candidates.last(where: { $0.start <= event.time && ($0.serviceEnd.map { event.time < $0 } ?? true) }) else {
+            return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is outside every subscription of customer \(customer)"))
+        }
+        return .success(subscription)
+    }
+
+    /// The start of the segment window holding `time`: windows are cut at every boundary the
+    /// subscription bills or counts quota at, so every period is a union of whole windows.
+    func windowStart(_ subscription: Subscription, _ time: Instant) -> Instant {
+        if let cached = windows[subscription.id], let start = cached.start(containing: time) { return start }
+        let window = SegmentWindows(subscription: subscription, containing: time)
+        windows[subscription.id] = window
+        return window.span.start
+    }
+
+    /// A second, independent 64-bit hash of `(source, id)`: with the first, a 128-bit identity.
+    static func secondHash(_ identity: EventIdentity) -> Int64 {
+        var state: UInt64 = 0x84222325_cbf29ce4
+        for byte in identity.id.utf8 { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        state = (state ^ 0xFE) &* 0x0000_0100_0000_01B3
+        for byte in identity.source.utf8 { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return Int64(bitPattern: state)
+    }
+}
+
+/// The segment window of a subscription around an instant: from the latest boundary at or
+/// before it (subscription start, phase start, a billing period of the plan or a rate card, a
+/// usage period of a metered entitlement) to the next one.
+struct SegmentWindows {
+    let span: Period
+
+    init(subscription: Subscription, containing time: Instant) {
+        var start = subscription.start
+        var end = subscription.serviceEnd ?? Instant(seconds: Int64.max / 2)
+        if let window = subscription.phaseWindows.last(where: { $0.contains(time) }) {
+            start = max(start, window.start)
+            if let phaseEnd = window.end { end = min(end, phaseEnd) }
+            var cadences = [subscription.plan.billingCadence]
+            for card in window.phase.rateCards {
+                if let cadence = card.billingCadence { cadences.append(cadence) }
+                if let period = card.meteredEntitlement?.usagePeriod { cadences.append(period) }
+            }
+            for cadence in Set(cadences) {
+                let period = PeriodSchedule(anchor: window.anchor, cadence: cadence).period(containing: time)
+                start = max(start, period.start)
+                end = min(end, period.end)
+            }
+        }
+        span = Period(start: start, end: max(start, end))
+    }
+
+    func start(containing time: Instant) -> Instant? { span.contains(time) ? span.start : nil }
+}
+
+/// Segment pieces of one chunk, keyed by subscription, meter, window and group-by values.
+struct SegmentBuilder {
+    struct Key: Hashable {
+        var subscriptionId: String
+        var meter: Int
+        var window: Int64
+        var group: String
+    }
+
+    let meters: MeterSet
+    var aggregates: [Key: (aggregate: UsageAggregate, late: Bool)] = [:]
+
+    init(meters: MeterSet) { self.meters = meters }
+
+    mutating func add(_ event: UsageEvent, subscriptionId: String, window: Instant, late: Bool, parser: EventParser) {
+        for meter in event.meterIndices {
+            let key = Key(subscriptionId: subscriptionId, meter: meter, window: window.seconds, group: meters.groupKey(of: event, meter: meter))
+            aggregates[key, default: (UsageAggregate(), late)].aggregate.add(parser.reading(of: event, meter: meter), at: event.time)
+        }
+    }
+
+    func pieces() -> [SegmentPiece] {
+        aggregates.map { key, value in
+            let aggregate = value.aggregate
+            let latest = aggregate.latest
+            return SegmentPiece(subscriptionId: key.subscriptionId, meterSlug: meters.meters[key.meter].slug,
+                                windowStart: Instant(seconds: key.window), groupKey: key.group, count: aggregate.count,
+                                sum: aggregate.sum.decimal, min: aggregate.min?.decimal ?? 0, max: aggregate.max?.decimal ?? 0,
+                                latestTime: latest?.time ?? Instant(seconds: key.window), latestValue: latest?.value.decimal ?? 0,
+                                late: value.late, uniqueValues: aggregate.distinct.sorted())
+        }
+    }
+}
+
+extension MeterSet {
+    /// The group-by values of an event for a meter as one text: "model=large&region=eu", names
+    /// sorted; an absent value is empty.
+    func groupKey(of event: UsageEvent, meter index: Int) -> String {
+        let slots = groupSlots[index]
+        guard !slots.isEmpty else { return "" }
+        return zip(groupNames[index], slots).map { name, slot in "\(name)=\(event.values[slot]?.keyText ?? "")" }.joined(separator: "&")
+    }
+}
+
+/// Whole lines of input: the bytes and each line's range (without its newline).
+struct LineChunk {
+    var bytes: [UInt8]
+    var lines: [Range<Int>]
+
+    var lineCount: Int { lines.count }
+
+    func text(line index: Int) -> String {
+        String(decoding: bytes[lines[index]], as: UTF8.self)
+    }
+
+    /// Splits bytes into chunks of at most `maxLines` lines.
+    static func split(_ bytes: [UInt8], maxLines: Int) -> [LineChunk] {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for (index, byte) in bytes.enumerated() where byte == 0x0A {
+            ranges.append(start..<index)
+            start = index + 1
+        }
+        if start < bytes.count { ranges.append(start..<bytes.count) }
+        var chunks: [LineChunk] = []
+        var from = 0
+        while from < ranges.count {
+            let to = min(ranges.count, from + maxLines)
+            let offset = ranges[from].lowerBound
+            let end = ranges[to - 1].upperBound
+            chunks.append(LineChunk(bytes: Array(bytes[offset..<end]),
+                                    lines: ranges[from..<to].map { ($0.lowerBound - offset)..<($0.upperBound - offset) }))
+            from = to
+        }
+        return chunks
+    }
+}
+
+/// Reads a file descriptor in large blocks and hands out chunks of whole lines.
+struct LineChunkReader {
+    let descriptor: Int32
+    var pending: [UInt8] = []
+    var finished = false
+    static let block = 8 << 20
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    mutating func next(maxLines: Int) throws -> LineChunk? {
+        var bytes = pending
+        pending = []
+        var lines: [Range<Int>] = []
+        var lineStart = 0
+        var scanned = 0
+        while true {
+            // Cut the lines read so far.
+            while scanned < bytes.count, lines.count < maxLines {
+                if bytes[scanned] == 0x0A {
+                    lines.append(lineStart..<scanned)
+                    lineStart = scanned + 1
+                }
+                scanned += 1
+            }
+            if lines.count >= maxLines { break }
+            if finished { break }
+            let oldCount = bytes.count
+            bytes.reserveCapacity(oldCount + LineChunkReader.block)
+            var buffer = [UInt8](repeating: 0, count: LineChunkReader.block)
+            let read = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, LineChunkReader.block) }
+            if read < 0 { throw CocoaError(.fileReadUnknown) }
+            if read == 0 {
+                finished = true
+                if lineStart < bytes.count { lines.append(lineStart..<bytes.count); lineStart = bytes.count }
+                continue
+            }
+            bytes.append(contentsOf: buffer[0..<read])
+        }
+        if lineStart < bytes.count { pending = Array(bytes[lineStart...]) }
+        guard !lines.isEmpty else { return nil }
+        bytes.removeSubrange(lineStart...)
+        return LineChunk(bytes: bytes, lines: lines)
+    }
+}
