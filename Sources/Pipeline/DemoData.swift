@@ -37,10 +37,10 @@ public enum DemoData {
            {"type": "usage_based", "key": "api_requests", "name": "API requests", "featureKey": "api_requests",
             "billingCadence": "P1M",
             "price": {"type": "tiered", "mode": "graduated", "tiers": [
-              {"upToAmount": "100000", "unitPrice": {"type": "unit", "amount": "0.0000"}},
+              {"upToAmount": "10000", "unitPrice": {"type": "unit", "amount": "0.0000"}},
               {"upToAmount": "1000000", "flatPrice": {"type": "flat", "amount": "5.00"}, "unitPrice": {"type": "unit", "amount": "0.0008"}},
               {"unitPrice": {"type": "unit", "amount": "0.0004"}}]},
-            "entitlementTemplate": {"type": "metered", "issueAfterReset": 100000, "isSoftLimit": true}},
+            "entitlementTemplate": {"type": "metered", "issueAfterReset": 10000, "isSoftLimit": true}},
            {"type": "usage_based", "key": "llm_tokens", "name": "LLM tokens", "featureKey": "llm_tokens",
             "billingCadence": "P1M", "price": {"type": "package", "amount": "2.00", "quantityPerPackage": 1000000}},
            {"type": "flat_fee", "key": "support", "name": "Priority support", "featureKey": "support",
@@ -150,20 +150,20 @@ public enum DemoData {
             let plan = plan(for: index)
             let requests: UInt64
             switch plan {
-            case "enterprise": requests = 80_000 + random.next() % 40_000
-            case "pro": requests = 20_000 + random.next() % 40_000
-            case "team": requests = 5_000 + random.next() % 10_000
-            default: requests = 2_000 + random.next() % 12_000
+            case "enterprise": requests = 30_000 + random.next() % 20_000
+            case "pro": requests = 5_000 + random.next() % 15_000
+            case "team": requests = 2_000 + random.next() % 4_000
+            default: requests = 1_000 + random.next() % 13_000
             }
             for n in 0..<requests {
                 let time = Instant(seconds: month.start.seconds + Int64(random.next() % seconds))
                 out += Array("{\"specversion\":\"1.0\",\"id\":\"\(customer.key)-r\(n)\",\"source\":\"demo-gateway\",\"type\":\"api.request\",\"subject\":\"\(customer.key)\",\"time\":\"\(time.rfc3339)\",\"data\":{\"path\":\"/v1/search\"}}\n".utf8)
             }
             guard plan == "pro" || plan == "enterprise" else { continue }
-            for n in 0..<(200 + random.next() % 200) {
+            for n in 0..<(100 + random.next() % 100) {
                 let time = Instant(seconds: month.start.seconds + Int64(random.next() % seconds))
                 let model = ["small", "large"][Int(random.next() % 2)]
-                out += Array("{\"specversion\":\"1.0\",\"id\":\"\(customer.key)-t\(n)\",\"source\":\"demo-gateway\",\"type\":\"llm.completion\",\"subject\":\"\(customer.key)\",\"time\":\"\(time.rfc3339)\",\"data\":{\"tokens\":\(1_000 + random.next() % 20_000),\"model\":\"\(model)\"}}\n".utf8)
+                out += Array("{\"specversion\":\"1.0\",\"id\":\"\(customer.key)-t\(n)\",\"source\":\"demo-gateway\",\"type\":\"llm.completion\",\"subject\":\"\(customer.key)\",\"time\":\"\(time.rfc3339)\",\"data\":{\"tokens\":\(1_000 + random.next() % 40_000),\"model\":\"\(model)\"}}\n".utf8)
             }
         }
         return Data(out)

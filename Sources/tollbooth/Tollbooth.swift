@@ -23,6 +23,7 @@ struct Tollbooth: AsyncParsableCommand {
             AdjustmentsCommand.self,
             MeterCommand.self,
             RunCommand.self,
+            DemoCommand.self,
         ])
 
     @OptionGroup var options: GlobalOptions

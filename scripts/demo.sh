@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine if needed, builds, and runs a complete bill run on sample data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+swift build --product tollbooth
+.build/debug/tollbooth demo "$@"
