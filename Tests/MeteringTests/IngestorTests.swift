@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import Billing
+@testable import Metering
+@testable import Store
+
+/// Ingest into a real store: attribution, windows cut at plan changes, quarantine reasons.
+@Suite struct IngestorTests {
+    let apr1 = Instant(rfc3339: "2026-04-01T00:00:00Z")!
+
+    func store() throws -> (Store, Subscription) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-ingest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let store = try Store(path: folder.appendingPathComponent("tollbooth.db").path)
+        let catalog = try CatalogReader.read(Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/catalogs/sample.json")))
+        _ = try store.importCatalog(catalog, at: apr1)
+        _ = try store.importCustomers([Customer(key: "acme", name: "Acme", currency: .usd)], at: apr1)
+        let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
+        return (store, sub)
+    }
+
+    func line(_ id: String, _ time: String, type: String = "api.request", subject: String = "acme", data: String = "{}") -> String {
+        #"{"specversion":"1.0","id":"\#(id)","source":"gw","type":"\#(type)","subject":"\#(subject)","time":"\#(time)","data":\#(data)}"#
+    }
+
+    @Test func aPlanChangeSplitsUsageExactlyAtTheChangeInstant() throws {
+        let (store, starter) = try store()
+        let pro = try store.changeSubscription(id: starter.id, planKey: "pro", version: nil, timing: .immediate,
+                                               now: Instant(rfc3339: "2026-04-16T12:30:00Z")!)
+        let text = [line("1", "2026-04-16T12:29:59Z"), line("2", "2026-04-16T12:30:00Z"), line("3", "2026-04-16T12:30:01Z")]
+            .joined(separator: "\n")
+        let summary = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-17T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
+            .ingest(Data(text.utf8), input: "test")
+        #expect(summary.accepted == 3)
+        let meter = Meter(slug: "api_requests", name: "API requests", eventType: "api.request", aggregation: .count)
+        let april = Period(start: apr1, end: Instant(rfc3339: "2026-05-01T00:00:00Z")!)
+        // One second before the change is Starter's; the change instant itself is Pro's.
+        #expect(store.usage.quantity(meter: meter, subscriptionId: starter.id, period: april) == 1)
+        #expect(store.usage.quantity(meter: meter, subscriptionId: pro.id, period: april) == 2)
+        // Pro's segment window starts at the change instant, not at a round hour.
+        let windows = try store.database.query("SELECT window_start FROM usage_segments WHERE subscription_id = ?", [.text(pro.id)])
+        #expect(windows.compactMap { $0.int(0) } == [Instant(rfc3339: "2026-04-16T12:30:00Z")!.seconds])
+    }
+
+    @Test func everyLineIsAcceptedDuplicateOrRejectedWithItsReason() throws {
+        let (store, _) = try store()
+        let now = Instant(rfc3339: "2026-04-20T00:00:00Z")!
+        let lines = [
+            line("ok", "2026-04-10T00:00:00Z"),
+            line("ok", "2026-04-10T00:00:00Z"),
+            line("future", "2026-04-20T00:05:01Z"),
+            line("before", "2026-03-31T23:59:59Z"),
+            line("old", "2025-12-01T00:00:00Z"),
+            line("tokens", "2026-04-10T00:00:00Z", type: "llm.completion", data: #"{"tokens":"many","model":"m"}"#),
+            "",
+            line("nosubject", "2026-04-10T00:00:00Z").replacingOccurrences(of: #""subject":"acme","#, with: ""),
+        ]
+        let summary = try Ingestor(store: store, now: now, dedupeRetention: ISODuration("P90D")!)
+            .ingest(Data(lines.joined(separator: "\n").utf8), input: "test")
+        #expect(summary.accepted == 1)
+        #expect(summary.duplicates == 1)
+        #expect(summary.rejected == 5)
+        #expect(summary.rejections.map(\.line) == [3, 4, 5, 6, 8])
+        #expect(summary.rejections[0].reason == "time 2026-04-20T00:05:01Z is more than 5 minutes in the future")
+        #expect(summary.rejections[1].reason == "time 2026-03-31T23:59:59Z is outside every subscription of customer acme")
+        #expect(summary.rejections[2].reason == "time 2025-12-01T00:00:00Z is older than dedupeRetention P90D: too old to de-duplicate")
+        #expect(summary.rejections[3].reason == "meter tokens: value at $.tokens is not a number")
+        #expect(summary.rejections[4].reason == "required field subject is missing, empty or not a string")
+        // Quarantined with line and reason, never lost.
+        #expect(try store.quarantinedEvents().map(\.line).sorted() == [3, 4, 5, 6, 8])
+    }
+
+    @Test func chunksCommitOnTheirOwnAndDuplicatesSpanChunks() throws {
+        let (store, _) = try store()
+        let ingestor = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-20T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
+        ingestor.chunkLines = 2
+        let lines = (0..<5).map { line("e\($0 % 3)", "2026-04-10T00:00:0\($0)Z") }
+        let summary = try ingestor.ingest(Data(lines.joined(separator: "\n").utf8), input: "test")
+        // e0 e1 | e2 e0 | e1: three new, two repeats of earlier chunks.
+        #expect(summary.accepted == 3)
+        #expect(summary.duplicates == 2)
+        #expect(try store.database.first("SELECT count(*) FROM ingest_batches")?.int(0) == 3)
+    }
+}
