@@ -2,7 +2,8 @@
 """DuckDB reference for Metering's parse + de-duplicate + aggregate benchmark.
 
 Reads a CloudEvents NDJSON file (as written by Metering's EventGenerator), keeps the first
-event of each (source, id), and groups by (subject, type, hour) with count, sum and max of the
+event of each (source, id), and groups by (subject, type, model, window: month by default, as Tollbooth's segments are cut at
+billing periods) with count, sum and max of the
 generator's values, the same work MeteringBenchmark.parseAndAggregate does. Prints the time and
 events per second.
 
@@ -19,6 +20,8 @@ def main() -> int:
     parser.add_argument("path", help="NDJSON file of CloudEvents")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs (default 3); the best is reported")
+    parser.add_argument("--window", choices=["hour", "month"], default="month",
+                        help="segment window: month matches Tollbooth's segments (cut at billing periods)")
     args = parser.parse_args()
 
     try:
@@ -39,11 +42,12 @@ def main() -> int:
         unique_events AS (
             SELECT * FROM events QUALIFY row_number() OVER (PARTITION BY source, id) = 1
         )
-        SELECT subject, type, data.model AS model, date_trunc('hour', time) AS hour,
+        SELECT subject, type, data.model AS model, date_trunc('{window}', time) AS window_start,
                count(*) AS events, sum(data.tokens) AS tokens, max(data.gb) AS gb
         FROM unique_events
         GROUP BY ALL
     """
+    query = query.replace("{window}", args.window)
     connection = duckdb.connect()
     connection.execute(f"SET threads = {args.threads}")
     connection.execute("SET TimeZone = 'UTC'")

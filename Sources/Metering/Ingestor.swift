@@ -28,11 +28,18 @@ public final class Ingestor {
     let now: Instant
     let retention: ISODuration
     let catalog: Catalog
-    let subjects: [String: String]
-    /// Per customer, its subscriptions in start order.
-    let subscriptions: [String: [Subscription]]
-    let lastClosed: [String: Instant]
-    var windows: [String: SegmentWindows] = [:]
+    /// Subject -> the customer's slot in `spans`.
+    let customerSlots: [String: Int]
+    let customerKeys: [String]
+    /// Per customer, its subscriptions' service spans in start order.
+    let spans: [[(subscription: Int, start: Int64, end: Int64)]]
+    let subscriptions: [Subscription]
+    /// Per subscription, the latest closed bill date (seconds), or Int64.min.
+    let lastClosed: [Int64]
+    /// Per subscription, the window of its latest event: most events fall in it again.
+    var windows: [SegmentWindows?]
+    let earliest: Int64
+    let latest: Int64
     /// How many lines a chunk holds: large enough that a chunk's segments are few per event.
     public var chunkLines = 262_144
     public var progress: (IngestSummary) -> Void = { _ in }
@@ -43,13 +50,41 @@ public final class Ingestor {
         retention = dedupeRetention
         catalog = try store.catalog()
         parser = try EventParser(meters: catalog.meters)
-        subjects = try store.subjectOwners()
-        var byCustomer: [String: [Subscription]] = [:]
-        for record in try store.subscriptions(catalog: catalog) {
-            byCustomer[record.subscription.customerKey, default: []].append(record.subscription)
+        let records = try store.subscriptions(catalog: catalog)
+        // Subscriptions in byte order of their ids: the order segments are written in.
+        subscriptions = records.map(\.subscription).sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+        var keys: [String] = []
+        var slotOf: [String: Int] = [:]
+        var spans: [[(subscription: Int, start: Int64, end: Int64)]] = []
+        for (index, subscription) in subscriptions.enumerated() {
+            let slot = slotOf[subscription.customerKey] ?? {
+                keys.append(subscription.customerKey)
+                spans.append([])
+                slotOf[subscription.customerKey] = keys.count - 1
+                return keys.count - 1
+            }()
+            spans[slot].append((index, subscription.start.seconds, subscription.serviceEnd?.seconds ?? Int64.max))
         }
-        subscriptions = byCustomer
-        lastClosed = try store.lastClosedBillDates()
+        // A customer without subscriptions gets a slot with no spans, so its events are
+        // rejected as outside every subscription rather than as an unknown subject.
+        var customerSlots: [String: Int] = [:]
+        for (subject, customer) in try store.subjectOwners() {
+            if slotOf[customer] == nil {
+                keys.append(customer)
+                spans.append([])
+                slotOf[customer] = keys.count - 1
+            }
+            customerSlots[subject] = slotOf[customer]
+        }
+        self.customerSlots = customerSlots
+        customerKeys = keys
+        for slot in spans.indices { spans[slot].sort { $0.start < $1.start } }
+        self.spans = spans
+        let closed = try store.lastClosedBillDates()
+        lastClosed = subscriptions.map { closed[$0.id]?.seconds ?? Int64.min }
+        windows = Array(repeating: nil, count: subscriptions.count)
+        earliest = dedupeRetention.adding(times: -1, to: now).seconds
+        latest = now.seconds + 300
     }
 
     /// Ingests NDJSON read from `descriptor` (a file or standard input), named `input` in the
@@ -82,7 +117,7 @@ public final class Ingestor {
     /// An event that passed every check but de-duplication.
     struct Candidate {
         var event: UsageEvent
-        var subscription: Subscription
+        var subscription: Int
         var line: Int
     }
 
@@ -118,12 +153,12 @@ public final class Ingestor {
             var accepted = 0, late = 0
             for (index, candidate) in candidates.enumerated() where fresh[index] {
                 let window = windowStart(candidate.subscription, candidate.event.time)
-                let isLate = lastClosed[candidate.subscription.id].map { window < $0 } ?? false
-                segments.add(candidate.event, subscriptionId: candidate.subscription.id, window: window, late: isLate, parser: parser)
+                let isLate = window.seconds < lastClosed[candidate.subscription]
+                segments.add(candidate.event, subscription: candidate.subscription, window: window, late: isLate, parser: parser)
                 accepted += 1
                 if isLate { late += 1 }
             }
-            try store.writeSegments(segments.pieces(), batch: batch)
+            try store.writeSegments(segments.pieces(subscriptionIds: subscriptions.map(\.id)), batch: batch)
             for rejection in rejected {
                 try store.quarantine(batch: batch, line: rejection.line, reason: rejection.reason,
                                      raw: chunk.text(line: rejection.line - firstLine))
@@ -175,30 +210,31 @@ public final class Ingestor {
         let reason: String
     }
 
-    /// The subscription in effect at the event's time for its subject, or why there is none.
-    func attribute(_ event: UsageEvent) -> Result<Subscription, AttributionProblem> {
-        guard let customer = subjects[event.subject] else {
+    /// The subscription (an index into `subscriptions`) in effect at the event's time for its
+    /// subject, or why there is none.
+    func attribute(_ event: UsageEvent) -> Result<Int, AttributionProblem> {
+        guard let slot = customerSlots[event.subject] else {
             return .failure(AttributionProblem(reason: "unknown subject \"\(event.subject.prefix(80))\": no customer has it as a usage-attribution key"))
         }
-        if event.time > now + 300 {
+        let time = event.time.seconds
+        if time > latest {
             return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is more than 5 minutes in the future"))
         }
-        if event.time < retention.adding(times: -1, to: now) {
+        if time < earliest {
             return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is older than dedupeRetention \(retention.text): too old to de-duplicate"))
         }
-        let candidates = subscriptions[customer] ?? []
-        guard let subscription = candidates.last(where: { $0.start <= event.time && ($0.serviceEnd.map { event.time < $0 } ?? true) }) else {
-            return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is outside every subscription of customer \(customer)"))
+        guard let span = spans[slot].last(where: { $0.start <= time && time < $0.end }) else {
+            return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is outside every subscription of customer \(customerKeys[slot])"))
         }
-        return .success(subscription)
+        return .success(span.subscription)
     }
 
     /// The start of the segment window holding `time`: windows are cut at every boundary the
     /// subscription bills or counts quota at, so every period is a union of whole windows.
-    func windowStart(_ subscription: Subscription, _ time: Instant) -> Instant {
-        if let cached = windows[subscription.id], let start = cached.start(containing: time) { return start }
-        let window = SegmentWindows(subscription: subscription, containing: time)
-        windows[subscription.id] = window
+    func windowStart(_ subscription: Int, _ time: Instant) -> Instant {
+        if let cached = windows[subscription], let start = cached.start(containing: time) { return start }
+        let window = SegmentWindows(subscription: subscriptions[subscription], containing: time)
+        windows[subscription] = window
         return window.span.start
     }
 
@@ -244,33 +280,55 @@ struct SegmentWindows {
 /// Segment pieces of one chunk, keyed by subscription, meter, window and group-by values.
 struct SegmentBuilder {
     struct Key: Hashable {
-        var subscriptionId: String
-        var meter: Int
+        var subscription: Int32
+        var meter: Int32
         var window: Int64
-        var group: String
+        var group: Int32
     }
 
     let meters: MeterSet
     var aggregates: [Key: (aggregate: UsageAggregate, late: Bool)] = [:]
+    var groups: [String] = [""]
+    var groupIDs: [String: Int32] = ["": 0]
 
     init(meters: MeterSet) { self.meters = meters }
 
-    mutating func add(_ event: UsageEvent, subscriptionId: String, window: Instant, late: Bool, parser: EventParser) {
+    mutating func add(_ event: UsageEvent, subscription: Int, window: Instant, late: Bool, parser: EventParser) {
         for meter in event.meterIndices {
-            let key = Key(subscriptionId: subscriptionId, meter: meter, window: window.seconds, group: meters.groupKey(of: event, meter: meter))
+            let text = meters.groupKey(of: event, meter: meter)
+            let group: Int32
+            if text.isEmpty {
+                group = 0
+            } else if let id = groupIDs[text] {
+                group = id
+            } else {
+                group = Int32(groups.count)
+                groups.append(text)
+                groupIDs[text] = group
+            }
+            let key = Key(subscription: Int32(subscription), meter: Int32(meter), window: window.seconds, group: group)
             aggregates[key, default: (UsageAggregate(), late)].aggregate.add(parser.reading(of: event, meter: meter), at: event.time)
         }
     }
 
-    func pieces() -> [SegmentPiece] {
-        aggregates.map { key, value in
-            let aggregate = value.aggregate
+    /// The pieces in key order (subscriptions are numbered in id order), ready to append.
+    func pieces(subscriptionIds: [String]) -> [SegmentPiece] {
+        let keys = aggregates.keys.sorted {
+            if $0.subscription != $1.subscription { return $0.subscription < $1.subscription }
+            if $0.meter != $1.meter {
+                return meters.meters[Int($0.meter)].slug.utf8.lexicographicallyPrecedes(meters.meters[Int($1.meter)].slug.utf8)
+            }
+            if $0.window != $1.window { return $0.window < $1.window }
+            return groups[Int($0.group)].utf8.lexicographicallyPrecedes(groups[Int($1.group)].utf8)
+        }
+        return keys.map { key in
+            let (aggregate, late) = aggregates[key]!
             let latest = aggregate.latest
-            return SegmentPiece(subscriptionId: key.subscriptionId, meterSlug: meters.meters[key.meter].slug,
-                                windowStart: Instant(seconds: key.window), groupKey: key.group, count: aggregate.count,
-                                sum: aggregate.sum.decimal, min: aggregate.min?.decimal ?? 0, max: aggregate.max?.decimal ?? 0,
-                                latestTime: latest?.time ?? Instant(seconds: key.window), latestValue: latest?.value.decimal ?? 0,
-                                late: value.late, uniqueValues: aggregate.distinct.sorted())
+            return SegmentPiece(subscriptionId: subscriptionIds[Int(key.subscription)], meterSlug: meters.meters[Int(key.meter)].slug,
+                                windowStart: Instant(seconds: key.window), groupKey: groups[Int(key.group)], count: aggregate.count,
+                                sum: aggregate.sum.description, min: aggregate.min?.description ?? "0", max: aggregate.max?.description ?? "0",
+                                latestTime: latest?.time ?? Instant(seconds: key.window), latestValue: latest?.value.description ?? "0",
+                                late: late, uniqueValues: aggregate.distinct.sorted())
         }
     }
 }

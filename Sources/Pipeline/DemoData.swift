@@ -1,5 +1,6 @@
 import Billing
 import Foundation
+import Metering
 
 /// The built-in sample data of `tollbooth demo`: a catalog, three dozen customers in several
 /// countries, their subscriptions over October 2026 (with an upgrade, a downgrade and a
@@ -142,7 +143,7 @@ public enum DemoData {
     /// A deterministic month of usage as CloudEvents NDJSON: request events for every customer
     /// (more for bigger plans) and token events for Pro and Enterprise, spread over the month.
     public static func usage(customers: [Customer], seed: UInt64 = 2026) -> Data {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var out = [UInt8]()
         out.reserveCapacity(64 << 20)
         let seconds = UInt64(month.seconds)
@@ -167,18 +168,5 @@ public enum DemoData {
             }
         }
         return Data(out)
-    }
-}
-
-/// SplitMix64: a tiny, seedable generator, so the demo is the same on every machine.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

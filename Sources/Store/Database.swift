@@ -195,6 +195,11 @@ public final class Statement {
         guard status == SQLITE_OK else { throw database.error(status, sql) }
     }
 
+    public func bindText(_ value: String, at index: Int32) throws {
+        let status = sqlite3_bind_text(handle, index, value, -1, tollbooth_sqlite_transient())
+        guard status == SQLITE_OK else { throw database.error(status, sql) }
+    }
+
     public func bindInteger(_ value: Int64, at index: Int32) throws {
         let status = sqlite3_bind_int64(handle, index, value)
         guard status == SQLITE_OK else { throw database.error(status, sql) }

@@ -90,7 +90,6 @@ enum Schema {
         hash2 INTEGER NOT NULL,
         time INTEGER NOT NULL
     );
-    CREATE INDEX event_keys_time ON event_keys (time);
     CREATE TABLE event_key_overflow (
         hash INTEGER NOT NULL,
         hash2 INTEGER NOT NULL,

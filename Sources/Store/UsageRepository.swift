@@ -2,24 +2,25 @@ import Billing
 import Foundation
 
 /// The aggregate of some events for one subscription, meter, group-by values and window.
+/// Amounts are exact decimal texts ("12", "0.5"): the store keeps them as written.
 public struct SegmentPiece: Hashable, Sendable {
     public var subscriptionId: String
     public var meterSlug: String
     public var windowStart: Instant
     public var groupKey: String
     public var count: Int64
-    public var sum: Decimal
-    public var min: Decimal
-    public var max: Decimal
+    public var sum: String
+    public var min: String
+    public var max: String
     public var latestTime: Instant
-    public var latestValue: Decimal
+    public var latestValue: String
     /// In a period already closed: billed as late usage on the next invoice.
     public var late: Bool
     /// The distinct values of a UNIQUE_COUNT meter.
     public var uniqueValues: [String]
 
     public init(subscriptionId: String, meterSlug: String, windowStart: Instant, groupKey: String = "", count: Int64,
-                sum: Decimal, min: Decimal, max: Decimal, latestTime: Instant, latestValue: Decimal, late: Bool = false,
+                sum: String, min: String, max: String, latestTime: Instant, latestValue: String, late: Bool = false,
                 uniqueValues: [String] = []) {
         self.subscriptionId = subscriptionId
         self.meterSlug = meterSlug
@@ -33,6 +34,14 @@ public struct SegmentPiece: Hashable, Sendable {
         self.latestValue = latestValue
         self.late = late
         self.uniqueValues = uniqueValues
+    }
+
+    public init(subscriptionId: String, meterSlug: String, windowStart: Instant, groupKey: String = "", count: Int64,
+                sum: Decimal, min: Decimal, max: Decimal, latestTime: Instant, latestValue: Decimal, late: Bool = false,
+                uniqueValues: [String] = []) {
+        self.init(subscriptionId: subscriptionId, meterSlug: meterSlug, windowStart: windowStart, groupKey: groupKey, count: count,
+                  sum: sum.plainString, min: min.plainString, max: max.plainString, latestTime: latestTime,
+                  latestValue: latestValue.plainString, late: late, uniqueValues: uniqueValues)
     }
 }
 
@@ -96,21 +105,29 @@ extension Store {
             + database.run("DELETE FROM event_key_overflow WHERE time < ?", [cutoff.sql])
     }
 
+    /// Writes segment pieces, in the order given (callers sort them by key, which keeps the
+    /// B-tree writes sequential).
     public func writeSegments(_ pieces: [SegmentPiece], batch: Int64) throws {
         let insert = try database.prepare("""
             INSERT INTO usage_segments (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
                                         latest_time, latest_value, late)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (subscription_id, meter_slug, window_start, group_key, batch_id) DO NOTHING
             """)
         let unique = try database.prepare("INSERT OR IGNORE INTO usage_unique_values (subscription_id, meter_slug, window_start, value) VALUES (?, ?, ?, ?)")
-        for piece in pieces.sorted(by: { ($0.subscriptionId, $0.meterSlug, $0.windowStart, $0.groupKey) < ($1.subscriptionId, $1.meterSlug, $1.windowStart, $1.groupKey) }) {
-            try insert.bind([.text(piece.subscriptionId), .text(piece.meterSlug), piece.windowStart.sql, .text(piece.groupKey),
-                             .integer(batch), .integer(piece.count), SQLValue(piece.sum), SQLValue(piece.min), SQLValue(piece.max),
-                             piece.latestTime.sql, SQLValue(piece.latestValue), .integer(piece.late ? 1 : 0)])
-            guard try insert.step() == 1 else {
-                throw StoreInputError("segment written twice in batch \(batch): \(piece.subscriptionId) \(piece.meterSlug) \(piece.windowStart)")
-            }
+        for piece in pieces {
+            try insert.bindText(piece.subscriptionId, at: 1)
+            try insert.bindText(piece.meterSlug, at: 2)
+            try insert.bindInteger(piece.windowStart.seconds, at: 3)
+            try insert.bindText(piece.groupKey, at: 4)
+            try insert.bindInteger(batch, at: 5)
+            try insert.bindInteger(piece.count, at: 6)
+            try insert.bindText(piece.sum, at: 7)
+            try insert.bindText(piece.min, at: 8)
+            try insert.bindText(piece.max, at: 9)
+            try insert.bindInteger(piece.latestTime.seconds, at: 10)
+            try insert.bindText(piece.latestValue, at: 11)
+            try insert.bindInteger(piece.late ? 1 : 0, at: 12)
+            _ = try insert.step()
             for value in piece.uniqueValues {
                 try unique.bind([.text(piece.subscriptionId), .text(piece.meterSlug), piece.windowStart.sql, .text(value)])
                 _ = try unique.step()

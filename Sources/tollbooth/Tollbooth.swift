@@ -24,6 +24,7 @@ struct Tollbooth: AsyncParsableCommand {
             MeterCommand.self,
             RunCommand.self,
             DemoCommand.self,
+            BenchCommand.self,
         ])
 
     @OptionGroup var options: GlobalOptions

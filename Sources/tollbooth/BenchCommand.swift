@@ -1,0 +1,37 @@
+import ArgumentParser
+import Billing
+import Foundation
+import Pipeline
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Prepare the ingest and bill-run benchmark (Benchmarks/run.sh times it).",
+        subcommands: [Prepare.self])
+}
+
+extension BenchCommand {
+    struct Prepare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write FOLDER/events.ndjson and FOLDER/bench.db (a customer and subscription per subject).",
+            discussion: "Prints the --at for `meter ingest` and the --as-of for `run` on two lines.")
+
+        @Option(help: ArgumentHelp("Folder for the files.", valueName: "folder")) var folder: String
+        @Option(help: "Events to generate (1% are duplicates).") var events = 2_000_000
+        @Option(help: "Distinct subjects, each a customer with a subscription.") var subjects = 10_000
+        @Option(help: "Days the events span.") var days = 30
+
+        func validate() throws {
+            guard events > 0, subjects > 0, (1...31).contains(days) else {
+                throw ValidationError("--events and --subjects must be positive and --days 1 to 31")
+            }
+        }
+
+        func run() throws {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let times = try Benchmark.prepare(folder: folder, events: events, subjects: subjects, days: days)
+            printOut(times.ingestAt.rfc3339)
+            printOut(times.asOf.rfc3339)
+        }
+    }
+}
