@@ -19,9 +19,11 @@ public struct IngestSummary: Sendable {
 /// segments), a duplicate (its `(source, id)` was seen before, in this input or any earlier
 /// one), or rejected (quarantined with its line number and reason).
 ///
-/// Input is taken in chunks of whole lines. Each chunk is one transaction: its de-duplication
-/// keys, segments and quarantined lines commit together or not at all, so a crash never loses an
-/// accepted event or counts one twice, and a bad line never rolls back its neighbours.
+/// Input is parsed in chunks of whole lines (two threads per chunk) and committed every
+/// `commitLines` lines and at its end: the de-duplication keys, segments and quarantined lines of
+/// a transaction commit together or not at all, so a crash never loses an accepted event or
+/// counts one twice (the input is simply ingested again), and a bad line never rolls back its
+/// neighbours.
 public final class Ingestor {
     let store: Store
     let parser: EventParser
@@ -40,8 +42,11 @@ public final class Ingestor {
     var windows: [SegmentWindows?]
     let earliest: Int64
     let latest: Int64
-    /// How many lines a chunk holds: large enough that a chunk's segments are few per event.
-    public var chunkLines = 262_144
+    /// Lines parsed at a time.
+    public var chunkLines = 131_072
+    /// Lines per transaction: their de-duplication keys, segments and quarantined lines commit
+    /// together. Segments are written once per transaction, so a larger one writes fewer pieces.
+    public var commitLines = 2_097_152
     public var progress: (IngestSummary) -> Void = { _ in }
 
     public init(store: Store, now: Instant, dedupeRetention: ISODuration) throws {
@@ -56,60 +61,94 @@ public final class Ingestor {
         var keys: [String] = []
         var slotOf: [String: Int] = [:]
         var spans: [[(subscription: Int, start: Int64, end: Int64)]] = []
+        func slot(_ customer: String) -> Int {
+            if let slot = slotOf[customer] { return slot }
+            keys.append(customer)
+            spans.append([])
+            slotOf[customer] = keys.count - 1
+            return keys.count - 1
+        }
         for (index, subscription) in subscriptions.enumerated() {
-            let slot = slotOf[subscription.customerKey] ?? {
-                keys.append(subscription.customerKey)
-                spans.append([])
-                slotOf[subscription.customerKey] = keys.count - 1
-                return keys.count - 1
-            }()
-            spans[slot].append((index, subscription.start.seconds, subscription.serviceEnd?.seconds ?? Int64.max))
+            spans[slot(subscription.customerKey)].append((index, subscription.start.seconds, subscription.serviceEnd?.seconds ?? Int64.max))
         }
-        // A customer without subscriptions gets a slot with no spans, so its events are
-        // rejected as outside every subscription rather than as an unknown subject.
+        // A customer without subscriptions still has a slot, so its events are rejected as
+        // outside every subscription rather than as an unknown subject.
         var customerSlots: [String: Int] = [:]
-        for (subject, customer) in try store.subjectOwners() {
-            if slotOf[customer] == nil {
-                keys.append(customer)
-                spans.append([])
-                slotOf[customer] = keys.count - 1
-            }
-            customerSlots[subject] = slotOf[customer]
-        }
+        for (subject, customer) in try store.subjectOwners() { customerSlots[subject] = slot(customer) }
+        for index in spans.indices { spans[index].sort { $0.start < $1.start } }
         self.customerSlots = customerSlots
         customerKeys = keys
-        for slot in spans.indices { spans[slot].sort { $0.start < $1.start } }
         self.spans = spans
         let closed = try store.lastClosedBillDates()
         lastClosed = subscriptions.map { closed[$0.id]?.seconds ?? Int64.min }
         windows = Array(repeating: nil, count: subscriptions.count)
         earliest = dedupeRetention.adding(times: -1, to: now).seconds
         latest = now.seconds + 300
+        // The de-duplication keys are spread over the whole key table: keep its pages in memory.
+        try store.database.execute("PRAGMA cache_size = -262144")
     }
 
     /// Ingests NDJSON read from `descriptor` (a file or standard input), named `input` in the
     /// store's batch records.
     public func ingest(descriptor: Int32, input: String) throws -> IngestSummary {
-        var summary = IngestSummary()
         var reader = LineChunkReader(descriptor: descriptor)
-        var firstLine = 1
-        while let chunk = try reader.next(maxLines: chunkLines) {
-            try ingest(chunk: chunk, firstLine: firstLine, input: input, summary: &summary)
-            firstLine += chunk.lineCount
-            progress(summary)
-        }
-        return summary
+        return try ingest(input: input) { try reader.next(maxLines: chunkLines) }
     }
 
     /// Ingests NDJSON held in memory.
     public func ingest(_ data: Data, input: String) throws -> IngestSummary {
+        var chunks = LineChunk.split(Array(data), maxLines: chunkLines).makeIterator()
+        return try ingest(input: input) { chunks.next() }
+    }
+
+    /// The open transaction: what its chunks added so far.
+    struct CommitGroup {
+        var batch: Int64
+        var firstLine: Int
+        var lines = 0
+        var accepted = 0
+        var duplicates = 0
+        var rejected = 0
+        var late = 0
+        var segments: SegmentBuilder
+    }
+
+    func ingest(input: String, next: () throws -> LineChunk?) throws -> IngestSummary {
         var summary = IngestSummary()
         var firstLine = 1
-        for chunk in LineChunk.split(Array(data), maxLines: chunkLines) {
-            try ingest(chunk: chunk, firstLine: firstLine, input: input, summary: &summary)
-            firstLine += chunk.lineCount
+        var group: CommitGroup?
+        do {
+            while let chunk = try next() {
+                if group == nil {
+                    try store.database.begin()
+                    group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: firstLine,
+                                        segments: SegmentBuilder(meters: parser.meters))
+                }
+                try ingest(chunk: chunk, firstLine: firstLine, group: &group!, summary: &summary)
+                firstLine += chunk.lineCount
+                if group!.lines >= commitLines {
+                    try commit(group!, input: input, summary: &summary)
+                    group = nil
+                }
+                progress(summary)
+            }
+            if let open = group { try commit(open, input: input, summary: &summary) }
+        } catch {
+            if group != nil { store.database.rollback() }
+            throw error
         }
         return summary
+    }
+
+    func commit(_ group: CommitGroup, input: String, summary: inout IngestSummary) throws {
+        try store.writeSegments(group.segments.pieces(subscriptionIds: subscriptions.map(\.id)), batch: group.batch)
+        try store.finishBatch(group.batch, input: "\(input) lines \(group.firstLine)-\(group.firstLine + group.lines - 1)",
+                              accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
+        try store.database.commit()
+        summary.accepted += group.accepted
+        summary.duplicates += group.duplicates
+        summary.rejected += group.rejected
+        summary.late += group.late
     }
 
     // MARK: One chunk
@@ -127,7 +166,7 @@ public final class Ingestor {
         case blank
     }
 
-    func ingest(chunk: LineChunk, firstLine: Int, input: String, summary: inout IngestSummary) throws {
+    func ingest(chunk: LineChunk, firstLine: Int, group: inout CommitGroup, summary: inout IngestSummary) throws {
         let outcomes = parse(chunk)
         var candidates: [Candidate] = []
         var rejected: [(line: Int, reason: String)] = []
@@ -144,32 +183,25 @@ public final class Ingestor {
                 }
             }
         }
-        try store.transaction {
-            let batch = try store.beginBatch(input: "\(input) lines \(firstLine)-\(firstLine + chunk.lineCount - 1)", at: now)
-            let fresh = try store.recordEventKeys(candidates.map {
-                EventKey(hash: $0.event.identity.storageKey, hash2: Ingestor.secondHash($0.event.identity), time: $0.event.time)
-            })
-            var segments = SegmentBuilder(meters: parser.meters)
-            var accepted = 0, late = 0
-            for (index, candidate) in candidates.enumerated() where fresh[index] {
-                let window = windowStart(candidate.subscription, candidate.event.time)
-                let isLate = window.seconds < lastClosed[candidate.subscription]
-                segments.add(candidate.event, subscription: candidate.subscription, window: window, late: isLate, parser: parser)
-                accepted += 1
-                if isLate { late += 1 }
-            }
-            try store.writeSegments(segments.pieces(subscriptionIds: subscriptions.map(\.id)), batch: batch)
-            for rejection in rejected {
-                try store.quarantine(batch: batch, line: rejection.line, reason: rejection.reason,
-                                     raw: chunk.text(line: rejection.line - firstLine))
-            }
-            let duplicates = candidates.count - accepted
-            try store.finishBatch(batch, accepted: accepted, duplicates: duplicates, rejected: rejected.count, at: now)
-            summary.accepted += accepted
-            summary.duplicates += duplicates
-            summary.late += late
+        let fresh = try store.recordEventKeys(candidates.map {
+            EventKey(hash: $0.event.identity.storageKey, hash2: Ingestor.secondHash($0.event.identity), time: $0.event.time)
+        })
+        var accepted = 0
+        for (index, candidate) in candidates.enumerated() where fresh[index] {
+            let window = windowStart(candidate.subscription, candidate.event.time)
+            let isLate = window.seconds < lastClosed[candidate.subscription]
+            group.segments.add(candidate.event, subscription: candidate.subscription, window: window, late: isLate, parser: parser)
+            accepted += 1
+            if isLate { group.late += 1 }
         }
-        summary.rejected += rejected.count
+        for rejection in rejected {
+            try store.quarantine(batch: group.batch, line: rejection.line, reason: rejection.reason,
+                                 raw: chunk.text(line: rejection.line - firstLine))
+        }
+        group.lines += chunk.lineCount
+        group.accepted += accepted
+        group.duplicates += candidates.count - accepted
+        group.rejected += rejected.count
         summary.rejections += rejected.prefix(max(0, 100 - summary.rejections.count))
     }
 

@@ -141,6 +141,23 @@ public final class Database {
         }
     }
 
+    /// Opens a write transaction held across calls (`commit` or `rollback` ends it), for work
+    /// that streams through many calls; `transaction` is the usual way.
+    public func begin() throws {
+        try execute("BEGIN IMMEDIATE")
+        transactionDepth += 1
+    }
+
+    public func commit() throws {
+        try execute("COMMIT")
+        transactionDepth -= 1
+    }
+
+    public func rollback() {
+        try? execute("ROLLBACK")
+        transactionDepth -= 1
+    }
+
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 

@@ -66,9 +66,11 @@ extension Store {
         return database.lastInsertRowID
     }
 
-    public func finishBatch(_ id: Int64, accepted: Int, duplicates: Int, rejected: Int, at now: Instant) throws {
-        try database.run("UPDATE ingest_batches SET finished_at = ?, accepted = accepted + ?, duplicates = duplicates + ?, rejected = rejected + ? WHERE id = ?",
-                         [now.sql, .integer(Int64(accepted)), .integer(Int64(duplicates)), .integer(Int64(rejected)), .integer(id)])
+    public func finishBatch(_ id: Int64, input: String? = nil, accepted: Int, duplicates: Int, rejected: Int, at now: Instant) throws {
+        try database.run("""
+            UPDATE ingest_batches SET input = coalesce(?, input), finished_at = ?, accepted = accepted + ?, duplicates = duplicates + ?,
+                                      rejected = rejected + ? WHERE id = ?
+            """, [SQLValue(input), now.sql, .integer(Int64(accepted)), .integer(Int64(duplicates)), .integer(Int64(rejected)), .integer(id)])
     }
 
     /// Records event keys (the 128-bit hash of `(source, id)`); returns, per key, whether it is

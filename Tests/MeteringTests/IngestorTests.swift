@@ -71,15 +71,18 @@ import Testing
         #expect(try store.quarantinedEvents().map(\.line).sorted() == [3, 4, 5, 6, 8])
     }
 
-    @Test func chunksCommitOnTheirOwnAndDuplicatesSpanChunks() throws {
+    @Test func transactionsCommitOnTheirOwnAndDuplicatesSpanThem() throws {
         let (store, _) = try store()
         let ingestor = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-20T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
         ingestor.chunkLines = 2
+        ingestor.commitLines = 4
         let lines = (0..<5).map { line("e\($0 % 3)", "2026-04-10T00:00:0\($0)Z") }
         let summary = try ingestor.ingest(Data(lines.joined(separator: "\n").utf8), input: "test")
-        // e0 e1 | e2 e0 | e1: three new, two repeats of earlier chunks.
+        // e0 e1 | e2 e0 || e1: three new, two repeats of earlier chunks; two transactions.
         #expect(summary.accepted == 3)
         #expect(summary.duplicates == 2)
-        #expect(try store.database.first("SELECT count(*) FROM ingest_batches")?.int(0) == 3)
+        #expect(try store.database.query("SELECT input, accepted, duplicates FROM ingest_batches ORDER BY id").map {
+            "\($0.string(0) ?? "") \($0.int(1) ?? -1) \($0.int(2) ?? -1)"
+        } == ["test lines 1-4 3 1", "test lines 5-5 0 1"])
     }
 }
