@@ -1,5 +1,4 @@
 import Billing
-import Dispatch
 import Foundation
 import Store
 
@@ -92,7 +91,8 @@ public final class Ingestor {
     /// store's batch records.
     public func ingest(descriptor: Int32, input: String) throws -> IngestSummary {
         var reader = LineChunkReader(descriptor: descriptor)
-        return try ingest(input: input) { try reader.next(maxLines: chunkLines) }
+        let lines = chunkLines
+        return try ingest(input: input) { try reader.next(maxLines: lines) }
     }
 
     /// Ingests NDJSON held in memory.
@@ -113,19 +113,37 @@ public final class Ingestor {
         var segments: SegmentBuilder
     }
 
-    func ingest(input: String, next: () throws -> LineChunk?) throws -> IngestSummary {
+    /// Reading, parsing and attributing run on a second thread, one chunk ahead of the store
+    /// work on this one: the two halves of an ingest overlap on the machine's two cores.
+    func ingest(input: String, next: @escaping () throws -> LineChunk?) throws -> IngestSummary {
         var summary = IngestSummary()
-        var firstLine = 1
         var group: CommitGroup?
+        let pipe = ChunkPipe<PreparedChunk>(capacity: 1)
+        let producer = UncheckedSendable(value: (next: next, ingestor: self))
+        let thread = Thread {
+            var firstLine = 1
+            do {
+                while let chunk = try producer.value.next() {
+                    let prepared = producer.value.ingestor.prepare(chunk, firstLine: firstLine)
+                    firstLine += chunk.lineCount
+                    guard pipe.put(prepared) else { return }
+                }
+                pipe.finish(nil)
+            } catch {
+                pipe.finish(error)
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        defer { pipe.cancel() }
         do {
-            while let chunk = try next() {
+            while let prepared = try pipe.take() {
                 if group == nil {
                     try store.database.begin()
-                    group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: firstLine,
+                    group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
                                         segments: SegmentBuilder(meters: parser.meters))
                 }
-                try ingest(chunk: chunk, firstLine: firstLine, group: &group!, summary: &summary)
-                firstLine += chunk.lineCount
+                try record(prepared, group: &group!, summary: &summary)
                 if group!.lines >= commitLines {
                     try commit(group!, input: input, summary: &summary)
                     group = nil
@@ -154,7 +172,7 @@ public final class Ingestor {
     // MARK: One chunk
 
     /// An event that passed every check but de-duplication.
-    struct Candidate {
+    struct Candidate: Sendable {
         var event: UsageEvent
         var subscription: Int
         var line: Int
@@ -166,12 +184,20 @@ public final class Ingestor {
         case blank
     }
 
-    func ingest(chunk: LineChunk, firstLine: Int, group: inout CommitGroup, summary: inout IngestSummary) throws {
-        let outcomes = parse(chunk)
+    /// A chunk parsed and attributed, ready for the store.
+    struct PreparedChunk: Sendable {
+        var chunk: LineChunk
+        var firstLine: Int
+        var candidates: [Candidate]
+        var rejected: [(line: Int, reason: String)]
+    }
+
+    /// Parses and attributes a chunk's lines: pure work on values, safe off the store's thread.
+    func prepare(_ chunk: LineChunk, firstLine: Int) -> PreparedChunk {
         var candidates: [Candidate] = []
         var rejected: [(line: Int, reason: String)] = []
-        candidates.reserveCapacity(outcomes.count)
-        for (offset, outcome) in outcomes.enumerated() {
+        candidates.reserveCapacity(chunk.lineCount)
+        for (offset, outcome) in parse(chunk).enumerated() {
             let line = firstLine + offset
             switch outcome {
             case .blank: continue
@@ -183,6 +209,13 @@ public final class Ingestor {
                 }
             }
         }
+        return PreparedChunk(chunk: chunk, firstLine: firstLine, candidates: candidates, rejected: rejected)
+    }
+
+    /// De-duplicates a prepared chunk against the store and adds what is new to the open
+    /// transaction's segments; quarantines its rejected lines.
+    func record(_ prepared: PreparedChunk, group: inout CommitGroup, summary: inout IngestSummary) throws {
+        let candidates = prepared.candidates
         let fresh = try store.recordEventKeys(candidates.map {
             EventKey(hash: $0.event.identity.storageKey, hash2: Ingestor.secondHash($0.event.identity), time: $0.event.time)
         })
@@ -194,46 +227,29 @@ public final class Ingestor {
             accepted += 1
             if isLate { group.late += 1 }
         }
-        for rejection in rejected {
+        for rejection in prepared.rejected {
             try store.quarantine(batch: group.batch, line: rejection.line, reason: rejection.reason,
-                                 raw: chunk.text(line: rejection.line - firstLine))
+                                 raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
         }
-        group.lines += chunk.lineCount
+        group.lines += prepared.chunk.lineCount
         group.accepted += accepted
         group.duplicates += candidates.count - accepted
-        group.rejected += rejected.count
-        summary.rejections += rejected.prefix(max(0, 100 - summary.rejections.count))
+        group.rejected += prepared.rejected.count
+        summary.rejections += prepared.rejected.prefix(max(0, 100 - summary.rejections.count))
     }
 
-    /// Parses a chunk's lines, the two halves on two threads.
+    /// Parses a chunk's lines on the calling thread (the store works on the other core).
     func parse(_ chunk: LineChunk) -> [Outcome] {
-        let count = chunk.lineCount
-        var outcomes = [Outcome](repeating: .blank, count: count)
-        let parser = self.parser
-        let halves = count < 4096 ? 1 : 2
-        outcomes.withUnsafeMutableBufferPointer { results in
-            let base = results.baseAddress!
-            nonisolated(unsafe) let out = base
-            chunk.bytes.withUnsafeBytes { raw in
-                nonisolated(unsafe) let bytes = raw
-                DispatchQueue.concurrentPerform(iterations: halves) { half in
-                    let from = count * half / halves, to = count * (half + 1) / halves
-                    for index in from..<to {
-                        let range = chunk.lines[index]
-                        let line = UnsafeRawBufferPointer(rebasing: bytes[range])
-                        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-                            (out + index).pointee = .blank
-                            continue
-                        }
-                        switch parser.parse(line) {
-                        case .accepted(let event): (out + index).pointee = .candidate(event)
-                        case .rejected(let rejection): (out + index).pointee = .rejected(rejection.message)
-                        }
-                    }
+        chunk.bytes.withUnsafeBytes { bytes in
+            chunk.lines.map { range in
+                let line = UnsafeRawBufferPointer(rebasing: bytes[range])
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return .blank }
+                switch parser.parse(line) {
+                case .accepted(let event): return .candidate(event)
+                case .rejected(let rejection): return .rejected(rejection.message)
                 }
             }
         }
-        return outcomes
     }
 
     // MARK: Attribution
@@ -376,7 +392,7 @@ extension MeterSet {
 }
 
 /// Whole lines of input: the bytes and each line's range (without its newline).
-struct LineChunk {
+struct LineChunk: Sendable {
     var bytes: [UInt8]
     var lines: [Range<Int>]
 
@@ -452,4 +468,61 @@ struct LineChunkReader {
         bytes.removeSubrange(lineStart...)
         return LineChunk(bytes: bytes, lines: lines)
     }
+}
+
+/// A bounded hand-over between the reading thread and the store's thread.
+final class ChunkPipe<Item>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Item] = []
+    private var finished = false
+    private var cancelled = false
+    private var failure: (any Error)?
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Waits for room; false once the consumer has gone.
+    func put(_ item: Item) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    func finish(_ error: (any Error)?) {
+        condition.lock()
+        finished = true
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next item; nil when the producer is done; rethrows the producer's error.
+    func take() throws -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !finished { condition.wait() }
+        if !items.isEmpty {
+            let item = items.removeFirst()
+            condition.broadcast()
+            return item
+        }
+        if let failure { throw failure }
+        return nil
+    }
+}
+
+/// Hands values that are only ever used by one thread at a time to another thread.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
 }
