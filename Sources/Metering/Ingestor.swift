@@ -1,4 +1,5 @@
 import Billing
+import Dispatch
 import Foundation
 import Store
 
@@ -91,8 +92,7 @@ public final class Ingestor {
     /// store's batch records.
     public func ingest(descriptor: Int32, input: String) throws -> IngestSummary {
         var reader = LineChunkReader(descriptor: descriptor)
-        let lines = chunkLines
-        return try ingest(input: input) { try reader.next(maxLines: lines) }
+        return try ingest(input: input) { try reader.next(maxLines: chunkLines) }
     }
 
     /// Ingests NDJSON held in memory.
@@ -113,46 +113,58 @@ public final class Ingestor {
         var segments: SegmentBuilder
     }
 
-    /// Reading, parsing and attributing run on a second thread, one chunk ahead of the store
-    /// work on this one: the two halves of an ingest overlap on the machine's two cores.
-    func ingest(input: String, next: @escaping () throws -> LineChunk?) throws -> IngestSummary {
+    /// Two halves overlap on the machine's two cores: while a worker thread records one chunk's
+    /// de-duplication keys (and quarantines its rejected lines) in the store, this thread reads,
+    /// parses and attributes the next chunk, then aggregates the first one's new events. Only one
+    /// thread uses the store connection at a time: the worker between a submit and its wait,
+    /// this thread otherwise.
+    func ingest(input: String, next: () throws -> LineChunk?) throws -> IngestSummary {
         var summary = IngestSummary()
         var group: CommitGroup?
-        let pipe = ChunkPipe<PreparedChunk>(capacity: 1)
-        let producer = UncheckedSendable(value: (next: next, ingestor: self))
-        let thread = Thread {
-            var firstLine = 1
-            do {
-                while let chunk = try producer.value.next() {
-                    let prepared = producer.value.ingestor.prepare(chunk, firstLine: firstLine)
-                    firstLine += chunk.lineCount
-                    guard pipe.put(prepared) else { return }
-                }
-                pipe.finish(nil)
-            } catch {
-                pipe.finish(error)
-            }
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-        defer { pipe.cancel() }
+        var firstLine = 1
+        var pending: (prepared: PreparedChunk, fresh: Pending<[Bool]>)?
+        let worker = DispatchQueue(label: "tollbooth.ingest.keys")
+        let store = UncheckedSendable(value: self.store)
         do {
-            while let prepared = try pipe.take() {
+            while true {
+                let chunk = try next()
+                let prepared = chunk.map { prepare($0, firstLine: firstLine) }
+                firstLine += chunk?.lineCount ?? 0
+                if let (previous, fresh) = pending {
+                    pending = nil
+                    aggregate(previous, fresh: try fresh.wait(), group: &group!, summary: &summary)
+                    if group!.lines >= commitLines {
+                        try commit(group!, input: input, summary: &summary)
+                        group = nil
+                    }
+                    progress(summary)
+                }
+                guard let prepared else { break }
                 if group == nil {
-                    try store.database.begin()
-                    group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
+                    try self.store.database.begin()
+                    group = CommitGroup(batch: try self.store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
                                         segments: SegmentBuilder(meters: parser.meters))
                 }
-                try record(prepared, group: &group!, summary: &summary)
-                if group!.lines >= commitLines {
-                    try commit(group!, input: input, summary: &summary)
-                    group = nil
+                let batch = group!.batch
+                let keys = prepared.candidates.map {
+                    EventKey(hash: $0.event.identity.storageKey, hash2: Ingestor.secondHash($0.event.identity), time: $0.event.time)
                 }
-                progress(summary)
+                let result = Pending<[Bool]>()
+                worker.async {
+                    result.resolve(Result {
+                        for rejection in prepared.rejected {
+                            try store.value.quarantine(batch: batch, line: rejection.line, reason: rejection.reason,
+                                                       raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
+                        }
+                        return try store.value.recordEventKeys(keys)
+                    })
+                }
+                pending = (prepared, result)
             }
             if let open = group { try commit(open, input: input, summary: &summary) }
         } catch {
-            if group != nil { store.database.rollback() }
+            _ = try? pending?.fresh.wait()
+            if group != nil { self.store.database.rollback() }
             throw error
         }
         return summary
@@ -212,33 +224,24 @@ public final class Ingestor {
         return PreparedChunk(chunk: chunk, firstLine: firstLine, candidates: candidates, rejected: rejected)
     }
 
-    /// De-duplicates a prepared chunk against the store and adds what is new to the open
-    /// transaction's segments; quarantines its rejected lines.
-    func record(_ prepared: PreparedChunk, group: inout CommitGroup, summary: inout IngestSummary) throws {
-        let candidates = prepared.candidates
-        let fresh = try store.recordEventKeys(candidates.map {
-            EventKey(hash: $0.event.identity.storageKey, hash2: Ingestor.secondHash($0.event.identity), time: $0.event.time)
-        })
+    /// Adds a chunk's new events (those `fresh` marks) to the open transaction's segments.
+    func aggregate(_ prepared: PreparedChunk, fresh: [Bool], group: inout CommitGroup, summary: inout IngestSummary) {
         var accepted = 0
-        for (index, candidate) in candidates.enumerated() where fresh[index] {
+        for (index, candidate) in prepared.candidates.enumerated() where fresh[index] {
             let window = windowStart(candidate.subscription, candidate.event.time)
             let isLate = window.seconds < lastClosed[candidate.subscription]
             group.segments.add(candidate.event, subscription: candidate.subscription, window: window, late: isLate, parser: parser)
             accepted += 1
             if isLate { group.late += 1 }
         }
-        for rejection in prepared.rejected {
-            try store.quarantine(batch: group.batch, line: rejection.line, reason: rejection.reason,
-                                 raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
-        }
         group.lines += prepared.chunk.lineCount
         group.accepted += accepted
-        group.duplicates += candidates.count - accepted
+        group.duplicates += prepared.candidates.count - accepted
         group.rejected += prepared.rejected.count
         summary.rejections += prepared.rejected.prefix(max(0, 100 - summary.rejections.count))
     }
 
-    /// Parses a chunk's lines on the calling thread (the store works on the other core).
+    /// Parses a chunk's lines (the store works on the other core meanwhile).
     func parse(_ chunk: LineChunk) -> [Outcome] {
         chunk.bytes.withUnsafeBytes { bytes in
             chunk.lines.map { range in
@@ -325,7 +328,7 @@ struct SegmentWindows {
     func start(containing time: Instant) -> Instant? { span.contains(time) ? span.start : nil }
 }
 
-/// Segment pieces of one chunk, keyed by subscription, meter, window and group-by values.
+/// Segment pieces of one transaction, keyed by subscription, meter, window and group-by values.
 struct SegmentBuilder {
     struct Key: Hashable {
         var subscription: Int32
@@ -335,48 +338,68 @@ struct SegmentBuilder {
     }
 
     let meters: MeterSet
-    var aggregates: [Key: (aggregate: UsageAggregate, late: Bool)] = [:]
+    var index: [Key: Int] = [:]
+    var keys: [Key] = []
+    var aggregates: [UsageAggregate] = []
+    var late: [Bool] = []
+    /// Interned group-by texts ("model=gpt-4o"); 0 is no group-by.
     var groups: [String] = [""]
-    var groupIDs: [String: Int32] = ["": 0]
+    /// Per meter with one group-by: its values' texts -> group id, without building the text.
+    var groupIDs: [[String: Int32]]
 
-    init(meters: MeterSet) { self.meters = meters }
+    init(meters: MeterSet) {
+        self.meters = meters
+        groupIDs = Array(repeating: [:], count: meters.meters.count)
+    }
 
-    mutating func add(_ event: UsageEvent, subscription: Int, window: Instant, late: Bool, parser: EventParser) {
+    mutating func add(_ event: UsageEvent, subscription: Int, window: Instant, late isLate: Bool, parser: EventParser) {
         for meter in event.meterIndices {
-            let text = meters.groupKey(of: event, meter: meter)
-            let group: Int32
-            if text.isEmpty {
-                group = 0
-            } else if let id = groupIDs[text] {
-                group = id
+            let key = Key(subscription: Int32(subscription), meter: Int32(meter), window: window.seconds, group: group(of: event, meter: meter))
+            let slot: Int
+            if let found = index[key] {
+                slot = found
             } else {
-                group = Int32(groups.count)
-                groups.append(text)
-                groupIDs[text] = group
+                slot = keys.count
+                index[key] = slot
+                keys.append(key)
+                aggregates.append(UsageAggregate())
+                late.append(isLate)
             }
-            let key = Key(subscription: Int32(subscription), meter: Int32(meter), window: window.seconds, group: group)
-            aggregates[key, default: (UsageAggregate(), late)].aggregate.add(parser.reading(of: event, meter: meter), at: event.time)
+            aggregates[slot].add(parser.reading(of: event, meter: meter), at: event.time)
         }
+    }
+
+    mutating func group(of event: UsageEvent, meter: Int) -> Int32 {
+        let slots = meters.groupSlots[meter]
+        guard !slots.isEmpty else { return 0 }
+        // The common case, one group-by: look its value up directly.
+        let value = slots.count == 1 ? (event.values[slots[0]]?.keyText ?? "") : meters.groupKey(of: event, meter: meter)
+        if let id = groupIDs[meter][value] { return id }
+        let id = Int32(groups.count)
+        groups.append(slots.count == 1 ? "\(meters.groupNames[meter][0])=\(value)" : value)
+        groupIDs[meter][value] = id
+        return id
     }
 
     /// The pieces in key order (subscriptions are numbered in id order), ready to append.
     func pieces(subscriptionIds: [String]) -> [SegmentPiece] {
-        let keys = aggregates.keys.sorted {
-            if $0.subscription != $1.subscription { return $0.subscription < $1.subscription }
-            if $0.meter != $1.meter {
-                return meters.meters[Int($0.meter)].slug.utf8.lexicographicallyPrecedes(meters.meters[Int($1.meter)].slug.utf8)
+        let order = keys.indices.sorted {
+            let a = keys[$0], b = keys[$1]
+            if a.subscription != b.subscription { return a.subscription < b.subscription }
+            if a.meter != b.meter {
+                return meters.meters[Int(a.meter)].slug.utf8.lexicographicallyPrecedes(meters.meters[Int(b.meter)].slug.utf8)
             }
-            if $0.window != $1.window { return $0.window < $1.window }
-            return groups[Int($0.group)].utf8.lexicographicallyPrecedes(groups[Int($1.group)].utf8)
+            if a.window != b.window { return a.window < b.window }
+            return groups[Int(a.group)].utf8.lexicographicallyPrecedes(groups[Int(b.group)].utf8)
         }
-        return keys.map { key in
-            let (aggregate, late) = aggregates[key]!
+        return order.map { slot in
+            let key = keys[slot], aggregate = aggregates[slot]
             let latest = aggregate.latest
             return SegmentPiece(subscriptionId: subscriptionIds[Int(key.subscription)], meterSlug: meters.meters[Int(key.meter)].slug,
                                 windowStart: Instant(seconds: key.window), groupKey: groups[Int(key.group)], count: aggregate.count,
                                 sum: aggregate.sum.description, min: aggregate.min?.description ?? "0", max: aggregate.max?.description ?? "0",
                                 latestTime: latest?.time ?? Instant(seconds: key.window), latestValue: latest?.value.description ?? "0",
-                                late: late, uniqueValues: aggregate.distinct.sorted())
+                                late: late[slot], uniqueValues: aggregate.distinct.sorted())
         }
     }
 }
@@ -430,6 +453,7 @@ struct LineChunkReader {
     let descriptor: Int32
     var pending: [UInt8] = []
     var finished = false
+    var buffer = [UInt8](repeating: 0, count: LineChunkReader.block)
     static let block = 8 << 20
 
     init(descriptor: Int32) { self.descriptor = descriptor }
@@ -441,27 +465,29 @@ struct LineChunkReader {
         var lineStart = 0
         var scanned = 0
         while true {
-            // Cut the lines read so far.
-            while scanned < bytes.count, lines.count < maxLines {
-                if bytes[scanned] == 0x0A {
-                    lines.append(lineStart..<scanned)
-                    lineStart = scanned + 1
+            // Cut the lines read so far; memchr finds each newline.
+            bytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                while scanned < raw.count, lines.count < maxLines {
+                    guard let hit = memchr(base + scanned, 0x0A, raw.count - scanned) else {
+                        scanned = raw.count
+                        break
+                    }
+                    let index = base.distance(to: UnsafeRawPointer(hit))
+                    lines.append(lineStart..<index)
+                    lineStart = index + 1
+                    scanned = index + 1
                 }
-                scanned += 1
             }
             if lines.count >= maxLines { break }
             if finished { break }
-            let oldCount = bytes.count
-            bytes.reserveCapacity(oldCount + LineChunkReader.block)
-            var buffer = [UInt8](repeating: 0, count: LineChunkReader.block)
             let read = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, LineChunkReader.block) }
             if read < 0 { throw CocoaError(.fileReadUnknown) }
+            buffer.withUnsafeBytes { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<read])) }
             if read == 0 {
                 finished = true
                 if lineStart < bytes.count { lines.append(lineStart..<bytes.count); lineStart = bytes.count }
-                continue
             }
-            bytes.append(contentsOf: buffer[0..<read])
         }
         if lineStart < bytes.count { pending = Array(bytes[lineStart...]) }
         guard !lines.isEmpty else { return nil }
@@ -470,55 +496,20 @@ struct LineChunkReader {
     }
 }
 
-/// A bounded hand-over between the reading thread and the store's thread.
-final class ChunkPipe<Item>: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var items: [Item] = []
-    private var finished = false
-    private var cancelled = false
-    private var failure: (any Error)?
-    let capacity: Int
+/// A result another thread delivers once; `wait` blocks until it has.
+final class Pending<Value: Sendable>: @unchecked Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private var result: Result<Value, any Error>?
 
-    init(capacity: Int) { self.capacity = capacity }
-
-    /// Waits for room; false once the consumer has gone.
-    func put(_ item: Item) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.count >= capacity && !cancelled { condition.wait() }
-        guard !cancelled else { return false }
-        items.append(item)
-        condition.broadcast()
-        return true
+    func resolve(_ result: Result<Value, any Error>) {
+        self.result = result
+        ready.signal()
     }
 
-    func finish(_ error: (any Error)?) {
-        condition.lock()
-        finished = true
-        failure = error
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func cancel() {
-        condition.lock()
-        cancelled = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// The next item; nil when the producer is done; rethrows the producer's error.
-    func take() throws -> Item? {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.isEmpty && !finished { condition.wait() }
-        if !items.isEmpty {
-            let item = items.removeFirst()
-            condition.broadcast()
-            return item
-        }
-        if let failure { throw failure }
-        return nil
+    func wait() throws -> Value {
+        ready.wait()
+        ready.signal()
+        return try result!.get()
     }
 }
 
