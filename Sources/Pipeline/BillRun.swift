@@ -30,6 +30,8 @@ public final class BillRun {
     let stripeConfigured: Bool
     let logger: Logger
     let progress: (String) -> Void
+    /// Customers read once per stage rather than once per bill.
+    var customers: [String: Customer] = [:]
 
     public init(store: Store, settings: Settings = Settings(), stripeConfigured: Bool = false,
                 logger: Logger = Logger(label: "tollbooth.run"), progress: @escaping (String) -> Void = { _ in }) {
@@ -74,6 +76,13 @@ public final class BillRun {
         let window = settings.collectionWindow
         return Instant(seconds: asOf.seconds - Int64(window.days) * 86_400 - Int64(window.seconds)).adding(months: -window.months)
     }
+
+    func customersByKey() throws -> [String: Customer] {
+        Dictionary(try store.customers().map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Bills (and invoices taxed) per transaction.
+    static let commitGroup = 500
 
     // MARK: close
 
@@ -126,27 +135,35 @@ public final class BillRun {
         let assembler = InvoiceAssembler(catalog: catalog, usage: store.usage)
         let bills = try store.pendingBills().filter { $0.billDate <= horizon }
         let late = try lateWindowsBySubscription()
+        customers = try customersByKey()
         var rated = 0, empty = 0
-        for bill in bills {
-            let draft = try self.draft(bill, assembler: assembler, late: late)
+        // Bills commit in groups: each bill's writes stay atomic (a group commits whole or not at
+        // all), and a commit per group rather than per bill keeps the write-ahead log short.
+        for start in stride(from: 0, to: bills.count, by: BillRun.commitGroup) {
             try store.transaction {
-                var invoiceId: String?
-                if !draft.invoice.lines.isEmpty {
-                    invoiceId = try store.insertInvoice(draft.invoice, runId: run, at: now)
-                    rated += 1
-                } else {
-                    empty += 1
+                for bill in bills[start..<min(bills.count, start + BillRun.commitGroup)] {
+                    if try rate(bill, assembler: assembler, late: late, run: run, now: now) { rated += 1 } else { empty += 1 }
                 }
-                try store.replaceCredits(customerKey: bill.customerKey, consumed: draft.creditIds, billDate: bill.billDate,
-                                         leftOver: draft.invoice.carriedCredits)
-                if let invoiceId { try store.attachAdjustments(draft.adjustmentIds, invoiceId: invoiceId) }
-                for late in draft.latePeriods { try store.markLateBilled(subscriptionId: late.subscriptionId, period: late.period) }
-                try store.markRated(bill, run: run, invoiceId: invoiceId)
             }
-            if (rated + empty) % 1000 == 0 { progress("rate: \(rated + empty) of \(bills.count) bill dates") }
+            progress("rate: \(rated + empty) of \(bills.count) bill dates")
         }
         return StageSummary(stage: .rate, counts: [("rated", rated), ("without_lines", empty)], errors: [],
                             message: "rated \(rated) invoices" + (empty > 0 ? " (\(empty) bill dates had nothing to bill)" : ""))
+    }
+
+    /// Rates one customer's bill date: the invoice and lines, credits consumed and left over,
+    /// adjustments attached, late usage marked billed, the close marked rated. False when the
+    /// bill date had nothing to bill (no invoice).
+    func rate(_ bill: PendingBill, assembler: InvoiceAssembler, late: [String: [(meterSlug: String, windowStart: Instant)]],
+              run: Int64, now: Instant) throws -> Bool {
+        let draft = try self.draft(bill, assembler: assembler, late: late)
+        let invoiceId = draft.invoice.lines.isEmpty ? nil : try store.insertInvoice(draft.invoice, runId: run, at: now)
+        try store.replaceCredits(customerKey: bill.customerKey, consumed: draft.creditIds, billDate: bill.billDate,
+                                 leftOver: draft.invoice.carriedCredits)
+        if let invoiceId { try store.attachAdjustments(draft.adjustmentIds, invoiceId: invoiceId) }
+        for late in draft.latePeriods { try store.markLateBilled(subscriptionId: late.subscriptionId, period: late.period) }
+        try store.markRated(bill, run: run, invoiceId: invoiceId)
+        return invoiceId != nil
     }
 
     struct Draft {
@@ -167,7 +184,7 @@ public final class BillRun {
                late: [String: [(meterSlug: String, windowStart: Instant)]]) throws -> Draft {
         let records = try store.subscriptions(customerKey: bill.customerKey, catalog: assembler.biller.catalog)
         let subscriptions = records.map(\.subscription)
-        let customer = try store.customer(key: bill.customerKey)
+        let customer = try customers[bill.customerKey] ?? store.customer(key: bill.customerKey)
         let currency = customer?.currency ?? subscriptions.last?.plan.currency ?? .usd
         var billed: [ChargeKey: Decimal] = [:]
         var latePeriods: [(String, Period)] = []
@@ -194,23 +211,26 @@ public final class BillRun {
     func tax(now: Instant) throws -> StageSummary {
         var taxed = 0, failed = 0
         var errors: [String] = []
-        for invoice in try store.invoices(status: .rated) {
-            guard let customer = try store.customer(key: invoice.customerKey) else { continue }
-            do {
-                let decision = try taxDecision(for: customer)
-                var draft = DraftInvoice(customerKey: invoice.customerKey, currency: invoice.currency, billDate: invoice.billDate,
-                                         lines: invoice.lines.map(\.line))
-                draft = InvoiceTax.apply(decision, to: draft)
-                let lines = zip(invoice.lines, draft.lines).map { StoredLine(id: $0.id, line: $1) }
-                try store.transaction {
-                    try store.updateTax(invoiceId: invoice.id, lines: lines, note: decision.invoiceNote, status: .taxed, at: now)
+        let invoices = try store.invoices(status: .rated)
+        let customers = try customersByKey()
+        for start in stride(from: 0, to: invoices.count, by: BillRun.commitGroup) {
+            try store.transaction {
+                for invoice in invoices[start..<min(invoices.count, start + BillRun.commitGroup)] {
+                    guard let customer = customers[invoice.customerKey] else { continue }
+                    do {
+                        let decision = try taxDecision(for: customer)
+                        let draft = InvoiceTax.apply(decision, to: DraftInvoice(customerKey: invoice.customerKey, currency: invoice.currency,
+                                                                                billDate: invoice.billDate, lines: invoice.lines.map(\.line)))
+                        let lines = zip(invoice.lines, draft.lines).map { StoredLine(id: $0.id, line: $1) }
+                        try store.updateTax(invoiceId: invoice.id, lines: lines, note: decision.invoiceNote, status: .taxed, at: now)
+                        taxed += 1
+                    } catch let error as TaxError {
+                        failed += 1
+                        errors.append("\(invoice.id): \(error.message)")
+                        try store.setInvoiceStatus(invoice.id, .failed, failure: .init(stage: Stage.tax.rawValue, message: error.message), at: now)
+                        logger.error("tax failed", metadata: ["invoice.id": "\(invoice.id)", "error": "\(error.message)"])
+                    }
                 }
-                taxed += 1
-            } catch let error as TaxError {
-                failed += 1
-                errors.append("\(invoice.id): \(error.message)")
-                try store.setInvoiceStatus(invoice.id, .failed, failure: .init(stage: Stage.tax.rawValue, message: error.message), at: now)
-                logger.error("tax failed", metadata: ["invoice.id": "\(invoice.id)", "error": "\(error.message)"])
             }
         }
         return StageSummary(stage: .tax, counts: [("taxed", taxed), ("failed", failed)], errors: errors,
