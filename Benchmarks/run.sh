@@ -25,7 +25,6 @@ measure() { # label, command...: prints wall seconds and peak RSS
   grep -v "^ingested " "$folder/$label.out" | head -n 3
 }
 
-cp "$folder/bench.db" "$folder/bench-fresh.db"
 measure ingest $tollbooth --db "$folder/bench.db" --at "$ingest_at" meter ingest "$folder/events.ndjson"
 seconds=$(grep -o "ingest: [0-9.]*" "$folder/ingest.err" | awk '{print $2}')
 awk -v s="$seconds" 'BEGIN { printf "tollbooth ingest: %.0f events/s\n", 2000000 / s }'
