@@ -107,8 +107,16 @@ extension JSONValue {
     }
 
     private static func writeString(_ s: String, into out: inout String) {
+        JSONText.quote(s, into: &out)
+    }
+}
+
+/// JSON string quoting shared by every JSON writer in the package.
+public enum JSONText {
+    /// Appends `text` as a JSON string literal: quotes, backslashes and control characters escaped.
+    public static func quote(_ text: String, into out: inout String) {
         out += "\""
-        for scalar in s.unicodeScalars {
+        for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
