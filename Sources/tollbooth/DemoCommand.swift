@@ -47,7 +47,7 @@ struct DemoCommand: ParsableCommand {
             total += invoice.total
             tax += invoice.tax
         }
-        table.append(["", "", "", "", "", Money(tax, .usd).formatted, Money(total, .usd).formatted, ""])
+        table.append(["Total", "", "", "", "", Money(tax, .usd).formatted, Money(total, .usd).formatted, ""])
         printOut(table.rendered)
 
         let csvPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("invoices.csv").path
@@ -60,7 +60,7 @@ struct DemoCommand: ParsableCommand {
             \(invoices.count) invoices for \(result.subscriptions) subscriptions; \(result.ingest.accepted) usage events metered.
             Database:   \(path)
             CSV export: \(csvPath)
-            Look closer: tollbooth --db \(path) invoices show inv_acme_20261101
+            Look closer: \(CommandLine.arguments[0]) --db \(path) invoices show inv_acme_20261101
             """)
     }
 }
