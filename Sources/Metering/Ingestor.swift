@@ -453,10 +453,13 @@ struct LineChunkReader {
     let descriptor: Int32
     var pending: [UInt8] = []
     var finished = false
-    var buffer = [UInt8](repeating: 0, count: LineChunkReader.block)
-    static let block = 8 << 20
+    var buffer: [UInt8]
 
-    init(descriptor: Int32) { self.descriptor = descriptor }
+    /// Reads `block` bytes at a time (8 MiB by default).
+    init(descriptor: Int32, block: Int = 8 << 20) {
+        self.descriptor = descriptor
+        buffer = [UInt8](repeating: 0, count: block)
+    }
 
     mutating func next(maxLines: Int) throws -> LineChunk? {
         var bytes = pending
@@ -481,7 +484,7 @@ struct LineChunkReader {
             }
             if lines.count >= maxLines { break }
             if finished { break }
-            let read = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, LineChunkReader.block) }
+            let read = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, $0.count) }
             if read < 0 { throw CocoaError(.fileReadUnknown) }
             buffer.withUnsafeBytes { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<read])) }
             if read == 0 {

@@ -86,3 +86,33 @@ import Testing
         } == ["test lines 1-4 3 1", "test lines 5-5 0 1"])
     }
 }
+
+@Suite struct LineChunkReaderTests {
+    /// Reads `text` through a file with a tiny block, so lines straddle reads.
+    func chunks(_ text: String, block: Int, maxLines: Int) throws -> [[String]] {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        let descriptor = open(path, O_RDONLY)
+        defer { close(descriptor) }
+        var reader = LineChunkReader(descriptor: descriptor, block: block)
+        var result: [[String]] = []
+        while let chunk = try reader.next(maxLines: maxLines) {
+            result.append((0..<chunk.lineCount).map { chunk.text(line: $0) })
+        }
+        return result
+    }
+
+    @Test func linesSplitAcrossReadsComeOutWhole() throws {
+        let lines = (1...10).map { "line number \($0)" }
+        for block in [1, 3, 7, 64, 4096] {
+            #expect(try chunks(lines.joined(separator: "\n") + "\n", block: block, maxLines: 4) ==
+                    [Array(lines[0..<4]), Array(lines[4..<8]), Array(lines[8..<10])], "block \(block)")
+        }
+    }
+
+    @Test func aLastLineWithoutNewlineAndEmptyLinesCount() throws {
+        // Empty lines keep their numbers so a rejection names the right line.
+        #expect(try chunks("a\n\nb\nc", block: 2, maxLines: 10) == [["a", "", "b", "c"]])
+        #expect(try chunks("", block: 2, maxLines: 10).isEmpty)
+    }
+}
