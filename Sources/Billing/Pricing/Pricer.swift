@@ -127,8 +127,8 @@ extension Price {
 }
 
 /// Deterministic number text for explanations: no locale, "," every three integer digits.
-enum PriceText {
-    static func grouped(_ value: Decimal, minimumDecimals: Int = 0) -> String {
+public enum PriceText {
+    public static func grouped(_ value: Decimal, minimumDecimals: Int = 0) -> String {
         var text = value.plainString
         let negative = text.hasPrefix("-")
         if negative { text.removeFirst() }
