@@ -143,7 +143,7 @@ public final class Ingestor {
                 if group == nil {
                     try self.store.database.begin()
                     group = CommitGroup(batch: try self.store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
-                                        segments: SegmentBuilder(meters: parser.meters))
+                                        segments: SegmentBuilder(meters: parser.meters, subscriptions: subscriptions.count))
                 }
                 let batch = group!.batch
                 let keys = prepared.candidates.map {
@@ -339,6 +339,11 @@ struct SegmentBuilder {
 
     let meters: MeterSet
     var index: [Key: Int] = [:]
+    /// Per (subscription, meter, group below `cachedGroups`): the slot of its latest segment,
+    /// plus one (0: none). Nearly every event falls in its series' latest window, found here
+    /// without hashing.
+    var latestSlot: [Int32]
+    static let cachedGroups = 8
     var keys: [Key] = []
     var aggregates: [UsageAggregate] = []
     var late: [Bool] = []
@@ -347,16 +352,21 @@ struct SegmentBuilder {
     /// Per meter with one group-by: its values' texts -> group id, without building the text.
     var groupIDs: [[String: Int32]]
 
-    init(meters: MeterSet) {
+    init(meters: MeterSet, subscriptions: Int) {
         self.meters = meters
         groupIDs = Array(repeating: [:], count: meters.meters.count)
+        latestSlot = Array(repeating: 0, count: subscriptions * meters.meters.count * SegmentBuilder.cachedGroups)
     }
 
     mutating func add(_ event: UsageEvent, subscription: Int, window: Instant, late isLate: Bool, parser: EventParser) {
         for meter in event.meterIndices {
             let key = Key(subscription: Int32(subscription), meter: Int32(meter), window: window.seconds, group: group(of: event, meter: meter))
+            let cache = key.group < SegmentBuilder.cachedGroups
+                ? (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups + Int(key.group) : -1
             let slot: Int
-            if let found = index[key] {
+            if cache >= 0, latestSlot[cache] > 0, keys[Int(latestSlot[cache]) - 1] == key {
+                slot = Int(latestSlot[cache]) - 1
+            } else if let found = index[key] {
                 slot = found
             } else {
                 slot = keys.count
@@ -365,6 +375,7 @@ struct SegmentBuilder {
                 aggregates.append(UsageAggregate())
                 late.append(isLate)
             }
+            if cache >= 0 { latestSlot[cache] = Int32(slot + 1) }
             aggregates[slot].add(parser.reading(of: event, meter: meter), at: event.time)
         }
     }

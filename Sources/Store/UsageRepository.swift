@@ -80,9 +80,13 @@ extension Store {
         let insert = try database.prepare("INSERT OR IGNORE INTO event_keys (hash, hash2, time) VALUES (?, ?, ?)")
         let stored = try database.prepare("SELECT hash2 FROM event_keys WHERE hash = ?")
         let overflow = try database.prepare("INSERT OR IGNORE INTO event_key_overflow (hash, hash2, time) VALUES (?, ?, ?)")
-        let order = keys.indices.sorted { (keys[$0].hash, keys[$0].hash2) < (keys[$1].hash, keys[$1].hash2) }
+        // Sorted by the first half only: ties (the same event twice, or a rare collision) keep
+        // input order, so the first of two copies is the one recorded as new.
+        var order = keys.indices.map { (hash: keys[$0].hash, index: Int32($0)) }
+        order.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.index < $1.index }
         var fresh = [Bool](repeating: false, count: keys.count)
-        for index in order {
+        for (_, position) in order {
+            let index = Int(position)
             let key = keys[index]
             try insert.bindInteger(key.hash, at: 1)
             try insert.bindInteger(key.hash2, at: 2)
