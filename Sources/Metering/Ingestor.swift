@@ -114,10 +114,10 @@ public final class Ingestor {
     }
 
     /// Two halves overlap on the machine's two cores: while a worker thread records one chunk's
-    /// de-duplication keys (and quarantines its rejected lines) in the store, this thread reads,
-    /// parses and attributes the next chunk, then aggregates the first one's new events. Only one
-    /// thread uses the store connection at a time: the worker between a submit and its wait,
-    /// this thread otherwise.
+    /// de-duplication keys (and quarantines its rejected lines) in the store, this thread
+    /// aggregates the chunk before it and reads, parses and attributes the next. Only one thread
+    /// uses the store connection at a time: the worker between a submit and its wait, this
+    /// thread otherwise (beginning and committing transactions).
     func ingest(input: String, next: () throws -> LineChunk?) throws -> IngestSummary {
         var summary = IngestSummary()
         var group: CommitGroup?
@@ -130,14 +130,20 @@ public final class Ingestor {
                 let chunk = try next()
                 let prepared = chunk.map { prepare($0, firstLine: firstLine) }
                 firstLine += chunk?.lineCount ?? 0
-                if let (previous, fresh) = pending {
+                var previous: (chunk: PreparedChunk, fresh: [Bool])?
+                if let (chunk, fresh) = pending {
                     pending = nil
-                    aggregate(previous, fresh: try fresh.wait(), group: &group!, summary: &summary)
+                    previous = (chunk, try fresh.wait())
+                }
+                // The worker is idle here. A transaction ends with the chunk that fills it (or
+                // the input's last): aggregate that one now, then commit.
+                if let last = previous, prepared == nil || group!.lines + last.chunk.chunk.lineCount >= commitLines {
+                    aggregate(last.chunk, fresh: last.fresh, group: &group!, summary: &summary)
+                    previous = nil
                     if group!.lines >= commitLines {
                         try commit(group!, input: input, summary: &summary)
                         group = nil
                     }
-                    progress(summary)
                 }
                 guard let prepared else { break }
                 if group == nil {
@@ -160,6 +166,9 @@ public final class Ingestor {
                     })
                 }
                 pending = (prepared, result)
+                // While the worker records this chunk's keys, aggregate the one before.
+                if let last = previous { aggregate(last.chunk, fresh: last.fresh, group: &group!, summary: &summary) }
+                progress(summary)
             }
             if let open = group { try commit(open, input: input, summary: &summary) }
         } catch {
