@@ -168,7 +168,11 @@ public final class Ingestor {
                 pending = (prepared, result)
                 // While the worker records this chunk's keys, aggregate the one before.
                 if let last = previous { aggregate(last.chunk, fresh: last.fresh, group: &group!, summary: &summary) }
-                progress(summary)
+                var sofar = summary
+                sofar.accepted += group!.accepted
+                sofar.duplicates += group!.duplicates
+                sofar.rejected += group!.rejected
+                progress(sofar)
             }
             if let open = group { try commit(open, input: input, summary: &summary) }
         } catch {

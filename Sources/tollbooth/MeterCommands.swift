@@ -44,6 +44,7 @@ extension MeterCommand {
             let clock = ContinuousClock()
             let started = clock.now
             ingestor.progress = { summary in
+                guard summary.lines > 0 else { return }
                 let seconds = max(0.001, Self.seconds(clock.now - started))
                 printError("ingested \(summary.lines) lines, \(Int(Double(summary.lines) / seconds)) events/s")
             }
