@@ -71,7 +71,7 @@ public final class Database {
         if status != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? "error"
             sqlite3_free(message)
-            throw DatabaseError(code: status, message: text, sql: sql)
+            throw DatabaseError(code: sqlite3_extended_errcode(handle), message: text, sql: sql)
         }
     }
 
