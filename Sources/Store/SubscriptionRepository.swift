@@ -71,6 +71,7 @@ extension Store {
                 throw StoreInputError(problem)
             }
             let from = start ?? now
+            try refuseBeforeBilled(from, customerKey: customerKey, what: "a new subscription")
             for existing in try subscriptions(customerKey: customerKey) {
                 let end = existing.subscription.serviceEnd
                 if end == existing.subscription.start { continue }  // cancelled before it began
@@ -82,6 +83,18 @@ extension Store {
                                             anchor: anchor ?? from, start: from)
             try insert(subscription, predecessor: nil, at: now)
             return subscription
+        }
+    }
+
+    /// The customer's latest closed bill date: its invoice for that date is made, so nothing
+    /// may take effect at or before it.
+    func billedThrough(customerKey: String) throws -> Instant? {
+        try database.first("SELECT max(bill_date) FROM period_closes WHERE customer_key = ?", [.text(customerKey)])?.instant(0)
+    }
+
+    func refuseBeforeBilled(_ instant: Instant, customerKey: String, what: String) throws {
+        if let billed = try billedThrough(customerKey: customerKey), instant <= billed {
+            throw StoreInputError("customer \(customerKey) is billed through \(billed.rfc3339): \(what) must take effect after that, not at \(instant.rfc3339)")
         }
     }
 
@@ -110,6 +123,7 @@ extension Store {
                 throw StoreInputError(problem)
             }
             let instant = old.changeInstant(to: plan, timing: timing, now: now)
+            try refuseBeforeBilled(instant, customerKey: old.customerKey, what: "a plan change")
             if let end = old.serviceEnd, instant >= end {
                 throw StoreInputError("subscription \(id) ends at \(end) before the change at \(instant): reactivate it first")
             }
@@ -131,6 +145,7 @@ extension Store {
                 throw StoreInputError("subscription \(id) already ended at \(end)")
             }
             let end = subscription.cancellationEnd(timing: timing ?? .immediate, now: now)
+            try refuseBeforeBilled(end, customerKey: subscription.customerKey, what: "a cancellation")
             try database.run("UPDATE subscriptions SET \"end\" = ?, updated_at = ? WHERE id = ?", [end.sql, now.sql, .text(id)])
             return end
         }

@@ -153,6 +153,28 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         #expect(may.status == .notRequired)
     }
 
+    @Test func nothingTakesEffectInABilledPeriod() throws {
+        // Billed through May 1: a change, cancellation or new subscription dated at or before it
+        // would change an invoice already made, so it is refused and nothing changes.
+        let store = try sampleStore()
+        let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
+        _ = try BillRun(store: store).run(asOf: t("2026-05-01T01:00:00Z"), now: t("2026-05-01T01:00:00Z"))
+        do {
+            _ = try store.changeSubscription(id: sub.id, planKey: "pro", version: nil, timing: .at(t("2026-04-16T00:00:00Z")), now: t("2026-05-02T00:00:00Z"))
+            Issue.record("a change into a billed period must be refused")
+        } catch let error as StoreInputError {
+            #expect(error.message == "customer acme is billed through 2026-05-01T00:00:00Z: a plan change must take effect after that, not at 2026-04-16T00:00:00Z")
+        }
+        #expect(throws: StoreInputError.self) {
+            try store.cancelSubscription(id: sub.id, timing: .at(may1), now: t("2026-05-02T00:00:00Z"))
+        }
+        #expect(try store.subscriptions(customerKey: "acme").map(\.subscription.end) == [nil])
+        // After the billed date, a change goes through and the next run bills it.
+        _ = try store.changeSubscription(id: sub.id, planKey: "pro", version: nil, timing: nil, now: t("2026-05-16T00:00:00Z"))
+        #expect(try BillRun(store: store).run(asOf: t("2026-06-01T01:00:00Z"), now: t("2026-06-01T01:00:00Z")).failedInvoices == 0)
+        #expect(try store.invoice(id: "inv_acme_20260601") != nil)
+    }
+
     @Test func aSecondRunWaitsForTheLock() throws {
         let store = try sampleStore()
         let lock = try RunLock(databasePath: store.database.path, holder: "bill run as of 2026-05-01T00:00:00Z")
