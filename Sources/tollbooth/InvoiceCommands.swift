@@ -7,7 +7,7 @@ import Store
 struct InvoicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "invoices",
-        abstract: "List and show invoices.",
+        abstract: "List, show and preview invoices.",
         discussion: """
             Amounts in JSON and CSV are decimal strings in major units with the currency's \
             decimals ("12.30", JPY "500"); times are RFC 3339.
