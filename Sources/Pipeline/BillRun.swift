@@ -283,19 +283,19 @@ public final class BillRun {
     func previewRun(asOf: Instant) throws -> StageSummary {
         let horizon = closeHorizon(asOf)
         let lastClosed = try store.lastClosedBillDates()
-        var bills: Set<PendingBill> = Set(try store.pendingBills().filter { $0.billDate <= horizon })
+        // (customer, bill date) of every bill that is pending or would close.
+        var dates: Set<PendingBill> = Set(try store.pendingBills().filter { $0.billDate <= horizon }.map {
+            PendingBill(customerKey: $0.customerKey, billDate: $0.billDate, subscriptionIds: [])
+        })
         for record in try store.subscriptions() {
             for date in record.subscription.billDates(after: lastClosed[record.id], through: horizon) {
-                bills.insert(PendingBill(customerKey: record.subscription.customerKey, billDate: date, subscriptionIds: []))
+                dates.insert(PendingBill(customerKey: record.subscription.customerKey, billDate: date, subscriptionIds: []))
             }
         }
-        let keys = Set(bills.map { "\($0.customerKey) \($0.billDate.seconds)" })
         let late = try lateWindowsBySubscription()
         let assembler = InvoiceAssembler(catalog: try store.catalog(), usage: store.usage)
         var lines: [String] = []
-        for key in keys.sorted() {
-            let parts = key.split(separator: " ")
-            let bill = PendingBill(customerKey: String(parts[0]), billDate: Instant(seconds: Int64(parts[1]) ?? 0), subscriptionIds: [])
+        for bill in dates.sorted(by: { ($0.customerKey, $0.billDate) < ($1.customerKey, $1.billDate) }) {
             let draft = try self.draft(bill, assembler: assembler, late: late).invoice
             guard !draft.lines.isEmpty else { continue }
             lines.append("\(bill.customerKey) \(bill.billDate): \(draft.lines.count) lines, subtotal \(Money(draft.subtotal, draft.currency))")

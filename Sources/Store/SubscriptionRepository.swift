@@ -40,8 +40,7 @@ extension Store {
 
     // MARK: Commands
 
-    func plan(_ key: String, version: Int?) throws -> Plan {
-        let catalog = try catalog()
+    func plan(_ key: String, version: Int?, in catalog: Catalog) throws -> Plan {
         guard let plan = catalog.plan(key: key, version: version) else {
             if let version, catalog.plan(key: key) != nil { throw StoreInputError("plan \(key) has no version \(version)") }
             throw StoreInputError("no plan \(key) in the catalog: import it with `tollbooth catalog import`")
@@ -66,13 +65,14 @@ extension Store {
             guard let customer = try customer(key: customerKey) else {
                 throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`")
             }
-            let plan = try plan(planKey, version: version)
+            let catalog = try self.catalog()
+            let plan = try plan(planKey, version: version, in: catalog)
             if let problem = Subscription.currencyProblem(plan: plan, customerKey: customerKey, customerCurrency: customer.currency) {
                 throw StoreInputError(problem)
             }
             let from = start ?? now
             try refuseBeforeBilled(from, customerKey: customerKey, what: "a new subscription")
-            for existing in try subscriptions(customerKey: customerKey) {
+            for existing in try subscriptions(customerKey: customerKey, catalog: catalog) {
                 let end = existing.subscription.serviceEnd
                 if end == existing.subscription.start { continue }  // cancelled before it began
                 if end.map({ $0 > from }) ?? true {
@@ -114,7 +114,7 @@ extension Store {
         try transaction {
             let record = try modifiable(id)
             let old = record.subscription
-            let plan = try plan(planKey, version: version)
+            let plan = try plan(planKey, version: version, in: catalog())
             if plan.key == old.plan.key, plan.version == old.plan.version {
                 throw StoreInputError("subscription \(id) is already on plan \(plan.key) v\(plan.version)")
             }

@@ -38,8 +38,7 @@ public struct InvoiceLine: Hashable, Sendable {
     /// Credit lines are applied against charges and never make an invoice negative.
     public var isCredit: Bool {
         switch kind {
-        case .prorationCredit: return amount < 0
-        case .lateUsage, .adjustment: return amount < 0
+        case .prorationCredit, .lateUsage, .adjustment: return amount < 0
         case .fee, .usage, .prorationCharge, .discount, .commitment: return false
         }
     }
