@@ -55,8 +55,13 @@ public enum MeterReading: Hashable, Sendable {
 
 extension MeterSet {
     func reading(of event: UsageEvent, meter index: Int) -> MeterReading {
+        reading(of: event.values, meter: index)
+    }
+
+    /// The reading of meter `index` from an event's values (`UsageEvent.values`).
+    func reading(of values: [DataValue?], meter index: Int) -> MeterReading {
         guard let slot = valueSlots[index] else { return .count }
-        let value = event.values[slot]
+        let value = values[slot]
         switch meters[index].aggregation {
         case .count:
             return .count

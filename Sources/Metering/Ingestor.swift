@@ -17,9 +17,10 @@ public struct IngestSummary: Sendable {
 
 /// Reads CloudEvents NDJSON into the store: every line ends up accepted (aggregated into usage
 /// segments), a duplicate (its `(source, id)` was seen before, in this input or any earlier
-/// one), or rejected (quarantined with its line number and reason).
+/// one: see `SeenEvents` for how far apart in time a repeat may be), or rejected (quarantined
+/// with its line number and reason).
 ///
-/// Input is parsed in chunks of whole lines (two threads per chunk) and committed every
+/// Input is parsed in chunks of whole lines and committed every
 /// `commitLines` lines and at its end: the de-duplication keys, segments and quarantined lines of
 /// a transaction commit together or not at all, so a crash never loses an accepted event or
 /// counts one twice (the input is simply ingested again), and a bad line never rolls back its
@@ -38,8 +39,12 @@ public final class Ingestor {
     let subscriptions: [Subscription]
     /// Per subscription, the latest closed bill date (seconds), or Int64.min.
     let lastClosed: [Int64]
-    /// Per subscription, the window of its latest event: most events fall in it again.
-    var windows: [SegmentWindows?]
+    /// One per part of a chunk parsed at once (parts run on separate threads).
+    let windowCaches: [WindowCache]
+    /// The de-duplication keys of the days in `loadedDays`, and those this ingest accepted.
+    /// One table per lane: a key belongs to lane `hash % lanes`.
+    var seen = (0..<Ingestor.lanes).map { _ in SeenEvents() }
+    var loadedDays: Set<Int32> = []
     let earliest: Int64
     let latest: Int64
     /// Lines parsed at a time.
@@ -79,26 +84,24 @@ public final class Ingestor {
         self.customerSlots = customerSlots
         customerKeys = keys
         self.spans = spans
+        windowCaches = (0..<2).map { _ in WindowCache(subscriptions: records.count) }
         let closed = try store.lastClosedBillDates()
         lastClosed = subscriptions.map { closed[$0.id]?.seconds ?? Int64.min }
-        windows = Array(repeating: nil, count: subscriptions.count)
         earliest = dedupeRetention.adding(times: -1, to: now).seconds
         latest = now.seconds + 300
-        // The de-duplication keys are spread over the whole key table: keep its pages in memory.
-        try store.database.execute("PRAGMA cache_size = -262144")
     }
 
     /// Ingests NDJSON read from `descriptor` (a file or standard input), named `input` in the
     /// store's batch records.
     public func ingest(descriptor: Int32, input: String) throws -> IngestSummary {
-        var reader = LineChunkReader(descriptor: descriptor)
-        return try ingest(input: input) { try reader.next(maxLines: chunkLines) }
+        let reader = Box(LineChunkReader(descriptor: descriptor)), lines = chunkLines
+        return try ingest(input: input) { try reader.value.next(maxLines: lines) }
     }
 
     /// Ingests NDJSON held in memory.
     public func ingest(_ data: Data, input: String) throws -> IngestSummary {
-        var chunks = LineChunk.split(Array(data), maxLines: chunkLines).makeIterator()
-        return try ingest(input: input) { chunks.next() }
+        let chunks = Box(LineChunk.split(Array(data), maxLines: chunkLines).makeIterator())
+        return try ingest(input: input) { chunks.value.next() }
     }
 
     /// The open transaction: what its chunks added so far.
@@ -110,81 +113,80 @@ public final class Ingestor {
         var duplicates = 0
         var rejected = 0
         var late = 0
-        var segments: SegmentBuilder
+        /// Per lane, the segments of the subscriptions it aggregates.
+        var segments: [SegmentBuilder]
+        /// Per lane, the keys this transaction accepted.
+        var newKeys: [[NewKey]]
     }
 
-    /// Two halves overlap on the machine's two cores: while a worker thread records one chunk's
-    /// de-duplication keys (and quarantines its rejected lines) in the store, this thread
-    /// aggregates the chunk before it and reads, parses and attributes the next. Only one thread
-    /// uses the store connection at a time: the worker between a submit and its wait, this
-    /// thread otherwise (beginning and committing transactions).
-    func ingest(input: String, next: () throws -> LineChunk?) throws -> IngestSummary {
+    /// Threads that share a chunk's work: parsing by ranges of lines, de-duplication by key,
+    /// aggregation by subscription. Each lane owns its part of the state, so no locks.
+    static let lanes = 2
+
+    /// Each chunk goes through three phases, each split over the lanes: parse and attribute
+    /// (by ranges of lines), de-duplicate (by key, each lane walking the chunk in input order so
+    /// the first copy of an event is the one accepted), aggregate (by subscription). Meanwhile a
+    /// reader thread reads the next chunk. Only this thread uses the store.
+    func ingest(input: String, next: @escaping () throws -> LineChunk?) throws -> IngestSummary {
         var summary = IngestSummary()
         var group: CommitGroup?
         var firstLine = 1
-        var pending: (prepared: PreparedChunk, fresh: Pending<[Bool]>)?
-        let worker = DispatchQueue(label: "tollbooth.ingest.keys")
-        let store = UncheckedSendable(value: self.store)
+        let reader = DispatchQueue(label: "tollbooth.ingest.read")
+        let source = UncheckedSendable(value: next)
+        func startReading() -> Pending<LineChunk?> {
+            let chunk = Pending<LineChunk?>()
+            reader.async { chunk.resolve(Result { try source.value() }) }
+            return chunk
+        }
+        var reading = startReading()
         do {
-            while true {
-                let chunk = try next()
-                let prepared = chunk.map { prepare($0, firstLine: firstLine) }
-                firstLine += chunk?.lineCount ?? 0
-                var previous: (chunk: PreparedChunk, fresh: [Bool])?
-                if let (chunk, fresh) = pending {
-                    pending = nil
-                    previous = (chunk, try fresh.wait())
-                }
-                // The worker is idle here. A transaction ends with the chunk that fills it (or
-                // the input's last): aggregate that one now, then commit.
-                if let last = previous, prepared == nil || group!.lines + last.chunk.chunk.lineCount >= commitLines {
-                    aggregate(last.chunk, fresh: last.fresh, group: &group!, summary: &summary)
-                    previous = nil
-                    if group!.lines >= commitLines {
-                        try commit(group!, input: input, summary: &summary)
-                        group = nil
-                    }
-                }
-                guard let prepared else { break }
+            while let chunk = try reading.wait() {
+                reading = startReading()
+                let prepared = prepare(chunk, firstLine: firstLine, parts: Ingestor.lanes)
+                firstLine += chunk.lineCount
                 if group == nil {
-                    try self.store.database.begin()
-                    group = CommitGroup(batch: try self.store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
-                                        segments: SegmentBuilder(meters: parser.meters, subscriptions: subscriptions.count))
+                    try store.database.begin()
+                    group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
+                                        segments: (0..<Ingestor.lanes).map { _ in SegmentBuilder(meters: parser.meters, subscriptions: subscriptions.count) },
+                                        newKeys: Array(repeating: [], count: Ingestor.lanes))
                 }
-                let batch = group!.batch
-                let keys = prepared.candidates.map {
-                    EventKey(hash: $0.event.identity.storageKey, hash2: Ingestor.secondHash($0.event.identity), time: $0.event.time)
+                try add(prepared, group: &group!, summary: &summary)
+                if group!.lines >= commitLines {
+                    try commit(group!, input: input, summary: &summary)
+                    group = nil
                 }
-                let result = Pending<[Bool]>()
-                worker.async {
-                    result.resolve(Result {
-                        for rejection in prepared.rejected {
-                            try store.value.quarantine(batch: batch, line: rejection.line, reason: rejection.reason,
-                                                       raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
-                        }
-                        return try store.value.recordEventKeys(keys)
-                    })
-                }
-                pending = (prepared, result)
-                // While the worker records this chunk's keys, aggregate the one before.
-                if let last = previous { aggregate(last.chunk, fresh: last.fresh, group: &group!, summary: &summary) }
                 var sofar = summary
-                sofar.accepted += group!.accepted
-                sofar.duplicates += group!.duplicates
-                sofar.rejected += group!.rejected
+                sofar.accepted += group?.accepted ?? 0
+                sofar.duplicates += group?.duplicates ?? 0
+                sofar.rejected += group?.rejected ?? 0
                 progress(sofar)
             }
             if let open = group { try commit(open, input: input, summary: &summary) }
         } catch {
-            _ = try? pending?.fresh.wait()
-            if group != nil { self.store.database.rollback() }
+            _ = try? reading.wait()
+            if group != nil { store.database.rollback() }
             throw error
         }
         return summary
     }
 
     func commit(_ group: CommitGroup, input: String, summary: inout IngestSummary) throws {
-        try store.writeSegments(group.segments.pieces(subscriptionIds: subscriptions.map(\.id)), batch: group.batch)
+        var days: [Int32: [UInt64]] = [:]
+        for key in group.newKeys.joined() { days[key.day, default: []] += [key.hash, key.hash2] }
+        for (day, halves) in days.sorted(by: { $0.key < $1.key }) {
+            try store.appendEventKeys(halves, day: Int64(day), batch: group.batch)
+        }
+        let ids = subscriptions.map(\.id)
+        // Each lane's pieces are in key order and no subscription is in two lanes: merge them.
+        var lanes = group.segments.map { $0.pieces(subscriptionIds: ids)[...] }
+        var pieces: [SegmentPiece] = []
+        pieces.reserveCapacity(lanes.reduce(0) { $0 + $1.count })
+        while let lane = lanes.indices.filter({ !lanes[$0].isEmpty }).min(by: {
+            lanes[$0].first!.subscriptionId.utf8.lexicographicallyPrecedes(lanes[$1].first!.subscriptionId.utf8)
+        }) {
+            pieces.append(lanes[lane].removeFirst())
+        }
+        try store.writeSegments(pieces, batch: group.batch)
         try store.finishBatch(group.batch, input: "\(input) lines \(group.firstLine)-\(group.firstLine + group.lines - 1)",
                               accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
         try store.database.commit()
@@ -197,73 +199,166 @@ public final class Ingestor {
     // MARK: One chunk
 
     /// An event that passed every check but de-duplication.
-    struct Candidate: Sendable {
-        var event: UsageEvent
-        var subscription: Int
-        var line: Int
+    /// A de-duplication key accepted in the open transaction.
+    struct NewKey {
+        var hash: UInt64
+        var hash2: UInt64
+        var day: Int32
     }
 
-    enum Outcome {
-        case candidate(UsageEvent)
-        case rejected(String)
-        case blank
+    /// What aggregation needs of it, without the texts of its identity.
+    struct Candidate: Sendable {
+        var values: [DataValue?]
+        var meters: [Int]
+        var time: Instant
+        /// The 128-bit hash of `(source, id)`.
+        var hash: UInt64
+        var hash2: UInt64
+        /// The start of its segment window, in seconds.
+        var window: Int64
+        var subscription: Int32
+        /// The UTC day of its time: where its key is kept.
+        var day: Int32
+        /// True when the window lies in a period already closed.
+        var late: Bool
     }
 
     /// A chunk parsed and attributed, ready for the store.
     struct PreparedChunk: Sendable {
         var chunk: LineChunk
         var firstLine: Int
-        var candidates: [Candidate]
+        /// In input order: the candidates of each range of lines parsed at once.
+        var parts: [[Candidate]]
         var rejected: [(line: Int, reason: String)]
+        /// The UTC days of the candidates' times.
+        var days: Set<Int32>
     }
 
-    /// Parses and attributes a chunk's lines: pure work on values, safe off the store's thread.
-    func prepare(_ chunk: LineChunk, firstLine: Int) -> PreparedChunk {
+    /// Parses and attributes a chunk's lines, `parts` ranges of lines at once: pure work on
+    /// values, safe off the store's thread.
+    func prepare(_ chunk: LineChunk, firstLine: Int, parts: Int = 1) -> PreparedChunk {
+        let size = (chunk.lineCount + parts - 1) / max(parts, 1)
+        let ranges = stride(from: 0, to: chunk.lineCount, by: max(size, 1)).map { $0..<min($0 + size, chunk.lineCount) }
+        let results = (0..<ranges.count).map { _ in Pending<(candidates: [Candidate], rejected: [(line: Int, reason: String)], days: Set<Int32>)>() }
+        let ingestor = UncheckedSendable(value: self)
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { part in
+            let windows = ingestor.value.windowCaches[part % ingestor.value.windowCaches.count]
+            results[part].resolve(.success(ingestor.value.prepare(chunk, lines: ranges[part], firstLine: firstLine, windows: windows)))
+        }
+        var prepared = PreparedChunk(chunk: chunk, firstLine: firstLine, parts: [], rejected: [], days: [])
+        for result in results {
+            let part = try! result.wait()
+            prepared.parts.append(part.candidates)
+            prepared.rejected += part.rejected
+            prepared.days.formUnion(part.days)
+        }
+        return prepared
+    }
+
+    func prepare(_ chunk: LineChunk, lines: Range<Int>, firstLine: Int, windows: WindowCache)
+        -> (candidates: [Candidate], rejected: [(line: Int, reason: String)], days: Set<Int32>) {
+        var days: Set<Int32> = []
+        var lastDay = Int32.min
         var candidates: [Candidate] = []
         var rejected: [(line: Int, reason: String)] = []
-        candidates.reserveCapacity(chunk.lineCount)
-        for (offset, outcome) in parse(chunk).enumerated() {
-            let line = firstLine + offset
-            switch outcome {
-            case .blank: continue
-            case .rejected(let reason): rejected.append((line, reason))
-            case .candidate(let event):
-                switch attribute(event) {
-                case .success(let subscription): candidates.append(Candidate(event: event, subscription: subscription, line: line))
-                case .failure(let problem): rejected.append((line, problem.reason))
+        candidates.reserveCapacity(lines.count)
+        do {
+            let bytes = chunk.bytes
+            for index in lines {
+                let line = UnsafeRawBufferPointer(rebasing: bytes[chunk.lines[index]])
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                switch parser.parse(line) {
+                case .rejected(let rejection): rejected.append((firstLine + index, rejection.message))
+                case .accepted(let event):
+                    switch attribute(event) {
+                    case .success(let subscription):
+                        let window = windowStart(subscription, event.time, cache: &windows.latest).seconds
+                        let day = Int32(EventKeyBlock.day(of: event.time.seconds))
+                        if day != lastDay { days.insert(day); lastDay = day }
+                        candidates.append(Candidate(values: event.values, meters: event.meterIndices, time: event.time,
+                                                    hash: event.identity.hash, hash2: Ingestor.secondHash(event.identity),
+                                                    window: window, subscription: Int32(subscription), day: day,
+                                                    late: window < lastClosed[subscription]))
+                    case .failure(let problem): rejected.append((firstLine + index, problem.reason))
+                    }
                 }
             }
         }
-        return PreparedChunk(chunk: chunk, firstLine: firstLine, candidates: candidates, rejected: rejected)
+        return (candidates, rejected, days)
     }
 
-    /// Adds a chunk's new events (those `fresh` marks) to the open transaction's segments.
-    func aggregate(_ prepared: PreparedChunk, fresh: [Bool], group: inout CommitGroup, summary: inout IngestSummary) {
-        var accepted = 0
-        for (index, candidate) in prepared.candidates.enumerated() where fresh[index] {
-            let window = windowStart(candidate.subscription, candidate.event.time)
-            let isLate = window.seconds < lastClosed[candidate.subscription]
-            group.segments.add(candidate.event, subscription: candidate.subscription, window: window, late: isLate, parser: parser)
-            accepted += 1
-            if isLate { group.late += 1 }
+    /// Adds a parsed chunk to the open transaction: de-duplicates its candidates against every
+    /// key seen (loading the days they fall on from the store first), adds the new ones to the
+    /// segments and quarantines its rejected lines.
+    func add(_ prepared: PreparedChunk, group: inout CommitGroup, summary: inout IngestSummary) throws {
+        for day in prepared.days where !loadedDays.contains(day) { try load(around: day) }
+        let lanes = Ingestor.lanes
+        var accepted = [Int](repeating: 0, count: lanes), late = [Int](repeating: 0, count: lanes)
+        let parser = self.parser
+        var fresh = prepared.parts.map { [Bool](repeating: false, count: $0.count) }
+        // De-duplication: lane `hash % lanes` owns a key; each lane walks the chunk in input order.
+        seen.withUnsafeMutableBufferPointer { seen in
+            group.newKeys.withUnsafeMutableBufferPointer { newKeys in
+                fresh.withUnsafeMutableBufferPointer { fresh in
+                    let shared = UncheckedSendable(value: (prepared.parts, fresh, seen, newKeys))
+                    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                        let (parts, fresh, seen, newKeys) = shared.value
+                        for (part, candidates) in parts.enumerated() {
+                            candidates.withUnsafeBufferPointer { candidates in
+                                for index in candidates.indices where Int(candidates[index].hash & UInt64(lanes - 1)) == lane {
+                                    let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
+                                    guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
+                                    fresh[part][index] = true
+                                    newKeys[lane].append(NewKey(hash: hash, hash2: hash2, day: day))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
+        // Aggregation: lane `subscription % lanes` owns a subscription's segments.
+        group.segments.withUnsafeMutableBufferPointer { segments in
+            accepted.withUnsafeMutableBufferPointer { accepted in
+                late.withUnsafeMutableBufferPointer { late in
+                    let shared = UncheckedSendable(value: (prepared.parts, fresh, segments, accepted, late))
+                    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                        let (parts, fresh, segments, accepted, late) = shared.value
+                        for (part, candidates) in parts.enumerated() {
+                            candidates.withUnsafeBufferPointer { candidates in
+                                for index in candidates.indices where fresh[part][index] && Int(candidates[index].subscription) % lanes == lane {
+                                    segments[lane].add(values: candidates[index].values, meters: candidates[index].meters,
+                                                       time: candidates[index].time, subscription: Int(candidates[index].subscription),
+                                                       window: candidates[index].window, late: candidates[index].late, parser: parser)
+                                    accepted[lane] += 1
+                                    if candidates[index].late { late[lane] += 1 }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for rejection in prepared.rejected {
+            try store.quarantine(batch: group.batch, line: rejection.line, reason: rejection.reason,
+                                 raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
+        }
+        let added = accepted.reduce(0, +)
         group.lines += prepared.chunk.lineCount
-        group.accepted += accepted
-        group.duplicates += prepared.candidates.count - accepted
+        group.accepted += added
+        group.late += late.reduce(0, +)
+        group.duplicates += prepared.parts.reduce(0) { $0 + $1.count } - added
         group.rejected += prepared.rejected.count
         summary.rejections += prepared.rejected.prefix(max(0, 100 - summary.rejections.count))
     }
 
-    /// Parses a chunk's lines (the store works on the other core meanwhile).
-    func parse(_ chunk: LineChunk) -> [Outcome] {
-        chunk.bytes.withUnsafeBytes { bytes in
-            chunk.lines.map { range in
-                let line = UnsafeRawBufferPointer(rebasing: bytes[range])
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return .blank }
-                switch parser.parse(line) {
-                case .accepted(let event): return .candidate(event)
-                case .rejected(let rejection): return .rejected(rejection.message)
-                }
+    /// Loads the stored keys of `day` and the days either side, the ones a repeat of an event on
+    /// `day` may be recorded under.
+    func load(around day: Int32) throws {
+        for near in day - 1...day + 1 where loadedDays.insert(near).inserted {
+            try store.forEachEventKey(day: Int64(near)) { hash, hash2 in
+                let hash = UInt64(bitPattern: hash)
+                seen[Int(hash & UInt64(Ingestor.lanes - 1))].insert(hash, UInt64(bitPattern: hash2), day: near)
             }
         }
     }
@@ -295,20 +390,21 @@ public final class Ingestor {
 
     /// The start of the segment window holding `time`: windows are cut at every boundary the
     /// subscription bills or counts quota at, so every period is a union of whole windows.
-    func windowStart(_ subscription: Int, _ time: Instant) -> Instant {
-        if let cached = windows[subscription], let start = cached.start(containing: time) { return start }
+    /// `cache` holds each subscription's latest window: most events fall in it again.
+    func windowStart(_ subscription: Int, _ time: Instant, cache: inout [SegmentWindows?]) -> Instant {
+        if let cached = cache[subscription], let start = cached.start(containing: time) { return start }
         let window = SegmentWindows(subscription: subscriptions[subscription], containing: time)
-        windows[subscription] = window
+        cache[subscription] = window
         return window.span.start
     }
 
     /// A second, independent 64-bit hash of `(source, id)`: with the first, a 128-bit identity.
-    static func secondHash(_ identity: EventIdentity) -> Int64 {
+    static func secondHash(_ identity: EventIdentity) -> UInt64 {
         var state: UInt64 = 0x84222325_cbf29ce4
         for byte in identity.id.utf8 { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         state = (state ^ 0xFE) &* 0x0000_0100_0000_01B3
         for byte in identity.source.utf8 { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return Int64(bitPattern: state)
+        return state
     }
 }
 
@@ -341,6 +437,14 @@ struct SegmentWindows {
     func start(containing time: Instant) -> Instant? { span.contains(time) ? span.start : nil }
 }
 
+/// Per subscription, the segment window of its latest event: most events fall in it again.
+/// Used by one thread at a time.
+final class WindowCache: @unchecked Sendable {
+    var latest: [SegmentWindows?]
+
+    init(subscriptions: Int) { latest = Array(repeating: nil, count: subscriptions) }
+}
+
 /// Segment pieces of one transaction, keyed by subscription, meter, window and group-by values.
 struct SegmentBuilder {
     struct Key: Hashable {
@@ -371,9 +475,10 @@ struct SegmentBuilder {
         latestSlot = Array(repeating: 0, count: subscriptions * meters.meters.count * SegmentBuilder.cachedGroups)
     }
 
-    mutating func add(_ event: UsageEvent, subscription: Int, window: Instant, late isLate: Bool, parser: EventParser) {
-        for meter in event.meterIndices {
-            let key = Key(subscription: Int32(subscription), meter: Int32(meter), window: window.seconds, group: group(of: event, meter: meter))
+    mutating func add(values: [DataValue?], meters meterIndices: [Int], time: Instant, subscription: Int, window: Int64,
+                      late isLate: Bool, parser: EventParser) {
+        for meter in meterIndices {
+            let key = Key(subscription: Int32(subscription), meter: Int32(meter), window: window, group: group(of: values, meter: meter))
             let cache = key.group < SegmentBuilder.cachedGroups
                 ? (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups + Int(key.group) : -1
             let slot: Int
@@ -389,15 +494,15 @@ struct SegmentBuilder {
                 late.append(isLate)
             }
             if cache >= 0 { latestSlot[cache] = Int32(slot + 1) }
-            aggregates[slot].add(parser.reading(of: event, meter: meter), at: event.time)
+            aggregates[slot].add(parser.meters.reading(of: values, meter: meter), at: time)
         }
     }
 
-    mutating func group(of event: UsageEvent, meter: Int) -> Int32 {
+    mutating func group(of values: [DataValue?], meter: Int) -> Int32 {
         let slots = meters.groupSlots[meter]
         guard !slots.isEmpty else { return 0 }
         // The common case, one group-by: look its value up directly.
-        let value = slots.count == 1 ? (event.values[slots[0]]?.keyText ?? "") : meters.groupKey(of: event, meter: meter)
+        let value = slots.count == 1 ? (values[slots[0]]?.keyText ?? "") : meters.groupKey(of: values, meter: meter)
         if let id = groupIDs[meter][value] { return id }
         let id = Int32(groups.count)
         groups.append(slots.count == 1 ? "\(meters.groupNames[meter][0])=\(value)" : value)
@@ -431,40 +536,45 @@ struct SegmentBuilder {
 extension MeterSet {
     /// The group-by values of an event for a meter as one text: "model=large&region=eu", names
     /// sorted; an absent value is empty.
-    func groupKey(of event: UsageEvent, meter index: Int) -> String {
+    func groupKey(of values: [DataValue?], meter index: Int) -> String {
         let slots = groupSlots[index]
         guard !slots.isEmpty else { return "" }
-        return zip(groupNames[index], slots).map { name, slot in "\(name)=\(event.values[slot]?.keyText ?? "")" }.joined(separator: "&")
+        return zip(groupNames[index], slots).map { name, slot in "\(name)=\(values[slot]?.keyText ?? "")" }.joined(separator: "&")
     }
 }
 
 /// Whole lines of input: the bytes and each line's range (without its newline).
-struct LineChunk: Sendable {
-    var bytes: [UInt8]
+struct LineChunk: @unchecked Sendable {
+    /// Keeps `bytes` alive; shared by the chunks cut from one buffer.
+    let storage: InputBuffer
+    let bytes: UnsafeRawBufferPointer
     var lines: [Range<Int>]
 
     var lineCount: Int { lines.count }
 
     func text(line index: Int) -> String {
-        String(decoding: bytes[lines[index]], as: UTF8.self)
+        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[lines[index]]), as: UTF8.self)
     }
 
     /// Splits bytes into chunks of at most `maxLines` lines.
-    static func split(_ bytes: [UInt8], maxLines: Int) -> [LineChunk] {
+    static func split(_ input: [UInt8], maxLines: Int) -> [LineChunk] {
+        let storage = InputBuffer(capacity: input.count)
+        input.withUnsafeBytes { storage.memory.copyMemory(from: $0) }
+        let all = UnsafeRawBufferPointer(storage.memory)
         var ranges: [Range<Int>] = []
         var start = 0
-        for (index, byte) in bytes.enumerated() where byte == 0x0A {
+        for (index, byte) in all.enumerated() where byte == 0x0A {
             ranges.append(start..<index)
             start = index + 1
         }
-        if start < bytes.count { ranges.append(start..<bytes.count) }
+        if start < all.count { ranges.append(start..<all.count) }
         var chunks: [LineChunk] = []
         var from = 0
         while from < ranges.count {
             let to = min(ranges.count, from + maxLines)
             let offset = ranges[from].lowerBound
             let end = ranges[to - 1].upperBound
-            chunks.append(LineChunk(bytes: Array(bytes[offset..<end]),
+            chunks.append(LineChunk(storage: storage, bytes: UnsafeRawBufferPointer(rebasing: all[offset..<end]),
                                     lines: ranges[from..<to].map { ($0.lowerBound - offset)..<($0.upperBound - offset) }))
             from = to
         }
@@ -472,54 +582,78 @@ struct LineChunk: Sendable {
     }
 }
 
-/// Reads a file descriptor in large blocks and hands out chunks of whole lines.
+/// A block of memory input is read into, freed when the last chunk that uses it is done.
+final class InputBuffer: @unchecked Sendable {
+    let memory: UnsafeMutableRawBufferPointer
+
+    init(capacity: Int) {
+        memory = .allocate(byteCount: max(capacity, 1), alignment: 16)
+    }
+
+    deinit { memory.deallocate() }
+}
+
+/// Reads a file descriptor into large buffers and hands out chunks of whole lines: each chunk
+/// is the whole lines of one buffer (at most `maxLines`); the partial line at its end starts the
+/// next buffer. A line longer than a buffer gets a buffer twice the size.
 struct LineChunkReader {
     let descriptor: Int32
-    var pending: [UInt8] = []
+    let block: Int
+    /// The start of a line not yet handed out, to carry into the next buffer.
+    var carry: (storage: InputBuffer, range: Range<Int>)?
     var finished = false
-    var buffer: [UInt8]
 
-    /// Reads `block` bytes at a time (8 MiB by default).
-    init(descriptor: Int32, block: Int = 8 << 20) {
+    /// Reads into buffers of `block` bytes (16 MiB by default).
+    init(descriptor: Int32, block: Int = 16 << 20) {
         self.descriptor = descriptor
-        buffer = [UInt8](repeating: 0, count: block)
+        self.block = max(block, 1)
     }
 
     mutating func next(maxLines: Int) throws -> LineChunk? {
-        var bytes = pending
-        pending = []
-        var lines: [Range<Int>] = []
-        var lineStart = 0
-        var scanned = 0
+        var size = block
         while true {
-            // Cut the lines read so far; memchr finds each newline.
-            bytes.withUnsafeBytes { raw in
-                guard let base = raw.baseAddress else { return }
-                while scanned < raw.count, lines.count < maxLines {
-                    guard let hit = memchr(base + scanned, 0x0A, raw.count - scanned) else {
-                        scanned = raw.count
-                        break
-                    }
+            let carried = carry?.range.count ?? 0
+            if carried >= size { size *= 2 }
+            let storage = InputBuffer(capacity: max(size, carried + 1))
+            var filled = 0
+            if let carry {
+                storage.memory.baseAddress!.copyMemory(from: carry.storage.memory.baseAddress! + carry.range.lowerBound, byteCount: carried)
+                filled = carried
+            }
+            carry = nil
+            // Fill the buffer (a pipe hands out little at a time) or reach the end of input.
+            while filled < storage.memory.count, !finished {
+                let read = Foundation.read(descriptor, storage.memory.baseAddress! + filled, storage.memory.count - filled)
+                if read < 0 {
+                    if errno == EINTR { continue }
+                    throw CocoaError(.fileReadUnknown)
+                }
+                if read == 0 { finished = true }
+                filled += read
+            }
+            let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage.memory)[0..<filled])
+            var lines: [Range<Int>] = []
+            var lineStart = 0
+            if let base = bytes.baseAddress {
+                while lineStart < filled, lines.count < maxLines,
+                      let hit = memchr(base + lineStart, 0x0A, filled - lineStart) {
                     let index = base.distance(to: UnsafeRawPointer(hit))
                     lines.append(lineStart..<index)
                     lineStart = index + 1
-                    scanned = index + 1
                 }
             }
-            if lines.count >= maxLines { break }
-            if finished { break }
-            let read = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, $0.count) }
-            if read < 0 { throw CocoaError(.fileReadUnknown) }
-            buffer.withUnsafeBytes { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<read])) }
-            if read == 0 {
-                finished = true
-                if lineStart < bytes.count { lines.append(lineStart..<bytes.count); lineStart = bytes.count }
+            if finished, lineStart < filled, lines.count < maxLines {
+                lines.append(lineStart..<filled)
+                lineStart = filled
             }
+            if lineStart < filled { carry = (storage, lineStart..<filled) }
+            if !lines.isEmpty {
+                return LineChunk(storage: storage, bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<lineStart]), lines: lines)
+            }
+            if finished, carry == nil { return nil }
+            // No whole line in a full buffer: read on into a larger one.
+            size = filled * 2
         }
-        if lineStart < bytes.count { pending = Array(bytes[lineStart...]) }
-        guard !lines.isEmpty else { return nil }
-        bytes.removeSubrange(lineStart...)
-        return LineChunk(bytes: bytes, lines: lines)
     }
 }
 
@@ -538,6 +672,13 @@ final class Pending<Value: Sendable>: @unchecked Sendable {
         ready.signal()
         return try result!.get()
     }
+}
+
+/// A value the reader thread changes between calls.
+final class Box<Value> {
+    var value: Value
+
+    init(_ value: Value) { self.value = value }
 }
 
 /// Hands values that are only ever used by one thread at a time to another thread.

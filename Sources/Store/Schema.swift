@@ -4,7 +4,11 @@ import Foundation
 /// recorded in `schema_migrations`; a migration is never edited once released, only added.
 /// Constraints live in the schema: keys, foreign keys, and checks on every closed set of values.
 enum Schema {
-    static let migrations: [(version: Int, sql: String)] = [(1, version1)]
+    /// Each migration is SQL, then optionally a step in code for what SQL cannot express.
+    static let migrations: [(version: Int, sql: String, code: (@Sendable (Database) throws -> Void)?)] = [
+        (1, version1, nil),
+        (2, version2, moveEventKeysIntoBlocks),
+    ]
 
     static func migrate(_ database: Database) throws {
         try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
@@ -12,6 +16,7 @@ enum Schema {
         for migration in migrations where !applied.contains(Int64(migration.version)) {
             try database.transaction {
                 try database.execute(migration.sql)
+                try migration.code?(database)
                 try database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))",
                                  [.integer(Int64(migration.version))])
             }
@@ -258,4 +263,34 @@ enum Schema {
         invoice_id TEXT REFERENCES invoices (id)
     );
     """
+
+    /// De-duplication keys move from one row per event (a random-key B-tree insert each, the
+    /// slowest part of ingest) to blocks: per UTC day of event time and ingest batch, one blob of
+    /// 16-byte keys. Ingest loads the days an input touches into memory and appends one block per
+    /// day and transaction.
+    static let version2 = """
+    CREATE TABLE event_key_blocks (
+        id INTEGER PRIMARY KEY,
+        day INTEGER NOT NULL,
+        batch_id INTEGER REFERENCES ingest_batches (id),
+        keys BLOB NOT NULL CHECK (length(keys) % 16 = 0)
+    );
+    CREATE INDEX event_key_blocks_day ON event_key_blocks (day);
+    """
+
+    /// Rewrites version 1's per-event keys as blocks, then drops the old tables.
+    static func moveEventKeysIntoBlocks(_ database: Database) throws {
+        var days: [Int64: [UInt8]] = [:]
+        let rows = try database.prepare("""
+            SELECT hash, hash2, time FROM event_keys UNION ALL SELECT hash, hash2, time FROM event_key_overflow
+            """)
+        while let row = try rows.next() {
+            guard let hash = row.int(0), let hash2 = row.int(1), let time = row.int(2) else { continue }
+            EventKeyBlock.append(hash: hash, hash2: hash2, to: &days[EventKeyBlock.day(of: time), default: []])
+        }
+        for (day, keys) in days {
+            try database.run("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, NULL, ?)", [.integer(day), .blob(keys)])
+        }
+        try database.execute("DROP TABLE event_keys; DROP TABLE event_key_overflow;")
+    }
 }

@@ -45,16 +45,28 @@ public struct SegmentPiece: Hashable, Sendable {
     }
 }
 
-/// The identity of an event for de-duplication: a 128-bit hash of `(source, id)` and its time.
-public struct EventKey: Hashable, Sendable {
-    public var hash: Int64
-    public var hash2: Int64
-    public var time: Instant
+/// De-duplication keys as stored: per UTC day of event time, blobs of 16-byte keys (the two
+/// 64-bit halves of an event's `(source, id)` hash, little-endian).
+public enum EventKeyBlock {
+    public static let secondsPerDay: Int64 = 86_400
 
-    public init(hash: Int64, hash2: Int64, time: Instant) {
-        self.hash = hash
-        self.hash2 = hash2
-        self.time = time
+    /// The UTC day (days since 1970-01-01) of a time in seconds.
+    public static func day(of seconds: Int64) -> Int64 {
+        seconds >= 0 ? seconds / secondsPerDay : (seconds + 1) / secondsPerDay - 1
+    }
+
+    public static func append(hash: Int64, hash2: Int64, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: hash.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: hash2.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Keys held as 64-bit halves (hash, hash2, hash, ...) in the stored encoding.
+    public static func encode(_ halves: [UInt64]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: halves.count * 8)
+        bytes.withUnsafeMutableBytes { raw in
+            for (index, half) in halves.enumerated() { raw.storeBytes(of: half.littleEndian, toByteOffset: index * 8, as: UInt64.self) }
+        }
+        return bytes
     }
 }
 
@@ -73,42 +85,32 @@ extension Store {
             """, [SQLValue(input), now.sql, .integer(Int64(accepted)), .integer(Int64(duplicates)), .integer(Int64(rejected)), .integer(id)])
     }
 
-    /// Records event keys (the 128-bit hash of `(source, id)`); returns, per key, whether it is
-    /// new (false: a duplicate, of a stored event or of an earlier key in the list). Keys are
-    /// inserted in sorted order, which keeps the B-tree writes sequential.
-    public func recordEventKeys(_ keys: [EventKey]) throws -> [Bool] {
-        let insert = try database.prepare("INSERT OR IGNORE INTO event_keys (hash, hash2, time) VALUES (?, ?, ?)")
-        let stored = try database.prepare("SELECT hash2 FROM event_keys WHERE hash = ?")
-        let overflow = try database.prepare("INSERT OR IGNORE INTO event_key_overflow (hash, hash2, time) VALUES (?, ?, ?)")
-        // Sorted by the first half only: ties (the same event twice, or a rare collision) keep
-        // input order, so the first of two copies is the one recorded as new.
-        var order = keys.indices.map { (hash: keys[$0].hash, index: Int32($0)) }
-        order.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.index < $1.index }
-        var fresh = [Bool](repeating: false, count: keys.count)
-        for (_, position) in order {
-            let index = Int(position)
-            let key = keys[index]
-            try insert.bindInteger(key.hash, at: 1)
-            try insert.bindInteger(key.hash2, at: 2)
-            try insert.bindInteger(key.time.seconds, at: 3)
-            if try insert.step() == 1 {
-                fresh[index] = true
-                continue
+    /// Calls `body` with every stored de-duplication key of a UTC day.
+    public func forEachEventKey(day: Int64, _ body: (_ hash: Int64, _ hash2: Int64) -> Void) throws {
+        let blocks = try database.prepare("SELECT keys FROM event_key_blocks WHERE day = ?")
+        try blocks.bind([.integer(day)])
+        while let row = try blocks.next() {
+            guard case .blob(let keys) = row[0] else { continue }
+            keys.withUnsafeBytes { raw in
+                for offset in stride(from: 0, to: raw.count - 15, by: 16) {
+                    body(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)),
+                         Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self)))
+                }
             }
-            try stored.bind([.integer(key.hash)])
-            let hash2 = try stored.next()?.int(0)
-            stored.reset()
-            if hash2 == key.hash2 { continue }
-            try overflow.bind([.integer(key.hash), .integer(key.hash2), key.time.sql])
-            fresh[index] = try overflow.step() == 1
         }
-        return fresh
     }
 
-    /// Forgets de-duplication keys of events older than `cutoff` (`dedupeRetention`).
+    /// Appends a block of new keys for a day, recorded by `batch`: 64-bit halves, hash then
+    /// hash2 for each key.
+    public func appendEventKeys(_ halves: [UInt64], day: Int64, batch: Int64) throws {
+        guard !halves.isEmpty else { return }
+        try database.run("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, ?, ?)",
+                         [.integer(day), .integer(batch), .blob(EventKeyBlock.encode(halves))])
+    }
+
+    /// Forgets the de-duplication keys of days that end at or before `cutoff` (`dedupeRetention`).
     public func pruneEventKeys(before cutoff: Instant) throws -> Int {
-        try database.run("DELETE FROM event_keys WHERE time < ?", [cutoff.sql])
-            + database.run("DELETE FROM event_key_overflow WHERE time < ?", [cutoff.sql])
+        try database.run("DELETE FROM event_key_blocks WHERE day < ?", [.integer(EventKeyBlock.day(of: cutoff.seconds))])
     }
 
     /// Writes segment pieces, in the order given (callers sort them by key, which keeps the

@@ -71,6 +71,28 @@ import Testing
         #expect(try store.quarantinedEvents().map(\.line).sorted() == [3, 4, 5, 6, 8])
     }
 
+    @Test func aRepeatIsRecognisedWithinADayEitherSideAcrossRuns() throws {
+        let (store, _) = try store()
+        let now = Instant(rfc3339: "2026-04-20T00:00:00Z")!
+        let first = try Ingestor(store: store, now: now, dedupeRetention: ISODuration("P90D")!)
+            .ingest(Data([line("a", "2026-04-10T23:59:59Z"), line("b", "2026-04-10T12:00:00Z")].joined(separator: "\n").utf8), input: "one")
+        #expect(first.accepted == 2)
+        // A later run: "a" re-sent with a time on the next UTC day, and "b" re-sent at its own
+        // time, are repeats; "a" and "b" again two days later are new events.
+        let second = try Ingestor(store: store, now: now, dedupeRetention: ISODuration("P90D")!)
+            .ingest(Data([line("a", "2026-04-11T00:00:01Z"), line("b", "2026-04-10T12:00:00Z"),
+                          line("a", "2026-04-12T23:59:59Z"), line("b", "2026-04-13T00:00:00Z")].joined(separator: "\n").utf8), input: "two")
+        #expect(second.accepted == 2)
+        #expect(second.duplicates == 2)
+        // The first copy of an event in one input wins, whichever lane checks it.
+        let ids = (0..<64).map { "x\($0)" }
+        let third = try Ingestor(store: store, now: now, dedupeRetention: ISODuration("P90D")!)
+            .ingest(Data((ids + ids).map { line($0, "2026-04-15T00:00:00Z") }.joined(separator: "\n").utf8), input: "three")
+        #expect(third.accepted == 64)
+        #expect(third.duplicates == 64)
+        #expect(try store.database.first("SELECT sum(count) FROM usage_segments")?.int(0) == 68)
+    }
+
     @Test func transactionsCommitOnTheirOwnAndDuplicatesSpanThem() throws {
         let (store, _) = try store()
         let ingestor = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-20T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
@@ -104,15 +126,23 @@ import Testing
 
     @Test func linesSplitAcrossReadsComeOutWhole() throws {
         let lines = (1...10).map { "line number \($0)" }
+        // A chunk holds the whole lines of one buffer, at most `maxLines`; a line longer than
+        // the buffer (every line, with a block of 1, 3 or 7 bytes) gets a larger buffer.
         for block in [1, 3, 7, 64, 4096] {
-            #expect(try chunks(lines.joined(separator: "\n") + "\n", block: block, maxLines: 4) ==
-                    [Array(lines[0..<4]), Array(lines[4..<8]), Array(lines[8..<10])], "block \(block)")
+            let chunks = try chunks(lines.joined(separator: "\n") + "\n", block: block, maxLines: 4)
+            #expect(Array(chunks.joined()) == lines, "block \(block)")
+            #expect(chunks.allSatisfy { !$0.isEmpty && $0.count <= 4 }, "block \(block)")
         }
+        #expect(try chunks(lines.joined(separator: "\n") + "\n", block: 4096, maxLines: 4) ==
+                [Array(lines[0..<4]), Array(lines[4..<8]), Array(lines[8..<10])])
+        // 64 bytes hold four 14-byte lines (with their newlines), not five.
+        #expect(try chunks(lines.joined(separator: "\n") + "\n", block: 64, maxLines: 10).first?.count == 4)
     }
 
     @Test func aLastLineWithoutNewlineAndEmptyLinesCount() throws {
         // Empty lines keep their numbers so a rejection names the right line.
-        #expect(try chunks("a\n\nb\nc", block: 2, maxLines: 10) == [["a", "", "b", "c"]])
+        #expect(Array(try chunks("a\n\nb\nc", block: 2, maxLines: 10).joined()) == ["a", "", "b", "c"])
+        #expect(try chunks("a\n\nb\nc", block: 64, maxLines: 10) == [["a", "", "b", "c"]])
         #expect(try chunks("", block: 2, maxLines: 10).isEmpty)
     }
 }

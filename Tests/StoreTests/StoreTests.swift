@@ -21,7 +21,7 @@ import Testing
     @Test func migrationsRunOnceAndReopenIsClean() throws {
         let store = try temporaryStore()
         let reopened = try Store(path: store.database.path)
-        #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == [1])
+        #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == [1, 2])
         #expect(try reopened.database.first("PRAGMA journal_mode")?.string(0) == "wal")
         #expect(try reopened.database.first("PRAGMA foreign_keys")?.int(0) == 1)
     }
@@ -139,14 +139,49 @@ import Testing
         #expect(usage.quantity(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-05-01T00:00:00Z"), end: t("2026-06-01T00:00:00Z"))) == 0)
     }
 
-    @Test func eventKeysDeduplicateDurably() throws {
+    func keys(_ store: Store, day: Int64) throws -> [String] {
+        var found: [String] = []
+        try store.forEachEventKey(day: day) { found.append("\($0)/\($1)") }
+        return found
+    }
+
+    @Test func eventKeysAreKeptPerDayAndSurviveReopening() throws {
         let store = try storeWithCustomers()
-        let a = EventKey(hash: 7, hash2: 1, time: now), b = EventKey(hash: 3, hash2: 1, time: now)
-        #expect(try store.recordEventKeys([b, a, a]) == [true, true, false])
+        let batch = try store.beginBatch(input: "test", at: now)
+        // 2026-04-01 is day 20544 since 1970-01-01.
+        let day = EventKeyBlock.day(of: now.seconds)
+        #expect(day == 20544)
+        #expect(EventKeyBlock.day(of: now.seconds - 1) == 20543)
+        #expect(EventKeyBlock.day(of: -1) == -1)
+        try store.appendEventKeys([7, 1, 3, UInt64.max], day: day, batch: batch)
+        try store.appendEventKeys([9, 9], day: day, batch: batch)
+        try store.appendEventKeys([5, 5], day: day + 1, batch: batch)
         let reopened = try Store(path: store.database.path)
-        // Same first half, other second half: a different event (kept in the overflow table).
-        let collision = EventKey(hash: 7, hash2: 2, time: now)
-        #expect(try reopened.recordEventKeys([a, collision, collision]) == [false, true, false])
-        #expect(try reopened.recordEventKeys([collision]) == [false])
+        #expect(try keys(reopened, day: day) == ["7/1", "3/-1", "9/9"])
+        #expect(try keys(reopened, day: day + 1) == ["5/5"])
+        #expect(try keys(reopened, day: day - 1) == [])
+        // Retention counts whole days: a cutoff inside day+1 keeps it and forgets `day`.
+        #expect(try reopened.pruneEventKeys(before: Instant(seconds: now.seconds + 86_400 + 3_600)) == 2)
+        #expect(try keys(reopened, day: day) == [])
+        #expect(try keys(reopened, day: day + 1) == ["5/5"])
+    }
+
+    @Test func version1KeysMoveIntoDayBlocks() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("v1-\(UUID().uuidString).db").path
+        do {
+            let database = try Database(path: path, migrate: false)
+            try database.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            try database.execute(Schema.version1)
+            try database.execute("INSERT INTO schema_migrations VALUES (1, 0)")
+            try database.execute("""
+                INSERT INTO event_keys VALUES (11, 1, 1775001600), (12, 2, 1775001601), (13, 3, 1775088000);
+                INSERT INTO event_key_overflow VALUES (11, 4, 1775001602);
+                """)
+        }
+        let store = try Store(path: path)
+        // 1775001600 is 2026-04-01T00:00:00Z (day 20544); 1775088000 the next day.
+        #expect(try Set(keys(store, day: 20544)) == ["11/1", "12/2", "11/4"])
+        #expect(try keys(store, day: 20545) == ["13/3"])
+        #expect(try store.database.first("SELECT count(*) FROM sqlite_master WHERE name IN ('event_keys', 'event_key_overflow')")?.int(0) == 0)
     }
 }
