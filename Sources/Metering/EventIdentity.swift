@@ -9,17 +9,25 @@ public struct EventIdentity: Hashable, Sendable, CustomStringConvertible {
     public let source: String
     public let id: String
     public let hash: UInt64
+    /// A second, independent 64-bit hash (FNV-1a from another start over id, 0xFE, source):
+    /// with `hash`, a 128-bit key.
+    public let hash2: UInt64
 
     public init(source: String, id: String) {
         self.source = source
         self.id = id
-        self.hash = EventIdentity.hash(source: Array(source.utf8), id: Array(id.utf8))
+        let (source, id) = (Array(source.utf8), Array(id.utf8))
+        (hash, hash2) = source.withUnsafeBytes { source in
+            id.withUnsafeBytes { id in (EventIdentity.hash(source: source, id: id), EventIdentity.hash2(source: source, id: id)) }
+        }
     }
 
-    init(source: String, id: String, hash: UInt64) {
-        self.source = source
-        self.id = id
-        self.hash = hash
+    /// From the bytes of `source` and `id` as they appear in the input.
+    init(source: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) {
+        self.source = String(decoding: source, as: UTF8.self)
+        self.id = String(decoding: id, as: UTF8.self)
+        hash = EventIdentity.hash(source: source, id: id)
+        hash2 = EventIdentity.hash2(source: source, id: id)
     }
 
     /// The hash as SQLite's signed 64-bit integer.
@@ -32,6 +40,11 @@ public struct EventIdentity: Hashable, Sendable, CustomStringConvertible {
     static func hash(source: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) -> UInt64 {
         let h = (FNV1a.hash(source) ^ 0xFF) &* FNV1a.prime
         return FNV1a.hash(id, into: h)
+    }
+
+    static func hash2(source: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) -> UInt64 {
+        let h = (FNV1a.hash(id, into: 0x8422_2325_cbf2_9ce4) ^ 0xFE) &* FNV1a.prime
+        return FNV1a.hash(source, into: h)
     }
 
     /// True when this identity is exactly (`source`, `id`), byte for byte.

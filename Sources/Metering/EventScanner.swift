@@ -329,8 +329,7 @@ struct EventScanner {
         guard let instant = RFC3339.parse(bytes(time)) else { return .rejected(.badTime(text(time))) }
         guard let typeIndex = meters.typeIndex(bytes(type)) else { return .rejected(.unknownEventType(text(type))) }
         if let rejection = meters.check(values, typeIndex: typeIndex) { return .rejected(rejection) }
-        let identity = EventIdentity(source: text(source), id: text(id),
-                                     hash: EventIdentity.hash(source: bytes(source), id: bytes(id)))
+        let identity = EventIdentity(source: bytes(source), id: bytes(id))
         let entry = meters.types[typeIndex]
         return .accepted(UsageEvent(identity: identity, type: entry.name, subject: text(subject), time: instant,
                                     values: values, meterIndices: entry.meters))

@@ -276,7 +276,7 @@ public final class Ingestor {
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
                         if day != lastDay { days.insert(day); lastDay = day }
                         candidates.append(Candidate(values: event.values, meters: event.meterIndices, time: event.time,
-                                                    hash: event.identity.hash, hash2: Ingestor.secondHash(event.identity),
+                                                    hash: event.identity.hash, hash2: event.identity.hash2,
                                                     window: window, subscription: Int32(subscription), day: day,
                                                     late: window < lastClosed[subscription]))
                     case .failure(let problem): rejected.append((firstLine + index, problem.reason))
@@ -396,15 +396,6 @@ public final class Ingestor {
         let window = SegmentWindows(subscription: subscriptions[subscription], containing: time)
         cache[subscription] = window
         return window.span.start
-    }
-
-    /// A second, independent 64-bit hash of `(source, id)`: with the first, a 128-bit identity.
-    static func secondHash(_ identity: EventIdentity) -> UInt64 {
-        var state: UInt64 = 0x84222325_cbf29ce4
-        for byte in identity.id.utf8 { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        state = (state ^ 0xFE) &* 0x0000_0100_0000_01B3
-        for byte in identity.source.utf8 { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return state
     }
 }
 

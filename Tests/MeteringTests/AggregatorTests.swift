@@ -83,6 +83,8 @@ struct DedupeTests {
         #expect(EventIdentity(source: "gateway-1", id: "evt-1").hash == 0xdac0_8924_fb96_5cbb)
         #expect(EventIdentity(source: "ab", id: "c").hash != EventIdentity(source: "a", id: "bc").hash)
         #expect(EventIdentity(source: "gateway-1", id: "evt-1").storageKey == Int64(bitPattern: 0xdac0_8924_fb96_5cbb))
+        // The second half: FNV-1a from 0x84222325cbf29ce4 over "evt-1", 0xFE, "gateway-1".
+        #expect(EventIdentity(source: "gateway-1", id: "evt-1").hash2 == 0x539e_d285_1103_2a91)
     }
 
     @Test func scannerAndFallbackHashAlike() throws {
