@@ -34,8 +34,10 @@ public final class Ingestor {
     /// Subject -> the customer's slot in `spans`.
     let customerSlots: [String: Int]
     let customerKeys: [String]
-    /// Per customer, its subscriptions' service spans in start order.
-    let spans: [[(subscription: Int, start: Int64, end: Int64)]]
+    /// The subscriptions' service spans, each customer's together in start order.
+    let flatSpans: [(subscription: Int, start: Int64, end: Int64)]
+    /// Per customer slot, its range in `flatSpans`.
+    let spanRanges: [Range<Int>]
     let subscriptions: [Subscription]
     /// Per subscription, the latest closed bill date (seconds), or Int64.min.
     let lastClosed: [Int64]
@@ -83,7 +85,12 @@ public final class Ingestor {
         for index in spans.indices { spans[index].sort { $0.start < $1.start } }
         self.customerSlots = customerSlots
         customerKeys = keys
-        self.spans = spans
+        var flat: [(subscription: Int, start: Int64, end: Int64)] = []
+        spanRanges = spans.map { customer in
+            flat += customer
+            return (flat.count - customer.count)..<flat.count
+        }
+        flatSpans = flat
         windowCaches = (0..<2).map { _ in WindowCache(subscriptions: records.count) }
         let closed = try store.lastClosedBillDates()
         lastClosed = subscriptions.map { closed[$0.id]?.seconds ?? Int64.min }
@@ -151,6 +158,8 @@ public final class Ingestor {
                                         newKeys: Array(repeating: [], count: Ingestor.lanes))
                 }
                 try add(prepared, group: &group!, summary: &summary)
+                // Freeing a chunk's many small arrays is work too: the reader thread does it.
+                reader.async { withExtendedLifetime(prepared) {} }
                 if group!.lines >= commitLines {
                     try commit(group!, input: input, summary: &summary)
                     group = nil
@@ -382,10 +391,15 @@ public final class Ingestor {
         if time < earliest {
             return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is older than dedupeRetention \(retention.text): too old to de-duplicate"))
         }
-        guard let span = spans[slot].last(where: { $0.start <= time && time < $0.end }) else {
-            return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is outside every subscription of customer \(customerKeys[slot])"))
+        // Spans of one customer are in start order and rarely more than a few: walk back.
+        let range = spanRanges[slot]
+        var index = range.upperBound
+        while index > range.lowerBound {
+            index -= 1
+            let span = flatSpans[index]
+            if span.start <= time && time < span.end { return .success(span.subscription) }
         }
-        return .success(span.subscription)
+        return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is outside every subscription of customer \(customerKeys[slot])"))
     }
 
     /// The start of the segment window holding `time`: windows are cut at every boundary the
