@@ -186,15 +186,9 @@ public final class Ingestor {
             try store.appendEventKeys(halves, day: Int64(day), batch: group.batch)
         }
         let ids = subscriptions.map(\.id)
-        // Each lane's pieces are in key order and no subscription is in two lanes: merge them.
-        var lanes = group.segments.map { $0.pieces(subscriptionIds: ids)[...] }
-        var pieces: [SegmentPiece] = []
-        pieces.reserveCapacity(lanes.reduce(0) { $0 + $1.count })
-        while let lane = lanes.indices.filter({ !lanes[$0].isEmpty }).min(by: {
-            lanes[$0].first!.subscriptionId.utf8.lexicographicallyPrecedes(lanes[$1].first!.subscriptionId.utf8)
-        }) {
-            pieces.append(lanes[lane].removeFirst())
-        }
+        var segments = group.segments[0]
+        for other in group.segments.dropFirst() { segments.absorb(other) }
+        let pieces = segments.pieces(subscriptionIds: ids)
         try store.writeSegments(pieces, batch: group.batch)
         try store.finishBatch(group.batch, input: "\(input) lines \(group.firstLine)-\(group.firstLine + group.lines - 1)",
                               accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
@@ -304,43 +298,30 @@ public final class Ingestor {
         let lanes = Ingestor.lanes
         var accepted = [Int](repeating: 0, count: lanes), late = [Int](repeating: 0, count: lanes)
         let parser = self.parser
-        var fresh = prepared.parts.map { [Bool](repeating: false, count: $0.count) }
-        // De-duplication: lane `hash % lanes` owns a key; each lane walks the chunk in input order.
+        // Lane `hash % lanes` owns a key and aggregates the events it accepts; each lane walks
+        // the chunk in input order, so the first copy of an event is the one accepted. A
+        // subscription's segments are split over the lanes and merged at commit.
         seen.withUnsafeMutableBufferPointer { seen in
             group.newKeys.withUnsafeMutableBufferPointer { newKeys in
-                fresh.withUnsafeMutableBufferPointer { fresh in
-                    let shared = UncheckedSendable(value: (prepared.parts, fresh, seen, newKeys))
-                    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                        let (parts, fresh, seen, newKeys) = shared.value
-                        for (part, candidates) in parts.enumerated() {
-                            candidates.withUnsafeBufferPointer { candidates in
-                                for index in candidates.indices where Int(candidates[index].hash & UInt64(lanes - 1)) == lane {
-                                    let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
-                                    guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
-                                    fresh[part][index] = true
-                                    newKeys[lane].append(NewKey(hash: hash, hash2: hash2, day: day))
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        // Aggregation: lane `subscription % lanes` owns a subscription's segments.
-        group.segments.withUnsafeMutableBufferPointer { segments in
-            accepted.withUnsafeMutableBufferPointer { accepted in
-                late.withUnsafeMutableBufferPointer { late in
-                    let shared = UncheckedSendable(value: (prepared.parts, fresh, segments, accepted, late))
-                    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                        let (parts, fresh, segments, accepted, late) = shared.value
-                        for (part, candidates) in parts.enumerated() {
-                            candidates.withUnsafeBufferPointer { candidates in
-                                for index in candidates.indices where fresh[part][index] && Int(candidates[index].subscription) % lanes == lane {
-                                    segments[lane].add(values: candidates[index].values, meters: candidates[index].meters,
-                                                       time: candidates[index].time, subscription: Int(candidates[index].subscription),
-                                                       window: candidates[index].window, late: candidates[index].late, parser: parser)
-                                    accepted[lane] += 1
-                                    if candidates[index].late { late[lane] += 1 }
+                group.segments.withUnsafeMutableBufferPointer { segments in
+                    accepted.withUnsafeMutableBufferPointer { accepted in
+                        late.withUnsafeMutableBufferPointer { late in
+                            let shared = UncheckedSendable(value: (prepared.parts, seen, newKeys, segments, accepted, late))
+                            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                                let (parts, seen, newKeys, segments, accepted, late) = shared.value
+                                for candidates in parts {
+                                    candidates.withUnsafeBufferPointer { candidates in
+                                        for index in candidates.indices where Int(candidates[index].hash & UInt64(lanes - 1)) == lane {
+                                            let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
+                                            guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
+                                            newKeys[lane].append(NewKey(hash: hash, hash2: hash2, day: day))
+                                            segments[lane].add(values: candidates[index].values, meters: candidates[index].meters,
+                                                               time: candidates[index].time, subscription: Int(candidates[index].subscription),
+                                                               window: candidates[index].window, late: candidates[index].late, parser: parser)
+                                            accepted[lane] += 1
+                                            if candidates[index].late { late[lane] += 1 }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -471,6 +452,7 @@ struct SegmentBuilder {
     var late: [Bool] = []
     /// Interned group-by texts ("model=gpt-4o"); 0 is no group-by.
     var groups: [String] = [""]
+    var groupByText: [String: Int32] = ["": 0]
     /// Per meter with one group-by: its values' texts -> group id, without building the text.
     var groupIDs: [[String: Int32]]
 
@@ -509,10 +491,33 @@ struct SegmentBuilder {
         // The common case, one group-by: look its value up directly.
         let value = slots.count == 1 ? (values[slots[0]]?.keyText ?? "") : meters.groupKey(of: values, meter: meter)
         if let id = groupIDs[meter][value] { return id }
-        let id = Int32(groups.count)
-        groups.append(slots.count == 1 ? "\(meters.groupNames[meter][0])=\(value)" : value)
+        let id = intern(slots.count == 1 ? "\(meters.groupNames[meter][0])=\(value)" : value)
         groupIDs[meter][value] = id
         return id
+    }
+
+    mutating func intern(_ text: String) -> Int32 {
+        if let id = groupByText[text] { return id }
+        let id = Int32(groups.count)
+        groups.append(text)
+        groupByText[text] = id
+        return id
+    }
+
+    /// Adds another builder's segments (of the same subscriptions and meters) to these.
+    mutating func absorb(_ other: SegmentBuilder) {
+        for (slot, key) in other.keys.enumerated() {
+            var translated = key
+            if key.group != 0 { translated.group = intern(other.groups[Int(key.group)]) }
+            if let found = index[translated] {
+                aggregates[found].merge(other.aggregates[slot])
+            } else {
+                index[translated] = keys.count
+                keys.append(translated)
+                aggregates.append(other.aggregates[slot])
+                late.append(other.late[slot])
+            }
+        }
     }
 
     /// The pieces in key order (subscriptions are numbered in id order), ready to append.
