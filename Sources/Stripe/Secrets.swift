@@ -10,7 +10,7 @@ public enum Redact {
     public static func secrets(in text: String) -> String {
         let key = /(?<prefix>(?:sk|rk)_(?:test|live)_)(?<body>[A-Za-z0-9]+)/
         // Signing secrets are base64 text, which may hold `+`, `/` and padding.
-        let signing = /(?<prefix>whsec_)(?<body>[A-Za-z0-9+\/]+=*)/
+        let signing = /(?<prefix>whsec_)(?<body>[A-Za-z0-9+\/]+)=*/
         return text
             .replacing(key) { mask(prefix: $0.output.prefix, body: $0.output.body) }
             .replacing(signing) { mask(prefix: $0.output.prefix, body: $0.output.body) }
@@ -30,7 +30,7 @@ public enum Redact {
 
 /// A Stripe API key: a secret key (`sk_`) or a restricted key (`rk_`), in test or live mode.
 /// Its description is masked, so printing a key or an error holding one shows no secret.
-public struct APIKey: Hashable, Sendable, CustomStringConvertible {
+public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum Kind: String, Sendable { case secret, restricted }
     public enum Mode: String, Sendable { case test, live }
 
@@ -63,10 +63,12 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible {
 
     /// `rk_test_***abcd`.
     public var description: String { Redact.secrets(in: revealed) }
+
+    public var debugDescription: String { description }
 }
 
 /// A webhook endpoint's signing secret (`whsec_…`). Its description is masked.
-public struct WebhookSecret: Hashable, Sendable, CustomStringConvertible, Decodable {
+public struct WebhookSecret: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible, Decodable {
     /// The secret itself, for signing and verifying only.
     public let revealed: String
 
@@ -82,4 +84,6 @@ public struct WebhookSecret: Hashable, Sendable, CustomStringConvertible, Decoda
     public var description: String {
         Redact.mask(prefix: "whsec_", body: revealed.hasPrefix("whsec_") ? revealed.dropFirst(6) : revealed[...])
     }
+
+    public var debugDescription: String { description }
 }

@@ -120,7 +120,7 @@ extension StripeClient {
                 failure = StripeError(response: response, call: callName, attempts: attempt)
             } catch {
                 log[metadataKey: "stripe.request_id"] = nil
-                failure = StripeError(kind: .network(error.kind), message: error.description, call: callName, attempts: attempt)
+                failure = StripeError(kind: .network(error.kind), message: error.detail, call: callName, attempts: attempt)
             }
 
             guard RetryPolicy.shouldRetry(failure), attempt < policy.maxAttempts else { throw failure }

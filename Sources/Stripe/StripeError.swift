@@ -26,7 +26,7 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
     public var code: String?
     public var declineCode: String?
     public var param: String?
-    /// Stripe's message, or the client's own words for the other kinds.
+    /// Stripe's message; for a network failure, the transport's words.
     public var message: String
     /// Stripe's `Request-Id` header of the last answer.
     public var requestId: String?
@@ -103,7 +103,8 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
         case .invalidInput:
             text = message
         case .network(let reason):
-            text = "could not reach Stripe for \(callText)\(tries): \(reason.rawValue) (\(message)); check stripe.apiBase and the network"
+            let detail = message.isEmpty ? "" : " (\(message))"
+            text = "could not reach Stripe for \(callText)\(tries): \(reason.rawValue)\(detail); check stripe.apiBase and the network"
         case .deadline:
             text = "gave up on \(callText)\(tries) at its deadline; the last attempt: \(message)"
         case .decoding:
