@@ -53,8 +53,7 @@ extension StripeClient {
     }
 
     /// Sends a call and decodes its answer as `T`.
-    func call<T: Decodable>(_ method: HTTPMethod, _ path: String, form: Form = Form(), idempotencyKey: String? = nil,
-                            as type: T.Type = T.self) throws(StripeError) -> T {
+    func call<T: Decodable>(_ method: HTTPMethod, _ path: String, form: Form = Form(), idempotencyKey: String? = nil) throws(StripeError) -> T {
         let response = try send(method, path, form: form, idempotencyKey: idempotencyKey)
         return try StripeJSON.decode(T.self, from: response.body, call: "\(method.rawValue) \(path)",
                                      requestId: response.header("Request-Id"))
@@ -158,13 +157,14 @@ extension StripeClient {
             throw StripeError(invalidInput: "\(call) needs an idempotency key derived from Tollbooth's own ids")
         }
         guard key.count <= 255, key.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) }) else {
-            throw StripeError(invalidInput: "the idempotency key for \(call) must be 1 to 255 printable ASCII characters, not \(key.count) characters: \"\(key.prefix(40))…\"")
+            let shown = String(reflecting: String(key.prefix(40))) + (key.count > 40 ? "… (\(key.count) characters)" : "")
+            throw StripeError(invalidInput: "the idempotency key for \(call) must be 1 to 255 printable ASCII characters, not \(shown)")
         }
     }
 
     private func deadlineError(after failure: StripeError?, call: String, attempts: Int) -> StripeError {
         guard let failure else {
-            return StripeError(kind: .deadline, message: "it waited its turn under the pacing limit past the deadline", call: call, attempts: attempts)
+            return StripeError(kind: .deadline, message: "its turn under stripe.writesPerSecond or stripe.readsPerSecond came after the deadline", call: call, attempts: attempts)
         }
         var last = failure
         last.attempts = 1  // the count belongs to the deadline's own message

@@ -106,7 +106,9 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
             let detail = message.isEmpty ? "" : " (\(message))"
             text = "could not reach Stripe for \(callText)\(tries): \(reason.rawValue)\(detail); check stripe.apiBase and the network"
         case .deadline:
-            text = "gave up on \(callText)\(tries) at its deadline; the last attempt: \(message)"
+            text = attempts == 0
+                ? "gave up on \(callText) before sending it: \(message)"
+                : "gave up on \(callText)\(tries) at its deadline; the last attempt: \(message)"
         case .decoding:
             text = "Stripe's answer to \(callText) was not what the client expected: \(message)\(request)"
         case .api:

@@ -64,6 +64,18 @@ import Testing
         for (index, wait) in waits.enumerated() { #expect(abs(wait - Double(index + 1) * 0.05) < 1e-9) }
     }
 
+    @Test func aCallWhoseTurnComesAfterItsDeadlineIsNotSent() throws {
+        let transport = FakeTransport(try HTTPResponse(status: 200, body: fixture("invoice")))
+        let clock = VirtualClock(frozen: true)
+        let client = try makeClient(transport, clock: clock, policy: instantPolicy(deadline: 0.5), writesPerSecond: 1)
+        _ = try client.voidInvoice("in_1", idempotencyKey: "v1")
+        let error = stripeError { () throws(StripeError) in try client.voidInvoice("in_2", idempotencyKey: "v2") }
+        #expect(error?.kind == .deadline)
+        #expect(error?.attempts == 0)
+        #expect(error?.description == "gave up on POST /v1/invoices/in_2/void before sending it: its turn under stripe.writesPerSecond or stripe.readsPerSecond came after the deadline")
+        #expect(transport.requests.count == 1)
+    }
+
     @Test func copiesOfAClientShareItsBuckets() throws {
         let transport = FakeTransport(try HTTPResponse(status: 200, body: fixture("account")))
         let clock = VirtualClock(frozen: true)
