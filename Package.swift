@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // System libraries, from Debian's -dev packages (scripts/setup.sh installs them).
@@ -30,6 +31,12 @@ let package = Package(
         .target(name: "Store", dependencies: ["Billing", "CSQLite"], exclude: ["README.md"]),
         // CloudEvents parsing, meter matching, de-duplication, usage segments, quota checks.
         .target(name: "Metering", dependencies: ["Billing", "Store"], exclude: ["README.md"]),
+        // Typed Stripe client over libcurl: form encoding, retries, pacing, errors, webhook signatures.
+        .target(name: "Stripe", dependencies: [
+            "Billing", "CCurl",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["README.md"]),
         // The staged bill run and its job ledger.
         .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"]),
@@ -46,6 +53,8 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store"]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline"]),
+        // Reads its Stripe object fixtures from Tests/Fixtures/stripe by #filePath.
+        .testTarget(name: "StripeTests", dependencies: ["Stripe", "Billing", .product(name: "Logging", package: "swift-log")]),
         // Runs the built `tollbooth` executable as a subprocess; depends on no module so it
         // tests the command line exactly as a user meets it.
         .testTarget(name: "EndToEndTests"),

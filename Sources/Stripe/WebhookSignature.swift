@@ -1,0 +1,86 @@
+import Crypto
+import Foundation
+
+/// Stripe's webhook signature: the `Stripe-Signature` header `t=<unix seconds>,v1=<hex>` where
+/// v1 is HMAC-SHA256, keyed with the endpoint's whole signing secret, over "{t}.{raw body}".
+/// A header may carry several v1 values (while a secret is rolled); one matching is enough.
+public enum WebhookSignature {
+    /// Stripe's tolerance: a signature older than five minutes is refused as a possible replay.
+    public static let tolerance: Int64 = 300
+
+    /// The header Stripe would send for `payload` signed at `timestamp`: for the simulator and
+    /// tests.
+    public static func header(payload: Data, secret: WebhookSecret, timestamp: Int64) -> String {
+        "t=\(timestamp),v1=\(hex(code(payload: payload, secret: secret, timestamp: timestamp)))"
+    }
+
+    /// Checks `header` against the raw body as received (before any parsing), at `now` (Unix
+    /// seconds). Every v1 value is compared in constant time.
+    public static func verify(payload: Data, header: String, secret: WebhookSecret, now: Int64,
+                              tolerance: Int64 = WebhookSignature.tolerance) throws(WebhookSignatureError) {
+        var timestamp: Int64?
+        var signatures: [Data] = []
+        for part in header.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2 else { continue }
+            switch pair[0] {
+            case "t": timestamp = Int64(pair[1])
+            case "v1": if let bytes = bytes(fromHex: pair[1]) { signatures.append(bytes) }
+            default: continue  // v0 and schemes to come are not ours to check
+            }
+        }
+        guard let timestamp else { throw .malformedHeader("no t=<timestamp>") }
+        guard !signatures.isEmpty else { throw .malformedHeader("no v1=<signature>") }
+        let key = SymmetricKey(data: Data(secret.revealed.utf8))
+        let signed = signedPayload(payload, timestamp: timestamp)
+        guard signatures.contains(where: { HMAC<SHA256>.isValidAuthenticationCode($0, authenticating: signed, using: key) }) else {
+            throw .noMatchingSignature
+        }
+        // Checked after the signature, as Stripe does, so only a genuine delivery is called old.
+        guard now - timestamp <= tolerance else { throw .tooOld(seconds: now - timestamp, tolerance: tolerance) }
+    }
+
+    static func code(payload: Data, secret: WebhookSecret, timestamp: Int64) -> Data {
+        let key = SymmetricKey(data: Data(secret.revealed.utf8))
+        return Data(HMAC<SHA256>.authenticationCode(for: signedPayload(payload, timestamp: timestamp), using: key))
+    }
+
+    static func signedPayload(_ payload: Data, timestamp: Int64) -> Data {
+        Data("\(timestamp).".utf8) + payload
+    }
+
+    static func hex(_ bytes: Data) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func bytes(fromHex text: String) -> Data? {
+        guard text.count.isMultiple(of: 2), !text.isEmpty else { return nil }
+        var out = Data(capacity: text.count / 2)
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
+            out.append(byte)
+            index = next
+        }
+        return out
+    }
+}
+
+/// Why a webhook delivery was refused; the server answers 400 with this text.
+public enum WebhookSignatureError: Error, Hashable, Sendable, CustomStringConvertible {
+    case malformedHeader(String)
+    case noMatchingSignature
+    case tooOld(seconds: Int64, tolerance: Int64)
+
+    public var description: String {
+        switch self {
+        case .malformedHeader(let what):
+            return "the Stripe-Signature header is malformed (\(what)); expected t=<unix seconds>,v1=<hex HMAC-SHA256>"
+        case .noMatchingSignature:
+            return "no v1 signature in Stripe-Signature matches the body: the webhook signing secret is wrong (check the endpoint's secret in the Stripe Dashboard) or the body was altered on the way"
+        case .tooOld(let seconds, let tolerance):
+            return "the Stripe-Signature timestamp is \(seconds) s old, over the \(tolerance) s tolerance: a replayed or long-delayed delivery; check the server clock"
+        }
+    }
+}
