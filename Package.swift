@@ -38,11 +38,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
         // The staged bill run and its job ledger.
-        .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", .product(name: "Logging", package: "swift-log")],
+        .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", "Stripe", .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"]),
         // The command-line tool: parses arguments, calls the modules, maps errors to exit codes.
         .executableTarget(name: "tollbooth", dependencies: [
-            "Billing", "Store", "Metering", "Pipeline",
+            "Billing", "Store", "Metering", "Pipeline", "Stripe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
