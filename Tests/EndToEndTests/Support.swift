@@ -31,7 +31,7 @@ struct CLI {
         try run(arguments, environment: environment)
     }
 
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+    func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> Outcome {
         let binary = try #require(CLI.binary, "no built tollbooth executable: run `swift build --build-tests` first (or set TOLLBOOTH_BIN)")
         let out = folder.appendingPathComponent("stdout-\(UUID().uuidString)")
         let err = folder.appendingPathComponent("stderr-\(UUID().uuidString)")
@@ -51,7 +51,13 @@ struct CLI {
         process.environment = env
         process.standardOutput = outHandle
         process.standardError = errHandle
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            let url = folder.appendingPathComponent("stdin-\(UUID().uuidString)")
+            try Data(input.utf8).write(to: url)
+            process.standardInput = try FileHandle(forReadingFrom: url)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         process.waitUntilExit()
         return Outcome(status: process.terminationStatus,
