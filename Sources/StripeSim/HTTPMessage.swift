@@ -101,8 +101,10 @@ public struct HTTPResponse: Sendable {
 /// What a handler tells the server to do with a request.
 public enum HTTPReply: Sendable {
     case response(HTTPResponse)
-    /// Close the connection without answering, as a network failure would.
-    case drop
+    /// Send the head and part of the body, then close the connection: a network failure mid-answer.
+    /// (A connection closed before any byte of the answer would be retried at once by libcurl
+    /// on a reused connection, so the client would never see the failure.)
+    case truncated(HTTPResponse)
 }
 
 /// A request the parser refuses; the server answers `status` and closes the connection.

@@ -136,7 +136,9 @@ public final class HTTPServer: @unchecked Sendable {
             }
             continued = false
             switch handler(request) {
-            case .drop:
+            case let .truncated(response):
+                let bytes = response.serialized(keepAlive: false)
+                _ = write(fd, Array(bytes.prefix(bytes.count - max(1, response.body.count / 2))))
                 return
             case let .response(response):
                 let keepAlive = request.keepAlive

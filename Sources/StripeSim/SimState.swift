@@ -65,7 +65,7 @@ struct Fault: Sendable {
         case serverError(after: Bool)
         /// 429 before any work.
         case rateLimit
-        /// The work is done and stored, then the connection is closed without an answer.
+        /// The work is done and stored, then the connection breaks part-way through the answer.
         case drop
         /// The request waits this many milliseconds, then is served normally.
         case delay(milliseconds: Int)

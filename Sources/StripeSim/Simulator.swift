@@ -191,7 +191,7 @@ public final class Simulator: @unchecked Sendable {
         switch fault?.kind {
         case .drop?:
             log.status = 0
-            return .drop
+            return .truncated(HTTPResponse(status: status, headers: jsonHeaders + headers, body: bytes))
         case .serverError(after: true)?:
             var error = APIError.api("An error occurred while processing your request. (simulated fault after the work was stored)")
             error.headers = ["Stripe-Should-Retry": "true"]
