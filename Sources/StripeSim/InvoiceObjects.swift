@@ -213,8 +213,10 @@ struct Invoice: Sendable {
         amountRemaining = amountDue - amountPaid
     }
 
-    var periodStart: Int64 { lines.map(\.periodStart).min() ?? created }
-    var periodEnd: Int64 { lines.map(\.periodEnd).max() ?? created }
+    /// Stripe's `period_start` and `period_end` of a one-off invoice: its creation time. The
+    /// service periods are on the lines.
+    var periodStart: Int64 { created }
+    var periodEnd: Int64 { created }
 
     /// The invoice's JSON with its first `embeddedLines` lines, as Stripe embeds them.
     func json(livemode: Bool, accountName: String, embeddedLines: Int = 10) -> JSON {

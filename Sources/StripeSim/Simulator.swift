@@ -174,7 +174,7 @@ public final class Simulator: @unchecked Sendable {
         }
         let events = account.undelivered
         account.undelivered = []
-        let endpoints = account.webhookEndpoints.oldestFirst
+        let endpoints = Array(account.webhookEndpoints.oldestFirst)
         let bytes = body.bytes
         if let idempotencyKey {
             account.idempotency[idempotencyKey] = StoredResponse(method: request.method, path: request.path, body: request.body,

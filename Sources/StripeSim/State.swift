@@ -18,9 +18,12 @@ struct Table<Item: Sendable>: Sendable {
 
     var count: Int { order.count }
 
-    var newestFirst: [Item] { order.reversed().map { items[$0]! } }
+    /// Lazily, so a filtered, paged list reads only what it shows.
+    var newestFirst: LazyMapSequence<ReversedCollection<[String]>, Item> {
+        order.reversed().lazy.map { [items] in items[$0]! }
+    }
 
-    var oldestFirst: [Item] { order.map { items[$0]! } }
+    var oldestFirst: LazyMapSequence<[String], Item> { order.lazy.map { [items] in items[$0]! } }
 }
 
 /// Everything one account holds. Keys of another account never see it.
@@ -117,10 +120,11 @@ enum Identifiers {
     }
 }
 
-/// Stripe's list paging over objects given newest first: `limit` (1 to 100, default 10),
-/// `starting_after` (the page after an object) and `ending_before` (the page before one).
-func page<Item>(_ newestFirst: [Item], id: (Item) -> String, noun: String, context: RequestContext, url: String,
-                render: (Item) -> JSON) throws(APIError) -> JSON {
+/// Stripe's list paging over objects in list order (newest first, or a line order): `limit`
+/// (1 to 100, default 10), `starting_after` (the page after an object) and `ending_before` (the
+/// page before one). Reads the sequence only as far as the page needs.
+func page<Items: Sequence>(_ items: Items, id: (Items.Element) -> String, noun: String, context: RequestContext, url: String,
+                           render: (Items.Element) -> JSON) throws(APIError) -> JSON {
     let params = context.params
     var limit = 10
     if let text = params.string("limit") {
@@ -129,25 +133,37 @@ func page<Item>(_ newestFirst: [Item], id: (Item) -> String, noun: String, conte
         }
         limit = value
     }
-    var items = newestFirst[...]
-    if let after = params.text("starting_after") {
-        guard let index = items.firstIndex(where: { id($0) == after }) else {
-            throw .noSuch(noun, after, param: "starting_after")
-        }
-        items = items[(index + 1)...]
-        let shown = items.prefix(limit)
-        return .list(shown.map(render), hasMore: items.count > shown.count, url: url)
-    }
+    var iterator = items.makeIterator()
     if let before = params.text("ending_before") {
-        guard let index = items.firstIndex(where: { id($0) == before }) else {
-            throw .noSuch(noun, before, param: "ending_before")
+        // The `limit` objects just before `before`, and whether any come before them.
+        var window: [Items.Element] = []
+        var dropped = false
+        while let item = iterator.next() {
+            if id(item) == before {
+                return .list(window.map(render), hasMore: dropped, url: url)
+            }
+            window.append(item)
+            if window.count > limit {
+                window.removeFirst()
+                dropped = true
+            }
         }
-        let newer = items[..<index]
-        let shown = newer.suffix(limit)
-        return .list(shown.map(render), hasMore: newer.count > shown.count, url: url)
+        throw .noSuch(noun, before, param: "ending_before")
     }
-    let shown = items.prefix(limit)
-    return .list(shown.map(render), hasMore: items.count > shown.count, url: url)
+    if let after = params.text("starting_after") {
+        var found = false
+        while let item = iterator.next() {
+            if id(item) == after {
+                found = true
+                break
+            }
+        }
+        guard found else { throw .noSuch(noun, after, param: "starting_after") }
+    }
+    var shown: [Items.Element] = []
+    while shown.count <= limit, let item = iterator.next() { shown.append(item) }
+    let hasMore = shown.count > limit
+    return .list(shown.prefix(limit).map(render), hasMore: hasMore, url: url)
 }
 
 /// Applies a metadata parameter: `metadata[k]=v` sets, `metadata[k]=` removes a key,
