@@ -299,6 +299,7 @@ enum InvoiceAPI {
         invoice.paidAt = context.now
         invoice.nextPaymentAttempt = nil
         state.invoices[invoice.id] = invoice
+        state.customers[invoice.customer]?.delinquent = false
         let json = state.invoiceJSON(invoice)
         state.emit("invoice.paid", json, context: context)
         if charged { state.emit("invoice.payment_succeeded", json, context: context) }
@@ -338,6 +339,7 @@ enum InvoiceAPI {
     static func recordFailure(_ invoice: inout Invoice, state: inout AccountState, context: RequestContext, type: String) {
         invoice.nextPaymentAttempt = invoice.autoAdvance ? context.now + retryInterval : nil
         state.invoices[invoice.id] = invoice
+        state.customers[invoice.customer]?.delinquent = true
         state.emit(type, state.invoiceJSON(invoice), context: context)
     }
 }

@@ -95,6 +95,8 @@ struct Customer: Sendable {
     /// Positive: the customer owes it (Stripe's minimum charge carries here); negative: credit.
     var balance: Int64 = 0
     var currency: String?
+    /// True while the customer's latest invoice payment attempt failed.
+    var delinquent = false
     var description: String?
     var email: String?
     var invoicePrefix: String
@@ -114,7 +116,7 @@ struct Customer: Sendable {
             "created": .int(created),
             "currency": .nullable(currency),
             "default_source": nil,
-            "delinquent": false,
+            "delinquent": .bool(delinquent),
             "description": .nullable(description),
             "discount": nil,
             "email": .nullable(email),

@@ -99,7 +99,8 @@ public final class Simulator: @unchecked Sendable {
             return fail(error)
         case .rateLimit?:
             return fail(.rateLimited)
-        default: break
+        case .serverError(after: true)?, .drop?, .delay?, nil:
+            break
         }
 
         let credential: Credential
@@ -196,7 +197,7 @@ public final class Simulator: @unchecked Sendable {
             var error = APIError.api("An error occurred while processing your request. (simulated fault after the work was stored)")
             error.headers = ["Stripe-Should-Retry": "true"]
             return fail(error)
-        default:
+        case .serverError(after: false)?, .rateLimit?, .delay?, nil:
             log.status = status
             return .response(HTTPResponse(status: status, headers: jsonHeaders + headers, body: bytes))
         }

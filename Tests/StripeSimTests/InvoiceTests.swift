@@ -174,6 +174,8 @@ import Testing
         #expect(failed.json["status"] as? String == "open")
         #expect(int(failed, "attempt_count") == 1)
         #expect(failed.json["attempted"] as? Bool == true)
+        let failedCustomer = try #require(failed.json["customer"] as? String)
+        #expect(try await client.get("/v1/customers/\(failedCustomer)").json["delinquent"] as? Bool == true)
 
         let funds = try await pay(with: "pm_card_visa_chargeDeclinedInsufficientFunds", client: client)
         #expect(funds.reply.status == 402)

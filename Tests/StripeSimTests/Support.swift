@@ -78,13 +78,20 @@ struct Reply: CustomStringConvertible {
         headers.first { $0.key.lowercased() == name.lowercased() }?.value
     }
 
-    var description: String { "HTTP \(status): \(String(decoding: body, as: UTF8.self))" }
+    /// The answer for a failure message, with secrets masked (a created webhook endpoint's
+    /// `secret`, any key echoed back).
+    var description: String {
+        let text = String(decoding: body, as: UTF8.self)
+        let masked = text.replacingOccurrences(of: #"(whsec_|sk_test_|sk_live_|rk_test_|rk_live_)[A-Za-z0-9]+"#,
+                                               with: "$1***", options: .regularExpression)
+        return "HTTP \(status): \(masked)"
+    }
 }
 
 /// Raw HTTP to a simulator, as a client would send it.
 struct Client: Sendable {
     let base: String
-    var key: String? = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+    var key: String? = "sk_test_simulatorTests0001"
 
     static let session: URLSession = {
         let configuration = URLSessionConfiguration.ephemeral
