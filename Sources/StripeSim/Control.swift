@@ -66,11 +66,10 @@ extension Simulator {
             }
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("Request-Id", requestId)],
                                 body: body.bytes)
-        } catch let error as APIError {
-            return HTTPResponse(status: error.status, headers: [("Content-Type", "application/json"), ("Request-Id", requestId)],
-                                body: error.body(requestId: requestId).bytes)
         } catch {
-            return HTTPResponse(status: 500, body: Array("\(error)".utf8))
+            let problem = error as? APIError ?? .invalidRequest((error as? FormError)?.message ?? "\(error)")
+            return HTTPResponse(status: problem.status, headers: [("Content-Type", "application/json"), ("Request-Id", requestId)],
+                                body: problem.body(requestId: requestId).bytes)
         }
     }
 

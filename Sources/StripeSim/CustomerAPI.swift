@@ -10,16 +10,16 @@ enum CustomerAPI {
         var customer = Customer(id: Identifiers.make("cus_", 14), created: context.now,
                                 invoicePrefix: params.text("invoice_prefix") ?? Identifiers.invoicePrefix())
         try apply(params, to: &customer)
-        if let token = params.text("payment_method") {
-            let method = try attach(token, to: customer.id, state: &state, context: context, param: "payment_method")
-            // Stripe lets the same test token name the new default in the same call.
-            if params.nested("invoice_settings")?.string("default_payment_method") == token {
-                customer.defaultPaymentMethod = method.id
-            }
-        }
-        if let defaultMethod = params.nested("invoice_settings")?.text("default_payment_method"),
-           customer.defaultPaymentMethod == nil {
+        // Stripe lets the payment method attached in this call be named the default in it too;
+        // nothing else is attached to a new customer.
+        let token = params.text("payment_method")
+        let defaultMethod = params.nested("invoice_settings")?.text("default_payment_method")
+        if let defaultMethod, defaultMethod != token {
             throw .noSuch("PaymentMethod", defaultMethod, param: "invoice_settings[default_payment_method]")
+        }
+        if let token {
+            let method = try attach(token, to: customer.id, state: &state, context: context, param: "payment_method")
+            if defaultMethod != nil { customer.defaultPaymentMethod = method.id }
         }
         if let balance = params.int("balance") { customer.balance = balance }
         state.customers[customer.id] = customer
