@@ -170,14 +170,7 @@ extension Simulator {
         let context = RequestContext(requestId: Identifiers.make("req_", 14), idempotencyKey: nil, now: currentTime,
                                      params: Params(values: [:]), arguments: [], taxRules: state.taxRules, publicBase: base)
         defer {
-            let events = accountState.undelivered
-            accountState.undelivered = []
-            for event in events {
-                for endpoint in accountState.webhookEndpoints.oldestFirst where endpoint.wants(event.type) {
-                    deliverer.enqueue(event: event.json(livemode: accountState.livemode), eventId: event.id, type: event.type,
-                                      endpoint: endpoint.id, url: endpoint.url, secret: endpoint.secret)
-                }
-            }
+            deliverEvents(of: &accountState)
             state.accounts[account] = accountState
         }
         return try body(&accountState, context)

@@ -75,6 +75,9 @@ public final class Simulator: @unchecked Sendable {
         return lock.withLock { serveAPI(request, fault: fault) }
     }
 
+    /// One API call, in stages that each may answer: a fault that fails before the work, the
+    /// key, the route, the rate limit, the key's permission, an Idempotency-Key replay, the
+    /// parameters, then the handler, and a fault that fails after it.
     private func serveAPI(_ request: HTTPRequest, fault: Fault?) -> HTTPReply {
         let requestId = Identifiers.make("req_", 14)
         let idempotencyKey = request.method == "POST" ? request.header("idempotency-key") : nil
@@ -142,52 +145,15 @@ public final class Simulator: @unchecked Sendable {
             }
         }
 
-        let values: [String: FormValue]
+        let params: Params
         do {
-            var text = request.query
-            if request.method != "GET", !request.body.isEmpty {
-                let body = String(decoding: request.body, as: UTF8.self)
-                text = text.isEmpty ? body : text + "&" + body
-            }
-            values = try FormDecoder.decode(text)
+            params = try decodeParams(request, operation: route.operation)
         } catch {
-            return fail(.invalidRequest(error.message))
+            return fail(error)
         }
-        if case let .object(properties, required) = ParamShape.operations[route.operation] ?? .anything,
-           let problem = ParamShape.check(values, properties: properties, required: required, prefix: nil) {
-            return fail(problem)
-        }
-
-        let context = RequestContext(requestId: requestId, idempotencyKey: idempotencyKey, now: now,
-                                     params: Params(values: values), arguments: arguments,
-                                     taxRules: state.taxRules, publicBase: base)
-        // Taken out of the dictionary while the handler runs, so its tables are changed in place
-        // rather than copied.
-        var account = state.takeAccount(credential.account, configuration: configuration, now: now)
-        let status: Int
-        let body: JSON
-        do {
-            body = try route.handler(&account, context)
-            status = 200
-        } catch {
-            status = error.status
-            body = error.body(requestId: requestId)
-        }
-        let events = account.undelivered
-        account.undelivered = []
-        let endpoints = Array(account.webhookEndpoints.oldestFirst)
-        let bytes = body.bytes
-        if let idempotencyKey {
-            account.idempotency[idempotencyKey] = StoredResponse(method: request.method, path: request.path, body: request.body,
-                                                                 status: status, response: bytes, requestId: requestId, created: now)
-        }
-        state.accounts[credential.account] = account
-        for event in events {
-            for endpoint in endpoints where endpoint.wants(event.type) {
-                deliverer.enqueue(event: event.json(livemode: account.livemode), eventId: event.id, type: event.type,
-                                  endpoint: endpoint.id, url: endpoint.url, secret: endpoint.secret)
-            }
-        }
+        let context = RequestContext(requestId: requestId, idempotencyKey: idempotencyKey, now: now, params: params,
+                                     arguments: arguments, taxRules: state.taxRules, publicBase: base)
+        let (status, bytes) = run(route, context, account: credential.account, storing: request)
 
         switch fault?.kind {
         case .drop?:
@@ -200,6 +166,67 @@ public final class Simulator: @unchecked Sendable {
         case .serverError(after: false)?, .rateLimit?, .delay?, nil:
             log.status = status
             return .response(HTTPResponse(status: status, headers: jsonHeaders + headers, body: bytes))
+        }
+    }
+
+    /// The query and (for POST and DELETE) body parameters, checked against the operation's
+    /// shapes.
+    private func decodeParams(_ request: HTTPRequest, operation: String) throws(APIError) -> Params {
+        var text = request.query
+        if request.method != "GET", !request.body.isEmpty {
+            let body = String(decoding: request.body, as: UTF8.self)
+            text = text.isEmpty ? body : text + "&" + body
+        }
+        let values: [String: FormValue]
+        do {
+            values = try FormDecoder.decode(text)
+        } catch {
+            throw .invalidRequest(error.message)
+        }
+        if case let .object(properties, required) = ParamShape.operations[operation] ?? .anything,
+           let problem = ParamShape.check(values, properties: properties, required: required, prefix: nil) {
+            throw problem
+        }
+        return Params(values: values)
+    }
+
+    /// Runs a handler on the account's state, keeps its answer under the request's
+    /// Idempotency-Key, and delivers the events it made.
+    private func run(_ route: Route, _ context: RequestContext, account id: String,
+                     storing request: HTTPRequest) -> (status: Int, body: [UInt8]) {
+        // Taken out of the dictionary while the handler runs, so its tables are changed in place
+        // rather than copied.
+        var account = state.takeAccount(id, configuration: configuration, now: context.now)
+        let status: Int
+        let body: JSON
+        do {
+            body = try route.handler(&account, context)
+            status = 200
+        } catch {
+            status = error.status
+            body = error.body(requestId: context.requestId)
+        }
+        let bytes = body.bytes
+        if let key = context.idempotencyKey {
+            account.idempotency[key] = StoredResponse(method: request.method, path: request.path, body: request.body, status: status,
+                                                      response: bytes, requestId: context.requestId, created: context.now)
+        }
+        deliverEvents(of: &account)
+        state.accounts[id] = account
+        return (status, bytes)
+    }
+
+    /// Queues the events the last call made for every endpoint that wants them.
+    func deliverEvents(of account: inout AccountState) {
+        let events = account.undelivered
+        account.undelivered = []
+        guard !events.isEmpty else { return }
+        let endpoints = Array(account.webhookEndpoints.oldestFirst)
+        for event in events {
+            for endpoint in endpoints where endpoint.wants(event.type) {
+                deliverer.enqueue(event: event.json(livemode: account.livemode), eventId: event.id, type: event.type,
+                                  endpoint: endpoint.id, url: endpoint.url, secret: endpoint.secret)
+            }
         }
     }
 
