@@ -1,12 +1,12 @@
 /// An error answer with Stripe's body: `{"error": {"code", "decline_code", "doc_url", "message",
 /// "param", "request_log_url", "type"}}`, fields absent when they do not apply.
-public struct APIError: Error, Sendable, Equatable {
-    public var status: Int
-    public var type: String
-    public var code: String?
-    public var param: String?
-    public var message: String
-    public var declineCode: String?
+struct APIError: Error, Sendable, Equatable {
+    var status: Int
+    var type: String
+    var code: String?
+    var param: String?
+    var message: String
+    var declineCode: String?
     /// Extra headers, such as `Stripe-Should-Retry`.
     var headers: [String: String] = [:]
 

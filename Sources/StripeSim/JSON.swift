@@ -2,7 +2,7 @@ import Foundation
 
 /// A JSON value whose objects keep their keys in the order they were built, so responses read
 /// like Stripe's (`id` and `object` first) and serialise without a dictionary round trip.
-public indirect enum JSON: Sendable, Equatable {
+indirect enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -10,7 +10,7 @@ public indirect enum JSON: Sendable, Equatable {
     case array([JSON])
     case object([(String, JSON)])
 
-    public static func == (lhs: JSON, rhs: JSON) -> Bool {
+    static func == (lhs: JSON, rhs: JSON) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
@@ -24,13 +24,13 @@ public indirect enum JSON: Sendable, Equatable {
     }
 
     /// The value of `key` in an object, or nil.
-    public subscript(key: String) -> JSON? {
+    subscript(key: String) -> JSON? {
         guard case let .object(pairs) = self else { return nil }
         return pairs.first { $0.0 == key }?.1
     }
 
     /// An object with `key` set to `value`, replacing an existing entry in place.
-    public func setting(_ key: String, _ value: JSON) -> JSON {
+    func setting(_ key: String, _ value: JSON) -> JSON {
         guard case var .object(pairs) = self else { return self }
         if let index = pairs.firstIndex(where: { $0.0 == key }) {
             pairs[index].1 = value
@@ -40,25 +40,25 @@ public indirect enum JSON: Sendable, Equatable {
         return .object(pairs)
     }
 
-    public var stringValue: String? {
+    var stringValue: String? {
         if case let .string(s) = self { return s }
         return nil
     }
 
-    public var intValue: Int64? {
+    var intValue: Int64? {
         if case let .int(i) = self { return i }
         return nil
     }
 
     /// Compact UTF-8 text.
-    public var bytes: [UInt8] {
+    var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         write(to: &out)
         return out
     }
 
-    public var text: String { String(decoding: bytes, as: UTF8.self) }
+    var text: String { String(decoding: bytes, as: UTF8.self) }
 
     func write(to out: inout [UInt8]) {
         switch self {
@@ -105,7 +105,7 @@ public indirect enum JSON: Sendable, Equatable {
 
     /// Parses JSON text (control-route bodies). Numbers must be integers, since nothing the
     /// simulator reads as JSON is a binary float.
-    public static func parse(_ data: [UInt8]) throws(FormError) -> JSON {
+    static func parse(_ data: [UInt8]) throws(FormError) -> JSON {
         do {
             return try JSONDecoder().decode(JSON.self, from: Data(data))
         } catch {
@@ -115,7 +115,7 @@ public indirect enum JSON: Sendable, Equatable {
 }
 
 extension JSON: Decodable {
-    public init(from decoder: any Decoder) throws {
+    init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -136,12 +136,12 @@ extension JSON: Decodable {
 
 extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByNilLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int64) { self = .int(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(nilLiteral: ()) { self = .null }
-    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSON)...) { self = .object(elements) }
+    init(stringLiteral value: String) { self = .string(value) }
+    init(integerLiteral value: Int64) { self = .int(value) }
+    init(booleanLiteral value: Bool) { self = .bool(value) }
+    init(nilLiteral: ()) { self = .null }
+    init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    init(dictionaryLiteral elements: (String, JSON)...) { self = .object(elements) }
 }
 
 extension JSON {
