@@ -117,10 +117,7 @@ indirect enum ParamShape: Sendable {
             }
             return first
         case let .object(properties, required):
-            guard let object = value.object else {
-                if value.array?.isEmpty == true, properties.isEmpty { return nil }
-                return .invalidRequest("Invalid object", param: name)
-            }
+            guard let object = value.object else { return .invalidRequest("Invalid object", param: name) }
             return Self.check(object, properties: properties, required: required, prefix: name)
         }
     }
