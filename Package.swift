@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tollbooth", targets: ["tollbooth"]),
+        .executable(name: "stripe-sim", targets: ["stripe-sim"]),
         .library(name: "Billing", targets: ["Billing"]),
         .library(name: "Metering", targets: ["Metering"]),
     ],
@@ -46,6 +47,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
+        // The Stripe simulator's logic: HTTP/1.1 server, form decoding, objects, rules, webhooks.
+        .target(name: "StripeSim", dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")],
+                exclude: ["README.md"]),
+        // The `stripe-sim` executable: parses flags and starts the simulator's server.
+        .executableTarget(name: "stripe-sim", dependencies: ["StripeSim"]),
 
         .testTarget(name: "BillingTests", dependencies: [
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
@@ -58,6 +64,8 @@ let package = Package(
         // Runs the built `tollbooth` executable as a subprocess; depends on no module so it
         // tests the command line exactly as a user meets it.
         .testTarget(name: "EndToEndTests"),
+        // Unit tests of the simulator's parsers, and the built `stripe-sim` driven over loopback HTTP.
+        .testTarget(name: "StripeSimTests", dependencies: ["StripeSim"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
