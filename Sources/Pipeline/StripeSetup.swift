@@ -301,9 +301,9 @@ public struct StripeSetup: Sendable {
     /// Runs a Stripe call, turning its error into a set-up error that says what was being done.
     func call<T>(_ what: String, _ body: () throws(StripeError) -> T) throws -> T {
         do { return try body() } catch {
-            let refused = error.status == 401
-            let reason = refused ? "Stripe refused the key (\(error.message))" : error.description
-            throw StripeSetupError("could not \(what): \(reason)", isInput: refused)
+            // A key Stripe does not know (401) or one without a permission (403) is the user's to fix.
+            let reason = error.status == 401 ? "Stripe refused the key (\(error.message))" : error.description
+            throw StripeSetupError("could not \(what): \(reason)", isInput: error.status == 401 || error.permission != nil)
         }
     }
 
