@@ -276,6 +276,29 @@ enum Schema {
         keys BLOB NOT NULL CHECK (length(keys) % 16 = 0)
     );
     CREATE INDEX event_key_blocks_day ON event_key_blocks (day);
+
+    -- SQLite builds a temporary B-tree to test `late IN (0, 1, 2)` on every insert, the largest
+    -- cost of writing segments; three comparisons say the same.
+    CREATE TABLE usage_segments_new (
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id),
+        meter_slug TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        group_key TEXT NOT NULL DEFAULT '',
+        batch_id INTEGER NOT NULL REFERENCES ingest_batches (id),
+        count INTEGER NOT NULL CHECK (count > 0),
+        sum TEXT NOT NULL,
+        min TEXT NOT NULL,
+        max TEXT NOT NULL,
+        latest_time INTEGER NOT NULL,
+        latest_value TEXT NOT NULL,
+        late INTEGER NOT NULL DEFAULT 0 CHECK (late = 0 OR late = 1 OR late = 2),
+        PRIMARY KEY (subscription_id, meter_slug, window_start, group_key, batch_id)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_segments_new SELECT subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
+                                          latest_time, latest_value, late FROM usage_segments;
+    DROP TABLE usage_segments;
+    ALTER TABLE usage_segments_new RENAME TO usage_segments;
+    CREATE INDEX usage_segments_late ON usage_segments (late, subscription_id) WHERE late = 1;
     """
 
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.
