@@ -1,0 +1,254 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import Stripe
+import Testing
+
+/// A `stripe-sim` process on a free loopback port for one test, stopped (SIGTERM) when the test
+/// drops it. Its rate limits are far above what a test sends unless the test gives its own
+/// (a later flag wins).
+final class Simulator: @unchecked Sendable {
+    let process = Process()
+    let baseURL: String
+
+    init(_ arguments: String...) throws {
+        let binary = try #require(Simulator.binary, "no built stripe-sim executable: run `swift build --build-tests` first (or set STRIPE_SIM_BIN)")
+        let output = Pipe()
+        process.executableURL = binary
+        process.arguments = ["--port", "0", "--writes-per-second", "100000", "--reads-per-second", "100000"] + arguments
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // The first line is "listening on 127.0.0.1:PORT".
+        var line = Data()
+        while let byte = try output.fileHandleForReading.read(upToCount: 1), let first = byte.first, first != 0x0A {
+            line.append(first)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening on 127.0.0.1:") else {
+            process.terminate()
+            throw SimulatorError(message: "stripe-sim did not start: \(text)")
+        }
+        baseURL = "http://" + text.dropFirst("listening on ".count)
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    struct SimulatorError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    /// A client of this simulator over the real transport (libcurl). Pacing far above the
+    /// simulator's limits unless a test is about pacing.
+    func client(key: String = defaultKey, writesPerSecond: Double = 1000, readsPerSecond: Double = 1000,
+                logger: Logger = quietLogger) throws -> StripeClient {
+        let configuration = try StripeConfiguration(apiKey: try APIKey(key), baseURL: baseURL,
+                                                    writesPerSecond: writesPerSecond, readsPerSecond: readsPerSecond)
+        return StripeClient(configuration: configuration, transport: CurlTransport(), logger: logger)
+    }
+
+    /// Calls a control route (`/_sim/...`) with a JSON body (a query for GET); returns the answer.
+    @discardableResult
+    func control(_ method: String, _ path: String, _ body: [String: Any] = [:]) throws -> [String: Any] {
+        var components = URLComponents(string: baseURL + "/_sim/" + path)!
+        if method == "GET", !body.isEmpty {
+            components.queryItems = body.keys.sorted().map { URLQueryItem(name: $0, value: "\(body[$0]!)") }
+        }
+        var request = URLRequest(url: components.url!)
+        request.httpMethod = method
+        if method != "GET" {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        }
+        let (data, status) = try Simulator.send(request)
+        guard (200..<300).contains(status) else {
+            throw SimulatorError(message: "\(method) /_sim/\(path) answered \(status): \(String(decoding: data, as: UTF8.self))")
+        }
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    /// Registers a key: a restricted one gets exactly `permissions` (rak names).
+    func register(key: String, permissions: [String] = []) throws {
+        try control("POST", "keys", ["key": key, "permissions": permissions])
+    }
+
+    /// The next `count` API requests matching `method` and `path` (a prefix) fail as `kind`
+    /// says: "500" (before the work, or after it with `after`), "429", "drop" (after the work).
+    func fault(_ kind: String, method: String, path: String, count: Int = 1, after: Bool = false) throws {
+        var body: [String: Any] = ["kind": kind, "method": method, "path": path, "count": count]
+        if after { body["after"] = true }
+        try control("POST", "faults", body)
+    }
+
+    /// The API requests the simulator served, oldest first.
+    func requests(method: String? = nil, path: String? = nil) throws -> [LoggedRequest] {
+        var query: [String: Any] = [:]
+        if let method { query["method"] = method }
+        if let path { query["path"] = path }
+        let entries = try control("GET", "requests", query)["data"] as? [[String: Any]] ?? []
+        return entries.map(LoggedRequest.init)
+    }
+
+    static func send(_ request: URLRequest) throws -> (Data, Int) {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<(Data, Int), any Error> = .failure(SimulatorError(message: "no answer"))
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let error { result = .failure(error) } else {
+                result = .success((data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0))
+            }
+            done.signal()
+        }.resume()
+        done.wait()
+        return try result.get()
+    }
+
+    /// The stripe-sim executable beside the test runner (`.build/<triple>/debug/`), or the
+    /// package's `.build/debug`.
+    static let binary: URL? = {
+        if let path = ProcessInfo.processInfo.environment["STRIPE_SIM_BIN"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        var folders: [URL] = []
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        folders.append(runner.deletingLastPathComponent())
+        folders.append(Bundle.main.bundleURL)
+        folders.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+                folders.append(directory.appendingPathComponent(".build/debug"))
+                break
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return folders.map { $0.appendingPathComponent("stripe-sim") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+}
+
+/// One entry of `GET /_sim/requests`.
+struct LoggedRequest {
+    var method: String
+    var path: String
+    var idempotencyKey: String?
+    /// 0 when the simulator cut the answer off.
+    var status: Int
+    var replayed: Bool
+    var fault: String?
+
+    init(_ entry: [String: Any]) {
+        method = entry["method"] as? String ?? ""
+        path = entry["path"] as? String ?? ""
+        idempotencyKey = entry["idempotency_key"] as? String
+        status = (entry["status"] as? NSNumber)?.intValue ?? -1
+        replayed = entry["replayed"] as? Bool ?? false
+        fault = entry["fault"] as? String
+    }
+}
+
+/// Any `sk_test_` key reaches the simulator's default account.
+let defaultKey = "sk_test_51TollboothIntegrationSuite0000k3y9"
+let defaultAccount = "acct_1TbSimulator0000"
+
+let quietLogger = Logger(label: "stripe-integration") { _ in SwiftLogNoOpLogHandler() }
+
+/// The error a call threw, or a test failure when it did not throw.
+func stripeError<T>(_ call: () throws(StripeError) -> T, sourceLocation: SourceLocation = #_sourceLocation) -> StripeError? {
+    do {
+        let value = try call()
+        Issue.record("expected a StripeError, got \(value)", sourceLocation: sourceLocation)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// Every log line a client wrote, with its metadata, so a test can read what was logged.
+final class LogRecorder: @unchecked Sendable {
+    struct Line {
+        var level: Logger.Level
+        var message: String
+        var metadata: Logger.Metadata
+    }
+
+    private let lock = NSLock()
+    private var recorded: [Line] = []
+
+    var lines: [Line] { lock.withLock { recorded } }
+
+    func append(_ line: Line) { lock.withLock { recorded.append(line) } }
+
+    var logger: Logger {
+        var logger = Logger(label: "stripe-integration") { _ in Handler(recorder: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+                 file: String, function: String, line: UInt) {
+            recorder.append(Line(level: level, message: "\(message)", metadata: self.metadata.merging(metadata ?? [:]) { $1 }))
+        }
+    }
+}
+
+/// Runs `work(thread)` on `threads` threads of their own at once (the client's calls block) and
+/// waits for all of them.
+func onThreads(_ threads: Int, _ work: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    for index in 0..<threads {
+        group.enter()
+        let thread = Thread {
+            work(index)
+            group.leave()
+        }
+        thread.start()
+    }
+    group.wait()
+}
+
+/// Values collected from several threads.
+final class Collected<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Value] = []
+
+    func append(_ value: Value) { lock.withLock { stored.append(value) } }
+
+    var values: [Value] { lock.withLock { stored } }
+}
+
+extension Simulator {
+    /// A customer whose default payment method is the test card `token` (`pm_card_visa`, …),
+    /// saved the way Tollbooth saves one: a setup Checkout Session, completed, then the card
+    /// made the default.
+    func customer(paying token: String, stripe: StripeClient, name: String) throws -> (customer: Customer, card: PaymentMethod) {
+        let customer = try stripe.createCustomer(CustomerCreate(name: name, email: "\(name)@example.com"),
+                                                 idempotencyKey: "customer-\(name)")
+        let session = try stripe.createCheckoutSetupSession(
+            CheckoutSetupSessionCreate(customer: customer.id, currency: .eur, successUrl: "https://tollbooth.example/done"),
+            idempotencyKey: "checkout-\(name)")
+        try control("POST", "checkout/sessions/\(session.id)/complete", ["payment_method": token])
+        let card = try #require(try stripe.listPaymentMethods(customer: customer.id).data.first)
+        let updated = try stripe.updateCustomer(customer.id, CustomerUpdate(defaultPaymentMethod: card.id),
+                                                idempotencyKey: "customer-\(name)-default")
+        return (updated, card)
+    }
+}
