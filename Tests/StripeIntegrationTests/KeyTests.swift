@@ -120,10 +120,12 @@ import Testing
         #expect(errors.count == 6)
         #expect(errors.first?.message.contains("sk_test_***" + defaultKey.suffix(4)) == true,
                 "the echoed key is there, masked: \(errors.first?.message ?? "")")
+        #expect(errors.first?.call == "GET /v1/customers/sk_test_***" + defaultKey.suffix(4))
         for error in errors {
             for secret in secrets {
                 #expect(!error.description.contains(secret), "\(error.description)")
                 #expect(!error.message.contains(secret), "\(error.message)")
+                #expect(!(error.call ?? "").contains(secret), "the call's path holds the id: \(error.call ?? "")")
                 #expect(!String(describing: error).contains(secret))
                 #expect(!String(reflecting: error).contains(secret))
             }
@@ -132,6 +134,7 @@ import Testing
         for line in recorder.lines {
             for secret in secrets {
                 #expect(!line.message.contains(secret), "\(line.message)")
+                #expect(!line.metadata.values.contains { "\($0)".contains(secret) }, "stripe.path holds the id: \(line.metadata)")
             }
         }
     }
