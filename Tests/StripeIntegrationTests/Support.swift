@@ -50,9 +50,9 @@ final class Simulator: @unchecked Sendable {
     /// A client of this simulator over the real transport (libcurl). Pacing far above the
     /// simulator's limits unless a test is about pacing.
     func client(key: String = defaultKey, writesPerSecond: Double = 1000, readsPerSecond: Double = 1000,
-                logger: Logger = quietLogger) throws -> StripeClient {
+                retry: RetryPolicy = RetryPolicy(), logger: Logger = quietLogger) throws -> StripeClient {
         let configuration = try StripeConfiguration(apiKey: try APIKey(key), baseURL: baseURL,
-                                                    writesPerSecond: writesPerSecond, readsPerSecond: readsPerSecond)
+                                                    writesPerSecond: writesPerSecond, readsPerSecond: readsPerSecond, retry: retry)
         return StripeClient(configuration: configuration, transport: CurlTransport(), logger: logger)
     }
 
