@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -250,5 +253,98 @@ extension Simulator {
         let updated = try stripe.updateCustomer(customer.id, CustomerUpdate(defaultPaymentMethod: card.id),
                                                 idempotencyKey: "customer-\(name)-default")
         return (updated, card)
+    }
+}
+
+/// A loopback HTTP listener standing in for Tollbooth's webhook route: it keeps each request's
+/// `Stripe-Signature` header and raw body, and answers 200.
+final class WebhookReceiver: @unchecked Sendable {
+    struct Delivery {
+        var signature: String
+        var body: Data
+    }
+
+    private let listener: Int32
+    let port: UInt16
+    private let lock = NSLock()
+    private var received: [Delivery] = []
+    private let stopped = DispatchSemaphore(value: 0)
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(listener, generic, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, generic, &length) == 0
+            }
+        }
+        guard bound else {
+            close(listener)
+            throw Simulator.SimulatorError(message: "the webhook receiver could not listen on 127.0.0.1")
+        }
+        self.listener = listener
+        port = UInt16(bigEndian: address.sin_port)
+        Thread { [self] in serve() }.start()
+    }
+
+    deinit {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        stopped.wait()
+    }
+
+    var url: String { "http://127.0.0.1:\(port)/stripe/webhooks" }
+
+    var deliveries: [Delivery] { lock.withLock { received } }
+
+    /// Waits up to `seconds` for `count` deliveries; returns what arrived.
+    func wait(for count: Int, seconds: Double = 10) -> [Delivery] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while deliveries.count < count, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return deliveries
+    }
+
+    private func serve() {
+        defer { stopped.signal() }
+        while true {
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { return }
+            if let delivery = read(connection) { lock.withLock { received.append(delivery) } }
+            let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            _ = answer.withCString { send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            close(connection)
+        }
+    }
+
+    /// One request: its headers up to the blank line, then `Content-Length` bytes of body.
+    private func read(_ connection: Int32) -> Delivery? {
+        var bytes = Data()
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        let separator = Data("\r\n\r\n".utf8)
+        var headerEnd: Range<Data.Index>?
+        var bodyLength = 0
+        while true {
+            if headerEnd == nil, let found = bytes.range(of: separator) {
+                headerEnd = found
+                let head = String(decoding: bytes[..<found.lowerBound], as: UTF8.self)
+                for line in head.components(separatedBy: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+                    bodyLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+            }
+            if let end = headerEnd, bytes.count - end.upperBound >= bodyLength { break }
+            let count = recv(connection, &buffer, buffer.count, 0)
+            guard count > 0 else { return nil }
+            bytes.append(contentsOf: buffer[0..<count])
+        }
+        guard let end = headerEnd else { return nil }
+        let head = String(decoding: bytes[..<end.lowerBound], as: UTF8.self)
+        let signature = head.components(separatedBy: "\r\n")
+            .first { $0.lowercased().hasPrefix("stripe-signature:") }
+            .map { String($0.dropFirst("stripe-signature:".count)).trimmingCharacters(in: .whitespaces) } ?? ""
+        return Delivery(signature: signature, body: Data(bytes[end.upperBound..<(end.upperBound + bodyLength)]))
     }
 }

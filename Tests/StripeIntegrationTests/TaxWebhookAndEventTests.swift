@@ -184,4 +184,44 @@ import Testing
         #expect(Set(all.map(\.id)).count == all.count, "no event on two pages")
         #expect(all.map(\.created) == all.map(\.created).sorted(by: >), "newest first")
     }
+
+    @Test func deliveredEventsCarryASignatureTheClientVerifies() throws {
+        let sim = try Simulator()
+        let receiver = try WebhookReceiver()
+        let stripe = try sim.client()
+        let endpoint = try stripe.createWebhookEndpoint(WebhookEndpointCreate(url: receiver.url, enabledEvents: ["invoice.finalized", "invoice.paid"]),
+                                                        idempotencyKey: "webhook-endpoint")
+        let secret = try #require(endpoint.secret)
+        let (customer, _) = try sim.customer(paying: "pm_card_visa", stripe: stripe, name: "signed")
+        let draft = try stripe.createInvoice(InvoiceCreate(customer: customer.id, currency: .eur), idempotencyKey: "invoice-signed")
+        _ = try stripe.createInvoiceItem(InvoiceItemCreate(customer: customer.id, invoice: draft.id, amount: 1_200, currency: .eur),
+                                         idempotencyKey: "item-signed")
+        _ = try stripe.finalizeInvoice(draft.id, idempotencyKey: "finalize-signed")
+        _ = try stripe.payInvoice(draft.id, idempotencyKey: "pay-signed")
+
+        let deliveries = receiver.wait(for: 2)
+        #expect(deliveries.count == 2, "invoice.finalized and invoice.paid, nothing else")
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        var types: [String] = []
+        for delivery in deliveries {
+            let now = Int64(Date().timeIntervalSince1970)
+            #expect(throws: Never.self) {
+                try WebhookSignature.verify(payload: delivery.body, header: delivery.signature, secret: secret, now: now)
+            }
+            // The same bytes under another secret, or changed by one byte, are refused.
+            #expect(throws: WebhookSignatureError.self) {
+                try WebhookSignature.verify(payload: delivery.body, header: delivery.signature,
+                                            secret: WebhookSecret("whsec_someOtherSecret000000000000"), now: now)
+            }
+            #expect(throws: WebhookSignatureError.self) {
+                try WebhookSignature.verify(payload: delivery.body + Data(" ".utf8), header: delivery.signature, secret: secret, now: now)
+            }
+            let event = try decoder.decode(Event.self, from: delivery.body)
+            #expect(try event.object(as: Invoice.self).id == draft.id)
+            #expect(try stripe.retrieveEvent(event.id).id == event.id)
+            types.append(event.type)
+        }
+        #expect(types.sorted() == ["invoice.finalized", "invoice.paid"])
+    }
 }
