@@ -126,4 +126,36 @@ import Testing
         _ = try stripe.createCustomer(CustomerCreate(email: "never@example.com"), idempotencyKey: "customer-never")
         #expect(try stripe.allCustomers().count == 1)
     }
+
+    @Test func aCallThatTimesOutWhileTheWorkIsDoneIsRetriedUnderTheSameKey() throws {
+        let sim = try Simulator()
+        let stripe = try sim.client(retry: RetryPolicy(attemptTimeout: 0.5))
+        let customer = try stripe.createCustomer(CustomerCreate(email: "slow@example.com"), idempotencyKey: "customer-slow")
+        // The simulator holds the first send 1.5 s, then does the work for nobody.
+        try sim.control("POST", "faults", ["kind": "delay", "delay_ms": 1_500, "method": "POST", "path": "/v1/invoices"])
+        let invoice = try stripe.createInvoice(InvoiceCreate(customer: customer.id, currency: .eur), idempotencyKey: "invoice-slow")
+        // Whichever send the simulator served first made the invoice; wait for the held one.
+        var posts: [LoggedRequest] = []
+        for _ in 0..<100 where !posts.contains(where: { $0.fault == "delay" }) {
+            Thread.sleep(forTimeInterval: 0.05)
+            posts = try sim.requests(method: "POST", path: "/v1/invoices")
+        }
+        #expect(posts.count >= 2, "the held send and at least one retry")
+        #expect(posts.allSatisfy { $0.idempotencyKey == "invoice-slow" && $0.status == 200 })
+        #expect(posts.filter { !$0.replayed }.count == 1, "one send made the invoice, the others got it back")
+        #expect(try stripe.allInvoices().map(\.id) == [invoice.id])
+    }
+
+    @Test func aSimulatorThatIsGoneIsANetworkErrorAfterEverySend() throws {
+        let sim = try Simulator()
+        let stripe = try sim.client()
+        sim.process.terminate()
+        sim.process.waitUntilExit()
+        let error = stripeError { () throws(StripeError) in try stripe.retrieveAccount() }
+        #expect(error?.kind == .network(.connectionRefused))
+        #expect(error?.status == nil)
+        #expect(error?.attempts == 4)
+        #expect(error?.isTransient == true)
+        #expect(error?.description.contains("check stripe.apiBase") == true, "\(error.map { "\($0)" } ?? "")")
+    }
 }

@@ -197,6 +197,48 @@ import Testing
         #expect(try stripe.allInvoices(InvoiceListQuery(status: .draft)).count == 6)
     }
 
+    @Test func anInvoiceEmbedsItsFirstTenLinesAndListsTheRest() throws {
+        let sim = try Simulator()
+        let stripe = try sim.client()
+        let customer = try stripe.createCustomer(CustomerCreate(email: "lines@example.com"), idempotencyKey: "customer-lines")
+        let draft = try stripe.createInvoice(InvoiceCreate(customer: customer.id, currency: .eur), idempotencyKey: "invoice-lines")
+        for index in 1...12 {
+            _ = try stripe.createInvoiceItem(InvoiceItemCreate(customer: customer.id, invoice: draft.id, amount: Int64(index) * 100,
+                                                               currency: .eur, metadata: ["tollbooth_line": "l\(index)"]),
+                                             idempotencyKey: "item-lines-\(index)")
+        }
+        let invoice = try stripe.retrieveInvoice(draft.id)
+        #expect(invoice.lines.data.count == 10)
+        #expect(invoice.lines.hasMore)
+        // 100 + 200 + ... + 1200 = 100 x (12 x 13 / 2) = 7800
+        #expect(invoice.subtotal == 7_800)
+        let lines = try stripe.allInvoiceLines(invoice: draft.id)
+        #expect(lines.count == 12)
+        #expect(Set(lines.map(\.id)).count == 12)
+        #expect(lines.reduce(0) { $0 + $1.amount } == 7_800)
+        #expect(Set(lines.compactMap { $0.metadata["tollbooth_line"] }) == Set((1...12).map { "l\($0)" }))
+    }
+
+    @Test func finalizingWithAutoAdvanceMakesTheFirstAttemptAtOnce() throws {
+        let sim = try Simulator()
+        let stripe = try sim.client()
+        let (customer, _) = try sim.customer(paying: "pm_card_chargeDeclined", stripe: stripe, name: "auto")
+        let draft = try stripe.createInvoice(InvoiceCreate(customer: customer.id, currency: .eur), idempotencyKey: "invoice-auto")
+        _ = try stripe.createInvoiceItem(InvoiceItemCreate(customer: customer.id, invoice: draft.id, amount: 3_000, currency: .eur),
+                                         idempotencyKey: "item-auto")
+        // A failed automatic attempt is the invoice's, not the call's: finalize answers 200.
+        let issued = try stripe.finalizeInvoice(draft.id, autoAdvance: true, idempotencyKey: "finalize-auto")
+        #expect(issued.status == .open)
+        #expect(issued.autoAdvance)
+        #expect(issued.attemptCount == 1)
+        #expect(issued.nextPaymentAttempt != nil, "Stripe will try again")
+        guard case .customer(let reread) = try stripe.retrieveCustomer(customer.id) else {
+            Issue.record("\(customer.id) was retrieved as deleted")
+            return
+        }
+        #expect(reread.delinquent == true)
+    }
+
     /// A finalized invoice of one item of `amount` euro cents.
     private func issuedInvoice(_ stripe: StripeClient, customer: String, amount: Int64, name: String) throws -> Invoice {
         let draft = try stripe.createInvoice(InvoiceCreate(customer: customer, currency: .eur), idempotencyKey: "invoice-\(name)")
