@@ -191,9 +191,7 @@ final class LogRecorder: @unchecked Sendable {
     func append(_ line: Line) { lock.withLock { recorded.append(line) } }
 
     var logger: Logger {
-        var logger = Logger(label: "stripe-integration") { _ in Handler(recorder: self) }
-        logger.logLevel = .trace
-        return logger
+        Logger(label: "stripe-integration") { _ in Handler(recorder: self) }
     }
 
     struct Handler: LogHandler {
@@ -206,9 +204,8 @@ final class LogRecorder: @unchecked Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            recorder.append(Line(level: level, message: "\(message)", metadata: self.metadata.merging(metadata ?? [:]) { $1 }))
+        func log(event: LogEvent) {
+            recorder.append(Line(level: event.level, message: "\(event.message)", metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
         }
     }
 }
