@@ -66,6 +66,9 @@ let package = Package(
         .testTarget(name: "EndToEndTests"),
         // Unit tests of the simulator's parsers, and the built `stripe-sim` driven over loopback HTTP.
         .testTarget(name: "StripeSimTests", dependencies: ["StripeSim"], exclude: ["Fixtures"]),
+        // The real Stripe client (libcurl) against the built `stripe-sim`, one simulator per test.
+        .testTarget(name: "StripeIntegrationTests", dependencies: ["Stripe", "Billing", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["README.md"]),
     ],
     swiftLanguageModes: [.v6]
 )

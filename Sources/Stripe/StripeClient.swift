@@ -95,7 +95,7 @@ extension StripeClient {
         let deadline = clock.now() + policy.deadline
         var log = logger
         log[metadataKey: "stripe.method"] = "\(method.rawValue)"
-        log[metadataKey: "stripe.path"] = "\(path)"
+        log[metadataKey: "stripe.path"] = "\(Redact.secrets(in: path))"
 
         var attempt = 0
         var lastFailure: StripeError?

@@ -41,7 +41,8 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
         self.kind = kind
         self.message = Redact.secrets(in: message)
         self.status = status
-        self.call = call
+        // The path holds the caller's ids, which may be anything, a secret included.
+        self.call = call.map { Redact.secrets(in: $0) }
         self.attempts = attempts
     }
 
