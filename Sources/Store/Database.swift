@@ -213,7 +213,15 @@ public final class Statement {
     }
 
     public func bindText(_ value: String, at index: Int32) throws {
-        let status = sqlite3_bind_text(handle, index, value, -1, tollbooth_sqlite_transient())
+        // The string's own UTF-8 bytes, with their length: no C string is built on the way.
+        var value = value
+        let status = value.withUTF8 { bytes in
+            UnsafeRawBufferPointer(bytes).withMemoryRebound(to: CChar.self) { text in
+                // An empty string still binds as text, not NULL: SQLite needs a non-null pointer.
+                text.isEmpty ? sqlite3_bind_text(handle, index, "", 0, tollbooth_sqlite_transient())
+                             : sqlite3_bind_text(handle, index, text.baseAddress, Int32(text.count), tollbooth_sqlite_transient())
+            }
+        }
         guard status == SQLITE_OK else { throw database.error(status, sql) }
     }
 
