@@ -27,6 +27,33 @@ public struct EventParser: Sendable {
         return line.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
     }
 
+    /// An accepted event as ingest needs it: its identity as the two hashes, without the texts
+    /// of `source` and `id` (the byte scanner never builds them).
+    struct IngestEvent {
+        var hash: UInt64
+        var hash2: UInt64
+        var subject: String
+        var time: Instant
+        var values: [DataValue?]
+        var meterIndices: [Int]
+    }
+
+    func parseForIngest(_ line: UnsafeRawBufferPointer) -> Scanned<IngestEvent> {
+        var scanner = EventScanner(meters: meters, line: line)
+        let scanned = scanner.scan { source, id, subject, time, entry, values in
+            IngestEvent(hash: EventIdentity.hash(source: source, id: id), hash2: EventIdentity.hash2(source: source, id: id),
+                        subject: String(decoding: subject, as: UTF8.self), time: time, values: values, meterIndices: entry.meters)
+        }
+        if let scanned { return scanned }
+        switch FallbackParser.parse(line, meters: meters) {
+        case .accepted(let event):
+            return .accepted(IngestEvent(hash: event.identity.hash, hash2: event.identity.hash2, subject: event.subject,
+                                         time: event.time, values: event.values, meterIndices: event.meterIndices))
+        case .rejected(let rejection):
+            return .rejected(rejection)
+        }
+    }
+
     /// The scanner alone: nil where it defers to the fallback. For tests that hold the two paths
     /// to the same answers.
     public func scanOnly(_ line: UnsafeRawBufferPointer) -> ParsedLine? {
@@ -44,6 +71,12 @@ public struct EventParser: Sendable {
     public func reading(of event: UsageEvent, meter index: Int) -> MeterReading {
         meters.reading(of: event, meter: index)
     }
+}
+
+/// What the scanner made of a line.
+enum Scanned<Event> {
+    case accepted(Event)
+    case rejected(Rejection)
 }
 
 /// What one meter takes from one event.

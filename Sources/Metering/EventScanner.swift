@@ -250,6 +250,23 @@ struct EventScanner {
 
     /// The parsed line, or nil when the fallback must decide.
     mutating func scan() -> ParsedLine? {
+        let parsed = scan { source, id, subject, time, entry, values in
+            UsageEvent(identity: EventIdentity(source: source, id: id), type: entry.name,
+                       subject: String(decoding: subject, as: UTF8.self), time: time, values: values, meterIndices: entry.meters)
+        }
+        switch parsed {
+        case .accepted(let event)?: return .accepted(event)
+        case .rejected(let rejection)?: return .rejected(rejection)
+        case nil: return nil
+        }
+    }
+
+    /// The line's event as `accept` builds it from the bytes of `source`, `id` and `subject`,
+    /// the time, the event type's entry and the meters' values; nil when the fallback must decide.
+    @inline(__always)
+    mutating func scan<Event>(_ accept: (_ source: UnsafeRawBufferPointer, _ id: UnsafeRawBufferPointer,
+                                         _ subject: UnsafeRawBufferPointer, _ time: Instant, _ entry: MeterSet.TypeEntry,
+                                         _ values: [DataValue?]) -> Event) -> Scanned<Event>? {
         guard meters.paths.count <= 64 else { return nil }
         var fields = Fields()
         var dataSeen = false
@@ -329,10 +346,7 @@ struct EventScanner {
         guard let instant = RFC3339.parse(bytes(time)) else { return .rejected(.badTime(text(time))) }
         guard let typeIndex = meters.typeIndex(bytes(type)) else { return .rejected(.unknownEventType(text(type))) }
         if let rejection = meters.check(values, typeIndex: typeIndex) { return .rejected(rejection) }
-        let identity = EventIdentity(source: bytes(source), id: bytes(id))
-        let entry = meters.types[typeIndex]
-        return .accepted(UsageEvent(identity: identity, type: entry.name, subject: text(subject), time: instant,
-                                    values: values, meterIndices: entry.meters))
+        return .accepted(accept(bytes(source), bytes(id), bytes(subject), instant, meters.types[typeIndex], values))
     }
 }
 

@@ -273,16 +273,16 @@ public final class Ingestor {
             for index in lines {
                 let line = UnsafeRawBufferPointer(rebasing: bytes[chunk.lines[index]])
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                switch parser.parse(line) {
+                switch parser.parseForIngest(line) {
                 case .rejected(let rejection): rejected.append((firstLine + index, rejection.message))
                 case .accepted(let event):
-                    switch attribute(event) {
+                    switch attribute(subject: event.subject, time: event.time) {
                     case .success(let subscription):
                         let window = windowStart(subscription, event.time, cache: &windows.latest).seconds
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
                         if day != lastDay { days.insert(day); lastDay = day }
                         candidates.append(Candidate(values: event.values, meters: event.meterIndices, time: event.time,
-                                                    hash: event.identity.hash, hash2: event.identity.hash2,
+                                                    hash: event.hash, hash2: event.hash2,
                                                     window: window, subscription: Int32(subscription), day: day,
                                                     late: window < lastClosed[subscription]))
                     case .failure(let problem): rejected.append((firstLine + index, problem.reason))
@@ -364,16 +364,16 @@ public final class Ingestor {
 
     /// The subscription (an index into `subscriptions`) in effect at the event's time for its
     /// subject, or why there is none.
-    func attribute(_ event: UsageEvent) -> Result<Int, AttributionProblem> {
-        guard let slot = customerSlots[event.subject] else {
-            return .failure(AttributionProblem(reason: "unknown subject \"\(event.subject.prefix(80))\": no customer has it as a usage-attribution key"))
+    func attribute(subject: String, time instant: Instant) -> Result<Int, AttributionProblem> {
+        guard let slot = customerSlots[subject] else {
+            return .failure(AttributionProblem(reason: "unknown subject \"\(subject.prefix(80))\": no customer has it as a usage-attribution key"))
         }
-        let time = event.time.seconds
+        let time = instant.seconds
         if time > latest {
-            return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is more than 5 minutes in the future"))
+            return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is more than 5 minutes in the future"))
         }
         if time < earliest {
-            return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is older than dedupeRetention \(retention.text): too old to de-duplicate"))
+            return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is older than dedupeRetention \(retention.text): too old to de-duplicate"))
         }
         // Spans of one customer are in start order and rarely more than a few: walk back.
         let range = spanRanges[slot]
@@ -383,7 +383,7 @@ public final class Ingestor {
             let span = flatSpans[index]
             if span.start <= time && time < span.end { return .success(span.subscription) }
         }
-        return .failure(AttributionProblem(reason: "time \(event.time.rfc3339) is outside every subscription of customer \(customerKeys[slot])"))
+        return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is outside every subscription of customer \(customerKeys[slot])"))
     }
 
     /// The start of the segment window holding `time`: windows are cut at every boundary the

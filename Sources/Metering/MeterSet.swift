@@ -13,7 +13,10 @@ public struct MeterSet: Sendable {
     var pathKeys: [[[UInt8]]] { storage.pathKeys }
     var valueSlots: [Int?] { storage.valueSlots }
     var groupSlots: [[Int]] { storage.groupSlots }
-    var types: [(name: String, bytes: [UInt8], meters: [Int])] { storage.types }
+    /// An event type: its name, its UTF-8 bytes, and the meters (indices) it feeds.
+    typealias TypeEntry = (name: String, bytes: [UInt8], meters: [Int])
+
+    var types: [TypeEntry] { storage.types }
 
     public struct PathError: Error, Hashable, Sendable, CustomStringConvertible {
         public let meter: String
