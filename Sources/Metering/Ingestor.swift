@@ -214,8 +214,10 @@ public final class Ingestor {
 
     /// What aggregation needs of it, without the texts of its identity.
     struct Candidate: Sendable {
-        var values: [DataValue?]
-        var meters: [Int]
+        /// What its first meter takes; `more` holds the rest (empty, no allocation, when the
+        /// event's type feeds one meter).
+        var input: SegmentBuilder.Input
+        var more: [SegmentBuilder.Input]
         var time: Instant
         /// The 128-bit hash of `(source, id)`.
         var hash: UInt64
@@ -281,7 +283,10 @@ public final class Ingestor {
                         let window = windowStart(subscription, event.time, cache: &windows.latest).seconds
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
                         if day != lastDay { days.insert(day); lastDay = day }
-                        candidates.append(Candidate(values: event.values, meters: event.meterIndices, time: event.time,
+                        let meterSet = parser.meters
+                        let inputs = event.meterIndices.dropFirst().map { SegmentBuilder.Input(values: event.values, meter: $0, meters: meterSet) }
+                        candidates.append(Candidate(input: SegmentBuilder.Input(values: event.values, meter: event.meterIndices[0], meters: meterSet),
+                                                    more: inputs, time: event.time,
                                                     hash: event.hash, hash2: event.hash2,
                                                     window: window, subscription: Int32(subscription), day: day,
                                                     late: window < lastClosed[subscription]))
@@ -300,7 +305,6 @@ public final class Ingestor {
         for day in prepared.days where !loadedDays.contains(day) { try load(around: day) }
         let lanes = Ingestor.lanes
         var accepted = [Int](repeating: 0, count: lanes), late = [Int](repeating: 0, count: lanes)
-        let parser = self.parser
         // Lane `hash % lanes` owns a key and aggregates the events it accepts; each lane walks
         // the chunk in input order, so the first copy of an event is the one accepted. A
         // subscription's segments are split over the lanes and merged at commit.
@@ -318,9 +322,12 @@ public final class Ingestor {
                                             let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
                                             guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
                                             newKeys[lane].append(NewKey(hash: hash, hash2: hash2, day: day))
-                                            segments[lane].add(values: candidates[index].values, meters: candidates[index].meters,
-                                                               time: candidates[index].time, subscription: Int(candidates[index].subscription),
-                                                               window: candidates[index].window, late: candidates[index].late, parser: parser)
+                                            let time = candidates[index].time, subscription = Int(candidates[index].subscription)
+                                            let window = candidates[index].window, isLate = candidates[index].late
+                                            segments[lane].add(candidates[index].input, time: time, subscription: subscription, window: window, late: isLate)
+                                            for input in candidates[index].more {
+                                                segments[lane].add(input, time: time, subscription: subscription, window: window, late: isLate)
+                                            }
                                             accepted[lane] += 1
                                             if candidates[index].late { late[lane] += 1 }
                                         }
@@ -465,34 +472,45 @@ struct SegmentBuilder {
         latestSlot = Array(repeating: 0, count: subscriptions * meters.meters.count * SegmentBuilder.cachedGroups)
     }
 
-    mutating func add(values: [DataValue?], meters meterIndices: [Int], time: Instant, subscription: Int, window: Int64,
-                      late isLate: Bool, parser: EventParser) {
-        for meter in meterIndices {
-            let key = Key(subscription: Int32(subscription), meter: Int32(meter), window: window, group: group(of: values, meter: meter))
-            let cache = key.group < SegmentBuilder.cachedGroups
-                ? (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups + Int(key.group) : -1
-            let slot: Int
-            if cache >= 0, latestSlot[cache] > 0, keys[Int(latestSlot[cache]) - 1] == key {
-                slot = Int(latestSlot[cache]) - 1
-            } else if let found = index[key] {
-                slot = found
-            } else {
-                slot = keys.count
-                index[key] = slot
-                keys.append(key)
-                aggregates.append(UsageAggregate())
-                late.append(isLate)
-            }
-            if cache >= 0 { latestSlot[cache] = Int32(slot + 1) }
-            aggregates[slot].add(parser.meters.reading(of: values, meter: meter), at: time)
+    /// What one meter takes from one event, worked out off the aggregating thread.
+    struct Input: Sendable {
+        var meter: Int32
+        /// The group-by value text (`MeterSet.groupValue`); empty without a group-by.
+        var group: String
+        var reading: MeterReading
+
+        init(values: [DataValue?], meter: Int, meters: MeterSet) {
+            self.meter = Int32(meter)
+            group = meters.groupValue(of: values, meter: meter)
+            reading = meters.reading(of: values, meter: meter)
         }
     }
 
-    mutating func group(of values: [DataValue?], meter: Int) -> Int32 {
+    mutating func add(_ input: Input, time: Instant, subscription: Int, window: Int64, late isLate: Bool) {
+        let meter = Int(input.meter)
+        let key = Key(subscription: Int32(subscription), meter: input.meter, window: window, group: group(input.group, meter: meter))
+        let cache = key.group < SegmentBuilder.cachedGroups
+            ? (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups + Int(key.group) : -1
+        let slot: Int
+        if cache >= 0, latestSlot[cache] > 0, keys[Int(latestSlot[cache]) - 1] == key {
+            slot = Int(latestSlot[cache]) - 1
+        } else if let found = index[key] {
+            slot = found
+        } else {
+            slot = keys.count
+            index[key] = slot
+            keys.append(key)
+            aggregates.append(UsageAggregate())
+            late.append(isLate)
+        }
+        if cache >= 0 { latestSlot[cache] = Int32(slot + 1) }
+        aggregates[slot].add(input.reading, at: time)
+    }
+
+    /// The group id of a meter's group-by value text.
+    mutating func group(_ value: String, meter: Int) -> Int32 {
         let slots = meters.groupSlots[meter]
         guard !slots.isEmpty else { return 0 }
-        // The common case, one group-by: look its value up directly.
-        let value = slots.count == 1 ? (values[slots[0]]?.keyText ?? "") : meters.groupKey(of: values, meter: meter)
         if let id = groupIDs[meter][value] { return id }
         let id = intern(slots.count == 1 ? "\(meters.groupNames[meter][0])=\(value)" : value)
         groupIDs[meter][value] = id
@@ -547,6 +565,14 @@ struct SegmentBuilder {
 }
 
 extension MeterSet {
+    /// What a meter groups an event by: with one group-by, the value's text; with several,
+    /// `groupKey`; without, empty.
+    func groupValue(of values: [DataValue?], meter index: Int) -> String {
+        let slots = groupSlots[index]
+        if slots.isEmpty { return "" }
+        return slots.count == 1 ? (values[slots[0]]?.keyText ?? "") : groupKey(of: values, meter: index)
+    }
+
     /// The group-by values of an event for a meter as one text: "model=large&region=eu", names
     /// sorted; an absent value is empty.
     func groupKey(of values: [DataValue?], meter index: Int) -> String {
