@@ -132,6 +132,7 @@ public final class HTTPServer: @unchecked Sendable {
                 let body = Array("\(error.message)\n".utf8)
                 let response = HTTPResponse(status: error.status, headers: [("Content-Type", "text/plain")], body: body)
                 _ = write(fd, response.serialized(keepAlive: false))
+                closeAfterReading(fd)
                 return
             }
             continued = false
@@ -144,6 +145,21 @@ public final class HTTPServer: @unchecked Sendable {
                 let keepAlive = request.keepAlive
                 guard write(fd, response.serialized(keepAlive: keepAlive)), keepAlive else { return }
             }
+        }
+    }
+
+    /// Ends the sending side, then reads what the client still sends before the socket closes:
+    /// closing with unread bytes makes the kernel send a reset, which can destroy the answer
+    /// before the client reads it.
+    private func closeAfterReading(_ fd: Int32) {
+        shutdown(fd, Int32(SHUT_WR))
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<64 {
+            let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return }
         }
     }
 
