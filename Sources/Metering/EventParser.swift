@@ -28,27 +28,43 @@ public struct EventParser: Sendable {
     }
 
     /// An accepted event as ingest needs it: its identity as the two hashes, without the texts
-    /// of `source` and `id` (the byte scanner never builds them).
+    /// of `source` and `id`, and what each of its meters takes from it, without its values.
     struct IngestEvent {
         var hash: UInt64
         var hash2: UInt64
         var subject: String
         var time: Instant
-        var values: [DataValue?]
-        var meterIndices: [Int]
+        /// Its first meter's input; `more` holds the others (empty for a type that feeds one).
+        var input: SegmentBuilder.Input
+        var more: [SegmentBuilder.Input]
+
+        init(hash: UInt64, hash2: UInt64, subject: String, time: Instant, meterIndices: [Int], values: [DataValue?], meters: MeterSet) {
+            self.hash = hash
+            self.hash2 = hash2
+            self.subject = subject
+            self.time = time
+            input = SegmentBuilder.Input(values: values, meter: meterIndices[0], meters: meters)
+            more = meterIndices.dropFirst().map { SegmentBuilder.Input(values: values, meter: $0, meters: meters) }
+        }
     }
 
-    func parseForIngest(_ line: UnsafeRawBufferPointer) -> Scanned<IngestEvent> {
-        var scanner = EventScanner(meters: meters, line: line)
+    /// A scanner to reuse across `parseForIngest` calls.
+    func ingestScanner() -> EventScanner { EventScanner(meters: meters, line: UnsafeRawBufferPointer(start: nil, count: 0)) }
+
+    /// Parses a line for ingest with a reused scanner (see `ingestScanner`).
+    func parseForIngest(_ line: UnsafeRawBufferPointer, scanner: inout EventScanner) -> Scanned<IngestEvent> {
+        scanner.reset(line: line)
+        let meters = self.meters
         let scanned = scanner.scan { source, id, subject, time, entry, values in
             IngestEvent(hash: EventIdentity.hash(source: source, id: id), hash2: EventIdentity.hash2(source: source, id: id),
-                        subject: String(decoding: subject, as: UTF8.self), time: time, values: values, meterIndices: entry.meters)
+                        subject: String(decoding: subject, as: UTF8.self), time: time, meterIndices: entry.meters, values: values,
+                        meters: meters)
         }
         if let scanned { return scanned }
         switch FallbackParser.parse(line, meters: meters) {
         case .accepted(let event):
             return .accepted(IngestEvent(hash: event.identity.hash, hash2: event.identity.hash2, subject: event.subject,
-                                         time: event.time, values: event.values, meterIndices: event.meterIndices))
+                                         time: event.time, meterIndices: event.meterIndices, values: event.values, meters: meters))
         case .rejected(let rejection):
             return .rejected(rejection)
         }

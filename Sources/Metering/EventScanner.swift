@@ -7,8 +7,8 @@ import Foundation
 /// nesting, invalid JSON — and `FallbackParser` then decides, so both paths always agree.
 struct EventScanner {
     let meters: MeterSet
-    let p: UnsafeRawBufferPointer
-    let n: Int
+    var p: UnsafeRawBufferPointer
+    var n: Int
     var values: [DataValue?]
     /// Path slots already given a value or entered as an object: a repeat needs the fallback's
     /// last-key-wins reading.
@@ -21,6 +21,15 @@ struct EventScanner {
         self.p = line
         self.n = line.count
         self.values = Array(repeating: nil, count: meters.paths.count)
+    }
+
+    /// Starts on another line, keeping the values array: a scanner reused line after line
+    /// allocates nothing per line.
+    mutating func reset(line: UnsafeRawBufferPointer) {
+        p = line
+        n = line.count
+        touched = 0
+        for slot in values.indices { values[slot] = nil }
     }
 
     /// A top-level string field: not seen, seen but not a string, or its byte range.

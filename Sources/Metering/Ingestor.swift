@@ -272,10 +272,11 @@ public final class Ingestor {
         candidates.reserveCapacity(lines.count)
         do {
             let bytes = chunk.bytes
+            var scanner = parser.ingestScanner()
             for index in lines {
                 let line = UnsafeRawBufferPointer(rebasing: bytes[chunk.lines[index]])
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                switch parser.parseForIngest(line) {
+                switch parser.parseForIngest(line, scanner: &scanner) {
                 case .rejected(let rejection): rejected.append((firstLine + index, rejection.message))
                 case .accepted(let event):
                     switch attribute(subject: event.subject, time: event.time) {
@@ -283,10 +284,7 @@ public final class Ingestor {
                         let window = windowStart(subscription, event.time, cache: &windows.latest).seconds
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
                         if day != lastDay { days.insert(day); lastDay = day }
-                        let meterSet = parser.meters
-                        let inputs = event.meterIndices.dropFirst().map { SegmentBuilder.Input(values: event.values, meter: $0, meters: meterSet) }
-                        candidates.append(Candidate(input: SegmentBuilder.Input(values: event.values, meter: event.meterIndices[0], meters: meterSet),
-                                                    more: inputs, time: event.time,
+                        candidates.append(Candidate(input: event.input, more: event.more, time: event.time,
                                                     hash: event.hash, hash2: event.hash2,
                                                     window: window, subscription: Int32(subscription), day: day,
                                                     late: window < lastClosed[subscription]))
