@@ -53,6 +53,8 @@ let package = Package(
         // The `stripe-sim` executable: parses flags and starts the simulator's server.
         .executableTarget(name: "stripe-sim", dependencies: ["StripeSim"]),
 
+        // What several test targets share: finding built executables, starting stripe-sim.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "BillingTests", dependencies: [
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
@@ -61,13 +63,13 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline"]),
         // Reads its Stripe object fixtures from Tests/Fixtures/stripe by #filePath.
         .testTarget(name: "StripeTests", dependencies: ["Stripe", "Billing", .product(name: "Logging", package: "swift-log")]),
-        // Runs the built `tollbooth` executable as a subprocess; depends on no module so it
-        // tests the command line exactly as a user meets it.
-        .testTarget(name: "EndToEndTests"),
+        // Runs the built `tollbooth` executable as a subprocess; depends on no module of the
+        // product (only on TestSupport) so it tests the command line exactly as a user meets it.
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
         // Unit tests of the simulator's parsers, and the built `stripe-sim` driven over loopback HTTP.
-        .testTarget(name: "StripeSimTests", dependencies: ["StripeSim"], exclude: ["Fixtures"]),
+        .testTarget(name: "StripeSimTests", dependencies: ["StripeSim", "TestSupport"], exclude: ["Fixtures"]),
         // The real Stripe client (libcurl) against the built `stripe-sim`, one simulator per test.
-        .testTarget(name: "StripeIntegrationTests", dependencies: ["Stripe", "Billing", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "StripeIntegrationTests", dependencies: ["Stripe", "Billing", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     exclude: ["README.md"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// What one run of the `tollbooth` executable did.
@@ -88,28 +89,8 @@ struct CLI {
         return try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
     }
 
-    /// The executable in the build folder. The test runner lives in the same folder
-    /// (`.build/<triple>/debug/`) on Linux; otherwise fall back to the package's `.build/debug`.
-    static let binary: URL? = {
-        if let path = ProcessInfo.processInfo.environment["TOLLBOOTH_BIN"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        var folders: [URL] = []
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        folders.append(runner.deletingLastPathComponent())
-        folders.append(Bundle.main.bundleURL)
-        folders.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                folders.append(directory.appendingPathComponent(".build/debug"))
-                break
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        return folders.map { $0.appendingPathComponent("tollbooth") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    /// The built `tollbooth` (`$TOLLBOOTH_BIN` overrides).
+    static let binary: URL? = BuiltProducts.executable("tollbooth", override: "TOLLBOOTH_BIN")
 }
 
 /// The path of a file in Tests/Fixtures.

@@ -7,35 +7,18 @@ import FoundationNetworking
 #endif
 import Logging
 import Stripe
+import TestSupport
 import Testing
 
 /// A `stripe-sim` process on a free loopback port for one test, stopped (SIGTERM) when the test
 /// drops it. Its rate limits are far above what a test sends unless the test gives its own
 /// (a later flag wins).
 final class Simulator: @unchecked Sendable {
-    let process = Process()
+    let process: Process
     let baseURL: String
 
     init(_ arguments: String...) throws {
-        let binary = try #require(Simulator.binary, "no built stripe-sim executable: run `swift build --build-tests` first (or set STRIPE_SIM_BIN)")
-        let output = Pipe()
-        process.executableURL = binary
-        process.arguments = ["--port", "0", "--writes-per-second", "100000", "--reads-per-second", "100000"] + arguments
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // The first line is "listening on 127.0.0.1:PORT".
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), let first = byte.first, first != 0x0A {
-            line.append(first)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("listening on 127.0.0.1:") else {
-            process.terminate()
-            throw SimulatorError(message: "stripe-sim did not start: \(text)")
-        }
-        baseURL = "http://" + text.dropFirst("listening on ".count)
+        (process, baseURL, _) = try SimulatorLaunch.start(["--writes-per-second", "100000", "--reads-per-second", "100000"] + arguments)
     }
 
     deinit {
@@ -62,21 +45,7 @@ final class Simulator: @unchecked Sendable {
     /// Calls a control route (`/_sim/...`) with a JSON body (a query for GET); returns the answer.
     @discardableResult
     func control(_ method: String, _ path: String, _ body: [String: Any] = [:]) throws -> [String: Any] {
-        var components = URLComponents(string: baseURL + "/_sim/" + path)!
-        if method == "GET", !body.isEmpty {
-            components.queryItems = body.keys.sorted().map { URLQueryItem(name: $0, value: "\(body[$0]!)") }
-        }
-        var request = URLRequest(url: components.url!)
-        request.httpMethod = method
-        if method != "GET" {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        }
-        let (data, status) = try Simulator.send(request)
-        guard (200..<300).contains(status) else {
-            throw SimulatorError(message: "\(method) /_sim/\(path) answered \(status): \(String(decoding: data, as: UTF8.self))")
-        }
-        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        try SimulatorControl.call(baseURL, method, path, body)
     }
 
     /// Registers a key: a restricted one gets exactly `permissions` (rak names).
@@ -100,42 +69,6 @@ final class Simulator: @unchecked Sendable {
         let entries = try control("GET", "requests", query)["data"] as? [[String: Any]] ?? []
         return entries.map(LoggedRequest.init)
     }
-
-    static func send(_ request: URLRequest) throws -> (Data, Int) {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: Result<(Data, Int), any Error> = .failure(SimulatorError(message: "no answer"))
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error { result = .failure(error) } else {
-                result = .success((data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0))
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        return try result.get()
-    }
-
-    /// The stripe-sim executable beside the test runner (`.build/<triple>/debug/`), or the
-    /// package's `.build/debug`.
-    static let binary: URL? = {
-        if let path = ProcessInfo.processInfo.environment["STRIPE_SIM_BIN"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        var folders: [URL] = []
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        folders.append(runner.deletingLastPathComponent())
-        folders.append(Bundle.main.bundleURL)
-        folders.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                folders.append(directory.appendingPathComponent(".build/debug"))
-                break
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        return folders.map { $0.appendingPathComponent("stripe-sim") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
 }
 
 /// One entry of `GET /_sim/requests`.

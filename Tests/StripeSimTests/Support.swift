@@ -2,36 +2,21 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import TestSupport
 import Testing
 import StripeSim
 
 /// The built `stripe-sim` executable, run on `--port 0` for one test and stopped (SIGTERM) when
 /// the test drops it.
 final class SimulatorProcess: @unchecked Sendable {
-    let process = Process()
+    let process: Process
     let base: String
     let firstLines: [String]
 
     init(_ arguments: String...) throws {
-        let binary = try #require(SimulatorProcess.binary, "no built stripe-sim executable: run `swift build --build-tests` first (or set STRIPE_SIM_BIN)")
-        process.executableURL = binary
         // Limits far above what a test sends, unless the test sets its own (a later flag wins).
-        process.arguments = ["--port", "0", "--writes-per-second", "100000", "--reads-per-second", "100000"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        var text = ""
-        while text.filter({ $0 == "\n" }).count < 2 {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        firstLines = text.split(separator: "\n").map(String.init)
-        let first = try #require(firstLines.first, "stripe-sim printed nothing")
-        #expect(first.hasPrefix("listening on 127.0.0.1:"))
-        base = "http://" + first.dropFirst("listening on ".count)
+        (process, base, firstLines) = try SimulatorLaunch.start(["--writes-per-second", "100000", "--reads-per-second", "100000"] + arguments,
+                                                                lines: 2)
     }
 
     deinit {
@@ -40,27 +25,6 @@ final class SimulatorProcess: @unchecked Sendable {
             process.waitUntilExit()
         }
     }
-
-    static let binary: URL? = {
-        if let path = ProcessInfo.processInfo.environment["STRIPE_SIM_BIN"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        var folders: [URL] = []
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        folders.append(runner.deletingLastPathComponent())
-        folders.append(Bundle.main.bundleURL)
-        folders.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                folders.append(directory.appendingPathComponent(".build/debug"))
-                break
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        return folders.map { $0.appendingPathComponent("stripe-sim") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
 }
 
 /// One HTTP answer, its body read as JSON when it is JSON.
