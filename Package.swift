@@ -53,8 +53,9 @@ let package = Package(
         // The `stripe-sim` executable: parses flags and starts the simulator's server.
         .executableTarget(name: "stripe-sim", dependencies: ["StripeSim"]),
 
-        // What several test targets share: finding built executables, starting stripe-sim.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What several test targets share: finding built executables, starting stripe-sim,
+        // recording log lines.
+        .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "BillingTests", dependencies: [
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
@@ -62,7 +63,7 @@ let package = Package(
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store"]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline"]),
         // Reads its Stripe object fixtures from Tests/Fixtures/stripe by #filePath.
-        .testTarget(name: "StripeTests", dependencies: ["Stripe", "Billing", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "StripeTests", dependencies: ["Stripe", "Billing", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         // Runs the built `tollbooth` executable as a subprocess; depends on no module of the
         // product (only on TestSupport) so it tests the command line exactly as a user meets it.
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),

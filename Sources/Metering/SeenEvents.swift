@@ -27,19 +27,6 @@ struct SeenEvents {
         mask = size - 1
     }
 
-    /// True when the key was seen on `day` or an adjacent day.
-    func isRepeat(_ hash: UInt64, _ hash2: UInt64, day: Int32) -> Bool {
-        entries.withUnsafeBufferPointer { entries in
-            var index = Int(truncatingIfNeeded: hash >> 11) & mask
-            while entries[index].day != SeenEvents.empty {
-                let entry = entries[index]
-                if entry.hash == hash, entry.hash2 == hash2, abs(Int64(entry.day) - Int64(day)) <= 1 { return true }
-                index = (index + 1) & mask
-            }
-            return false
-        }
-    }
-
     /// Adds a key under a day unless it was seen on that day or an adjacent one: one walk for
     /// both the check and the insert. True when the key is new.
     mutating func insertUnlessRepeat(_ hash: UInt64, _ hash2: UInt64, day: Int32) -> Bool {

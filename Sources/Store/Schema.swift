@@ -303,16 +303,16 @@ enum Schema {
 
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.
     static func moveEventKeysIntoBlocks(_ database: Database) throws {
-        var days: [Int64: [UInt8]] = [:]
+        var days: [Int64: [UInt64]] = [:]
         let rows = try database.prepare("""
             SELECT hash, hash2, time FROM event_keys UNION ALL SELECT hash, hash2, time FROM event_key_overflow
             """)
         while let row = try rows.next() {
             guard let hash = row.int(0), let hash2 = row.int(1), let time = row.int(2) else { continue }
-            EventKeyBlock.append(hash: hash, hash2: hash2, to: &days[EventKeyBlock.day(of: time), default: []])
+            days[EventKeyBlock.day(of: time), default: []] += [UInt64(bitPattern: hash), UInt64(bitPattern: hash2)]
         }
         for (day, keys) in days {
-            try database.run("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, NULL, ?)", [.integer(day), .blob(keys)])
+            try database.run("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, NULL, ?)", [.integer(day), .blob(EventKeyBlock.encode(keys))])
         }
         try database.execute("DROP TABLE event_keys; DROP TABLE event_key_overflow;")
     }

@@ -55,11 +55,6 @@ public enum EventKeyBlock {
         seconds >= 0 ? seconds / secondsPerDay : (seconds + 1) / secondsPerDay - 1
     }
 
-    public static func append(hash: Int64, hash2: Int64, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: hash.littleEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: hash2.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
     /// Keys held as 64-bit halves (hash, hash2, hash, ...) in the stored encoding.
     public static func encode(_ halves: [UInt64]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: halves.count * 8)

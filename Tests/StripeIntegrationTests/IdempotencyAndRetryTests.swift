@@ -1,6 +1,7 @@
 import Billing
 import Foundation
 import Stripe
+import TestSupport
 import Testing
 
 /// Idempotency-Key replay and the client's retries, against the simulator's injected faults:
@@ -103,7 +104,7 @@ import Testing
         let customer = try stripe.createCustomer(CustomerCreate(email: "limited@example.com"), idempotencyKey: "customer-429")
         #expect(try stripe.allCustomers().map(\.id) == [customer.id])
         #expect(try sim.requests(method: "POST", path: "/v1/customers").map(\.status) == [429, 429, 200])
-        let retries = recorder.lines.filter { $0.level == .notice }
+        let retries = recorder.records.filter { $0.level == .notice }
         #expect(retries.count == 2, "each retry is logged at notice")
         #expect(retries.allSatisfy { $0.metadata["stripe.path"] == "/v1/customers" && $0.message.contains("429") })
     }

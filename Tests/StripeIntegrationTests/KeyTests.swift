@@ -1,6 +1,7 @@
 import Billing
 import Foundation
 import Stripe
+import TestSupport
 import Testing
 
 /// Restricted keys and their eight permissions, keys the simulator does not know, live keys,
@@ -130,8 +131,8 @@ import Testing
                 #expect(!String(reflecting: error).contains(secret))
             }
         }
-        #expect(recorder.lines.contains { $0.level == .notice }, "the retries were logged")
-        for line in recorder.lines {
+        #expect(recorder.records.contains { $0.level == .notice }, "the retries were logged")
+        for line in recorder.records {
             for secret in secrets {
                 #expect(!line.message.contains(secret), "\(line.message)")
                 #expect(!line.metadata.values.contains { "\($0)".contains(secret) }, "stripe.path holds the id: \(line.metadata)")

@@ -108,40 +108,6 @@ func stripeError<T>(_ call: () throws(StripeError) -> T, sourceLocation: SourceL
     }
 }
 
-/// Every log line a client wrote, with its metadata, so a test can read what was logged.
-final class LogRecorder: @unchecked Sendable {
-    struct Line {
-        var level: Logger.Level
-        var message: String
-        var metadata: Logger.Metadata
-    }
-
-    private let lock = NSLock()
-    private var recorded: [Line] = []
-
-    var lines: [Line] { lock.withLock { recorded } }
-
-    func append(_ line: Line) { lock.withLock { recorded.append(line) } }
-
-    var logger: Logger {
-        Logger(label: "stripe-integration") { _ in Handler(recorder: self) }
-    }
-
-    struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            recorder.append(Line(level: event.level, message: "\(event.message)", metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
-        }
-    }
-}
 
 /// Runs `work(thread)` on `threads` threads of their own at once (the client's calls block) and
 /// waits for all of them.

@@ -1,6 +1,7 @@
 import Billing
 import Foundation
 import Logging
+import TestSupport
 import Testing
 @testable import Stripe
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 @testable import Stripe
 
@@ -96,48 +97,6 @@ final class VirtualClock: StripeClock, @unchecked Sendable {
     var elapsed: Double { now() - 1_000 }
 }
 
-/// Log records kept for assertions.
-final class LogRecorder: @unchecked Sendable {
-    struct Record {
-        var level: Logger.Level
-        var message: String
-        var metadata: Logger.Metadata
-    }
-
-    private let lock = NSLock()
-    private var kept: [Record] = []
-
-    var records: [Record] {
-        lock.lock()
-        defer { lock.unlock() }
-        return kept
-    }
-
-    func append(_ record: Record) {
-        lock.lock()
-        kept.append(record)
-        lock.unlock()
-    }
-
-    var logger: Logger {
-        Logger(label: "stripe-tests") { _ in Handler(recorder: self) }
-    }
-
-    struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            recorder.append(Record(level: event.level, message: "\(event.message)", metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
-        }
-    }
-}
 
 /// Retries without real waiting: the jitter takes the whole cap, so waits are predictable.
 func instantPolicy(maxAttempts: Int = 4, deadline: Double = 120) -> RetryPolicy {
