@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Store
 
+
 /// What one stage did.
 public struct StageSummary: Sendable {
     public var stage: Stage
@@ -26,18 +27,21 @@ public struct RunSummary: Sendable {
 public final class BillRun {
     let store: Store
     let settings: Settings
-    /// Whether a Stripe key is set up; until then the issue, collect and reconcile stages wait.
-    let stripeConfigured: Bool
+    /// The Stripe account to issue to; until one is set up the issue, collect and reconcile
+    /// stages wait.
+    let stripe: StripeConnection?
+    let failpoints: Failpoints
     let logger: Logger
     let progress: (String) -> Void
     /// Customers read once per stage rather than once per bill.
     var customers: [String: Customer] = [:]
 
-    public init(store: Store, settings: Settings = Settings(), stripeConfigured: Bool = false,
+    public init(store: Store, settings: Settings = Settings(), stripe: StripeConnection? = nil, failpoints: Failpoints = Failpoints(),
                 logger: Logger = Logger(label: "tollbooth.run"), progress: @escaping (String) -> Void = { _ in }) {
         self.store = store
         self.settings = settings
-        self.stripeConfigured = stripeConfigured
+        self.stripe = stripe
+        self.failpoints = failpoints
         self.logger = logger
         self.progress = progress
     }
@@ -47,6 +51,7 @@ public final class BillRun {
         var summary = RunSummary()
         if dryRun {
             summary.stages.append(try previewRun(asOf: asOf))
+            summary.stages.append(try previewIssue())
             return summary
         }
         let runId = try store.startRun(asOf: asOf, dryRun: false, at: now)
@@ -61,7 +66,8 @@ public final class BillRun {
             case .rate: result = try rate(asOf: asOf, run: runId, now: now)
             case .tax: result = try tax(now: now)
             case .issue: result = try issue(now: now)
-            case .collect, .reconcile: result = waitForStripe(stage)
+            case .collect: result = try collect(now: now)
+            case .reconcile: result = reconcile()
             }
             try store.finishStage(stage, run: runId, counts: result.counts, errors: result.errors, at: now)
             logger.info("\(result.message)", metadata: ["run.id": "\(runId)", "stage": "\(stage.rawValue)"])
@@ -208,10 +214,10 @@ public final class BillRun {
 
     // MARK: tax
 
-    func tax(now: Instant) throws -> StageSummary {
+    func tax(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
         var taxed = 0, failed = 0
         var errors: [String] = []
-        let invoices = try store.invoices(status: .rated)
+        let invoices = try store.invoices(status: .rated).filter { only?.contains($0.id) ?? true }
         let customers = try customersByKey()
         for start in stride(from: 0, to: invoices.count, by: BillRun.commitGroup) {
             try store.transaction {
@@ -222,7 +228,8 @@ public final class BillRun {
                         let draft = InvoiceTax.apply(decision, to: DraftInvoice(customerKey: invoice.customerKey, currency: invoice.currency,
                                                                                 billDate: invoice.billDate, lines: invoice.lines.map(\.line)))
                         let lines = zip(invoice.lines, draft.lines).map { StoredLine(id: $0.id, line: $1) }
-                        try store.updateTax(invoiceId: invoice.id, lines: lines, note: decision.invoiceNote, status: .taxed, at: now)
+                        try store.updateTax(invoiceId: invoice.id, lines: lines, note: decision.invoiceNote, applied: decision.rate.map(AppliedTax.init),
+                                            status: .taxed, at: now)
                         taxed += 1
                     } catch let error as TaxError {
                         failed += 1
@@ -255,26 +262,118 @@ public final class BillRun {
 
     // MARK: issue, collect, reconcile
 
-    func issue(now: Instant) throws -> StageSummary {
+    /// Zero totals become `not_required`; the rest are issued to Stripe one by one, each
+    /// failure recorded on its invoice without stopping the others. A key Stripe refuses, or one
+    /// lacking a permission, stops the stage: the invoices not reached stay `taxed` (skipped).
+    func issue(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
         var notRequired = 0
-        var ready = 0
-        for invoice in try store.invoices(status: .taxed, withLines: false) {
+        var ready: [StoredInvoice] = []
+        let selected = { (invoice: StoredInvoice) in only?.contains(invoice.id) ?? true }
+        for invoice in try store.invoices(status: .taxed, withLines: false) where selected(invoice) {
             if invoice.total == 0 {
                 try store.setInvoiceStatus(invoice.id, .notRequired, at: now)
                 notRequired += 1
             } else {
-                ready += 1
+                ready.append(invoice)
             }
         }
-        let message = stripeConfigured
-            ? "\(ready) invoices ready to issue"
-            : "Stripe not configured; \(ready) invoices ready" + (notRequired > 0 ? ", \(notRequired) not required (zero total)" : "")
-        return StageSummary(stage: .issue, counts: [("ready", ready), ("not_required", notRequired), ("issued", 0), ("failed", 0)],
-                            errors: [], message: message)
+        ready += try store.invoices(status: .issuing, withLines: false).filter(selected)
+        guard let stripe else {
+            let message = "Stripe not configured; \(ready.count) invoices ready" + (notRequired > 0 ? ", \(notRequired) not required (zero total)" : "")
+            return StageSummary(stage: .issue, counts: [("ready", ready.count), ("not_required", notRequired), ("issued", 0), ("failed", 0)],
+                                errors: [], message: message)
+        }
+        let issuer = Issuer(store: store, stripe: stripe.client, account: stripe.account, failpoints: failpoints, now: now)
+        let customers = try customersByKey()
+        var issued = 0, failed = 0, skipped = 0
+        var errors: [String] = []
+        var stop: String?
+        for (index, summary) in ready.sorted(by: { ($0.billDate, $0.id) < ($1.billDate, $1.id) }).enumerated() {
+            guard stop == nil else { skipped += 1; continue }
+            guard let invoice = try store.invoice(id: summary.id) else { continue }
+            let failure: IssueFailure?
+            if let customer = customers[invoice.customerKey] {
+                let tax = invoice.appliedTax ?? (try? taxDecision(for: customer))?.rate.map(AppliedTax.init)
+                failure = try issuer.issue(invoice, customer: customer, tax: tax)
+            } else {
+                failure = .refused("customer \(invoice.customerKey) of invoice \(invoice.id) no longer exists")
+            }
+            if let failure {
+                failed += 1
+                let recorded = failure.failure
+                try store.setInvoiceStatus(invoice.id, .failed, failure: recorded, at: now)
+                errors.append("\(invoice.id): \(recorded.message)")
+                logger.error("issue failed: \(recorded.message)", metadata: [
+                    "invoice.id": "\(invoice.id)", "stripe.request_id": "\(recorded.stripeRequestId ?? "")"])
+                if failure.stopsTheStage { stop = recorded.message }
+            } else {
+                issued += 1
+                logger.info("issued", metadata: ["invoice.id": "\(invoice.id)"])
+            }
+            if (index + 1) % 100 == 0 { progress("issue: \(index + 1) of \(ready.count) invoices") }
+        }
+        var message = "issued \(issued), not required \(notRequired), failed \(failed), skipped \(skipped)"
+        if let stop { message += "; stopped: \(stop)" }
+        return StageSummary(stage: .issue, counts: [("issued", issued), ("not_required", notRequired), ("failed", failed), ("skipped", skipped)],
+                            errors: errors, message: message)
+    }
+
+    /// Payment state of issued invoices, read back from Stripe. A read that fails leaves the
+    /// invoice as it was, for the next run.
+    func collect(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
+        guard let stripe else { return waitForStripe(.collect) }
+        let invoices = try store.collectableInvoices().filter { only?.contains($0.id) ?? true }
+        let counts = try Collector(store: store, stripe: stripe.client, now: now).collect(invoices)
+        var message = "paid \(counts.paid), payment failed \(counts.paymentFailed), uncollectible \(counts.uncollectible), void \(counts.void), awaiting payment \(counts.open)"
+        if !counts.errors.isEmpty { message += "; \(counts.errors.count) could not be read from Stripe (next run reads them again)" }
+        return StageSummary(stage: .collect, counts: [("paid", counts.paid), ("payment_failed", counts.paymentFailed),
+                                                      ("uncollectible", counts.uncollectible), ("void", counts.void),
+                                                      ("awaiting_payment", counts.open), ("unread", counts.errors.count)],
+                            errors: counts.errors, message: message)
+    }
+
+    func reconcile() -> StageSummary {
+        guard stripe != nil else { return waitForStripe(.reconcile) }
+        return StageSummary(stage: .reconcile, counts: [], errors: [], message: "not in this version: the comparison with Stripe comes with the reconciliation report")
     }
 
     func waitForStripe(_ stage: Stage) -> StageSummary {
         StageSummary(stage: stage, counts: [], errors: [], message: "Stripe not configured; nothing to \(stage.rawValue)")
+    }
+
+    // MARK: rerun
+
+    /// Resumes failed invoices from the stage that stopped them (`tollbooth rerun`): tax, then
+    /// issue, then collect, for these invoices only, recorded in the ledger as a run.
+    public func rerun(invoiceIds: [String], now: Instant) throws -> RunSummary {
+        var summary = RunSummary()
+        let runId = try store.startRun(asOf: now, dryRun: false, at: now)
+        summary.runId = runId
+        var succeeded = false
+        defer { try? store.finishRun(runId, succeeded: succeeded, at: now) }
+        var resumed: Set<String> = []
+        var stages: Set<Stage> = []
+        for id in invoiceIds {
+            guard let stage = try store.resumeFailed(invoiceId: id, at: now) else { continue }
+            resumed.insert(id)
+            stages.insert(Stage(rawValue: stage) ?? .issue)
+        }
+        guard !resumed.isEmpty else { return summary }
+        for stage in [Stage.tax, .issue, .collect] where stage != .tax || stages.contains(.tax) {
+            try store.startStage(stage, run: runId, at: now)
+            let result: StageSummary
+            switch stage {
+            case .tax: result = try tax(now: now, only: resumed)
+            case .issue: result = try issue(now: now, only: resumed)
+            case .collect: result = try collect(now: now, only: resumed)
+            case .close, .rate, .reconcile: continue
+            }
+            try store.finishStage(stage, run: runId, counts: result.counts, errors: result.errors, at: now)
+            logger.info("\(result.message)", metadata: ["run.id": "\(runId)", "stage": "\(stage.rawValue)"])
+            summary.stages.append(result)
+        }
+        succeeded = summary.failedInvoices == 0
+        return summary
     }
 
     // MARK: dry run and preview
@@ -304,6 +403,34 @@ public final class BillRun {
                             message: (["dry run: \(lines.count) invoices would be rated"] + lines).joined(separator: "\n"))
     }
 
+    /// What the issue stage would send to Stripe for the invoices taxed so far, calling nothing.
+    func previewIssue() throws -> StageSummary {
+        let invoices = try store.invoices(status: .taxed) + store.invoices(status: .issuing)
+        var lines: [String] = []
+        var toIssue = 0, notRequired = 0
+        for invoice in invoices.sorted(by: { ($0.billDate, $0.id) < ($1.billDate, $1.id) }) {
+            guard invoice.total != 0 else {
+                notRequired += 1
+                lines.append("\(invoice.id): not required (zero total), no Stripe invoice")
+                continue
+            }
+            toIssue += 1
+            let known: StripeCustomerRecord? = try stripe.flatMap { try store.stripeCustomer(customerKey: invoice.customerKey, account: $0.account) }
+            let customer: String
+            switch known {
+            case .created(let id)?: customer = "Stripe customer \(id)"
+            case .requested?, nil: customer = "a Stripe customer for \(invoice.customerKey) (found or created)"
+            }
+            let pending = invoice.lines.filter { $0.stripeItemId == nil }.count
+            let items = pending == invoice.lines.count ? "\(pending) invoice items" : "\(pending) of \(invoice.lines.count) invoice items still to add"
+            lines.append("\(invoice.id): \(invoice.stripeInvoiceId.map { "Stripe invoice \($0)" } ?? "a Stripe invoice") for \(customer), \(items), total \(Money(invoice.total, invoice.currency)), then finalize")
+        }
+        let head = stripe == nil ? "dry run: Stripe not configured; \(toIssue) invoices would be issued once it is"
+                                 : "dry run: \(toIssue) invoices would be issued to Stripe account \(stripe!.account)"
+        return StageSummary(stage: .issue, counts: [("would_issue", toIssue), ("not_required", notRequired)], errors: [],
+                            message: ([head] + lines).joined(separator: "\n"))
+    }
+
     /// The customer's next invoice after `at`, computed and never stored.
     public func preview(customerKey: String, at: Instant) throws -> DraftInvoice? {
         let subscriptions = try store.subscriptions(customerKey: customerKey).map(\.subscription)
@@ -321,5 +448,11 @@ extension Instant {
     /// This instant moved by whole calendar months (clamped to the month's last day).
     func adding(months: Int) -> Instant {
         months == 0 ? self : ISODuration(months: months).adding(times: 1, to: self)
+    }
+}
+
+extension AppliedTax {
+    init(_ rate: TaxRate) {
+        self.init(rate: rate.rate, name: rate.name, country: rate.country, state: rate.state)
     }
 }

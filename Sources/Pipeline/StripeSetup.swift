@@ -193,6 +193,25 @@ public struct StripeSetup: Sendable {
         return try key(try stored().apiKey)
     }
 
+    /// The account and client the bill run issues with, or nil when Stripe is not set up (no
+    /// stored connection and no `$TOLLBOOTH_STRIPE_KEY`). A key other than the stored one is
+    /// asked for its account (GET /v1/account), since Stripe ids are recorded per account.
+    public func connection(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StripeConnection? {
+        let stored = try secretsFile.read()
+        let given = environment["TOLLBOOTH_STRIPE_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        guard stored != nil || given != nil else { return nil }
+        let key = try currentKey(environment: environment)
+        let stripe = try client(key)
+        if let stored, stored.apiKey == key.revealed {
+            return StripeConnection(client: stripe, account: stored.account)
+        }
+        let account = try call("verify the key (GET /v1/account)") { () throws(StripeError) in try stripe.retrieveAccount() }
+        if let stored, stored.account != account.id {
+            throw StripeSetupError("$TOLLBOOTH_STRIPE_KEY belongs to account \(account.id), not the connected account \(stored.account): use a key of \(stored.account), or `tollbooth stripe connect` the other account")
+        }
+        return StripeConnection(client: stripe, account: account.id)
+    }
+
     /// One line of `readiness`.
     public struct Check: Sendable {
         public let name: String

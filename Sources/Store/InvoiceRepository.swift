@@ -32,6 +32,81 @@ public struct StoredInvoice: Hashable, Sendable {
     public var invoicePdf: String?
     public var failure: Failure?
     public var lines: [StoredLine]
+    /// The rate the tax stage applied; nil when the invoice carries no tax.
+    public var appliedTax: AppliedTax? = nil
+    public var issuing = Issuing()
+    public var payment = PaymentState()
+}
+
+/// A tax rate as the tax stage applied it to an invoice.
+public struct AppliedTax: Hashable, Sendable {
+    /// A fraction: 0.19 for 19%.
+    public var rate: Decimal
+    public var name: String
+    public var country: String?
+    public var state: String?
+
+    public init(rate: Decimal, name: String, country: String?, state: String?) {
+        self.rate = rate
+        self.name = name
+        self.country = country
+        self.state = state
+    }
+}
+
+/// Where issuing an invoice to Stripe stands.
+public struct Issuing: Hashable, Sendable {
+    /// The Stripe account it was issued to.
+    public var account: String?
+    /// When its first Stripe call was about to be made: from then on, objects of it may exist
+    /// in Stripe that the store does not name yet.
+    public var startedAt: Instant?
+    /// How many times `rerun` resumed it; each generation sends fresh idempotency keys.
+    public var generation: Int = 0
+    /// When Stripe finalized it.
+    public var issuedAt: Instant?
+
+    public init(account: String? = nil, startedAt: Instant? = nil, generation: Int = 0, issuedAt: Instant? = nil) {
+        self.account = account
+        self.startedAt = startedAt
+        self.generation = generation
+        self.issuedAt = issuedAt
+    }
+}
+
+/// Payment state as the collect stage last read it from Stripe. Amounts in minor units.
+public struct PaymentState: Hashable, Sendable {
+    /// Stripe's own status (`open`, `paid`, `void`, `uncollectible`).
+    public var stripeStatus: String?
+    public var amountDue: Int64?
+    public var amountPaid: Int64?
+    /// The customer balance Stripe applied (negative: a credit it carried).
+    public var startingBalance: Int64?
+    public var attemptCount: Int = 0
+    public var nextPaymentAttempt: Instant?
+    public var paidAt: Instant?
+    /// The first payment failure recorded: the grace period counts from here.
+    public var paymentFailedAt: Instant?
+    public var uncollectibleAt: Instant?
+    public var voidedAt: Instant?
+    /// When Stripe was last asked.
+    public var collectedAt: Instant?
+
+    public init(stripeStatus: String? = nil, amountDue: Int64? = nil, amountPaid: Int64? = nil, startingBalance: Int64? = nil,
+                attemptCount: Int = 0, nextPaymentAttempt: Instant? = nil, paidAt: Instant? = nil, paymentFailedAt: Instant? = nil,
+                uncollectibleAt: Instant? = nil, voidedAt: Instant? = nil, collectedAt: Instant? = nil) {
+        self.stripeStatus = stripeStatus
+        self.amountDue = amountDue
+        self.amountPaid = amountPaid
+        self.startingBalance = startingBalance
+        self.attemptCount = attemptCount
+        self.nextPaymentAttempt = nextPaymentAttempt
+        self.paidAt = paidAt
+        self.paymentFailedAt = paymentFailedAt
+        self.uncollectibleAt = uncollectibleAt
+        self.voidedAt = voidedAt
+        self.collectedAt = collectedAt
+    }
 }
 
 extension StoredInvoice {
@@ -50,10 +125,13 @@ extension StoredInvoice {
 public struct StoredLine: Hashable, Sendable {
     public var id: String
     public var line: InvoiceLine
+    /// The Stripe invoice item made for it (`ii_…`).
+    public var stripeItemId: String?
 
-    public init(id: String, line: InvoiceLine) {
+    public init(id: String, line: InvoiceLine, stripeItemId: String? = nil) {
         self.id = id
         self.line = line
+        self.stripeItemId = stripeItemId
     }
 }
 
@@ -93,15 +171,20 @@ extension Store {
         return "inv_\(customerKey)_\(stamp)"
     }
 
-    /// Writes the lines' tax and the invoice's totals, and moves it to `status`.
-    public func updateTax(invoiceId: String, lines: [StoredLine], note: String?, status: InvoiceStatus, at now: Instant) throws {
+    /// Writes the lines' tax, the rate applied and the invoice's totals, and moves it to `status`.
+    public func updateTax(invoiceId: String, lines: [StoredLine], note: String?, applied: AppliedTax? = nil, status: InvoiceStatus,
+                          at now: Instant) throws {
         let amounts = TaxedAmounts(lines: lines.map { TaxedLine(amount: $0.line.amount, tax: $0.line.taxAmount, behavior: $0.line.taxBehavior) })
         for line in lines {
             try database.run("UPDATE invoice_lines SET tax_amount = ? WHERE id = ?", [SQLValue(line.line.taxAmount), .text(line.id)])
         }
-        try database.run("UPDATE invoices SET subtotal = ?, tax = ?, total = ?, tax_note = ?, status = ?, updated_at = ? WHERE id = ?",
-                         [SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total), SQLValue(note),
-                          .text(status.rawValue), now.sql, .text(invoiceId)])
+        try database.run("""
+            UPDATE invoices SET subtotal = ?, tax = ?, total = ?, tax_note = ?, tax_rate = ?, tax_rate_name = ?, tax_country = ?,
+                                tax_state = ?, status = ?, updated_at = ?
+            WHERE id = ?
+            """, [SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total), SQLValue(note), SQLValue(applied?.rate),
+                  SQLValue(applied?.name), SQLValue(applied?.country), SQLValue(applied?.state), .text(status.rawValue), now.sql,
+                  .text(invoiceId)])
     }
 
     /// Moves an invoice to `status`, recording the failure when it is `failed`.
@@ -114,7 +197,10 @@ extension Store {
 
     static let invoiceColumns = """
         id, customer_key, currency, bill_date, status, subtotal, tax, total, period_start, period_end, tax_note,
-        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, failure_stage, failure_message, failure_request_id
+        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, failure_stage, failure_message, failure_request_id,
+        tax_rate, tax_rate_name, tax_country, tax_state, stripe_account, issue_started_at, issue_generation, issued_at,
+        stripe_status, amount_due, amount_paid, starting_balance, attempt_count, next_payment_attempt, paid_at, payment_failed_at,
+        uncollectible_at, voided_at, collected_at
         """
 
     /// Invoices, by bill date then customer; only those in `status` when given.
@@ -138,13 +224,19 @@ extension Store {
             subtotal: row.decimal(5) ?? 0, tax: row.decimal(6) ?? 0, total: row.decimal(7) ?? 0,
             periodStart: row.instant(8), periodEnd: row.instant(9), taxNote: row.string(10), stripeInvoiceId: row.string(11),
             number: row.string(12), hostedInvoiceUrl: row.string(13), invoicePdf: row.string(14), failure: failure,
-            lines: withLines ? try lines(invoiceId: id) : [])
+            lines: withLines ? try lines(invoiceId: id) : [],
+            appliedTax: row.decimal(18).map { AppliedTax(rate: $0, name: row.string(19) ?? "", country: row.string(20), state: row.string(21)) },
+            issuing: Issuing(account: row.string(22), startedAt: row.instant(23), generation: Int(row.int(24) ?? 0), issuedAt: row.instant(25)),
+            payment: PaymentState(stripeStatus: row.string(26), amountDue: row.int(27), amountPaid: row.int(28), startingBalance: row.int(29),
+                                  attemptCount: Int(row.int(30) ?? 0), nextPaymentAttempt: row.instant(31), paidAt: row.instant(32),
+                                  paymentFailedAt: row.instant(33), uncollectibleAt: row.instant(34), voidedAt: row.instant(35),
+                                  collectedAt: row.instant(36)))
     }
 
     public func lines(invoiceId: String) throws -> [StoredLine] {
         try database.query("""
             SELECT id, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end, quantity, amount,
-                   tax_behavior, tax_code, tax_amount, detail
+                   tax_behavior, tax_code, tax_amount, detail, stripe_item_id
             FROM invoice_lines WHERE invoice_id = ? ORDER BY position
             """, [.text(invoiceId)]).map { row in
             StoredLine(id: row.string(0) ?? "", line: InvoiceLine(
@@ -153,7 +245,7 @@ extension Store {
                 period: Period(start: row.instant(6) ?? Instant(seconds: 0), end: row.instant(7) ?? Instant(seconds: 0)),
                 quantity: row.decimal(8), amount: row.decimal(9) ?? 0,
                 taxBehavior: TaxBehavior(rawValue: row.string(10) ?? "") ?? .exclusive, taxCode: row.string(11),
-                taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""))
+                taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""), stripeItemId: row.string(14))
         }
     }
 

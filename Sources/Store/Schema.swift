@@ -8,6 +8,7 @@ enum Schema {
     static let migrations: [(version: Int, sql: String, code: (@Sendable (Database) throws -> Void)?)] = [
         (1, version1, nil),
         (2, version2, moveEventKeysIntoBlocks),
+        (3, version3, nil),
     ]
 
     static func migrate(_ database: Database) throws {
@@ -299,6 +300,50 @@ enum Schema {
     DROP TABLE usage_segments;
     ALTER TABLE usage_segments_new RENAME TO usage_segments;
     CREATE INDEX usage_segments_late ON usage_segments (late, subscription_id) WHERE late = 1;
+    """
+
+    /// Issuing to Stripe and collecting payment state. Every Stripe object Tollbooth makes is
+    /// recorded against the local row it stands for, and a request is recorded before it is sent
+    /// (`requested_at`, `issue_started_at`), so a run that died between Stripe's answer and the
+    /// local write knows to look the object up in Stripe before creating it.
+    static let version3 = """
+    -- The Stripe Customer of each customer, per Stripe account. stripe_id stays NULL from the
+    -- moment its creation is requested until Stripe's answer is stored.
+    CREATE TABLE stripe_customers (
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        account TEXT NOT NULL,
+        stripe_id TEXT UNIQUE,
+        requested_at INTEGER NOT NULL,
+        created_at INTEGER,
+        PRIMARY KEY (customer_key, account)
+    );
+
+    ALTER TABLE invoice_lines ADD COLUMN stripe_item_id TEXT;
+    CREATE UNIQUE INDEX invoice_lines_stripe_item ON invoice_lines (stripe_item_id) WHERE stripe_item_id IS NOT NULL;
+
+    -- The rate the tax stage applied, so the issue stage describes the same tax to Stripe.
+    ALTER TABLE invoices ADD COLUMN tax_rate TEXT;
+    ALTER TABLE invoices ADD COLUMN tax_rate_name TEXT;
+    ALTER TABLE invoices ADD COLUMN tax_country TEXT;
+    ALTER TABLE invoices ADD COLUMN tax_state TEXT;
+    -- Issuing: the account, when the first call was made, how many times `rerun` resumed it
+    -- (a new generation of idempotency keys each), when it was finalized.
+    ALTER TABLE invoices ADD COLUMN stripe_account TEXT;
+    ALTER TABLE invoices ADD COLUMN issue_started_at INTEGER;
+    ALTER TABLE invoices ADD COLUMN issue_generation INTEGER NOT NULL DEFAULT 0 CHECK (issue_generation >= 0);
+    ALTER TABLE invoices ADD COLUMN issued_at INTEGER;
+    -- Payment state pulled back from Stripe, and when each change was first seen.
+    ALTER TABLE invoices ADD COLUMN stripe_status TEXT;
+    ALTER TABLE invoices ADD COLUMN amount_due INTEGER;
+    ALTER TABLE invoices ADD COLUMN amount_paid INTEGER;
+    ALTER TABLE invoices ADD COLUMN starting_balance INTEGER;
+    ALTER TABLE invoices ADD COLUMN attempt_count INTEGER NOT NULL DEFAULT 0 CHECK (attempt_count >= 0);
+    ALTER TABLE invoices ADD COLUMN next_payment_attempt INTEGER;
+    ALTER TABLE invoices ADD COLUMN paid_at INTEGER;
+    ALTER TABLE invoices ADD COLUMN payment_failed_at INTEGER;
+    ALTER TABLE invoices ADD COLUMN uncollectible_at INTEGER;
+    ALTER TABLE invoices ADD COLUMN voided_at INTEGER;
+    ALTER TABLE invoices ADD COLUMN collected_at INTEGER;
     """
 
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.

@@ -46,10 +46,16 @@ extension InvoicesCommand {
                 var table = Table([.init(title: "ID"), .init(title: "CUSTOMER"), .init(title: "BILL DATE"), .init(title: "STATUS"),
                                    .init(title: "CURRENCY"), .init(title: "SUBTOTAL", alignment: .right),
                                    .init(title: "TAX", alignment: .right), .init(title: "TOTAL", alignment: .right)])
-                for invoice in try store.invoices(status: status, withLines: false) {
+                let invoices = try store.invoices(status: status, withLines: false)
+                // Failed invoices say why, so the list is what an operator acts on.
+                let reasons = invoices.contains { $0.failure != nil }
+                if reasons { table.columns.append(.init(title: "REASON")) }
+                for invoice in invoices {
                     func money(_ amount: Decimal) -> String { Money(amount, invoice.currency).formatted }
-                    table.append([invoice.id, invoice.customerKey, invoice.billDate.rfc3339, invoice.status.rawValue,
-                                  invoice.currency.code, money(invoice.subtotal), money(invoice.tax), money(invoice.total)])
+                    var row = [invoice.id, invoice.customerKey, invoice.billDate.rfc3339, invoice.status.rawValue,
+                               invoice.currency.code, money(invoice.subtotal), money(invoice.tax), money(invoice.total)]
+                    if reasons { row.append(invoice.failure.map { "\($0.stage): \($0.message)" } ?? "") }
+                    table.append(row)
                 }
                 printOut(table.rendered)
             }
@@ -109,6 +115,23 @@ extension InvoicesCommand {
         }
     }
 
+    /// What Stripe said of the payment, with the time each change happened.
+    static func paymentFacts(_ invoice: StoredInvoice) -> [(String, String)] {
+        let payment = invoice.payment
+        var facts: [(String, String)] = []
+        if let paid = payment.paidAt { facts.append(("Paid at", paid.rfc3339)) }
+        if payment.attemptCount > 0, invoice.status != .paid {
+            var text = "\(payment.attemptCount) payment attempt\(payment.attemptCount == 1 ? "" : "s") failed"
+            if let first = payment.paymentFailedAt { text += ", the first seen \(first.rfc3339)" }
+            if let next = payment.nextPaymentAttempt { text += "; next attempt \(next.rfc3339)" }
+            facts.append(("Payment", text))
+        }
+        if let at = payment.uncollectibleAt { facts.append(("Uncollectible", at.rfc3339)) }
+        if let at = payment.voidedAt { facts.append(("Voided at", at.rfc3339)) }
+        if let at = payment.collectedAt { facts.append(("Checked", "\(at.rfc3339) (Stripe status \(payment.stripeStatus ?? "unknown"))")) }
+        return facts
+    }
+
     static func describe(_ invoice: StoredInvoice) -> String {
         func money(_ amount: Decimal) -> String { Money(amount, invoice.currency).formatted }
         var facts = [
@@ -121,6 +144,8 @@ extension InvoicesCommand {
         if let number = invoice.number { facts.append(("Number", number)) }
         if let stripe = invoice.stripeInvoiceId { facts.append(("Stripe invoice", stripe)) }
         if let url = invoice.hostedInvoiceUrl { facts.append(("Hosted page", url)) }
+        if let pdf = invoice.invoicePdf { facts.append(("PDF", pdf)) }
+        facts += InvoicesCommand.paymentFacts(invoice)
         if let note = invoice.taxNote { facts.append(("Tax note", note)) }
         if let failure = invoice.failure {
             facts.append(("Failed at", failure.stage + ": " + failure.message + (failure.stripeRequestId.map { " (Stripe request \($0))" } ?? "")))

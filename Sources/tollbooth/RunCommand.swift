@@ -1,6 +1,7 @@
 import ArgumentParser
 import Billing
 import Foundation
+import Logging
 import Pipeline
 import Store
 
@@ -22,18 +23,69 @@ struct RunCommand: ParsableCommand {
             transform: Time.parse)
     var asOf: Time?
     @Option(help: ArgumentHelp("Run only this stage.", valueName: "stage")) var stage: Stage?
-    @Flag(help: "Show what would be rated, changing nothing.") var dryRun = false
+    @Flag(help: "Show what would be rated and issued, changing nothing and calling no one.") var dryRun = false
 
     func run() throws {
         let context = try options.context()
         let asOf = asOf?.instant ?? context.now
         let lock = try RunLock(databasePath: options.databasePath, holder: "bill run as of \(asOf.rfc3339) started \(context.now.rfc3339)")
-        let billRun = BillRun(store: context.store, settings: context.settings, progress: { printError($0) })
+        let billRun = BillRun(store: context.store, settings: context.settings, stripe: try StripeCommand.connection(options),
+                              logger: Logger(label: "tollbooth.run"), progress: { printError($0) })
         let summary = try billRun.run(asOf: asOf, stages: stage.map { [$0] } ?? Stage.allCases, dryRun: dryRun, now: context.now)
         withExtendedLifetime(lock) {}
         for stage in summary.stages { printOut("\(stage.stage.rawValue): \(stage.message)") }
         if summary.failedInvoices > 0 {
             printError("error: \(summary.failedInvoices) invoices failed: `tollbooth invoices list --status failed` shows why")
+            throw ExitCode(ErrorReport.failure)
+        }
+    }
+}
+
+struct RerunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rerun",
+        abstract: "Resume failed invoices from the stage that stopped them.",
+        discussion: """
+            An invoice that failed at tax is taxed again, then issued; one that failed at issue \
+            continues where it stopped: what an earlier attempt made in Stripe is found by its \
+            metadata and kept, never made twice. Exits 1 when an invoice fails again and 75 when \
+            another bill run holds the lock.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Every failed invoice.") var failed = false
+    @Argument(help: ArgumentHelp("The failed invoice to resume.", valueName: "invoice-id")) var invoiceId: String?
+
+    func validate() throws {
+        if failed == (invoiceId != nil) { throw ValidationError("give either --failed or one invoice id") }
+    }
+
+    func run() throws {
+        let context = try options.context()
+        var ids: [String]
+        if let invoiceId {
+            guard let invoice = try context.store.invoice(id: invoiceId) else {
+                throw InputError("no invoice \(invoiceId): `tollbooth invoices list --status failed` shows the failed ones")
+            }
+            guard invoice.status == .failed else {
+                throw InputError("invoice \(invoiceId) is \(invoice.status.rawValue), not failed: only failed invoices are re-run")
+            }
+            ids = [invoiceId]
+        } else {
+            ids = try context.store.invoices(status: .failed, withLines: false).map(\.id)
+        }
+        guard !ids.isEmpty else {
+            printOut("no failed invoices")
+            return
+        }
+        let lock = try RunLock(databasePath: options.databasePath, holder: "rerun of \(ids.count) failed invoices started \(context.now.rfc3339)")
+        let billRun = BillRun(store: context.store, settings: context.settings, stripe: try StripeCommand.connection(options),
+                              logger: Logger(label: "tollbooth.rerun"), progress: { printError($0) })
+        let summary = try billRun.rerun(invoiceIds: ids, now: context.now)
+        withExtendedLifetime(lock) {}
+        for stage in summary.stages { printOut("\(stage.stage.rawValue): \(stage.message)") }
+        if summary.failedInvoices > 0 {
+            printError("error: \(summary.failedInvoices) invoices failed again: `tollbooth invoices list --status failed` shows why")
             throw ExitCode(ErrorReport.failure)
         }
     }

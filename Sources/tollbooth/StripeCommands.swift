@@ -34,6 +34,11 @@ struct StripeCommand: ParsableCommand {
                     logger: Logger(label: "tollbooth.stripe"))
     }
 
+    /// The Stripe connection the bill run issues with; nil when Stripe is not set up.
+    static func connection(_ options: GlobalOptions) throws -> StripeConnection? {
+        try setup(options).connection()
+    }
+
     struct Connect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify a key, register the webhook endpoint once and store both secrets.")

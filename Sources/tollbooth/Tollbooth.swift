@@ -23,6 +23,7 @@ struct Tollbooth: AsyncParsableCommand {
             AdjustmentsCommand.self,
             MeterCommand.self,
             RunCommand.self,
+            RerunCommand.self,
             StripeCommand.self,
             DemoCommand.self,
             BenchCommand.self,

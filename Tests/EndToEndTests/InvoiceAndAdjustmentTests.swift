@@ -196,8 +196,8 @@ import Testing
         #expect(none.stdout == "ID  CUSTOMER  BILL DATE  STATUS  CURRENCY  SUBTOTAL  TAX  TOTAL\n")
         let table = try cli.run("invoices", "list")
         #expect(lines(table.stdout) == [
-            "ID                     CUSTOMER  BILL DATE             STATUS  CURRENCY  SUBTOTAL  TAX  TOTAL",
-            "inv_umbrella_20260201  umbrella  2026-02-01T00:00:00Z  failed  JPY           3500  350   3850",
+            "ID                     CUSTOMER  BILL DATE             STATUS  CURRENCY  SUBTOTAL  TAX  TOTAL  REASON",
+            "inv_umbrella_20260201  umbrella  2026-02-01T00:00:00Z  failed  JPY           3500  350   3850  issue: Stripe said \"no\", twice",
         ])
     }
 }

@@ -1,0 +1,78 @@
+import Billing
+import Foundation
+import Store
+import Stripe
+
+/// The collect stage's rule: what an issued invoice's status becomes from Stripe's invoice, and
+/// when each change happened. Stripe is the source of truth for payment state.
+enum PaymentStateRule {
+    /// The local status and payment state for Stripe's invoice, given what was stored before.
+    /// Times Stripe records (`status_transitions`) are used as they are; a payment failure has
+    /// none on the invoice, so its first sighting (`now`) is kept as the time it happened.
+    static func apply(_ remote: Invoice, to stored: StoredInvoice, now: Instant) -> (Billing.InvoiceStatus, PaymentState) {
+        var payment = stored.payment
+        payment.stripeStatus = remote.status?.rawValue
+        payment.amountDue = remote.amountDue
+        payment.amountPaid = remote.amountPaid
+        payment.startingBalance = remote.startingBalance
+        payment.attemptCount = remote.attemptCount
+        payment.nextPaymentAttempt = remote.nextPaymentAttempt.map { Instant(seconds: $0) }
+        payment.collectedAt = now
+        if payment.paymentFailedAt == nil, remote.attemptCount > 0, remote.status != .paid {
+            payment.paymentFailedAt = now
+        }
+        let status: Billing.InvoiceStatus
+        switch remote.status {
+        case .paid?:
+            status = .paid
+            payment.paidAt = remote.statusTransitions.paidAt.map { Instant(seconds: $0) } ?? stored.payment.paidAt ?? now
+        case .void?:
+            status = .void
+            payment.voidedAt = remote.statusTransitions.voidedAt.map { Instant(seconds: $0) } ?? stored.payment.voidedAt ?? now
+        case .uncollectible?:
+            status = .uncollectible
+            payment.uncollectibleAt = remote.statusTransitions.markedUncollectibleAt.map { Instant(seconds: $0) }
+                ?? stored.payment.uncollectibleAt ?? now
+        case .open?:
+            status = remote.attemptCount > 0 ? .paymentFailed : .issued
+        case .draft?, nil:
+            status = stored.status
+        }
+        return (status, payment)
+    }
+}
+
+/// Reads the payment state of every issued invoice that may still change from Stripe.
+struct Collector {
+    let store: Store
+    let stripe: StripeClient
+    let now: Instant
+
+    struct Counts {
+        var paid = 0, paymentFailed = 0, uncollectible = 0, void = 0, open = 0, errors: [String] = []
+    }
+
+    func collect(_ invoices: [StoredInvoice]) throws -> Counts {
+        var counts = Counts()
+        for invoice in invoices {
+            guard let id = invoice.stripeInvoiceId else { continue }
+            var stripe = self.stripe
+            stripe.logger[metadataKey: "invoice.id"] = "\(invoice.id)"
+            let remote: Invoice
+            do { remote = try stripe.retrieveInvoice(id) } catch {
+                counts.errors.append("\(invoice.id): \(error.description)")
+                continue
+            }
+            let (status, payment) = PaymentStateRule.apply(remote, to: invoice, now: now)
+            try store.recordPayment(invoiceId: invoice.id, status: status, payment: payment, at: now)
+            switch status {
+            case .paid: counts.paid += 1
+            case .paymentFailed: counts.paymentFailed += 1
+            case .uncollectible: counts.uncollectible += 1
+            case .void: counts.void += 1
+            case .draft, .rated, .taxed, .issuing, .issued, .notRequired, .failed: counts.open += 1
+            }
+        }
+        return counts
+    }
+}

@@ -1,0 +1,102 @@
+import Billing
+import Foundation
+
+/// A customer's Stripe Customer as the store knows it.
+public enum StripeCustomerRecord: Hashable, Sendable {
+    /// Stripe answered with this id.
+    case created(String)
+    /// Its creation was requested and no answer was stored: it may exist in Stripe.
+    case requested
+}
+
+/// What the issue and collect stages write: Stripe ids against the local rows they stand for,
+/// each written as soon as Stripe answers, and payment state read back.
+extension Store {
+    public func stripeCustomer(customerKey: String, account: String) throws -> StripeCustomerRecord? {
+        guard let row = try database.first("SELECT stripe_id FROM stripe_customers WHERE customer_key = ? AND account = ?",
+                                           [.text(customerKey), .text(account)]) else { return nil }
+        return row.string(0).map(StripeCustomerRecord.created) ?? .requested
+    }
+
+    /// Records that a Stripe Customer is about to be created, before the call.
+    public func requestStripeCustomer(customerKey: String, account: String, at now: Instant) throws {
+        try database.run("INSERT OR IGNORE INTO stripe_customers (customer_key, account, requested_at) VALUES (?, ?, ?)",
+                         [.text(customerKey), .text(account), now.sql])
+    }
+
+    public func recordStripeCustomer(customerKey: String, account: String, stripeId: String, at now: Instant) throws {
+        try database.run("""
+            INSERT INTO stripe_customers (customer_key, account, stripe_id, requested_at, created_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (customer_key, account) DO UPDATE SET stripe_id = excluded.stripe_id, created_at = excluded.created_at
+            """, [.text(customerKey), .text(account), .text(stripeId), now.sql, now.sql])
+    }
+
+    /// Moves a `taxed` invoice to `issuing` before its first Stripe call, or keeps an `issuing`
+    /// one there; `issue_started_at` keeps the first such moment.
+    public func startIssuing(invoiceId: String, account: String, at now: Instant) throws {
+        try database.run("""
+            UPDATE invoices SET status = 'issuing', stripe_account = ?, issue_started_at = coalesce(issue_started_at, ?), updated_at = ?
+            WHERE id = ? AND status IN ('taxed', 'issuing')
+            """, [.text(account), now.sql, now.sql, .text(invoiceId)])
+    }
+
+    public func recordStripeInvoice(invoiceId: String, stripeId: String, at now: Instant) throws {
+        try database.run("UPDATE invoices SET stripe_invoice_id = ?, updated_at = ? WHERE id = ?", [.text(stripeId), now.sql, .text(invoiceId)])
+    }
+
+    public func recordStripeItem(lineId: String, itemId: String) throws {
+        try database.run("UPDATE invoice_lines SET stripe_item_id = ? WHERE id = ?", [.text(itemId), .text(lineId)])
+    }
+
+    /// The finalized invoice: its number and the links a customer can be sent.
+    public func markIssued(invoiceId: String, number: String?, hostedInvoiceUrl: String?, invoicePdf: String?, at now: Instant) throws {
+        try database.run("""
+            UPDATE invoices SET status = 'issued', number = ?, hosted_invoice_url = ?, invoice_pdf = ?, issued_at = coalesce(issued_at, ?),
+                                failure_stage = NULL, failure_message = NULL, failure_request_id = NULL, updated_at = ?
+            WHERE id = ?
+            """, [SQLValue(number), SQLValue(hostedInvoiceUrl), SQLValue(invoicePdf), now.sql, now.sql, .text(invoiceId)])
+    }
+
+    /// Payment state read from Stripe, and the invoice's status derived from it.
+    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, at now: Instant) throws {
+        try database.run("""
+            UPDATE invoices SET status = ?, stripe_status = ?, amount_due = ?, amount_paid = ?, starting_balance = ?, attempt_count = ?,
+                                next_payment_attempt = ?, paid_at = ?, payment_failed_at = ?, uncollectible_at = ?, voided_at = ?,
+                                collected_at = ?, updated_at = ?
+            WHERE id = ?
+            """, [.text(status.rawValue), SQLValue(payment.stripeStatus), SQLValue(payment.amountDue), SQLValue(payment.amountPaid),
+                  SQLValue(payment.startingBalance), .integer(Int64(payment.attemptCount)), SQLValue(payment.nextPaymentAttempt?.seconds),
+                  SQLValue(payment.paidAt?.seconds), SQLValue(payment.paymentFailedAt?.seconds), SQLValue(payment.uncollectibleAt?.seconds),
+                  SQLValue(payment.voidedAt?.seconds), SQLValue(payment.collectedAt?.seconds), now.sql, .text(invoiceId)])
+    }
+
+    /// Invoices whose payment state Stripe holds and may still change: issued, or with a
+    /// failed payment attempt.
+    public func collectableInvoices() throws -> [StoredInvoice] {
+        try database.query("""
+            SELECT \(Store.invoiceColumns) FROM invoices
+            WHERE status IN ('issued', 'payment_failed') AND stripe_invoice_id IS NOT NULL ORDER BY bill_date, customer_key
+            """).map { try invoice(from: $0, withLines: false) }
+    }
+
+    /// Puts a failed invoice back where its failed stage starts (`rated` before tax, `taxed`
+    /// or `issuing` before issue), under a new generation of idempotency keys. Returns the
+    /// stage to run, or nil when the invoice is not failed.
+    public func resumeFailed(invoiceId: String, at now: Instant) throws -> String? {
+        guard let row = try database.first("SELECT failure_stage, issue_started_at FROM invoices WHERE id = ? AND status = 'failed'",
+                                           [.text(invoiceId)]),
+              let stage = row.string(0) else { return nil }
+        let status: InvoiceStatus
+        switch stage {
+        case "tax": status = .rated
+        case "issue": status = row.int(1) == nil ? .taxed : .issuing
+        default: return nil
+        }
+        try database.run("""
+            UPDATE invoices SET status = ?, failure_stage = NULL, failure_message = NULL, failure_request_id = NULL,
+                                issue_generation = issue_generation + 1, updated_at = ?
+            WHERE id = ?
+            """, [.text(status.rawValue), now.sql, .text(invoiceId)])
+        return stage
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TestSupport
+import Testing
+
+/// The issue and collect stages through the binary against `stripe-sim`: exactly one Stripe
+/// customer, invoice and item per local one whatever kills the run, failures recorded and
+/// re-run, and payment state pulled back. Amounts: see `IssueFixture`.
+@Suite struct IssueCommandTests {
+    @Test func aRunIssuesEveryInvoiceOnceAndASecondRunChangesNothing() throws {
+        let fixture = try IssueFixture()
+        let first = try fixture.billRun()
+        #expect(first.status == 0, "\(first)")
+        #expect(first.stdout.contains("issue: issued 4, not required 0, failed 0, skipped 0"), "\(first)")
+        // Nobody has a payment method, so the first automatic attempt of each fails.
+        #expect(first.stdout.contains("collect: paid 0, payment failed 4, uncollectible 0, void 0, awaiting payment 0"), "\(first)")
+        try fixture.expectExactlyOnce()
+
+        let invoice = try fixture.invoice("inv_acme_20260501")
+        #expect(invoice["status"] as? String == "payment_failed")
+        #expect((invoice["invoicePdf"] as? String)?.hasPrefix(fixture.simulator.baseURL) == true)
+        let shown = try fixture.run("invoices", "show", "inv_acme_20260501")
+        #expect(shown.stdout.contains("Number"), "\(shown)")
+        #expect(shown.stdout.contains("Hosted page     \(invoice["hostedInvoiceUrl"] as? String ?? "?")"), "\(shown)")
+
+        // The items a customer reads, and the tax Stripe was given.
+        let stripeId = try #require(invoice["stripeInvoiceId"] as? String)
+        let lines = try fixture.list("/v1/invoices/\(stripeId)/lines")
+        let descriptions = Set(lines.compactMap { $0["description"] as? String })
+        #expect(descriptions.contains("API requests: 5 x 0.002 (1 Apr - 30 Apr 2026)"), "\(descriptions)")
+        let taxes = lines.flatMap { ($0["taxes"] as? [[String: Any]]) ?? [] }.compactMap { $0["amount"] as? Int }
+        #expect(taxes == [210], "29.00 x 0.0725 = 2.1025 -> 210 cents; the 0.01 usage line has no tax: \(taxes)")
+
+        let writes = try fixture.requests(method: "POST").count
+        let second = try fixture.billRun()
+        #expect(second.status == 0, "\(second)")
+        #expect(second.stdout.contains("issue: issued 0, not required 0, failed 0, skipped 0"), "\(second)")
+        #expect(try fixture.requests(method: "POST").count == writes, "a second run writes nothing to Stripe")
+        try fixture.expectExactlyOnce()
+    }
+
+    /// Killed right after Stripe answered each call of one invoice (before the answer was
+    /// stored), the run is run again: one customer, invoice and item each, right totals.
+    @Test(arguments: ["issue.customer", "issue.invoice", "issue.item.1", "issue.item.2", "issue.tax", "issue.finalize"])
+    func aRunKilledAtAnyStepAndRunAgainIssuesExactlyOnce(failpoint: String) throws {
+        let fixture = try IssueFixture()
+        let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": failpoint])
+        #expect(killed.status == SIGKILL, "the run should die at \(failpoint): \(killed)")
+        let again = try fixture.billRun()
+        #expect(again.status == 0, "\(again)")
+        try fixture.expectExactlyOnce()
+        #expect(try fixture.invoices().allSatisfy { $0["status"] as? String == "payment_failed" })
+    }
+
+    /// Stripe did the work and the answer was lost: a 500 after the work, a connection dropped
+    /// mid-answer. The client's retry under the same key gets the stored answer.
+    @Test func answersLostAfterTheWorkIsDoneMakeNothingTwice() throws {
+        let fixture = try IssueFixture()
+        try fixture.simulator.control("POST", "faults", ["kind": "500", "after": true, "method": "POST", "path": "/v1/invoiceitems", "count": 1])
+        try fixture.simulator.control("POST", "faults", ["kind": "drop", "method": "POST", "path": "/v1/invoices", "count": 1])
+        try fixture.simulator.control("POST", "faults", ["kind": "drop", "method": "POST", "path": "/v1/customers", "count": 1])
+        let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains("issued 4"), "\(run)")
+        try fixture.expectExactlyOnce()
+        let replays = try fixture.requests(method: "POST").filter { $0["replayed"] as? Bool == true }
+        #expect(replays.count == 3, "each lost answer is replayed once: \(replays.count)")
+    }
+
+    /// After Stripe forgot the idempotency keys (24 hours), a re-run finds the customer, the
+    /// invoice and its items by metadata instead of creating them again.
+    @Test(arguments: ["issue.customer", "issue.invoice", "issue.item.2"])
+    func aReRunAfterTheKeysExpiredAdoptsWhatStripeHolds(failpoint: String) throws {
+        let fixture = try IssueFixture()
+        let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": failpoint])
+        #expect(killed.status == SIGKILL, "\(killed)")
+        try fixture.simulator.control("POST", "clock", ["advance": 25 * 3600])
+        let again = try fixture.billRun()
+        #expect(again.status == 0, "\(again)")
+        try fixture.expectExactlyOnce()
+        #expect(try fixture.requests(method: "POST").allSatisfy { $0["replayed"] as? Bool != true }, "no key was still known")
+    }
+
+    @Test func stormsOf429And500sAndSlowAnswersEndIssuedOnce() throws {
+        let fixture = try IssueFixture()
+        try fixture.simulator.control("POST", "faults", ["kind": "429", "method": "POST", "path": "/v1/invoiceitems", "count": 3])
+        try fixture.simulator.control("POST", "faults", ["kind": "500", "method": "POST", "path": "/v1/invoices/", "count": 3])
+        try fixture.simulator.control("POST", "faults", ["kind": "delay", "delay_ms": 1500, "method": "POST", "path": "/v1/customers", "count": 1])
+        let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
+        #expect(run.status == 0, "\(run)")
+        try fixture.expectExactlyOnce()
+    }
+
+    /// A fault that outlasts the client's retries fails that invoice with Stripe's error and
+    /// request id; the others are issued; `rerun --failed` finishes it, still exactly once.
+    @Test func anInvoiceThatStillFailsAfterRetriesIsFailedAndReRun() throws {
+        let fixture = try IssueFixture()
+        // The first invoice (acme, April) gets as far as its item; that call answers 500 every time.
+        try fixture.simulator.control("POST", "faults", ["kind": "500", "method": "POST", "path": "/v1/invoiceitems", "count": 4])
+        let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stdout.contains("issue: issued 3, not required 0, failed 1, skipped 0"), "\(run)")
+        #expect(run.stderr.contains("1 invoices failed"), "\(run)")
+
+        let failed = try fixture.run("invoices", "list", "--status", "failed")
+        #expect(failed.stdout.contains("inv_acme_20260401"), "\(failed)")
+        #expect(failed.stdout.contains("issue: "), "the list shows the reason: \(failed)")
+        let invoice = try fixture.invoice("inv_acme_20260401")
+        let failure = try #require(invoice["failure"] as? [String: Any])
+        #expect(failure["stage"] as? String == "issue")
+        #expect((failure["stripeRequestId"] as? String)?.hasPrefix("req_") == true, "\(failure)")
+        #expect((failure["message"] as? String)?.contains("500") == true, "\(failure)")
+
+        let rerun = try fixture.run("rerun", "--failed")
+        #expect(rerun.status == 0, "\(rerun)")
+        #expect(rerun.stdout.contains("issue: issued 1, not required 0, failed 0, skipped 0"), "\(rerun)")
+        try fixture.expectExactlyOnce()
+        let none = try fixture.run("rerun", "--failed")
+        #expect(none.stdout == "no failed invoices\n", "\(none)")
+    }
+
+    /// A restricted key without Invoices write: the first invoice fails naming the fix, the
+    /// rest are not tried; with the permission granted, `rerun` and the next run issue them all.
+    @Test func aKeyWithoutAPermissionStopsTheStageAndSaysHowToFixIt() throws {
+        let fixture = try IssueFixture(connect: false)
+        let restricted = "rk_test_issueNoInvoices0001"
+        try fixture.simulator.register(key: restricted, permissions: eightPermissions.filter { $0 != "rak_invoice_write" })
+        let run = try fixture.billRun(environment: ["TOLLBOOTH_STRIPE_KEY": restricted, "TOLLBOOTH_LOG_LEVEL": "critical"])
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stdout.contains("issue: issued 0, not required 0, failed 1, skipped 3; stopped:"), "\(run)")
+        #expect(run.stdout.contains("Invoices: write"), "\(run)")
+        #expect(!run.stdout.contains(restricted) && !run.stderr.contains(restricted), "the key never shows whole")
+        #expect(try fixture.invoices().filter { $0["status"] as? String == "taxed" }.count == 3)
+
+        let rerun = try fixture.cli.run(["rerun", "--failed"], environment: ["TOLLBOOTH_STRIPE_KEY": IssueFixture.key])
+        #expect(rerun.status == 0, "\(rerun)")
+        let next = try fixture.cli.run(["run", "--as-of", IssueFixture.asOf], environment: ["TOLLBOOTH_STRIPE_KEY": IssueFixture.key])
+        #expect(next.stdout.contains("issue: issued 3"), "\(next)")
+        try fixture.expectExactlyOnce()
+    }
+
+    /// Stripe's total differs from ours (an item deleted behind Tollbooth's back): the invoice
+    /// fails and is never finalized.
+    @Test func aTotalThatDiffersFromStripesIsNeverFinalized() throws {
+        let fixture = try IssueFixture()
+        let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": "issue.tax"])
+        #expect(killed.status == SIGKILL)
+        let draft = try #require(try fixture.list("/v1/invoices").first)
+        let stripeId = try #require(draft["id"] as? String)
+        try fixture.simulator.control("POST", "invoices/\(stripeId)", ["total": 1])
+        let run = try fixture.billRun()
+        #expect(run.status == 1, "\(run)")
+        let invoice = try fixture.invoice("inv_acme_20260401")
+        let message = try #require((invoice["failure"] as? [String: Any])?["message"] as? String)
+        #expect(message.contains("Stripe's total for \(stripeId) is 0.01 USD"), "\(message)")
+        #expect(message.contains("Tollbooth's for inv_acme_20260401 is 31.10 USD"), "\(message)")
+        #expect(try fixture.stripe("/v1/invoices/\(stripeId)")["status"] as? String == "draft", "never finalized")
+    }
+
+    /// Payment state comes back from Stripe: paid, a failed attempt with its count, marked
+    /// uncollectible, voided; each with the time it happened.
+    @Test func collectPullsPaymentStateBack() throws {
+        let fixture = try IssueFixture()
+        #expect(try fixture.billRun().status == 0)
+        let ids = Dictionary(uniqueKeysWithValues: try fixture.invoices().map { ($0["id"] as? String ?? "", $0["stripeInvoiceId"] as? String ?? "") })
+        try fixture.simulator.control("POST", "invoices/\(ids["inv_acme_20260401"]!)/pay")
+        try fixture.simulator.control("POST", "invoices/\(ids["inv_acme_20260501"]!)/fail", ["decline_code": "insufficient_funds"])
+        for (id, action) in [("inv_initech_20260401", "mark_uncollectible"), ("inv_initech_20260501", "void")] {
+            var request = URLRequest(url: URL(string: fixture.simulator.baseURL + "/v1/invoices/\(ids[id]!)/\(action)")!)
+            request.httpMethod = "POST"
+            request.setValue("Bearer \(IssueFixture.key)", forHTTPHeaderField: "Authorization")
+            request.setValue("test-\(action)", forHTTPHeaderField: "Idempotency-Key")
+            #expect(try SimulatorControl.send(request).1 == 200)
+        }
+        let collect = try fixture.run("run", "--as-of", IssueFixture.asOf, "--stage", "collect")
+        #expect(collect.stdout.contains("collect: paid 1, payment failed 1, uncollectible 1, void 1, awaiting payment 0"), "\(collect)")
+        let statuses = Dictionary(uniqueKeysWithValues: try fixture.invoices().map { ($0["id"] as? String ?? "", $0["status"] as? String ?? "") })
+        #expect(statuses == ["inv_acme_20260401": "paid", "inv_acme_20260501": "payment_failed",
+                             "inv_initech_20260401": "uncollectible", "inv_initech_20260501": "void"])
+        let failed = try fixture.run("invoices", "show", "inv_acme_20260501")
+        #expect(failed.stdout.contains("2 payment attempts failed"), "the automatic attempt and the decline: \(failed)")
+        let paid = try fixture.run("invoices", "show", "inv_acme_20260401")
+        #expect(paid.stdout.contains("Paid at"), "\(paid)")
+    }
+
+    @Test func aDryRunShowsWhatWouldBeIssuedAndCallsNothing() throws {
+        let fixture = try IssueFixture()
+        #expect(try fixture.run("run", "--as-of", IssueFixture.asOf, "--stage", "close").status == 0)
+        #expect(try fixture.run("run", "--as-of", IssueFixture.asOf, "--stage", "rate").status == 0)
+        #expect(try fixture.run("run", "--as-of", IssueFixture.asOf, "--stage", "tax").status == 0)
+        let before = try fixture.requests().count
+        let dry = try fixture.run("run", "--as-of", IssueFixture.asOf, "--dry-run")
+        #expect(dry.status == 0, "\(dry)")
+        #expect(dry.stdout.contains("dry run: 4 invoices would be issued to Stripe account acct_"), "\(dry)")
+        #expect(dry.stdout.contains("inv_acme_20260501: a Stripe invoice for a Stripe customer for acme (found or created), 2 invoice items, total 31.11 USD, then finalize"), "\(dry)")
+        #expect(try fixture.requests().count == before, "a dry run calls nothing")
+        #expect(try fixture.invoices().allSatisfy { $0["status"] as? String == "taxed" })
+    }
+}
