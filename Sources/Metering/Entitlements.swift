@@ -88,7 +88,7 @@ public struct Entitlements {
         case .success(let found): (customer, subscription) = found
         }
         let invoices = try store.invoices(withLines: false).filter { $0.customerKey == customer.key }
-            .map { InvoicePaymentFacts(id: $0.id, status: $0.status) }
+            .map { InvoicePaymentFacts(id: $0.id, status: $0.status, firstPaymentFailureAt: $0.payment.paymentFailedAt) }
         let grace = PaymentAccess.graceDays(customerMetadata: customer.metadata, planMetadata: subscription.plan.metadata,
                                             installationDefault: maxPaymentOverdueDays)
         if case .blocked(_, let reason) = PaymentAccess.decide(invoices: invoices, graceDays: grace, now: now) {

@@ -70,4 +70,25 @@ import Testing
         _ = try store.cancelSubscription(id: sub.id, timing: .immediate, now: Instant(rfc3339: "2026-04-15T00:00:00Z")!)
         #expect(try entitlements.check(subject: "acme-key", featureKey: "api_requests", at: now) == .denied(.noSubscription(customer: "acme")))
     }
+
+    /// payment_failed gives access for the grace period (default 3 days) counted from the
+    /// invoice's first recorded payment failure, as the collect stage stored it: Apr 15 + 3 days.
+    @Test func aFailedPaymentBlocksOnceTheGraceFromItsFirstFailureIsOver() throws {
+        let (store, _) = try store(requests: 1)
+        let entitlements = try Entitlements(store: store)
+        try store.database.run("""
+            INSERT INTO invoices (id, customer_key, bill_date, currency, status, subtotal, tax, total, created_at, updated_at)
+            VALUES ('inv_acme_20260401', 'acme', \(apr1.seconds), 'USD', 'issued', '29', '0', '29', 0, 0)
+            """)
+        let firstFailure = Instant(rfc3339: "2026-04-15T00:00:00Z")!
+        try store.recordPayment(invoiceId: "inv_acme_20260401", status: .paymentFailed,
+                                payment: PaymentState(stripeStatus: "open", attemptCount: 1, paymentFailedAt: firstFailure), at: firstFailure)
+        let stillInGrace = Instant(rfc3339: "2026-04-17T23:59:59Z")!
+        #expect(try entitlements.check(subject: "acme-key", featureKey: "api_requests", at: stillInGrace) == .allowed(.allowed(remaining: 9_998)))
+        guard case .denied(.paymentOverdue) = try entitlements.check(subject: "acme-key", featureKey: "api_requests",
+                                                                     at: Instant(rfc3339: "2026-04-18T00:00:01Z")!) else {
+            Issue.record("three days after the first failure, access must be blocked")
+            return
+        }
+    }
 }

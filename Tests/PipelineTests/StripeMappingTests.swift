@@ -1,0 +1,127 @@
+import Billing
+import Foundation
+@testable import Pipeline
+@testable import Store
+@testable import Stripe
+import Testing
+
+/// How local invoices become Stripe parameters, and how Stripe's invoice becomes payment state.
+@Suite struct StripeMappingTests {
+    let nov1 = Instant(rfc3339: "2026-11-01T00:00:00Z")!, dec1 = Instant(rfc3339: "2026-12-01T00:00:00Z")!
+
+    func invoice(_ currency: Currency, amount: String, tax: String = "0", behavior: Billing.TaxBehavior = .exclusive) -> StoredInvoice {
+        var line = InvoiceLine(kind: .usage, subscriptionId: "sub_1", rateCardKey: "api_calls", description: "API calls",
+                               period: Billing.Period(start: nov1, end: dec1), quantity: 12_345, amount: Decimal(exactly: amount)!,
+                               taxBehavior: behavior, detail: "12,345 x 0.002")
+        line.taxAmount = Decimal(exactly: tax)!
+        return StoredInvoice(id: "inv_acme_20261201", customerKey: "acme", currency: currency, billDate: dec1, status: .taxed,
+                             subtotal: line.amount, tax: line.taxAmount, total: line.amount + (behavior == .exclusive ? line.taxAmount : 0),
+                             periodStart: nov1, periodEnd: dec1, taxNote: nil, stripeInvoiceId: nil, number: nil, hostedInvoiceUrl: nil,
+                             invoicePdf: nil, failure: nil, lines: [StoredLine(id: "inv_acme_20261201_1", line: line)])
+    }
+
+    /// Stripe's integer amounts: cents for USD, whole yen for JPY, thousandths ending in 0 for
+    /// the three-decimal currencies (lines are rounded to 0.01 BHD).
+    @Test func itemAmountsFollowStripesCurrencyRules() {
+        let amounts = [(Currency.usd, "24.69", 2_469), (.jpy, "3500", 3_500), (Currency(code: "BHD")!, "1.23", 1_230),
+                       (Currency(code: "KWD")!, "-0.5", -500)].map { currency, amount, _ in
+            StripeMapping.item(invoice(currency, amount: amount).lines[0], of: invoice(currency, amount: amount), customerId: "cus_1",
+                               invoiceId: "in_1").amount
+        }
+        #expect(amounts == [2_469, 3_500, 1_230, -500])
+    }
+
+    @Test func anItemSaysWhatWasBilledForWhichDaysAndNamesItsLine() {
+        let bill = invoice(.usd, amount: "24.69")
+        let item = StripeMapping.item(bill.lines[0], of: bill, customerId: "cus_1", invoiceId: "in_1")
+        #expect(item.description == "API calls: 12,345 x 0.002 (1 Nov - 30 Nov 2026)")
+        #expect(item.period == Stripe.Period(start: nov1.seconds, end: dec1.seconds))
+        #expect(item.metadata == ["tollbooth_line": "inv_acme_20261201_1", "tollbooth_invoice": "inv_acme_20261201"])
+        #expect(item.invoice == "in_1")
+        let created = StripeMapping.invoice(bill, customerId: "cus_1")
+        #expect(created.autoAdvance == false)
+        #expect(created.collectionMethod == .chargeAutomatically)
+        #expect(created.pendingInvoiceItems == .exclude)
+        #expect(created.metadata == ["tollbooth_invoice": "inv_acme_20261201"])
+        #expect(created.description == "API usage 1 Nov - 30 Nov 2026")
+    }
+
+    @Test func spansAcrossAYearAndSingleDays() {
+        #expect(StripeMapping.span(Instant(rfc3339: "2026-12-15T00:00:00Z")!, Instant(rfc3339: "2027-01-15T00:00:00Z")!)
+                == "15 Dec 2026 - 14 Jan 2027")
+        #expect(StripeMapping.span(nov1, Instant(rfc3339: "2026-11-02T00:00:00Z")!) == "1 Nov 2026")
+    }
+
+    /// Inclusive 119.00 at 19% holds 19.00 of tax: taxable 100.00. Exclusive 100.00 at 19%:
+    /// tax 19.00 on a taxable 100.00.
+    @Test func taxAmountsSayWhatIsTaxableAndWhetherTheTaxIsInside() {
+        let rate = AppliedTax(rate: Decimal(string: "0.19")!, name: "VAT", country: "DE", state: nil)
+        let inclusive = StripeMapping.taxAmount(invoice(.eur, amount: "119", tax: "19", behavior: .inclusive).lines[0].line, tax: rate, currency: .eur)
+        #expect(inclusive.amount == 1_900)
+        #expect(inclusive.taxableAmount == 10_000)
+        #expect(inclusive.rate.inclusive)
+        #expect(inclusive.rate.percentage == 19)
+        let exclusive = StripeMapping.taxAmount(invoice(.eur, amount: "100", tax: "19").lines[0].line, tax: rate, currency: .eur)
+        #expect(exclusive.amount == 1_900)
+        #expect(exclusive.taxableAmount == 10_000)
+        #expect(!exclusive.rate.inclusive)
+    }
+
+    @Test func theStripeCustomerCarriesTaxExemptionAndTheCustomersKey() {
+        let customer = Billing.Customer(key: "globex", name: "Globex GmbH", email: "ap@globex.example", currency: .eur,
+                                billingAddress: .init(country: "DE", postalCode: "10115", city: "Berlin"), taxExempt: .reverse,
+                                taxIds: [.init(type: "eu_vat", value: "DE123456789")])
+        let create = StripeMapping.customer(customer)
+        #expect(create.taxExempt == .reverse)
+        #expect(create.metadata == ["tollbooth_customer": "globex"])
+        #expect(create.address?.country == "DE")
+        #expect(create.taxIds == [TaxID(type: "eu_vat", value: "DE123456789")])
+        #expect(create.email == "ap@globex.example")
+    }
+
+    /// Stripe's invoice (its own example object, Tests/Fixtures/stripe/invoice.json) with
+    /// `changes` applied.
+    func remote(_ changes: [String: Any]) throws -> Stripe.Invoice {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/stripe/invoice.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        object.merge(changes) { $1 }
+        return try StripeJSON.decoder().decode(Stripe.Invoice.self, from: JSONSerialization.data(withJSONObject: object))
+    }
+
+    @Test func paymentStateKeepsTheFirstFailureAndStripesOwnTimes() throws {
+        var stored = invoice(.usd, amount: "24.69")
+        stored.status = .issued
+        let firstSeen = Instant(rfc3339: "2026-12-01T06:00:00Z")!, later = Instant(rfc3339: "2026-12-02T06:00:00Z")!
+        // Open with a failed attempt: payment_failed, first seen now, next attempt as Stripe says.
+        let (failed, failure) = PaymentStateRule.apply(try remote(["status": "open", "attempt_count": 1, "next_payment_attempt": 1_765_000_000]),
+                                                      to: stored, now: firstSeen)
+        #expect(failed == .paymentFailed)
+        #expect(failure.paymentFailedAt == firstSeen)
+        #expect(failure.attemptCount == 1)
+        #expect(failure.nextPaymentAttempt == Instant(seconds: 1_765_000_000))
+        // A second failure seen a day later keeps the first failure's time (grace counts from it).
+        stored.status = .paymentFailed
+        stored.payment = failure
+        let (_, again) = PaymentStateRule.apply(try remote(["status": "open", "attempt_count": 2]), to: stored, now: later)
+        #expect(again.paymentFailedAt == firstSeen)
+        #expect(again.attemptCount == 2)
+        // Paid: the time is Stripe's status transition, not when it was seen.
+        let paidAt: Int64 = 1_765_100_000
+        let (paid, payment) = PaymentStateRule.apply(try remote(["status": "paid", "attempt_count": 3, "amount_paid": 2_469,
+                                                                  "status_transitions": ["paid_at": paidAt]]), to: stored, now: later)
+        #expect(paid == .paid)
+        #expect(payment.paidAt == Instant(seconds: paidAt))
+        #expect(payment.amountPaid == 2_469)
+        #expect(payment.collectedAt == later)
+        // Open with no attempt yet: still issued; void and uncollectible map through.
+        #expect(PaymentStateRule.apply(try remote(["status": "open", "attempt_count": 0]), to: invoice(.usd, amount: "1"), now: later).0 == .issued)
+        #expect(PaymentStateRule.apply(try remote(["status": "void"]), to: stored, now: later).0 == .void)
+        #expect(PaymentStateRule.apply(try remote(["status": "uncollectible"]), to: stored, now: later).0 == .uncollectible)
+    }
+
+    @Test func idempotencyKeysComeFromLocalIdsAndARerunStartsANewGeneration() {
+        #expect(IdempotencyKeys(generation: 0).key("line", "inv_acme_20261201_1") == "tollbooth-line-inv_acme_20261201_1")
+        #expect(IdempotencyKeys(generation: 2).key("finalize", "inv_acme_20261201") == "tollbooth-finalize-inv_acme_20261201-r2")
+    }
+}
