@@ -85,7 +85,8 @@ struct Issuer {
         stripe.logger[metadataKey: "invoice.id"] = "\(invoice.id)"
         let keys = IdempotencyKeys(generation: invoice.issuing.generation)
         do {
-            let customerId = try ensureCustomer(customer, stripe: stripe, keys: keys)
+            let customerId = try StripeCustomers(store: store, stripe: stripe, account: account, failpoints: failpoints, now: now)
+                .ensure(customer, keys: keys)
             var (remote, adopted) = try ensureInvoice(invoice, customerId: customerId, resumed: resumed, stripe: stripe, keys: keys)
             if remote.status == .draft {
                 try ensureItems(invoice, on: remote, customerId: customerId, lookUp: resumed || adopted, stripe: stripe, keys: keys)
@@ -104,33 +105,6 @@ struct Issuer {
         } catch let error as StripeMappingError {
             return .refused(error.description)
         }
-    }
-
-    // MARK: Customer
-
-    func ensureCustomer(_ customer: Billing.Customer, stripe: StripeClient, keys: IdempotencyKeys) throws -> String {
-        switch try store.stripeCustomer(customerKey: customer.key, account: account) {
-        case .created(let id):
-            return id
-        case .requested:
-            if let found = try findCustomer(customer, stripe: stripe) {
-                try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: found, at: now)
-                return found
-            }
-        case nil:
-            try store.requestStripeCustomer(customerKey: customer.key, account: account, at: now)
-        }
-        let created = try stripe.createCustomer(StripeMapping.customer(customer), idempotencyKey: keys.key("customer", customer.key))
-        failpoints.hit("issue.customer")
-        try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: created.id, at: now)
-        return created.id
-    }
-
-    /// The Stripe Customer an earlier attempt made: listed by email (every customer when it has
-    /// none) and matched on `metadata[tollbooth_customer]`.
-    func findCustomer(_ customer: Billing.Customer, stripe: StripeClient) throws -> String? {
-        try stripe.allCustomers(CustomerListQuery(email: customer.email, page: Page(limit: 100)))
-            .first { $0.metadata[StripeMapping.customerKey] == customer.key }?.id
     }
 
     // MARK: Invoice and items

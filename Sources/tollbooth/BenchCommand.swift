@@ -6,8 +6,8 @@ import Pipeline
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Prepare the ingest and bill-run benchmark (Benchmarks/run.sh times it).",
-        subcommands: [Prepare.self])
+        abstract: "Prepare the benchmarks: ingest and bill run (Benchmarks/run.sh), issuing (Benchmarks/issue.sh).",
+        subcommands: [Prepare.self, PrepareIssue.self])
 }
 
 extension BenchCommand {
@@ -32,6 +32,25 @@ extension BenchCommand {
             let times = try Benchmark.prepare(folder: folder, events: events, subjects: subjects, days: days)
             printOut(times.ingestAt.rfc3339)
             printOut(times.asOf.rfc3339)
+        }
+    }
+
+    struct PrepareIssue: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "prepare-issue",
+            abstract: "Write a database whose bill run makes N invoices of L lines each, to issue to Stripe.",
+            discussion: "Prints the --as-of of the run that makes them.")
+
+        @Option(help: ArgumentHelp("The database to write (replaced).", valueName: "path")) var path: String
+        @Option(help: "Invoices (one customer each).") var invoices = 1_000
+        @Option(help: "Lines per invoice (1 to 250).") var lines = 5
+
+        func validate() throws {
+            guard invoices > 0, (1...250).contains(lines) else { throw ValidationError("--invoices must be positive and --lines 1 to 250") }
+        }
+
+        func run() throws {
+            printOut(try IssueBenchmark.prepare(path: path, invoices: invoices, lines: lines).rfc3339)
         }
     }
 }

@@ -3,6 +3,7 @@ import Billing
 import Foundation
 import Pipeline
 import Store
+import Stripe
 
 struct CustomersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,7 @@ extension CustomersCommand {
 
         func run() throws {
             let context = try options.context()
-            let customers: [Customer]
+            let customers: [Billing.Customer]
             do { customers = try CustomerReader.read(try readFile(file)) } catch let error as CatalogError {
                 throw ProblemList(file: file, error)
             }
@@ -66,16 +67,24 @@ extension CustomersCommand {
             commandName: "payment-link",
             abstract: "Print a Stripe Checkout link where the customer saves a payment method.",
             discussion: """
-                Creates a Checkout Session in setup mode for the customer's Stripe Customer; once \
-                it completes, the new payment method becomes the one invoices charge. Needs a \
+                Creates the customer's Stripe Customer if it has none, then a Checkout Session in \
+                setup mode for it. When the session completes, Tollbooth makes the newest saved \
+                payment method the one invoices charge (on checkout.session.completed). Needs a \
                 connected Stripe account (`tollbooth stripe connect`).
                 """)
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: ArgumentHelp("The customer's key.", valueName: "key")) var key: String
+        @Option(help: ArgumentHelp("Where Stripe sends the customer afterwards (default: /payment-method-saved on stripe.webhookUrl's host).",
+                                   valueName: "url"))
+        var successUrl: String?
 
         func run() throws {
-            try CustomersCommand.requireStripe(customer: key, options: options)
+            let (context, payments) = try CustomersCommand.payments(customer: key, options: options)
+            guard let url = successUrl ?? CustomersCommand.page("payment-method-saved", settings: context.settings) else {
+                throw InputError("give --success-url: the page Stripe shows the customer after saving a payment method (or set stripe.webhookUrl)")
+            }
+            printOut(try CustomersCommand.stripe { try payments.paymentLink(customerKey: key, successUrl: url).url })
         }
     }
 
@@ -84,25 +93,47 @@ extension CustomersCommand {
             commandName: "portal-link",
             abstract: "Print a Stripe Customer Portal link for the customer.",
             discussion: """
-                In the portal the customer manages payment methods and sees invoices. Needs a \
-                connected Stripe account (`tollbooth stripe connect`).
+                In the portal the customer manages payment methods and sees invoices. Creates the \
+                customer's Stripe Customer if it has none. Needs a connected Stripe account \
+                (`tollbooth stripe connect`).
                 """)
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: ArgumentHelp("The customer's key.", valueName: "key")) var key: String
+        @Option(help: ArgumentHelp("Where the portal's back link leads (default: the account's default).", valueName: "url"))
+        var returnUrl: String?
 
         func run() throws {
-            try CustomersCommand.requireStripe(customer: key, options: options)
+            let (_, payments) = try CustomersCommand.payments(customer: key, options: options)
+            printOut(try CustomersCommand.stripe { try payments.portalLink(customerKey: key, returnUrl: returnUrl) })
         }
     }
 
-    /// The Stripe client is not part of this build yet: name the customer problem first (the
-    /// user can fix that now), then say what is missing.
-    static func requireStripe(customer key: String, options: GlobalOptions) throws {
+    /// The customer's payment set-up; the customer problem first (the user can fix that now),
+    /// then a missing Stripe connection.
+    static func payments(customer key: String, options: GlobalOptions) throws -> (Context, CustomerPayments) {
         let context = try options.context()
         guard try context.store.customer(key: key) != nil else {
             throw InputError("no customer \(key): import it with `tollbooth customers import`")
         }
-        throw CommandFailure("Stripe is not connected yet: run `tollbooth stripe connect` first")
+        guard let connection = try StripeCommand.connection(options) else {
+            throw CommandFailure("Stripe is not connected: run `tollbooth stripe connect` first")
+        }
+        return (context, CustomerPayments(store: context.store, connection: connection, now: context.now))
+    }
+
+    /// A page on the host of stripe.webhookUrl (the server's public address).
+    static func page(_ name: String, settings: Settings) -> String? {
+        guard let webhook = settings.stripe.webhookUrl, var components = URLComponents(string: webhook) else { return nil }
+        components.path = "/" + name
+        components.query = nil
+        return components.string
+    }
+
+    /// Runs a Stripe call; its error becomes one line with exit 1.
+    static func stripe<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as StripeError {
+            throw CommandFailure(error.description)
+        }
     }
 }

@@ -70,7 +70,7 @@ import Testing
             let outcome = try cli.run("customers", command, "acme")
             #expect(outcome.status == 1)
             #expect(outcome.stdout == "")
-            #expect(outcome.stderr == "error: Stripe is not connected yet: run `tollbooth stripe connect` first\n")
+            #expect(outcome.stderr == "error: Stripe is not connected: run `tollbooth stripe connect` first\n")
             let help = try cli.run("customers", command, "--help")
             #expect(help.status == 0)
             #expect(help.stdout.contains("USAGE: tollbooth customers \(command)"))

@@ -198,4 +198,21 @@ import Testing
         #expect(try fixture.requests().count == before, "a dry run calls nothing")
         #expect(try fixture.invoices().allSatisfy { $0["status"] as? String == "taxed" })
     }
+
+    /// Payment and portal links make the customer's Stripe Customer on first need; the bill run
+    /// then issues to that same customer, never a second one.
+    @Test func paymentAndPortalLinksShareTheOneStripeCustomer() throws {
+        let fixture = try IssueFixture()
+        let link = try fixture.run("customers", "payment-link", "acme", "--success-url", "https://billing.example/saved")
+        #expect(link.status == 0, "\(link)")
+        #expect(link.stdout.hasPrefix(fixture.simulator.baseURL) && link.stdout.contains("cs_"), "\(link)")
+        let portal = try fixture.run("customers", "portal-link", "acme")
+        #expect(portal.status == 0 && portal.stdout.hasPrefix(fixture.simulator.baseURL), "\(portal)")
+        let noPage = try fixture.run("customers", "payment-link", "acme")
+        #expect(noPage.status == 2, "\(noPage)")
+        #expect(noPage.stderr.contains("give --success-url"), "\(noPage)")
+        #expect(try fixture.billRun().status == 0)
+        try fixture.expectExactlyOnce()
+        #expect(try fixture.requests(method: "POST", path: "/v1/customers").count == 2, "one creation per customer")
+    }
 }
