@@ -43,7 +43,7 @@ let package = Package(
                 exclude: ["README.md"]),
         // The command-line tool: parses arguments, calls the modules, maps errors to exit codes.
         .executableTarget(name: "tollbooth", dependencies: [
-            "Billing", "Store", "Metering", "Pipeline", "Stripe",
+            "Billing", "Store", "Metering", "Pipeline", "Stripe", "StripeSim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),

@@ -40,8 +40,8 @@ measure() {
   for stage in close rate tax; do "${tb[@]}" run --as-of "$as_of" --stage "$stage" > /dev/null 2>&1; done
   /usr/bin/time -f "%e %M" -o "$folder/$label.time" "${tb[@]}" run --as-of "$as_of" --stage issue > "$folder/$label.out" 2> "$folder/$label.err" || true
   read -r seconds kb < "$folder/$label.time"
-  writes=$(curl -s "$base/_sim/requests?method=POST" | grep -o '"status":' | wc -l)
-  limited=$(curl -s "$base/_sim/requests" | grep -o '"status":429' | wc -l)
+  writes=$(curl -s "$base/_sim/requests?method=POST" | { grep -o '"status":' || true; } | wc -l)
+  limited=$(curl -s "$base/_sim/requests" | { grep -o '"status":429' || true; } | wc -l)
   echo "$label: $(cat "$folder/$label.out")"
   awk -v l="$label" -v s="$seconds" -v n="$invoices" -v w="$writes" -v r="$sim_rate" -v q="$limited" -v kb="$kb" 'BEGIN {
     printf "%s: %d invoices in %.1f s, %.1f invoices/s, %d writes (%.1f/s; floor at %s/s: %.1f s), %d answers 429, %.0f MB peak\n",

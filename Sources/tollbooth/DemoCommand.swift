@@ -1,8 +1,11 @@
 import ArgumentParser
 import Billing
 import Foundation
+import Logging
 import Pipeline
 import Store
+import Stripe
+import StripeSim
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,15 +16,19 @@ struct DemoCommand: ParsableCommand {
             loads a sample catalog (Starter, Pro with graduated tiers, Enterprise with a minimum \
             commitment, Team with a free trial), three dozen customers in twelve places, their \
             October 2026 subscriptions with an upgrade, a downgrade and a cancellation, a month of \
-            usage, and runs the bill run as of 2026-11-01T02:00:00Z. Prints the invoices and writes \
-            them as CSV next to the database.
+            usage, and runs the bill run as of 2026-11-01T02:00:00Z against a Stripe simulator \
+            (stripe-sim) started on loopback for the demo: every customer saves a card through a \
+            Checkout link (one card declines), one invoice fails to issue and is re-run. Prints \
+            the invoices and writes them as CSV next to the database.
             """)
 
-    @Option(help: ArgumentHelp("Where to create the demo database (must not exist).", valueName: "path")) var db: String?
+    /// `--db` (where to create the demo database; it must not exist) is the global option, so it
+    /// may come before or after `demo`; $TOLLBOOTH_DB is ignored, the demo never touches a real database.
+    @OptionGroup var options: GlobalOptions
 
     func run() throws {
         let path: String
-        if let db {
+        if let db = options.db {
             guard !FileManager.default.fileExists(atPath: db) else {
                 throw InputError("\(db) already exists: the demo needs a fresh database; give a new path or leave out --db")
             }
@@ -32,22 +39,29 @@ struct DemoCommand: ParsableCommand {
             path = folder.appendingPathComponent("tollbooth.db").path
         }
         let store = try Store(path: path)
-        let result = try Demo.run(store: store, progress: { printError($0) })
+        let simulator = try DemoSimulator()
+        defer { simulator.stop() }
+        printError("stripe-sim listening on \(simulator.baseURL) for the demo")
+        let result = try Demo.run(store: store, stripe: try simulator.side(), progress: { printError($0) })
         for stage in result.run.stages { printError("\(stage.stage.rawValue): \(stage.message)") }
+        if let rerun = result.rerun {
+            for stage in rerun.summary.stages { printError("rerun \(rerun.invoiceId): \(stage.stage.rawValue): \(stage.message)") }
+        }
 
         let invoices = try store.invoices()
         var table = Table([.init(title: "INVOICE"), .init(title: "CUSTOMER"), .init(title: "BILL DATE"), .init(title: "LINES", alignment: .right),
                            .init(title: "SUBTOTAL", alignment: .right), .init(title: "TAX", alignment: .right),
-                           .init(title: "TOTAL", alignment: .right), .init(title: "STATUS")])
+                           .init(title: "TOTAL", alignment: .right), .init(title: "STATUS"), .init(title: "STRIPE")])
         var total: Decimal = 0, tax: Decimal = 0
         for invoice in invoices {
             func money(_ amount: Decimal) -> String { Money(amount, invoice.currency).formatted }
             table.append([invoice.id, invoice.customerKey, String(invoice.billDate.rfc3339.prefix(10)), String(invoice.lines.count),
-                          money(invoice.subtotal), money(invoice.tax), money(invoice.total), invoice.status.rawValue])
+                          money(invoice.subtotal), money(invoice.tax), money(invoice.total), invoice.status.rawValue,
+                          invoice.number ?? ""])
             total += invoice.total
             tax += invoice.tax
         }
-        table.append(["Total", "", "", "", "", Money(tax, .usd).formatted, Money(total, .usd).formatted, ""])
+        table.append(["Total", "", "", "", "", Money(tax, .usd).formatted, Money(total, .usd).formatted, "", ""])
         printOut(table.rendered)
 
         let csvPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("invoices.csv").path
@@ -58,9 +72,70 @@ struct DemoCommand: ParsableCommand {
         printOut("""
 
             \(invoices.count) invoices for \(result.subscriptions) subscriptions; \(result.ingest.accepted) usage events metered.
+            \(DemoCommand.stripeStory(invoices: invoices, result: result))
             Database:   \(path)
             CSV export: \(csvPath)
             Look closer: \(CommandLine.arguments[0]) --db \(path) invoices show inv_acme_20261101
             """)
+    }
+
+    /// What happened in Stripe, in words: how many were paid, whose card declined, which
+    /// invoice failed to issue and how the re-run ended.
+    static func stripeStory(invoices: [StoredInvoice], result: Demo.Result) -> String {
+        let count = { (status: Billing.InvoiceStatus) in invoices.filter { $0.status == status }.count }
+        var story = "Stripe (a simulator that stops with the demo): \(count(.paid)) paid, \(count(.paymentFailed)) payment failed, "
+            + "\(count(.notRequired)) not required (zero total), \(count(.failed)) failed."
+        if let declined = result.declinedCustomer,
+           let invoice = invoices.first(where: { $0.customerKey == declined && $0.status == .paymentFailed }) {
+            story += "\n\(declined)'s card declined: \(invoice.id) is payment_failed after \(invoice.payment.attemptCount) attempt(s)."
+        }
+        if let rerun = result.rerun, let issue = rerun.summary.stages.first(where: { $0.stage == .issue }) {
+            story += "\n\(rerun.invoiceId) failed to issue (Stripe answered 500 until the client gave up); `tollbooth rerun` resumed it: \(issue.message)."
+        }
+        return story
+    }
+}
+
+/// A `stripe-sim` running inside the demo on a free loopback port, with a test key of its own.
+final class DemoSimulator {
+    let simulator: Simulator
+    let server: HTTPServer
+    var baseURL: String { "http://127.0.0.1:\(server.port)" }
+
+    init() throws {
+        simulator = Simulator(configuration: SimulatorConfiguration(writesPerSecond: 100_000, readsPerSecond: 100_000))
+        let simulator = self.simulator
+        do { server = try HTTPServer(port: 0) { simulator.handle($0) } } catch {
+            throw CommandFailure("cannot start the demo's Stripe simulator: \(error.message)")
+        }
+        simulator.publicBase = baseURL
+        server.start()
+    }
+
+    func stop() { server.stop() }
+
+    /// A control route (`/_sim/...`) called in process.
+    func control(_ path: String, _ body: [String: Any]) throws {
+        let request = HTTPRequest(method: "POST", target: "/_sim/" + path, headers: [("Content-Type", "application/json")],
+                                  body: Array(try JSONSerialization.data(withJSONObject: body)))
+        guard case .response(let response) = simulator.handle(request), (200..<300).contains(response.status) else {
+            throw CommandFailure("the demo's Stripe simulator refused /_sim/\(path)")
+        }
+    }
+
+    func side() throws -> Demo.StripeSide {
+        let key: APIKey
+        let configuration: StripeConfiguration
+        do {
+            key = try APIKey("sk_test_tollboothDemo00000000")
+            configuration = try StripeConfiguration(apiKey: key, baseURL: baseURL, writesPerSecond: 10_000, readsPerSecond: 10_000)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        let client = StripeClient(configuration: configuration, logger: Logger(label: "tollbooth.demo", factory: { _ in SwiftLogNoOpLogHandler() }))
+        return Demo.StripeSide(
+            connection: StripeConnection(client: client, account: SimulatorConfiguration.defaultAccountId),
+            completeCheckout: { [self] session, card in try control("checkout/sessions/\(session)/complete", ["payment_method": card]) },
+            failWrites: { [self] path, count in try control("faults", ["kind": "500", "method": "POST", "path": path, "count": count]) })
     }
 }
