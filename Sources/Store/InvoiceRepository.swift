@@ -211,6 +211,13 @@ extension Store {
         return try rows.map { try invoice(from: $0, withLines: withLines) }
     }
 
+    /// Invoices whose bill date is in `[from, to)`, by bill date then customer (report ranges).
+    public func invoices(billDateFrom from: Instant, to: Instant, withLines: Bool = true) throws -> [StoredInvoice] {
+        try database.query("""
+            SELECT \(Store.invoiceColumns) FROM invoices WHERE bill_date >= ? AND bill_date < ? ORDER BY bill_date, customer_key
+            """, [from.sql, to.sql]).map { try invoice(from: $0, withLines: withLines) }
+    }
+
     public func invoice(id: String) throws -> StoredInvoice? {
         try database.first("SELECT \(Store.invoiceColumns) FROM invoices WHERE id = ?", [.text(id)]).map { try invoice(from: $0, withLines: true) }
     }

@@ -344,6 +344,34 @@ enum Schema {
     ALTER TABLE invoices ADD COLUMN uncollectible_at INTEGER;
     ALTER TABLE invoices ADD COLUMN voided_at INTEGER;
     ALTER TABLE invoices ADD COLUMN collected_at INTEGER;
+
+    -- The reconcile stage: each comparison of the local invoices of a range of bill dates with
+    -- Stripe, and every difference it found. Differences are recorded, never corrected.
+    CREATE TABLE reconciliations (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES job_runs (id),
+        from_bill_date INTEGER NOT NULL,
+        to_bill_date INTEGER NOT NULL CHECK (to_bill_date > from_bill_date),
+        account TEXT NOT NULL,
+        compared INTEGER NOT NULL DEFAULT 0 CHECK (compared >= 0),
+        finished_at INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    -- kind: missing_in_stripe, currency, total, item_count, status, orphan (a Stripe invoice
+    -- naming a Tollbooth invoice the store does not have), carried_balance (a customer balance
+    -- Stripe applied: explained, shown as such).
+    CREATE TABLE reconciliation_differences (
+        id INTEGER PRIMARY KEY,
+        reconciliation_id INTEGER NOT NULL REFERENCES reconciliations (id),
+        invoice_id TEXT,
+        stripe_invoice_id TEXT,
+        customer_key TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('missing_in_stripe', 'currency', 'total', 'item_count', 'status', 'orphan', 'carried_balance')),
+        local_value TEXT,
+        stripe_value TEXT,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX reconciliation_differences_run ON reconciliation_differences (reconciliation_id);
     """
 
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.
