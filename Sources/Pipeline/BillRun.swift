@@ -67,7 +67,7 @@ public final class BillRun {
             case .tax: result = try tax(now: now)
             case .issue: result = try issue(now: now)
             case .collect: result = try collect(now: now)
-            case .reconcile: result = reconcile()
+            case .reconcile: result = try reconcile(asOf: asOf, run: runId, now: now)
             }
             try store.finishStage(stage, run: runId, counts: result.counts, errors: result.errors, at: now)
             logger.info("\(result.message)", metadata: ["run.id": "\(runId)", "stage": "\(stage.rawValue)"])
@@ -332,9 +332,39 @@ public final class BillRun {
                             errors: counts.errors, message: message)
     }
 
-    func reconcile() -> StageSummary {
-        guard stripe != nil else { return waitForStripe(.reconcile) }
-        return StageSummary(stage: .reconcile, counts: [], errors: [], message: "not in this version: the comparison with Stripe comes with the reconciliation report")
+    /// The bill dates the reconcile stage of a run compares: the calendar month before as-of's
+    /// and as-of's own month up to as-of, so the nightly run keeps the closing month compared
+    /// until the next one is under way, and the period-end run finds last month's whole.
+    public static func reconcileRange(asOf: Instant) -> (from: Instant, to: Instant) {
+        let c = asOf.civil
+        let monthStart = Instant(year: c.year, month: c.month, day: 1)
+        return (monthStart.adding(months: -1), asOf + 1)
+    }
+
+    /// Compares the invoices of `reconcileRange` with Stripe and records each difference.
+    func reconcile(asOf: Instant, run: Int64?, now: Instant) throws -> StageSummary {
+        guard let stripe else { return waitForStripe(.reconcile) }
+        let range = BillRun.reconcileRange(asOf: asOf)
+        let outcome = try Reconciler(store: store, stripe: stripe.client, account: stripe.account, now: now)
+            .reconcile(from: range.from, to: range.to, runId: run)
+        let unexplained = outcome.differences.filter(\.kind.isUnexplained)
+        var byKind: [String] = []
+        for kind in ReconciliationDifference.Kind.allCases where kind.isUnexplained {
+            let count = unexplained.filter { $0.kind == kind }.count
+            if count > 0 { byKind.append("\(count) \(kind.rawValue.replacingOccurrences(of: "_", with: " "))") }
+        }
+        var message = "compared \(outcome.compared) invoices billed \(range.from.rfc3339) to \(range.to.rfc3339): \(unexplained.count) differences"
+        if !byKind.isEmpty { message += " (" + byKind.joined(separator: ", ") + ")" }
+        let explained = outcome.differences.count - unexplained.count
+        if explained > 0 { message += "; \(explained) balances Stripe carried" }
+        if !outcome.unread.isEmpty { message += "; \(outcome.unread.count) could not be read from Stripe (next run compares them)" }
+        for difference in unexplained {
+            logger.warning("reconcile: \(difference.detail)", metadata: ["invoice.id": "\(difference.invoiceId ?? "")",
+                                                                         "stripe.invoice_id": "\(difference.stripeInvoiceId ?? "")"])
+        }
+        return StageSummary(stage: .reconcile, counts: [("compared", outcome.compared), ("differences", unexplained.count),
+                                                        ("carried_balances", explained), ("unread", outcome.unread.count)],
+                            errors: outcome.unread + unexplained.map(\.detail), message: message)
     }
 
     func waitForStripe(_ stage: Stage) -> StageSummary {
