@@ -61,7 +61,7 @@ let package = Package(
         ]),
         .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline", "Stripe"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline", "Stripe", .product(name: "Logging", package: "swift-log")]),
         // Reads its Stripe object fixtures from Tests/Fixtures/stripe by #filePath.
         .testTarget(name: "StripeTests", dependencies: ["Stripe", "Billing", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         // Runs the built `tollbooth` executable as a subprocess; depends on no module of the

@@ -215,4 +215,28 @@ import Testing
         try fixture.expectExactlyOnce()
         #expect(try fixture.requests(method: "POST", path: "/v1/customers").count == 2, "one creation per customer")
     }
+
+    /// An invoice failed at tax (enforced tax, no rate for California) resumes from tax once
+    /// the rate is added: taxed, then issued, exactly once.
+    @Test func anInvoiceFailedAtTaxIsReRunFromTax() throws {
+        let germanyOnly: [String: Any] = ["provider": "rates", "enforced": true, "rates": [["country": "DE", "rate": "0.19", "name": "VAT"]]]
+        let fixture = try IssueFixture(settings: ["tax": germanyOnly])
+        let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stdout.contains("tax: taxed 2 invoices, failed 2"), "\(run)")
+        #expect(run.stdout.contains("issue: issued 2, not required 0, failed 0, skipped 0"), "\(run)")
+        let failed = try fixture.invoice("inv_acme_20260401")
+        #expect((failed["failure"] as? [String: Any])?["stage"] as? String == "tax")
+
+        let settings: [String: Any] = [
+            "stripe": ["apiBase": fixture.simulator.baseURL, "writesPerSecond": 1000, "readsPerSecond": 1000],
+            "tax": ["provider": "rates", "enforced": true, "rates": [["country": "US", "state": "CA", "rate": "0.0725", "name": "CA sales tax"]]],
+        ]
+        try fixture.cli.write("tollbooth.json", String(decoding: try JSONSerialization.data(withJSONObject: settings), as: UTF8.self))
+        let rerun = try fixture.run("rerun", "--failed")
+        #expect(rerun.status == 0, "\(rerun)")
+        #expect(rerun.stdout.contains("tax: taxed 2 invoices"), "\(rerun)")
+        #expect(rerun.stdout.contains("issue: issued 2, not required 0, failed 0, skipped 0"), "\(rerun)")
+        try fixture.expectExactlyOnce()
+    }
 }

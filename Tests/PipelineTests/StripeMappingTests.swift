@@ -3,6 +3,7 @@ import Foundation
 @testable import Pipeline
 @testable import Store
 @testable import Stripe
+import Logging
 import Testing
 
 /// How local invoices become Stripe parameters, and how Stripe's invoice becomes payment state.
@@ -123,5 +124,39 @@ import Testing
     @Test func idempotencyKeysComeFromLocalIdsAndARerunStartsANewGeneration() {
         #expect(IdempotencyKeys(generation: 0).key("line", "inv_acme_20261201_1") == "tollbooth-line-inv_acme_20261201_1")
         #expect(IdempotencyKeys(generation: 2).key("finalize", "inv_acme_20261201") == "tollbooth-finalize-inv_acme_20261201-r2")
+    }
+}
+
+/// A transport that must never be called: it counts what reached it and answers nothing.
+final class RefusingTransport: StripeTransport, @unchecked Sendable {
+    private(set) var calls = 0
+    func send(_ request: Stripe.HTTPRequest) throws(NetworkError) -> Stripe.HTTPResponse {
+        calls += 1
+        throw NetworkError(.other, detail: "no Stripe in this test")
+    }
+}
+
+@Suite struct IssuerLimitTests {
+    /// Stripe takes at most 250 lines on an invoice: a longer one fails before any call, with
+    /// what to do, and is not moved to `issuing`.
+    @Test func anInvoiceOfMoreThan250LinesFailsBeforeAnyCall() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-issuer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let store = try Store(path: folder.appendingPathComponent("tollbooth.db").path)
+        let transport = RefusingTransport()
+        let configuration = try StripeConfiguration(apiKey: try APIKey("sk_test_limit000000000001"), baseURL: "http://127.0.0.1:9")
+        let issuer = Issuer(store: store, stripe: StripeClient(configuration: configuration, transport: transport, logger: Logger(label: "test")),
+                            account: "acct_1", failpoints: Failpoints(environment: [:]), now: Instant(seconds: 0))
+        let day = Instant(rfc3339: "2026-02-01T00:00:00Z")!
+        let line = InvoiceLine(kind: .fee, subscriptionId: nil, rateCardKey: "fee", description: "Fee",
+                               period: Billing.Period(start: day, end: day + 86_400), amount: 1)
+        let invoice = StoredInvoice(id: "inv_big_20260201", customerKey: "big", currency: .usd, billDate: day, status: .taxed,
+                                    subtotal: 251, tax: 0, total: 251, periodStart: day, periodEnd: day + 86_400, taxNote: nil,
+                                    stripeInvoiceId: nil, number: nil, hostedInvoiceUrl: nil, invoicePdf: nil, failure: nil,
+                                    lines: (1...251).map { StoredLine(id: "l\($0)", line: line) })
+        let failure = try issuer.issue(invoice, customer: Billing.Customer(key: "big", name: "Big"), tax: nil)
+        #expect(failure?.failure.message.hasPrefix("invoice inv_big_20260201 has 251 lines and a Stripe invoice holds at most 250") == true)
+        #expect(failure?.failure.stage == "issue")
+        #expect(transport.calls == 0)
     }
 }
