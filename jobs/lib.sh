@@ -141,3 +141,14 @@ bill_run() {
     *) say "bill run stopped (exit $run_status)" ;;
   esac
 }
+
+# What nightly.sh and period-end.sh share: lock, log, backup, the spool, the bill run. A bill run
+# that found the database's lock taken ends the job with 75.
+nightly_steps() {
+  take_lock
+  start_log
+  backup
+  ingest_spool
+  bill_run
+  [ "$run_status" -eq 75 ] && exit 75
+}

@@ -4,10 +4,5 @@
 # well, 1 a line was rejected, a file could not be ingested or an invoice failed, 75 another job
 # holds the lock. Configuration: environment variables, see jobs/lib.sh.
 source "$(dirname "$0")/lib.sh"
-take_lock
-start_log
-backup
-ingest_spool
-bill_run
-[ "$run_status" -eq 75 ] && exit 75
+nightly_steps
 [ "$spool_failed" -eq 0 ] && [ "$run_status" -eq 0 ] || exit 1

@@ -3,12 +3,7 @@
 # calendar month of bill dates (reports/out/reconciliation-YYYY-MM.xlsx). Exit status as
 # nightly.sh's, and 1 when the workbook could not be written. Configuration: jobs/lib.sh.
 source "$(dirname "$0")/lib.sh"
-take_lock
-start_log
-backup
-ingest_spool
-bill_run
-[ "$run_status" -eq 75 ] && exit 75
+nightly_steps
 now=${TOLLBOOTH_AS_OF:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}
 to=$(date -u -d "$(date -u -d "$now" +%Y-%m-01)" +%Y-%m-%dT00:00:00Z) || fail "cannot read TOLLBOOTH_AS_OF=$now as a time"
 from=$(date -u -d "${to%T*} -1 month" +%Y-%m-%dT00:00:00Z)
