@@ -220,28 +220,66 @@ public final class BillRun {
         let invoices = try store.invoices(status: .rated).filter { only?.contains($0.id) ?? true }
         let customers = try customersByKey()
         for start in stride(from: 0, to: invoices.count, by: BillRun.commitGroup) {
+            // Taxes are worked out before the group's transaction opens, so no call to a tax
+            // provider holds the database's write lock.
+            let group = invoices[start..<min(invoices.count, start + BillRun.commitGroup)].compactMap { invoice in
+                customers[invoice.customerKey].map { customer in (invoice, Result { try lineTaxes(invoice, customer: customer) }) }
+            }
             try store.transaction {
-                for invoice in invoices[start..<min(invoices.count, start + BillRun.commitGroup)] {
-                    guard let customer = customers[invoice.customerKey] else { continue }
-                    do {
-                        let decision = try taxDecision(for: customer)
-                        let draft = InvoiceTax.apply(decision, to: DraftInvoice(customerKey: invoice.customerKey, currency: invoice.currency,
-                                                                                billDate: invoice.billDate, lines: invoice.lines.map(\.line)))
-                        let lines = zip(invoice.lines, draft.lines).map { StoredLine(id: $0.id, line: $1) }
-                        try store.updateTax(invoiceId: invoice.id, lines: lines, note: decision.invoiceNote, applied: decision.rate.map(AppliedTax.init),
-                                            status: .taxed, at: now)
+                for (invoice, outcome) in group {
+                    switch outcome {
+                    case .success(let tax):
+                        let lines = zip(invoice.lines, tax.draft.lines).map { StoredLine(id: $0.id, line: $1) }
+                        try store.updateTax(invoiceId: invoice.id, lines: lines, note: tax.note, applied: tax.applied,
+                                            calculationId: tax.calculationId, status: .taxed, at: now)
                         taxed += 1
-                    } catch let error as TaxError {
+                    case .failure(let error as TaxError):
                         failed += 1
                         errors.append("\(invoice.id): \(error.message)")
                         try store.setInvoiceStatus(invoice.id, .failed, failure: .init(stage: Stage.tax.rawValue, message: error.message), at: now)
                         logger.error("tax failed", metadata: ["invoice.id": "\(invoice.id)", "error": "\(error.message)"])
+                    case .failure(let error):
+                        throw error
                     }
                 }
             }
         }
         return StageSummary(stage: .tax, counts: [("taxed", taxed), ("failed", failed)], errors: errors,
                             message: "taxed \(taxed) invoices" + (failed > 0 ? ", failed \(failed)" : ""))
+    }
+
+    /// An invoice's lines with their tax, the note it must carry, the rate applied and the
+    /// Stripe Tax Calculation it came from.
+    struct LineTaxes {
+        var draft: DraftInvoice
+        var note: String?
+        var applied: AppliedTax?
+        var calculationId: String?
+    }
+
+    /// Tax from the configured provider. Stripe Tax failing is a `TaxError` when tax is
+    /// enforced; otherwise the invoice goes out without tax, and the log says why.
+    func lineTaxes(_ invoice: StoredInvoice, customer: Customer) throws -> LineTaxes {
+        let draft = DraftInvoice(customerKey: invoice.customerKey, currency: invoice.currency, billDate: invoice.billDate,
+                                 lines: invoice.lines.map(\.line))
+        if settings.tax.provider == .stripe, let stripe {
+            do {
+                let result = try StripeTax(stripe: stripe.client).calculate(invoice, customer: customer, generation: invoice.issuing.generation)
+                return LineTaxes(draft: InvoiceTax.apply(taxes: result.taxes, to: draft),
+                                 note: customer.taxExempt == .reverse ? TaxDecision.reverseChargeNote : nil,
+                                 applied: result.applied, calculationId: result.calculationId)
+            } catch {
+                let reason = (error as? StripeMappingError)?.description ?? "\(error)"
+                if settings.tax.enforced {
+                    throw TaxError.noRateMatched("Stripe Tax could not calculate the tax of \(invoice.id), and tax is enforced: \(reason)")
+                }
+                logger.warning("Stripe Tax failed; issued without tax", metadata: ["invoice.id": "\(invoice.id)", "error": "\(reason)"])
+                return LineTaxes(draft: InvoiceTax.apply(taxes: draft.lines.map { _ in 0 }, to: draft), note: nil, applied: nil, calculationId: nil)
+            }
+        }
+        let decision = try taxDecision(for: customer)
+        return LineTaxes(draft: InvoiceTax.apply(decision, to: draft), note: decision.invoiceNote,
+                         applied: decision.rate.map(AppliedTax.init), calculationId: nil)
     }
 
     func taxDecision(for customer: Customer) throws -> TaxDecision {
@@ -253,6 +291,7 @@ public final class BillRun {
                                           country: customer.billingAddress.country, state: customer.billingAddress.state,
                                           table: settings.tax.rates, enforced: settings.tax.enforced)
         case .stripe:
+            // Reached only without a Stripe connection (lineTaxes asks Stripe Tax when there is one).
             if settings.tax.enforced {
                 throw TaxError.noRateMatched("tax.provider is stripe but Stripe is not connected, and tax is enforced: run `tollbooth stripe connect`")
             }
@@ -314,6 +353,12 @@ public final class BillRun {
         }
         var message = "issued \(issued), not required \(notRequired), failed \(failed), skipped \(skipped)"
         if let stop { message += "; stopped: \(stop)" }
+        let (recorded, unrecorded) = try StripeTax(stripe: stripe.client).recordPendingTransactions(store: store, logger: logger)
+        if recorded > 0 { message += "; \(recorded) tax transactions recorded" }
+        if !unrecorded.isEmpty {
+            message += "; \(unrecorded.count) tax transactions not recorded (next run tries again)"
+            errors += unrecorded
+        }
         return StageSummary(stage: .issue, counts: [("issued", issued), ("not_required", notRequired), ("failed", failed), ("skipped", skipped)],
                             errors: errors, message: message)
     }

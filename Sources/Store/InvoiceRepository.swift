@@ -36,6 +36,10 @@ public struct StoredInvoice: Hashable, Sendable {
     public var appliedTax: AppliedTax? = nil
     public var issuing = Issuing()
     public var payment = PaymentState()
+    /// With `tax.provider: stripe`: the Tax Calculation behind the lines' tax, and the Tax
+    /// Transaction recorded from it once the invoice was issued.
+    public var taxCalculationId: String? = nil
+    public var taxTransactionId: String? = nil
 }
 
 /// A tax rate as the tax stage applied it to an invoice.
@@ -172,19 +176,19 @@ extension Store {
     }
 
     /// Writes the lines' tax, the rate applied and the invoice's totals, and moves it to `status`.
-    public func updateTax(invoiceId: String, lines: [StoredLine], note: String?, applied: AppliedTax? = nil, status: InvoiceStatus,
-                          at now: Instant) throws {
+    public func updateTax(invoiceId: String, lines: [StoredLine], note: String?, applied: AppliedTax? = nil, calculationId: String? = nil,
+                          status: InvoiceStatus, at now: Instant) throws {
         let amounts = TaxedAmounts(lines: lines.map { TaxedLine(amount: $0.line.amount, tax: $0.line.taxAmount, behavior: $0.line.taxBehavior) })
         for line in lines {
             try database.run("UPDATE invoice_lines SET tax_amount = ? WHERE id = ?", [SQLValue(line.line.taxAmount), .text(line.id)])
         }
         try database.run("""
             UPDATE invoices SET subtotal = ?, tax = ?, total = ?, tax_note = ?, tax_rate = ?, tax_rate_name = ?, tax_country = ?,
-                                tax_state = ?, status = ?, updated_at = ?
+                                tax_state = ?, tax_calculation_id = ?, status = ?, updated_at = ?
             WHERE id = ?
             """, [SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total), SQLValue(note), SQLValue(applied?.rate),
-                  SQLValue(applied?.name), SQLValue(applied?.country), SQLValue(applied?.state), .text(status.rawValue), now.sql,
-                  .text(invoiceId)])
+                  SQLValue(applied?.name), SQLValue(applied?.country), SQLValue(applied?.state), SQLValue(calculationId),
+                  .text(status.rawValue), now.sql, .text(invoiceId)])
     }
 
     /// Moves an invoice to `status`, recording the failure when it is `failed`.
@@ -200,7 +204,7 @@ extension Store {
         stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, failure_stage, failure_message, failure_request_id,
         tax_rate, tax_rate_name, tax_country, tax_state, stripe_account, issue_started_at, issue_generation, issued_at,
         stripe_status, amount_due, amount_paid, starting_balance, attempt_count, next_payment_attempt, paid_at, payment_failed_at,
-        uncollectible_at, voided_at, collected_at
+        uncollectible_at, voided_at, collected_at, tax_calculation_id, tax_transaction_id
         """
 
     /// Invoices, by bill date then customer; only those in `status` when given.
@@ -237,7 +241,8 @@ extension Store {
             payment: PaymentState(stripeStatus: row.string(26), amountDue: row.int(27), amountPaid: row.int(28), startingBalance: row.int(29),
                                   attemptCount: Int(row.int(30) ?? 0), nextPaymentAttempt: row.instant(31), paidAt: row.instant(32),
                                   paymentFailedAt: row.instant(33), uncollectibleAt: row.instant(34), voidedAt: row.instant(35),
-                                  collectedAt: row.instant(36)))
+                                  collectedAt: row.instant(36)),
+            taxCalculationId: row.string(37), taxTransactionId: row.string(38))
     }
 
     public func lines(invoiceId: String) throws -> [StoredLine] {

@@ -57,6 +57,20 @@ extension Store {
             """, [SQLValue(number), SQLValue(hostedInvoiceUrl), SQLValue(invoicePdf), now.sql, now.sql, .text(invoiceId)])
     }
 
+    public func recordTaxTransaction(invoiceId: String, transactionId: String) throws {
+        try database.run("UPDATE invoices SET tax_transaction_id = ? WHERE id = ?", [.text(transactionId), .text(invoiceId)])
+    }
+
+    /// Issued invoices whose Stripe Tax Calculation has no Tax Transaction recorded yet.
+    public func invoicesAwaitingTaxTransaction() throws -> [StoredInvoice] {
+        try database.query("""
+            SELECT \(Store.invoiceColumns) FROM invoices
+            WHERE tax_calculation_id IS NOT NULL AND tax_transaction_id IS NULL
+              AND status IN ('issued', 'paid', 'payment_failed', 'uncollectible')
+            ORDER BY bill_date, customer_key
+            """).map { try invoice(from: $0, withLines: false) }
+    }
+
     /// Payment state read from Stripe, and the invoice's status derived from it.
     public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, at now: Instant) throws {
         try database.run("""

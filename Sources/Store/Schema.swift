@@ -326,6 +326,10 @@ enum Schema {
     ALTER TABLE invoices ADD COLUMN tax_rate_name TEXT;
     ALTER TABLE invoices ADD COLUMN tax_country TEXT;
     ALTER TABLE invoices ADD COLUMN tax_state TEXT;
+    -- With tax.provider stripe: the Tax Calculation that gave the lines' tax, and the Tax
+    -- Transaction recorded from it once the invoice was issued.
+    ALTER TABLE invoices ADD COLUMN tax_calculation_id TEXT;
+    ALTER TABLE invoices ADD COLUMN tax_transaction_id TEXT;
     -- Issuing: the account, when the first call was made, how many times `rerun` resumed it
     -- (a new generation of idempotency keys each), when it was finalized.
     ALTER TABLE invoices ADD COLUMN stripe_account TEXT;

@@ -121,11 +121,15 @@ public enum InvoiceTax {
     /// (subtotal + exclusive tax) is still below zero, the tax of the last exclusive credit
     /// line applied is raised by the shortfall so the total is zero.
     public static func apply(_ decision: TaxDecision, to draft: DraftInvoice) -> DraftInvoice {
+        apply(taxes: draft.lines.map { decision.tax(amount: $0.amount, behavior: $0.taxBehavior, currency: draft.currency) }, to: draft)
+    }
+
+    /// Sets each line's tax to the one given for it (a tax provider's answer, in line order),
+    /// then applies the zero-total rule as above.
+    public static func apply(taxes: [Decimal], to draft: DraftInvoice) -> DraftInvoice {
+        precondition(taxes.count == draft.lines.count, "one tax per line")
         var result = draft
-        for index in result.lines.indices {
-            let line = result.lines[index]
-            result.lines[index].taxAmount = decision.tax(amount: line.amount, behavior: line.taxBehavior, currency: draft.currency)
-        }
+        for index in result.lines.indices { result.lines[index].taxAmount = taxes[index] }
         let shortfall = result.total
         if shortfall < 0 {
             let exclusive = result.lines.indices.filter { result.lines[$0].taxBehavior == .exclusive }
