@@ -121,6 +121,15 @@ import Testing
         #expect(PaymentStateRule.apply(try remote(["status": "uncollectible"]), to: stored, now: later).0 == .uncollectible)
     }
 
+    @Test func stripeTaxNamesAndExemptions() {
+        #expect(StripeTax.name("sales_tax") == "Sales tax")
+        #expect(StripeTax.name("vat") == "VAT")
+        #expect(StripeTax.name(nil) == "Tax")
+        #expect(StripeTax.override(.exempt) == .customerExempt)
+        #expect(StripeTax.override(.reverse) == .reverseCharge)
+        #expect(StripeTax.override(.none) == .none)
+    }
+
     @Test func idempotencyKeysComeFromLocalIdsAndARerunStartsANewGeneration() {
         #expect(IdempotencyKeys(generation: 0).key("line", "inv_acme_20261201_1") == "tollbooth-line-inv_acme_20261201_1")
         #expect(IdempotencyKeys(generation: 2).key("finalize", "inv_acme_20261201") == "tollbooth-finalize-inv_acme_20261201-r2")
