@@ -166,7 +166,10 @@ public final class BillRun {
         let invoiceId = draft.invoice.lines.isEmpty ? nil : try store.insertInvoice(draft.invoice, runId: run, at: now)
         try store.replaceCredits(customerKey: bill.customerKey, consumed: draft.creditIds, billDate: bill.billDate,
                                  leftOver: draft.invoice.carriedCredits)
-        if let invoiceId { try store.attachAdjustments(draft.adjustmentIds, invoiceId: invoiceId) }
+        if let invoiceId {
+            try store.attachAdjustments(draft.adjustmentIds, invoiceId: invoiceId)
+            try store.attachRebills(draft.rebilledLineIds, invoiceId: invoiceId)
+        }
         for late in draft.latePeriods { try store.markLateBilled(subscriptionId: late.subscriptionId, period: late.period) }
         try store.markRated(bill, run: run, invoiceId: invoiceId)
         return invoiceId != nil
@@ -176,6 +179,8 @@ public final class BillRun {
         var invoice: DraftInvoice
         var creditIds: [Int64]
         var adjustmentIds: [String]
+        /// Lines of voided invoices billed again on this one.
+        var rebilledLineIds: [String]
         var latePeriods: [(subscriptionId: String, period: Period)]
     }
 
@@ -205,11 +210,12 @@ public final class BillRun {
         }
         let credits = try store.openCredits(customerKey: bill.customerKey).filter { $0.credit.originBillDate < bill.billDate }
         let adjustments = try store.openAdjustments(customerKey: bill.customerKey, before: bill.billDate)
+        let rebills = try store.openRebills(customerKey: bill.customerKey, before: bill.billDate)
         let request = InvoiceRequest(customerKey: bill.customerKey, currency: currency, billDate: bill.billDate,
                                      subscriptions: subscriptions, billedCharges: billed,
-                                     carriedCredits: credits.map(\.credit), adjustments: adjustments.map(\.line))
+                                     carriedCredits: credits.map(\.credit), adjustments: rebills.map(\.line) + adjustments.map(\.line))
         return Draft(invoice: assembler.draft(request), creditIds: credits.map(\.id), adjustmentIds: adjustments.map(\.id),
-                     latePeriods: latePeriods)
+                     rebilledLineIds: rebills.map(\.id), latePeriods: latePeriods)
     }
 
     // MARK: tax

@@ -40,6 +40,8 @@ public struct StoredInvoice: Hashable, Sendable {
     /// Transaction recorded from it once the invoice was issued.
     public var taxCalculationId: String? = nil
     public var taxTransactionId: String? = nil
+    /// Why it was voided (`invoices void`).
+    public var voidReason: String? = nil
 }
 
 /// A tax rate as the tax stage applied it to an invoice.
@@ -204,7 +206,7 @@ extension Store {
         stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, failure_stage, failure_message, failure_request_id,
         tax_rate, tax_rate_name, tax_country, tax_state, stripe_account, issue_started_at, issue_generation, issued_at,
         stripe_status, amount_due, amount_paid, starting_balance, attempt_count, next_payment_attempt, paid_at, payment_failed_at,
-        uncollectible_at, voided_at, collected_at, tax_calculation_id, tax_transaction_id
+        uncollectible_at, voided_at, collected_at, tax_calculation_id, tax_transaction_id, void_reason
         """
 
     /// Invoices, by bill date then customer; only those in `status` when given.
@@ -242,7 +244,7 @@ extension Store {
                                   attemptCount: Int(row.int(30) ?? 0), nextPaymentAttempt: row.instant(31), paidAt: row.instant(32),
                                   paymentFailedAt: row.instant(33), uncollectibleAt: row.instant(34), voidedAt: row.instant(35),
                                   collectedAt: row.instant(36)),
-            taxCalculationId: row.string(37), taxTransactionId: row.string(38))
+            taxCalculationId: row.string(37), taxTransactionId: row.string(38), voidReason: row.string(39))
     }
 
     public func lines(invoiceId: String) throws -> [StoredLine] {

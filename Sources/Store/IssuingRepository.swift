@@ -113,4 +113,40 @@ extension Store {
             """, [.text(status.rawValue), now.sql, .text(invoiceId)])
         return stage
     }
+
+    /// Voids an invoice locally: status `void` with the reason and time, and its lines queued to
+    /// be billed again.
+    public func voidInvoice(_ id: String, reason: String, at now: Instant) throws {
+        try database.run("""
+            UPDATE invoices SET status = 'void', void_reason = ?, voided_at = coalesce(voided_at, ?), updated_at = ? WHERE id = ?
+            """, [.text(reason), now.sql, now.sql, .text(id)])
+        try database.run("""
+            INSERT OR IGNORE INTO rebilled_lines (line_id, customer_key, voided_at)
+            SELECT l.id, i.customer_key, ? FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE i.id = ?
+            """, [now.sql, .text(id)])
+    }
+
+    /// Lines of voided invoices still to be billed again for the customer's bill date
+    /// `billDate` (voided at or before it), untaxed, in the voided invoices' order.
+    public func openRebills(customerKey: String, before billDate: Instant) throws -> [(id: String, line: InvoiceLine)] {
+        let ids = try database.query("""
+            SELECT r.line_id, l.invoice_id FROM rebilled_lines r JOIN invoice_lines l ON l.id = r.line_id
+            WHERE r.customer_key = ? AND r.invoice_id IS NULL AND r.voided_at <= ? ORDER BY r.voided_at, l.invoice_id, l.position
+            """, [.text(customerKey), billDate.sql])
+        var result: [(id: String, line: InvoiceLine)] = []
+        var linesByInvoice: [String: [StoredLine]] = [:]
+        for row in ids {
+            guard let lineId = row.string(0), let invoiceId = row.string(1) else { continue }
+            if linesByInvoice[invoiceId] == nil { linesByInvoice[invoiceId] = try lines(invoiceId: invoiceId) }
+            guard var line = linesByInvoice[invoiceId]?.first(where: { $0.id == lineId })?.line else { continue }
+            line.taxAmount = 0
+            line.detail = "billed again from voided \(invoiceId)" + (line.detail.isEmpty ? "" : "; " + line.detail)
+            result.append((lineId, line))
+        }
+        return result
+    }
+
+    public func attachRebills(_ lineIds: [String], invoiceId: String) throws {
+        for id in lineIds { try database.run("UPDATE rebilled_lines SET invoice_id = ? WHERE line_id = ?", [.text(invoiceId), .text(id)]) }
+    }
 }

@@ -348,6 +348,17 @@ enum Schema {
     ALTER TABLE invoices ADD COLUMN uncollectible_at INTEGER;
     ALTER TABLE invoices ADD COLUMN voided_at INTEGER;
     ALTER TABLE invoices ADD COLUMN collected_at INTEGER;
+    ALTER TABLE invoices ADD COLUMN void_reason TEXT;
+
+    -- The lines of a voided invoice, billed again on the customer's first invoice for a bill
+    -- date at or after the void (invoice_id, once rated).
+    CREATE TABLE rebilled_lines (
+        line_id TEXT PRIMARY KEY REFERENCES invoice_lines (id),
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        voided_at INTEGER NOT NULL,
+        invoice_id TEXT REFERENCES invoices (id)
+    );
+    CREATE INDEX rebilled_lines_open ON rebilled_lines (customer_key) WHERE invoice_id IS NULL;
 
     -- The reconcile stage: each comparison of the local invoices of a range of bill dates with
     -- Stripe, and every difference it found. Differences are recorded, never corrected.

@@ -67,6 +67,8 @@ enum ErrorReport {
             return (["error: " + error.description], locked)
         case let error as CommandFailure:
             return (["error: " + error.message], failure)
+        case let error as VoidRefusal:
+            return (["error: " + error.description], usage)
         case let error as StripeSetupError:
             return (["error: " + oneLine(error.message)], error.isInput ? usage : failure)
         default:

@@ -12,7 +12,7 @@ struct InvoicesCommand: ParsableCommand {
             Amounts in JSON and CSV are decimal strings in major units with the currency's \
             decimals ("12.30", JPY "500"); times are RFC 3339.
             """,
-        subcommands: [List.self, Show.self, Preview.self])
+        subcommands: [List.self, Show.self, Preview.self, VoidInvoice.self])
 
     /// A `--status` value: one of the invoice states.
     static func status(_ text: String) throws -> InvoiceStatus {
@@ -92,6 +92,33 @@ extension InvoicesCommand {
         }
     }
 
+    struct VoidInvoice: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "void",
+            abstract: "Void an issued, unpaid invoice (in Stripe too); its lines are billed again.",
+            discussion: """
+                Voids the Stripe invoice (and reverses its Stripe Tax Transaction, if any), then \
+                marks the invoice void with the reason. Its lines are billed again, taxed afresh, \
+                on the customer's first invoice for a bill date at or after now. A paid invoice \
+                is refunded in Stripe, not voided.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: ArgumentHelp("The invoice's id.", valueName: "id")) var id: String
+        @Option(help: ArgumentHelp("Why it is voided (kept with the invoice).", valueName: "text")) var reason: String
+
+        func validate() throws {
+            if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--reason must say why the invoice is voided") }
+        }
+
+        func run() throws {
+            let context = try options.context()
+            let voider = InvoiceVoider(store: context.store, stripe: try StripeCommand.connection(options), now: context.now)
+            try CustomersCommand.stripe { try voider.void(invoiceId: id, reason: reason) }
+            printOut("voided \(id); its lines are billed again on the customer's next invoice")
+        }
+    }
+
     struct Preview: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a customer's next invoice as it stands now; nothing is stored.",
@@ -127,7 +154,7 @@ extension InvoicesCommand {
             facts.append(("Payment", text))
         }
         if let at = payment.uncollectibleAt { facts.append(("Uncollectible", at.rfc3339)) }
-        if let at = payment.voidedAt { facts.append(("Voided at", at.rfc3339)) }
+        if let at = payment.voidedAt { facts.append(("Voided at", at.rfc3339 + (invoice.voidReason.map { ": \($0)" } ?? ""))) }
         if let at = payment.collectedAt { facts.append(("Checked", "\(at.rfc3339) (Stripe status \(payment.stripeStatus ?? "unknown"))")) }
         return facts
     }

@@ -240,3 +240,38 @@ import Testing
         try fixture.expectExactlyOnce()
     }
 }
+
+/// `invoices void`: an issued, unpaid invoice voided in Stripe and locally, its lines billed again.
+@Suite struct VoidCommandTests {
+    /// Voided on May 10: acme's May invoice (fee 29.00 + April usage 0.01, tax 2.10) is billed
+    /// again on June 1 beside June's fee 29.00 and May's usage 0.00:
+    /// subtotal 29.00 + 0.00 + 29.00 + 0.01 = 58.01, tax 2.10 + 2.10 = 4.20, total 62.21.
+    @Test func aVoidedInvoiceIsVoidInStripeAndItsLinesAreBilledAgain() throws {
+        let fixture = try IssueFixture()
+        #expect(try fixture.billRun().status == 0)
+        let void = try fixture.run("invoices", "void", "inv_acme_20260501", "--reason", "billed to the wrong entity",
+                                   "--at", "2026-05-10T00:00:00Z")
+        #expect(void.status == 0, "\(void)")
+        let voided = try fixture.invoice("inv_acme_20260501")
+        #expect(voided["status"] as? String == "void")
+        let stripeId = try #require(voided["stripeInvoiceId"] as? String)
+        #expect(try fixture.stripe("/v1/invoices/\(stripeId)")["status"] as? String == "void")
+        let shown = try fixture.run("invoices", "show", "inv_acme_20260501")
+        #expect(shown.stdout.contains("Voided at       2026-05-10T00:00:00Z: billed to the wrong entity"), "\(shown)")
+
+        let june = try fixture.run("run", "--as-of", "2026-06-01T02:00:00Z")
+        #expect(june.status == 0, "\(june)")
+        let invoice = try fixture.invoice("inv_acme_20260601")
+        #expect(invoice["subtotal"] as? String == "58.01")
+        #expect(invoice["tax"] as? String == "4.20")
+        #expect(invoice["total"] as? String == "62.21")
+        #expect((invoice["lines"] as? [[String: Any]])?.count == 4)
+
+        let again = try fixture.run("invoices", "void", "inv_acme_20260501", "--reason", "twice")
+        #expect(again.status == 2 && again.stderr == "error: invoice inv_acme_20260501 is already void\n", "\(again)")
+        try fixture.simulator.control("POST", "invoices/\(try #require(try fixture.invoice("inv_acme_20260401")["stripeInvoiceId"] as? String))/pay")
+        #expect(try fixture.run("run", "--as-of", "2026-06-01T02:00:00Z", "--stage", "collect").status == 0)
+        let paid = try fixture.run("invoices", "void", "inv_acme_20260401", "--reason", "too late")
+        #expect(paid.status == 2 && paid.stderr.contains("is paid: a paid invoice is refunded in Stripe, not voided"), "\(paid)")
+    }
+}
