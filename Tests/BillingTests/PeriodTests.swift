@@ -26,6 +26,16 @@ import Testing
         #expect(yearly.boundary(4).rfc3339 == "2032-02-29T00:00:00Z")
     }
 
+    /// A re-imported plan written with P12M instead of P1Y is the same plan, not a change.
+    @Test func durationsAreEqualWhenTheyStepTheSame() {
+        #expect(ISODuration("P1Y") == ISODuration("P12M"))
+        #expect(ISODuration("P2W") == ISODuration("P14D"))
+        #expect(Set([ISODuration("P1Y")!, ISODuration("P12M")!]).count == 1)
+        #expect(ISODuration("P1Y")?.text == "P1Y", "the text is kept for writing the catalog back")
+        #expect(ISODuration("P1M") != ISODuration("P30D"))
+        #expect(ISODuration("P1D") != ISODuration("PT24H"), "days and seconds stay apart")
+    }
+
     @Test func daysAndWeeks() {
         let weekly = PeriodSchedule(anchor: t("2026-01-05T00:00:00Z"), cadence: ISODuration("P2W")!)
         #expect(weekly.boundary(1) == t("2026-01-19T00:00:00Z"))

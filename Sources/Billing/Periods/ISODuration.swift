@@ -5,6 +5,18 @@ import Foundation
 /// Kept as calendar months, days and seconds, because a month is not a fixed number of
 /// seconds: adding months clamps to the month's last day (see `adding(_:times:to:)`).
 public struct ISODuration: Hashable, Sendable, CustomStringConvertible {
+    /// Equal when they step the same: P1Y is P12M, P2W is P14D. The text is not compared, so
+    /// re-importing a plan written with the other spelling is not a change to it.
+    public static func == (lhs: ISODuration, rhs: ISODuration) -> Bool {
+        (lhs.months, lhs.days, lhs.seconds) == (rhs.months, rhs.days, rhs.seconds)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(months)
+        hasher.combine(days)
+        hasher.combine(seconds)
+    }
+
     public let months: Int
     public let days: Int
     public let seconds: Int
