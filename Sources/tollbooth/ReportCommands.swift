@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Reports
+import Store
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,6 +30,8 @@ struct ReportCommand: ParsableCommand {
             try report.write(store: context.store, from: range.from.instant, to: range.to.instant, path: range.out, sheet: sheet)
         } catch let error as ReportError {
             throw error.isInput ? InputError(error.message) as any Error : CommandFailure(error.message)
+        } catch let error as ReportAmountError {
+            throw CommandFailure(error.description)
         }
         printOut(range.out)
     }
