@@ -88,6 +88,23 @@ import Testing
         #expect(left.isEmpty, "\(left)")
     }
 
+    @Test func aCellTheWorkbookRefusesLeavesNoFileBehind() throws {
+        let folder = try temporaryFolder()
+        let store = try fixtureStore(in: folder)
+        // A cell holds at most 32,767 characters: libxlsxwriter refuses the line's description on
+        // the writing thread, and the report stops there.
+        try store.database.run("UPDATE invoice_lines SET description = ? WHERE id = 'inv_acme_20260501_2'",
+                               [.text(String(repeating: "x", count: 40_000))])
+        let path = folder.appendingPathComponent("r.xlsx").path
+        #expect {
+            try Report.reconciliation.write(store: store, from: rangeStart, to: rangeEnd, path: path)
+        } throws: { error in
+            (error as? ReportError)?.message.hasPrefix("cannot write row 4 of the Lines sheet: ") == true
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { !$0.hasPrefix("tollbooth.db") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
     @Test func aFailedWriteKeepsTheFileThatWasThere() throws {
         let folder = try temporaryFolder()
         let store = try fixtureStore(in: folder)
