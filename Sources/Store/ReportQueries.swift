@@ -90,39 +90,49 @@ extension Store {
     }
 
     /// Streams the lines of the invoices whose bill date is in `[from, to)`, in the order of
-    /// `forEachReportInvoice`, each invoice's lines in their order.
+    /// `forEachReportInvoice`, each invoice's lines in their order. Lines are read invoice by
+    /// invoice through the (invoice, position) index: one query over all lines would sort every
+    /// line of the range in a temporary B-tree.
     public func forEachReportLine(billDateFrom from: Instant, to: Instant, _ body: (ReportLine) throws -> Void) throws {
-        let statement = try database.prepare("""
-            SELECT l.id, l.invoice_id, i.status, i.customer_key, i.bill_date, i.currency, l.kind, s.plan_key, l.rate_card_key,
-                   l.feature_key, l.description, l.period_start, l.period_end, l.quantity, l.amount, l.tax_amount, l.tax_behavior,
-                   l.detail, i.tax_rate, i.tax_rate_name, i.tax_country, i.tax_state
-            FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id LEFT JOIN subscriptions s ON s.id = l.subscription_id
-            WHERE i.bill_date >= ? AND i.bill_date < ? ORDER BY i.bill_date, i.customer_key, l.position
+        let invoices = try database.prepare("""
+            SELECT id, status, customer_key, bill_date, currency, tax_rate, tax_rate_name, tax_country, tax_state
+            FROM invoices WHERE bill_date >= ? AND bill_date < ? ORDER BY bill_date, customer_key
             """)
-        try statement.bind([from.sql, to.sql])
+        let lines = try database.prepare("""
+            SELECT l.id, l.kind, s.plan_key, l.rate_card_key, l.feature_key, l.description, l.period_start, l.period_end, l.quantity,
+                   l.amount, l.tax_amount, l.tax_behavior, l.detail
+            FROM invoice_lines l LEFT JOIN subscriptions s ON s.id = l.subscription_id WHERE l.invoice_id = ? ORDER BY l.position
+            """)
+        try invoices.bind([from.sql, to.sql])
         var currencies: [String: Currency] = [:]
-        while let row = try statement.next() {
-            let id = row.string(0) ?? ""
-            let code = row.string(5) ?? ""
+        while let invoice = try invoices.next() {
+            let invoiceId = invoice.string(0) ?? ""
+            let status = InvoiceStatus(rawValue: invoice.string(1) ?? "") ?? .draft
+            let customerKey = invoice.string(2) ?? "", billDate = invoice.instant(3) ?? from
+            let code = invoice.string(4) ?? ""
             let currency: Currency
             if let known = currencies[code] { currency = known } else {
                 currency = Currency(code: code) ?? .usd
                 currencies[code] = currency
             }
-            try body(ReportLine(
-                id: id, invoiceId: row.string(1) ?? "", invoiceStatus: InvoiceStatus(rawValue: row.string(2) ?? "") ?? .draft,
-                customerKey: row.string(3) ?? "", billDate: row.instant(4) ?? from, currency: currency,
-                kind: LineKind(rawValue: row.string(6) ?? "") ?? .adjustment, planKey: row.string(7), rateCardKey: row.string(8),
-                featureKey: row.string(9), description: row.string(10) ?? "",
-                period: Period(start: row.instant(11) ?? from, end: row.instant(12) ?? from),
-                quantity: try row.string(13).map { try ExactText.decimal($0, what: "quantity of line \(id)") },
-                amount: try ExactText.minorUnits(row.string(14), currency, what: "amount of line \(id)"),
-                tax: try ExactText.minorUnits(row.string(15), currency, what: "tax of line \(id)"),
-                taxBehavior: TaxBehavior(rawValue: row.string(16) ?? "") ?? .exclusive, detail: row.string(17) ?? "",
-                appliedTax: try row.string(18).map {
-                    AppliedTax(rate: try ExactText.decimal($0, what: "tax rate of \(id)"), name: row.string(19) ?? "",
-                               country: row.string(20), state: row.string(21))
-                }))
+            let appliedTax = try invoice.string(5).map {
+                AppliedTax(rate: try ExactText.decimal($0, what: "tax rate of \(invoiceId)"), name: invoice.string(6) ?? "",
+                           country: invoice.string(7), state: invoice.string(8))
+            }
+            try lines.bind([.text(invoiceId)])
+            while let row = try lines.next() {
+                let id = row.string(0) ?? ""
+                try body(ReportLine(
+                    id: id, invoiceId: invoiceId, invoiceStatus: status, customerKey: customerKey, billDate: billDate, currency: currency,
+                    kind: LineKind(rawValue: row.string(1) ?? "") ?? .adjustment, planKey: row.string(2), rateCardKey: row.string(3),
+                    featureKey: row.string(4), description: row.string(5) ?? "",
+                    period: Period(start: row.instant(6) ?? from, end: row.instant(7) ?? from),
+                    quantity: try row.string(8).map { try ExactText.decimal($0, what: "quantity of line \(id)") },
+                    amount: try ExactText.minorUnits(row.string(9), currency, what: "amount of line \(id)"),
+                    tax: try ExactText.minorUnits(row.string(10), currency, what: "tax of line \(id)"),
+                    taxBehavior: TaxBehavior(rawValue: row.string(11) ?? "") ?? .exclusive, detail: row.string(12) ?? "",
+                    appliedTax: appliedTax))
+            }
         }
     }
 
