@@ -160,7 +160,7 @@ struct ReportBuilder {
         struct UsageKey: Hashable { var customer: String, currency: String, feature: String }
         struct UsageSum { var currency: Currency, quantity: Decimal = 0, billed: Int64 = 0 }
         struct TaxKey: Hashable { var currency: String, country: String?, state: String?, name: String?, rate: Decimal? }
-        struct TaxSum { var currency: Currency, invoices = 0, lastInvoice = "", taxable: Int64 = 0, tax: Int64 = 0 }
+        struct TaxSum { var currency: Currency, invoices = 0, taxable: Int64 = 0, tax: Int64 = 0 }
         struct RevenueKey: Hashable { var plan: String, currency: String }
 
         var usage: [UsageKey: UsageSum] = [:]
@@ -169,10 +169,52 @@ struct ReportBuilder {
         var plans: [RevenueKey: Currency] = [:]
     }
 
+    /// One invoice's lines summed as they stream by: lines come invoice by invoice, so the sums
+    /// keyed by currency, tax rate and plan are touched once per invoice, not once per line.
+    struct InvoiceSums {
+        var line: ReportLine
+        var amount: Int64 = 0, tax: Int64 = 0, taxable: Int64 = 0
+        var plans: [(plan: String, amount: Int64)] = []
+
+        init(_ line: ReportLine) { self.line = line }
+
+        mutating func add(_ line: ReportLine) {
+            amount += line.amount
+            tax += line.tax
+            // The tax base: an inclusive amount holds its tax.
+            switch line.taxBehavior {
+            case .exclusive: taxable += line.amount
+            case .inclusive: taxable += line.amount - line.tax
+            }
+            let plan = line.planKey ?? "no plan"
+            if let index = plans.firstIndex(where: { $0.plan == plan }) { plans[index].amount += line.amount } else { plans.append((plan, line.amount)) }
+        }
+    }
+
     /// Streams every line of the range into `sheet` (when given) and sums usage, tax and revenue.
     func linePass(_ sheet: (any SheetOutput)?) throws -> LinePass {
         var pass = LinePass()
         var totals: [String: (currency: Currency, amount: Int64, tax: Int64)] = [:]
+        var invoice: InvoiceSums?
+
+        func flush(_ sums: InvoiceSums) {
+            let line = sums.line, currency = line.currency, code = currency.code
+            totals[code, default: (currency, 0, 0)].amount += sums.amount
+            totals[code, default: (currency, 0, 0)].tax += sums.tax
+            let applied = line.appliedTax
+            let taxKey = LinePass.TaxKey(currency: code, country: applied?.country, state: applied?.state, name: applied?.name, rate: applied?.rate)
+            var taxSum = pass.tax[taxKey] ?? .init(currency: currency)
+            taxSum.invoices += 1
+            taxSum.taxable += sums.taxable
+            taxSum.tax += sums.tax
+            pass.tax[taxKey] = taxSum
+            for (plan, amount) in sums.plans {
+                let key = LinePass.RevenueKey(plan: plan, currency: code)
+                pass.plans[key] = currency
+                pass.revenue[line.billDate, default: [:]][key, default: 0] += amount
+            }
+        }
+
         try store.forEachReportLine(billDateFrom: from, to: to) { line in
             let currency = line.currency, code = currency.code
             if let sheet {
@@ -188,8 +230,11 @@ struct ReportBuilder {
                 if totals[code] == nil { totals[code] = (currency, 0, 0) }
                 return
             }
-            totals[code, default: (currency, 0, 0)].amount += line.amount
-            totals[code, default: (currency, 0, 0)].tax += line.tax
+            if invoice?.line.invoiceId != line.invoiceId {
+                if let previous = invoice { flush(previous) }
+                invoice = InvoiceSums(line)
+            }
+            invoice?.add(line)
 
             switch line.kind {
             case .usage, .discount, .commitment, .lateUsage:
@@ -202,26 +247,8 @@ struct ReportBuilder {
             case .fee, .prorationCredit, .prorationCharge, .adjustment:
                 break
             }
-
-            let applied = line.appliedTax
-            let taxKey = LinePass.TaxKey(currency: code, country: applied?.country, state: applied?.state, name: applied?.name, rate: applied?.rate)
-            var taxSum = pass.tax[taxKey] ?? .init(currency: currency)
-            if taxSum.lastInvoice != line.invoiceId {
-                taxSum.invoices += 1
-                taxSum.lastInvoice = line.invoiceId
-            }
-            // The tax base: an inclusive amount holds its tax.
-            switch line.taxBehavior {
-            case .exclusive: taxSum.taxable += line.amount
-            case .inclusive: taxSum.taxable += line.amount - line.tax
-            }
-            taxSum.tax += line.tax
-            pass.tax[taxKey] = taxSum
-
-            let plan = LinePass.RevenueKey(plan: line.planKey ?? "no plan", currency: code)
-            pass.plans[plan] = currency
-            pass.revenue[line.billDate, default: [:]][plan, default: 0] += line.amount
         }
+        if let last = invoice { flush(last) }
         if let sheet {
             let layout = SheetLayout.lines
             let currency = layout.index("Currency"), status = layout.index("Invoice status")
