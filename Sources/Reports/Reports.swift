@@ -30,7 +30,7 @@ public enum Report: String, CaseIterable, Sendable {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "xlsx":
             if sheet != nil { throw ReportError("--sheet is for a CSV: a workbook holds every sheet", isInput: true) }
-            output = BackgroundOutput(try XLSXOutput(path: path))
+            output = try XLSXOutput(path: path)
         case "csv":
             let names = layout.sheets.map(\.name)
             let chosen: SheetLayout

@@ -19,16 +19,15 @@ enum NumberFormat: Hashable {
     }
 }
 
-/// What a workbook sheet is made of, as libxlsxwriter takes it. The sheet logic (header, rows
-/// in order, totals, autofilter, chart) is written once, over this; libxlsxwriter is one sink,
-/// the benchmark's recording of the same calls another.
+/// What a workbook sheet is made of, as libxlsxwriter takes it: the sheet logic (header, rows
+/// in order, totals, autofilter, chart) is written over this, and `TapeSheet` records the calls.
 protocol CellSink: AnyObject {
     func string(_ row: UInt32, _ column: UInt16, _ text: String, bold: Bool) throws
     func number(_ row: UInt32, _ column: UInt16, _ value: Double, _ format: NumberFormat?) throws
     func formula(_ row: UInt32, _ column: UInt16, _ formula: String, _ value: Double, _ format: NumberFormat?) throws
-    func column(_ column: UInt16, width: Double)
-    func freezeHeader()
-    func autofilter(lastRow: UInt32, lastColumn: UInt16)
+    func column(_ column: UInt16, width: Double) throws
+    func freezeHeader() throws
+    func autofilter(lastRow: UInt32, lastColumn: UInt16) throws
     /// A column chart of `series` (values and name references) over the `categories` reference,
     /// placed at (row, column).
     func chart(categories: String, series: [(values: String, name: String)], row: UInt32, column: UInt16) throws
@@ -50,10 +49,10 @@ final class WorkbookSheet<Sink: CellSink>: SheetOutput {
         self.sink = sink
         self.layout = layout
         for (index, column) in layout.columns.enumerated() {
-            sink.column(UInt16(index), width: column.width)
+            try sink.column(UInt16(index), width: column.width)
             try sink.string(0, UInt16(index), column.title, bold: true)
         }
-        sink.freezeHeader()
+        try sink.freezeHeader()
     }
 
     func row(_ cells: [Cell]) throws {
@@ -66,13 +65,13 @@ final class WorkbookSheet<Sink: CellSink>: SheetOutput {
     }
 
     func totals(_ rows: [[Cell]]) throws {
-        filter()
+        try filter()
         nextRow += 1
         for row in rows { try write(row, bold: true) }
     }
 
     func note(_ text: String) throws {
-        filter()
+        try filter()
         nextRow += 1
         try sink.string(nextRow, 0, text, bold: false)
         nextRow += 1
@@ -81,7 +80,7 @@ final class WorkbookSheet<Sink: CellSink>: SheetOutput {
     /// The revenue table under what is written so far, and a column chart of it beside the sheet's table.
     func chart(_ chart: RevenueChart) throws {
         guard !chart.rows.isEmpty, !chart.series.isEmpty else { return }
-        filter()
+        try filter()
         nextRow += 1
         let header = nextRow + 1
         try write([.text("Bill date")] + chart.series.map { .text($0.name) }, bold: true)
@@ -101,13 +100,13 @@ final class WorkbookSheet<Sink: CellSink>: SheetOutput {
     }
 
     /// The autofilter covers the header and the data rows, not the totals under them.
-    private func filter() {
+    private func filter() throws {
         guard !filtered else { return }
         filtered = true
-        sink.autofilter(lastRow: UInt32(dataRows), lastColumn: UInt16(layout.columns.count - 1))
+        try sink.autofilter(lastRow: UInt32(dataRows), lastColumn: UInt16(layout.columns.count - 1))
     }
 
-    func finish() { filter() }
+    func finish() throws { try filter() }
 
     private func write(_ cells: [Cell], bold: Bool) throws {
         let row = nextRow
