@@ -51,10 +51,14 @@ public enum Report: String, CaseIterable, Sendable {
         }
         do {
             let builder = ReportBuilder(store: store, from: from, to: to)
-            switch self {
-            case .reconciliation: try builder.reconciliation(output)
-            case .invoices: try builder.invoices(output)
-            case .usage: try builder.usage(output)
+            // One read transaction: every sheet sees the same state of the store, even while a
+            // bill run writes (WAL readers do not block writers).
+            try store.database.transaction(immediate: false) {
+                switch self {
+                case .reconciliation: try builder.reconciliation(output)
+                case .invoices: try builder.invoices(output)
+                case .usage: try builder.usage(output)
+                }
             }
             try output.finish()
         } catch {
