@@ -38,12 +38,14 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
+        // Finance reports: xlsx workbooks (libxlsxwriter, constant memory) and CSV.
+        .target(name: "Reports", dependencies: ["Billing", "Store", "CXLSXWriter"], exclude: ["README.md"]),
         // The staged bill run and its job ledger.
         .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", "Stripe", .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"]),
         // The command-line tool: parses arguments, calls the modules, maps errors to exit codes.
         .executableTarget(name: "tollbooth", dependencies: [
-            "Billing", "Store", "Metering", "Pipeline", "Stripe", "StripeSim",
+            "Billing", "Store", "Metering", "Pipeline", "Reports", "Stripe", "StripeSim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
@@ -54,12 +56,16 @@ let package = Package(
         .executableTarget(name: "stripe-sim", dependencies: ["StripeSim"]),
 
         // What several test targets share: finding built executables, starting stripe-sim,
-        // recording log lines.
-        .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
+        // recording log lines, reading workbooks with openpyxl.
+        .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport",
+                exclude: ["read_workbook.py"]),
         .testTarget(name: "BillingTests", dependencies: [
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
+        // Opens the generated workbooks with openpyxl, in a virtual environment made once per run;
+        // compares CSV exports with the golden files in Tests/ReportsTests/Golden.
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Billing", "Store", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store"]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline", "Stripe", .product(name: "Logging", package: "swift-log")]),
         // Reads its Stripe object fixtures from Tests/Fixtures/stripe by #filePath.

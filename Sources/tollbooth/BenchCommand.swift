@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Prepare the benchmarks: ingest and bill run (Benchmarks/run.sh), issuing (Benchmarks/issue.sh).",
-        subcommands: [Prepare.self, PrepareIssue.self])
+        subcommands: [Prepare.self, PrepareIssue.self, XLSXRecord.self, XLSXReplay.self])
 }
 
 extension BenchCommand {

@@ -3,6 +3,7 @@ import Billing
 import Foundation
 import Logging
 import Pipeline
+import Reports
 import Store
 import Stripe
 import StripeSim

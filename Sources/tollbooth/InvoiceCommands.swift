@@ -2,6 +2,7 @@ import ArgumentParser
 import Billing
 import Foundation
 import Pipeline
+import Reports
 import Store
 
 struct InvoicesCommand: ParsableCommand {

@@ -64,19 +64,6 @@ struct Table {
     }
 }
 
-/// CSV as RFC 4180 describes it: CRLF line ends, a header row, and a field quoted when it
-/// holds a comma, a quote or a line break (quotes doubled inside).
-enum CSV {
-    static func render(header: [String], rows: [[String]]) -> String {
-        ([header] + rows).map { $0.map(field).joined(separator: ",") + "\r\n" }.joined()
-    }
-
-    static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-}
-
 /// Writes CSV bytes as they are: `print` would add a bare LF after the last CRLF.
 func writeOut(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))

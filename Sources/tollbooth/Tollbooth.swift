@@ -24,6 +24,7 @@ struct Tollbooth: AsyncParsableCommand {
             MeterCommand.self,
             RunCommand.self,
             RerunCommand.self,
+            ReportCommand.self,
             StripeCommand.self,
             DemoCommand.self,
             BenchCommand.self,
