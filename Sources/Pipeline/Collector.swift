@@ -12,6 +12,7 @@ enum PaymentStateRule {
     static func apply(_ remote: Invoice, to stored: StoredInvoice, now: Instant) -> (Billing.InvoiceStatus, PaymentState) {
         var payment = stored.payment
         payment.stripeStatus = remote.status?.rawValue
+        payment.stripeTotal = remote.total
         payment.amountDue = remote.amountDue
         payment.amountPaid = remote.amountPaid
         payment.startingBalance = remote.startingBalance

@@ -98,7 +98,7 @@ struct Issuer {
                 failpoints.hit("issue.finalize")
             }
             try store.markIssued(invoiceId: invoice.id, number: remote.number, hostedInvoiceUrl: remote.hostedInvoiceUrl,
-                                 invoicePdf: remote.invoicePdf, at: now)
+                                 invoicePdf: remote.invoicePdf, stripeTotal: remote.total, at: now)
             return nil
         } catch let error as StripeError {
             return .stripe(error)

@@ -30,6 +30,7 @@ struct Reconciler {
             do {
                 let remote = try stripe.retrieveInvoice(stripeId)
                 let itemCount = remote.lines.hasMore ? try stripe.allInvoiceLines(invoice: stripeId).count : remote.lines.data.count
+                if remote.currency.uppercased() == invoice.currency.code { try store.recordStripeTotal(invoiceId: invoice.id, remote.total) }
                 outcome.differences += Reconciler.compare(invoice, remote, itemCount: itemCount)
             } catch let error as StripeError where error.status == 404 {
                 outcome.differences.append(ReconciliationDifference(

@@ -82,21 +82,12 @@ struct ReportBuilder {
 
     func writeInvoices(_ sheet: any SheetOutput, differences: [ReconciliationDifference]) throws -> InvoicePass {
         var pass = InvoicePass()
-        // Stripe's total where the reconcile stage found it different; otherwise the issue stage
-        // checked it equal to ours before finalizing.
-        var stripeTotals: [String: String] = [:]
-        for difference in differences where difference.kind == .total {
-            if let id = difference.invoiceId, let value = difference.stripe { stripeTotals[id] = value }
-        }
         let named = Set(differences.compactMap(\.invoiceId))
         try store.forEachReportInvoice(billDateFrom: from, to: to) { invoice in
             let code = invoice.currency.code
             pass.currencies[code] = invoice.currency
-            var stripeTotal: Int64?
-            if invoice.stripeInvoiceId != nil {
-                stripeTotal = try stripeTotals[invoice.id].map { try minorUnits(ofStripeText: $0, invoice.currency, invoice: invoice.id) }
-                    ?? invoice.total
-            }
+            // Stripe's total as Stripe last reported it (finalize, collect, reconcile).
+            let stripeTotal = invoice.stripeInvoiceId == nil ? nil : invoice.stripeTotal
             let difference = stripeTotal.map { $0 - invoice.total }
             try sheet.row([
                 .text(invoice.id), .text(invoice.customerKey), .date(invoice.billDate), .date(invoice.periodStart),
@@ -146,13 +137,6 @@ struct ReportBuilder {
     }
 
     /// "31.20 USD", as the reconcile stage writes Stripe's side of a difference.
-    func minorUnits(ofStripeText text: String, _ currency: Currency, invoice: String) throws -> Int64 {
-        guard let number = text.split(separator: " ").first, let amount = Decimal(exactly: String(number)) else {
-            throw ReportError("the reconciliation's Stripe total of \(invoice) is not an amount: \(text)")
-        }
-        return Money(amount, currency).minorUnits
-    }
-
     // MARK: Lines
 
     /// The sums the line pass keeps for the sheets after it.

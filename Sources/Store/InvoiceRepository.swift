@@ -84,6 +84,8 @@ public struct Issuing: Hashable, Sendable {
 public struct PaymentState: Hashable, Sendable {
     /// Stripe's own status (`open`, `paid`, `void`, `uncollectible`).
     public var stripeStatus: String?
+    /// Stripe's total, minor units, as last reported.
+    public var stripeTotal: Int64?
     public var amountDue: Int64?
     public var amountPaid: Int64?
     /// The customer balance Stripe applied (negative: a credit it carried).
@@ -98,10 +100,11 @@ public struct PaymentState: Hashable, Sendable {
     /// When Stripe was last asked.
     public var collectedAt: Instant?
 
-    public init(stripeStatus: String? = nil, amountDue: Int64? = nil, amountPaid: Int64? = nil, startingBalance: Int64? = nil,
+    public init(stripeStatus: String? = nil, stripeTotal: Int64? = nil, amountDue: Int64? = nil, amountPaid: Int64? = nil, startingBalance: Int64? = nil,
                 attemptCount: Int = 0, nextPaymentAttempt: Instant? = nil, paidAt: Instant? = nil, paymentFailedAt: Instant? = nil,
                 uncollectibleAt: Instant? = nil, voidedAt: Instant? = nil, collectedAt: Instant? = nil) {
         self.stripeStatus = stripeStatus
+        self.stripeTotal = stripeTotal
         self.amountDue = amountDue
         self.amountPaid = amountPaid
         self.startingBalance = startingBalance
@@ -206,7 +209,7 @@ extension Store {
         stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, failure_stage, failure_message, failure_request_id,
         tax_rate, tax_rate_name, tax_country, tax_state, stripe_account, issue_started_at, issue_generation, issued_at,
         stripe_status, amount_due, amount_paid, starting_balance, attempt_count, next_payment_attempt, paid_at, payment_failed_at,
-        uncollectible_at, voided_at, collected_at, tax_calculation_id, tax_transaction_id, void_reason
+        uncollectible_at, voided_at, collected_at, tax_calculation_id, tax_transaction_id, void_reason, stripe_total
         """
 
     /// Invoices, by bill date then customer; only those in `status` when given.
@@ -240,7 +243,7 @@ extension Store {
             lines: withLines ? try lines(invoiceId: id) : [],
             appliedTax: row.decimal(18).map { AppliedTax(rate: $0, name: row.string(19) ?? "", country: row.string(20), state: row.string(21)) },
             issuing: Issuing(account: row.string(22), startedAt: row.instant(23), generation: Int(row.int(24) ?? 0), issuedAt: row.instant(25)),
-            payment: PaymentState(stripeStatus: row.string(26), amountDue: row.int(27), amountPaid: row.int(28), startingBalance: row.int(29),
+            payment: PaymentState(stripeStatus: row.string(26), stripeTotal: row.int(40), amountDue: row.int(27), amountPaid: row.int(28), startingBalance: row.int(29),
                                   attemptCount: Int(row.int(30) ?? 0), nextPaymentAttempt: row.instant(31), paidAt: row.instant(32),
                                   paymentFailedAt: row.instant(33), uncollectibleAt: row.instant(34), voidedAt: row.instant(35),
                                   collectedAt: row.instant(36)),

@@ -49,12 +49,20 @@ extension Store {
     }
 
     /// The finalized invoice: its number and the links a customer can be sent.
-    public func markIssued(invoiceId: String, number: String?, hostedInvoiceUrl: String?, invoicePdf: String?, at now: Instant) throws {
+    public func markIssued(invoiceId: String, number: String?, hostedInvoiceUrl: String?, invoicePdf: String?, stripeTotal: Int64,
+                           at now: Instant) throws {
         try database.run("""
-            UPDATE invoices SET status = 'issued', number = ?, hosted_invoice_url = ?, invoice_pdf = ?, issued_at = coalesce(issued_at, ?),
-                                failure_stage = NULL, failure_message = NULL, failure_request_id = NULL, updated_at = ?
+            UPDATE invoices SET status = 'issued', number = ?, hosted_invoice_url = ?, invoice_pdf = ?, stripe_total = ?,
+                                issued_at = coalesce(issued_at, ?), failure_stage = NULL, failure_message = NULL,
+                                failure_request_id = NULL, updated_at = ?
             WHERE id = ?
-            """, [SQLValue(number), SQLValue(hostedInvoiceUrl), SQLValue(invoicePdf), now.sql, now.sql, .text(invoiceId)])
+            """, [SQLValue(number), SQLValue(hostedInvoiceUrl), SQLValue(invoicePdf), .integer(stripeTotal), now.sql, now.sql,
+                  .text(invoiceId)])
+    }
+
+    /// Stripe's total as the reconcile stage read it (Stripe's side, recorded, ours untouched).
+    public func recordStripeTotal(invoiceId: String, _ total: Int64) throws {
+        try database.run("UPDATE invoices SET stripe_total = ? WHERE id = ?", [.integer(total), .text(invoiceId)])
     }
 
     public func recordTaxTransaction(invoiceId: String, transactionId: String) throws {
@@ -74,11 +82,12 @@ extension Store {
     /// Payment state read from Stripe, and the invoice's status derived from it.
     public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, at now: Instant) throws {
         try database.run("""
-            UPDATE invoices SET status = ?, stripe_status = ?, amount_due = ?, amount_paid = ?, starting_balance = ?, attempt_count = ?,
-                                next_payment_attempt = ?, paid_at = ?, payment_failed_at = ?, uncollectible_at = ?, voided_at = ?,
-                                collected_at = ?, updated_at = ?
+            UPDATE invoices SET status = ?, stripe_status = ?, stripe_total = coalesce(?, stripe_total), amount_due = ?, amount_paid = ?,
+                                starting_balance = ?, attempt_count = ?, next_payment_attempt = ?, paid_at = ?, payment_failed_at = ?,
+                                uncollectible_at = ?, voided_at = ?, collected_at = ?, updated_at = ?
             WHERE id = ?
-            """, [.text(status.rawValue), SQLValue(payment.stripeStatus), SQLValue(payment.amountDue), SQLValue(payment.amountPaid),
+            """, [.text(status.rawValue), SQLValue(payment.stripeStatus), SQLValue(payment.stripeTotal), SQLValue(payment.amountDue),
+                  SQLValue(payment.amountPaid),
                   SQLValue(payment.startingBalance), .integer(Int64(payment.attemptCount)), SQLValue(payment.nextPaymentAttempt?.seconds),
                   SQLValue(payment.paidAt?.seconds), SQLValue(payment.paymentFailedAt?.seconds), SQLValue(payment.uncollectibleAt?.seconds),
                   SQLValue(payment.voidedAt?.seconds), SQLValue(payment.collectedAt?.seconds), now.sql, .text(invoiceId)])

@@ -15,6 +15,8 @@ public struct ReportInvoice: Hashable, Sendable {
     public var tax: Int64
     public var total: Int64
     public var stripeInvoiceId: String?
+    /// Stripe's total as Stripe last reported it (finalize, collect, reconcile).
+    public var stripeTotal: Int64?
     public var number: String?
     public var paidAt: Instant?
     public var failure: StoredInvoice.Failure?
@@ -71,7 +73,7 @@ extension Store {
     public func forEachReportInvoice(billDateFrom from: Instant, to: Instant, _ body: (ReportInvoice) throws -> Void) throws {
         let statement = try database.prepare("""
             SELECT id, customer_key, currency, bill_date, period_start, period_end, status, subtotal, tax, total, stripe_invoice_id,
-                   number, paid_at, failure_stage, failure_message, failure_request_id
+                   number, paid_at, failure_stage, failure_message, failure_request_id, stripe_total
             FROM invoices WHERE bill_date >= ? AND bill_date < ? ORDER BY bill_date, customer_key
             """)
         try statement.bind([from.sql, to.sql])
@@ -84,7 +86,7 @@ extension Store {
                 subtotal: try ExactText.minorUnits(row.string(7), currency, what: "subtotal of \(id)"),
                 tax: try ExactText.minorUnits(row.string(8), currency, what: "tax of \(id)"),
                 total: try ExactText.minorUnits(row.string(9), currency, what: "total of \(id)"),
-                stripeInvoiceId: row.string(10), number: row.string(11), paidAt: row.instant(12),
+                stripeInvoiceId: row.string(10), stripeTotal: row.int(16), number: row.string(11), paidAt: row.instant(12),
                 failure: row.string(13).map { StoredInvoice.Failure(stage: $0, message: row.string(14) ?? "", stripeRequestId: row.string(15)) }))
         }
     }

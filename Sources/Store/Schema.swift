@@ -348,6 +348,8 @@ enum Schema {
     ALTER TABLE invoices ADD COLUMN uncollectible_at INTEGER;
     ALTER TABLE invoices ADD COLUMN voided_at INTEGER;
     ALTER TABLE invoices ADD COLUMN collected_at INTEGER;
+    -- Stripe's total as Stripe last reported it (finalize, collect, reconcile), in minor units.
+    ALTER TABLE invoices ADD COLUMN stripe_total INTEGER;
     ALTER TABLE invoices ADD COLUMN void_reason TEXT;
 
     -- The lines of a voided invoice, billed again on the customer's first invoice for a bill

@@ -58,6 +58,13 @@ import Testing
             "carried_balance inv_initech_20260501 -0.30 USD",
             "orphan - 5.00 USD",
         ], "\(planted)")
+        // The workbook's Invoices sheet shows Stripe's total beside ours, and the difference.
+        let csv = try fixture.run("report", "reconciliation", "--from", "2026-04-01T00:00:00Z", "--to", "2026-06-01T00:00:00Z",
+                                  "--out", fixture.cli.folder.appendingPathComponent("reconciliation.csv").path, "--sheet", "Invoices")
+        #expect(csv.status == 0, "\(csv)")
+        let rows = try String(contentsOf: fixture.cli.folder.appendingPathComponent("reconciliation.csv"), encoding: .utf8)
+        let row = rows.components(separatedBy: "\r\n").first { $0.hasPrefix("inv_acme_20260401,") } ?? ""
+        #expect(row.contains(",31.10,") && row.contains(",30.00,-1.10,"), "ours 31.10, Stripe's 30.00: \(row)")
         // Nothing local was corrected.
         #expect(try fixture.invoice("inv_acme_20260501")["status"] as? String == "payment_failed")
         #expect(try fixture.invoice("inv_acme_20260401")["total"] as? String == "31.10")

@@ -76,7 +76,7 @@ func fixtureStore(in folder: URL) throws -> Store {
                     period: period("2026-04-20T00:00:00Z", "2026-04-20T00:00:00Z"), amount: d("-1.00")),
     ], tax: usTax)
     try store.recordStripeInvoice(invoiceId: may, stripeId: "in_may", at: start)
-    try store.markIssued(invoiceId: may, number: "ACME-0001", hostedInvoiceUrl: nil, invoicePdf: nil, at: start)
+    try store.markIssued(invoiceId: may, number: "ACME-0001", hostedInvoiceUrl: nil, invoicePdf: nil, stripeTotal: 3011, at: start)
     try store.recordPayment(invoiceId: may, status: .paid,
                             payment: PaymentState(stripeStatus: "paid", amountDue: 3011, amountPaid: 3011, paidAt: t("2026-05-03T12:30:00Z")),
                             at: start)
@@ -89,7 +89,9 @@ func fixtureStore(in folder: URL) throws -> Store {
                     detail: "500 x 2"),
     ], tax: nil)
     try store.recordStripeInvoice(invoiceId: umbrellaMay, stripeId: "in_umbrella", at: start)
-    try store.markIssued(invoiceId: umbrellaMay, number: "UMB-0001", hostedInvoiceUrl: nil, invoicePdf: nil, at: start)
+    try store.markIssued(invoiceId: umbrellaMay, number: "UMB-0001", hostedInvoiceUrl: nil, invoicePdf: nil, stripeTotal: 4000, at: start)
+    // The reconcile stage later read 4,100 JPY from Stripe (the total difference below).
+    try store.recordStripeTotal(invoiceId: umbrellaMay, 4100)
 
     let june = try invoice("acme", .usd, "2026-06-01T00:00:00Z",
                            [fee(acme, "29.00", tax: "2.10", "2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z")], tax: usTax)
