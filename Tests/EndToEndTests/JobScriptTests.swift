@@ -71,6 +71,16 @@ import Testing
 
         let rerun = try job("rerun-failed.sh", cli)
         #expect(rerun.status == 0, "\(rerun)")
+
+        // Period end on June 1: last month's bill dates (May) in a workbook.
+        let periodEnd = try job("period-end.sh", cli, ["TOLLBOOTH_AS_OF": "2026-06-01T03:00:00Z"])
+        #expect(periodEnd.status == 0, "\(periodEnd)")
+        let workbook = cli.folder.appendingPathComponent("reports/out/reconciliation-2026-05.xlsx")
+        #expect(FileManager.default.fileExists(atPath: workbook.path), "\(files(cli.folder.appendingPathComponent("reports/out")))")
+        let log = try String(contentsOf: cli.folder.appendingPathComponent("logs")
+            .appendingPathComponent(try #require(files(cli.folder.appendingPathComponent("logs")).first { $0.hasPrefix("period-end-") })),
+                             encoding: .utf8)
+        #expect(log.contains("workbook: \(workbook.path)"), "\(log)")
     }
 
     @Test func aSecondJobWhileOneHoldsTheLockExits75AtOnceNamingIt() throws {
