@@ -499,7 +499,7 @@ public final class BillRun {
             let known: StripeCustomerRecord? = try stripe.flatMap { try store.stripeCustomer(customerKey: invoice.customerKey, account: $0.account) }
             let customer: String
             switch known {
-            case .created(let id)?: customer = "Stripe customer \(id)"
+            case .created(let id, _)?: customer = "Stripe customer \(id)"
             case .requested?, nil: customer = "a Stripe customer for \(invoice.customerKey) (found or created)"
             }
             let pending = invoice.lines.filter { $0.stripeItemId == nil }.count

@@ -13,22 +13,42 @@ struct StripeCustomers {
     let failpoints: Failpoints
     let now: Instant
 
+    /// The customer's Stripe id; a Stripe Customer made from details that have changed since
+    /// (name, email, address, tax exemption, tax ids) is updated first, so invoices and tax use
+    /// what the customer file says now.
     func ensure(_ customer: Billing.Customer, keys: IdempotencyKeys = IdempotencyKeys(generation: 0)) throws -> String {
+        let details = StripeMapping.customer(customer)
+        let digest = StripeCustomers.digest(details)
         switch try store.stripeCustomer(customerKey: customer.key, account: account) {
-        case .created(let id):
+        case .created(let id, let synced):
+            if synced != digest {
+                _ = try stripe.updateCustomer(id, StripeMapping.update(details), idempotencyKey: "tollbooth-customer-update-\(customer.key)-\(digest)")
+                try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: id, digest: digest, at: now)
+            }
             return id
         case .requested:
             if let found = try find(customer) {
-                try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: found, at: now)
-                return found
+                // Made by an earlier attempt from details that may have changed since: update it once.
+                try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: found, digest: nil, at: now)
+                return try ensure(customer, keys: keys)
             }
         case nil:
             try store.requestStripeCustomer(customerKey: customer.key, account: account, at: now)
         }
-        let created = try stripe.createCustomer(StripeMapping.customer(customer), idempotencyKey: keys.key("customer", customer.key))
+        let created = try stripe.createCustomer(details, idempotencyKey: keys.key("customer", customer.key))
         failpoints.hit("issue.customer")
-        try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: created.id, at: now)
+        try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: created.id, digest: digest, at: now)
         return created.id
+    }
+
+    /// A short digest of the details sent to Stripe (FNV-1a 64 over their form encoding, which
+    /// is the same bytes for the same details).
+    static func digest(_ details: CustomerCreate) -> String {
+        var form = Form()
+        details.encode(into: &form)
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in form.encoded.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(hash, radix: 16)
     }
 
     /// Listed by email (every customer when it has none), matched on `metadata[tollbooth_customer]`.

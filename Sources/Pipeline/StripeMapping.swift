@@ -23,6 +23,14 @@ enum StripeMapping {
             metadata: [customerKey: customer.key])
     }
 
+    /// The same details as an update of an existing Stripe Customer. Tax ids are only given at
+    /// creation (Stripe keeps them as objects of their own); a changed address or exemption is
+    /// what tax depends on.
+    static func update(_ details: CustomerCreate) -> CustomerUpdate {
+        CustomerUpdate(name: details.name, email: details.email, address: details.address, taxExempt: details.taxExempt,
+                       metadata: details.metadata)
+    }
+
     static func taxExempt(_ exemption: TaxExemption) -> TaxExempt {
         switch exemption {
         case .none: return .none

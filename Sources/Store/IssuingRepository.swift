@@ -3,8 +3,8 @@ import Foundation
 
 /// A customer's Stripe Customer as the store knows it.
 public enum StripeCustomerRecord: Hashable, Sendable {
-    /// Stripe answered with this id.
-    case created(String)
+    /// Stripe answered with this id; `digest` is that of the details last sent.
+    case created(String, digest: String?)
     /// Its creation was requested and no answer was stored: it may exist in Stripe.
     case requested
 }
@@ -13,9 +13,9 @@ public enum StripeCustomerRecord: Hashable, Sendable {
 /// each written as soon as Stripe answers, and payment state read back.
 extension Store {
     public func stripeCustomer(customerKey: String, account: String) throws -> StripeCustomerRecord? {
-        guard let row = try database.first("SELECT stripe_id FROM stripe_customers WHERE customer_key = ? AND account = ?",
+        guard let row = try database.first("SELECT stripe_id, synced_digest FROM stripe_customers WHERE customer_key = ? AND account = ?",
                                            [.text(customerKey), .text(account)]) else { return nil }
-        return row.string(0).map(StripeCustomerRecord.created) ?? .requested
+        return row.string(0).map { .created($0, digest: row.string(1)) } ?? .requested
     }
 
     /// Records that a Stripe Customer is about to be created, before the call.
@@ -24,11 +24,14 @@ extension Store {
                          [.text(customerKey), .text(account), now.sql])
     }
 
-    public func recordStripeCustomer(customerKey: String, account: String, stripeId: String, at now: Instant) throws {
+    /// Stripe's id of the customer, with the digest of the details it was made or updated with
+    /// (nil when they are not known: an adopted customer is updated once).
+    public func recordStripeCustomer(customerKey: String, account: String, stripeId: String, digest: String?, at now: Instant) throws {
         try database.run("""
-            INSERT INTO stripe_customers (customer_key, account, stripe_id, requested_at, created_at) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (customer_key, account) DO UPDATE SET stripe_id = excluded.stripe_id, created_at = excluded.created_at
-            """, [.text(customerKey), .text(account), .text(stripeId), now.sql, now.sql])
+            INSERT INTO stripe_customers (customer_key, account, stripe_id, requested_at, created_at, synced_digest) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (customer_key, account) DO UPDATE SET stripe_id = excluded.stripe_id, created_at = coalesce(created_at, excluded.created_at),
+                                                            synced_digest = excluded.synced_digest
+            """, [.text(customerKey), .text(account), .text(stripeId), now.sql, now.sql, SQLValue(digest)])
     }
 
     /// Moves a `taxed` invoice to `issuing` before its first Stripe call, or keeps an `issuing`

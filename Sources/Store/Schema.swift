@@ -315,6 +315,9 @@ enum Schema {
         stripe_id TEXT UNIQUE,
         requested_at INTEGER NOT NULL,
         created_at INTEGER,
+        -- A digest of the name, email, address, tax exemption and tax ids last sent to Stripe:
+        -- when the customer's differ, the Stripe Customer is updated before the next call for it.
+        synced_digest TEXT,
         PRIMARY KEY (customer_key, account)
     );
 

@@ -241,6 +241,25 @@ import Testing
     }
 }
 
+/// A customer whose details change is updated in Stripe before its next invoice, once.
+@Suite struct StripeCustomerSyncTests {
+    @Test func aChangedAddressAndExemptionReachTheStripeCustomerBeforeTheNextInvoice() throws {
+        let fixture = try IssueFixture()
+        #expect(try fixture.billRun().status == 0)
+        let customers = try String(contentsOfFile: EndToEndTests.fixture("customers.json"), encoding: .utf8)
+            .replacingOccurrences(of: #""state": "CA", "postalCode": "94105""#, with: #""state": "NY", "postalCode": "10001""#)
+        #expect(try fixture.run("customers", "import", try fixture.cli.write("customers.json", customers)).status == 0)
+        let june = try fixture.run("run", "--as-of", "2026-06-01T02:00:00Z")
+        #expect(june.status == 0, "\(june)")
+        let acme = try #require(try fixture.list("/v1/customers").first { ($0["metadata"] as? [String: String])?["tollbooth_customer"] == "acme" })
+        #expect((acme["address"] as? [String: Any])?["state"] as? String == "NY")
+        let updates = try fixture.requests(method: "POST", path: "/v1/customers/")
+        #expect(updates.count == 1, "acme updated once, initech not at all: \(updates.count)")
+        #expect(try fixture.run("run", "--as-of", "2026-07-01T02:00:00Z").status == 0)
+        #expect(try fixture.requests(method: "POST", path: "/v1/customers/").count == 1, "unchanged details are not sent again")
+    }
+}
+
 /// `invoices void`: an issued, unpaid invoice voided in Stripe and locally, its lines billed again.
 @Suite struct VoidCommandTests {
     /// Voided on May 10: acme's May invoice (fee 29.00 + April usage 0.01, tax 2.10) is billed
