@@ -31,8 +31,8 @@ public final class Ingestor {
     let now: Instant
     let retention: ISODuration
     let catalog: Catalog
-    /// Subject -> the customer's slot in `spans`.
-    let customerSlots: [String: Int]
+    /// Subject -> the customer's slot in `spanRanges`.
+    let subjects: SubjectTable
     let customerKeys: [String]
     /// The subscriptions' service spans, each customer's together in start order.
     let flatSpans: [(subscription: Int, start: Int64, end: Int64)]
@@ -83,7 +83,7 @@ public final class Ingestor {
         var customerSlots: [String: Int] = [:]
         for (subject, customer) in try store.subjectOwners() { customerSlots[subject] = slot(customer) }
         for index in spans.indices { spans[index].sort { $0.start < $1.start } }
-        self.customerSlots = customerSlots
+        subjects = SubjectTable(customerSlots)
         customerKeys = keys
         var flat: [(subscription: Int, start: Int64, end: Int64)] = []
         spanRanges = spans.map { customer in
@@ -276,10 +276,10 @@ public final class Ingestor {
             for index in lines {
                 let line = UnsafeRawBufferPointer(rebasing: bytes[chunk.lines[index]])
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                switch parser.parseForIngest(line, scanner: &scanner) {
+                switch parser.parseForIngest(line, scanner: &scanner, subjects: subjects) {
                 case .rejected(let rejection): rejected.append((firstLine + index, rejection.message))
                 case .accepted(let event):
-                    switch attribute(subject: event.subject, time: event.time) {
+                    switch attribute(customer: event.customer, unknownSubject: event.unknownSubject, time: event.time) {
                     case .success(let subscription):
                         let window = windowStart(subscription, event.time, cache: &windows.latest).seconds
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
@@ -368,10 +368,10 @@ public final class Ingestor {
     }
 
     /// The subscription (an index into `subscriptions`) in effect at the event's time for its
-    /// subject, or why there is none.
-    func attribute(subject: String, time instant: Instant) -> Result<Int, AttributionProblem> {
-        guard let slot = customerSlots[subject] else {
-            return .failure(AttributionProblem(reason: "unknown subject \"\(subject.prefix(80))\": no customer has it as a usage-attribution key"))
+    /// subject's customer (a slot in `spanRanges`), or why there is none.
+    func attribute(customer: Int?, unknownSubject: String, time instant: Instant) -> Result<Int, AttributionProblem> {
+        guard let slot = customer else {
+            return .failure(AttributionProblem(reason: "unknown subject \"\(unknownSubject.prefix(80))\": no customer has it as a usage-attribution key"))
         }
         let time = instant.seconds
         if time > latest {

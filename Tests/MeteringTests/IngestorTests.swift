@@ -145,4 +145,15 @@ import Testing
         #expect(try chunks("a\n\nb\nc", block: 64, maxLines: 10) == [["a", "", "b", "c"]])
         #expect(try chunks("", block: 2, maxLines: 10).isEmpty)
     }
+
+    @Test func aSubjectFindsItsCustomerByItsBytesOrAsAStringEqualToAKey() {
+        // U+212A KELVIN SIGN is canonically "K": as Strings, "\u{212A}elvin" == "Kelvin".
+        let table = SubjectTable(["acme": 0, "\u{212A}elvin": 1])
+        func slot(_ subject: String) -> Int? { Array(subject.utf8).withUnsafeBytes { table.slot(of: $0) } }
+        #expect(slot("acme") == 0)
+        #expect(slot("\u{212A}elvin") == 1)
+        #expect(slot("Kelvin") == 1)
+        #expect(slot("acm") == nil)
+        #expect(slot("") == nil)
+    }
 }
