@@ -126,7 +126,7 @@ public final class Ingestor {
         /// Per lane, the segments of the subscriptions it aggregates.
         var segments: [SegmentBuilder]
         /// Per lane, the keys this transaction accepted.
-        var newKeys: [[NewKey]]
+        var newKeys: [DayKeys]
     }
 
     /// Threads that share a chunk's work: parsing by ranges of lines, de-duplication by key,
@@ -158,7 +158,7 @@ public final class Ingestor {
                     try store.database.begin()
                     group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
                                         segments: (0..<Ingestor.lanes).map { _ in SegmentBuilder(meters: parser.meters, subscriptions: subscriptions.count) },
-                                        newKeys: Array(repeating: [], count: Ingestor.lanes))
+                                        newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
                 }
                 try add(prepared, group: &group!, summary: &summary)
                 // Freeing a chunk's many small arrays is work too: the reader thread does it.
@@ -183,16 +183,22 @@ public final class Ingestor {
     }
 
     func commit(_ group: CommitGroup, input: String, summary: inout IngestSummary) throws {
-        var days: [Int32: [UInt64]] = [:]
-        for key in group.newKeys.joined() { days[key.day, default: []] += [key.hash, key.hash2] }
-        for (day, halves) in days.sorted(by: { $0.key < $1.key }) {
+        for day in Set(group.newKeys.flatMap(\.days)).sorted() {
+            let halves = group.newKeys.flatMap { $0.halves(day: day) }
             try store.appendEventKeys(halves, day: Int64(day), batch: group.batch)
         }
-        let ids = subscriptions.map(\.id)
-        var segments = group.segments[0]
-        for other in group.segments.dropFirst() { segments.absorb(other) }
-        let pieces = segments.pieces(subscriptionIds: ids)
-        try store.writeSegments(pieces, batch: group.batch)
+        // Each lane turns the segments of a range of subscriptions into rows: the ranges follow
+        // the write order, so their pieces concatenate in order.
+        let ids = subscriptions.map(\.id), lanes = Ingestor.lanes
+        let size = (subscriptions.count + lanes - 1) / lanes
+        let results = (0..<lanes).map { _ in Pending<[SegmentPiece]>() }
+        let builders = UncheckedSendable(value: (group.segments, ids))
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            let (segments, ids) = builders.value
+            let range = Int32(min(lane * size, ids.count))..<Int32(min((lane + 1) * size, ids.count))
+            results[lane].resolve(.success(SegmentBuilder.pieces(of: segments, subscriptions: range, subscriptionIds: ids)))
+        }
+        try store.writeSegments(try results.flatMap { try $0.wait() }, batch: group.batch)
         try store.finishBatch(group.batch, input: "\(input) lines \(group.firstLine)-\(group.firstLine + group.lines - 1)",
                               accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
         try store.database.commit()
@@ -204,15 +210,35 @@ public final class Ingestor {
 
     // MARK: One chunk
 
-    /// An event that passed every check but de-duplication.
-    /// A de-duplication key accepted in the open transaction.
-    struct NewKey {
-        var hash: UInt64
-        var hash2: UInt64
-        var day: Int32
+    /// The de-duplication keys a lane accepted in the open transaction, per UTC day, as 64-bit
+    /// halves (hash, hash2, ...) ready to store.
+    struct DayKeys {
+        private(set) var days: [Int32] = []
+        private var blocks: [[UInt64]] = []
+        /// The block of the latest key: input is mostly in time order, so the next key's day.
+        private var current = -1
+
+        mutating func append(_ hash: UInt64, _ hash2: UInt64, day: Int32) {
+            if current < 0 || days[current] != day {
+                if let found = days.firstIndex(of: day) {
+                    current = found
+                } else {
+                    days.append(day)
+                    blocks.append([])
+                    current = days.count - 1
+                }
+            }
+            blocks[current].append(hash)
+            blocks[current].append(hash2)
+        }
+
+        func halves(day: Int32) -> [UInt64] {
+            days.firstIndex(of: day).map { blocks[$0] } ?? []
+        }
     }
 
-    /// What aggregation needs of it, without the texts of its identity.
+    /// An event that passed every check but de-duplication: what aggregation needs of it,
+    /// without the texts of its identity.
     struct Candidate: Sendable {
         /// What its first meter takes; `more` holds the rest (empty, no allocation, when the
         /// event's type feeds one meter).
@@ -235,8 +261,9 @@ public final class Ingestor {
     struct PreparedChunk: Sendable {
         var chunk: LineChunk
         var firstLine: Int
-        /// In input order: the candidates of each range of lines parsed at once.
-        var parts: [[Candidate]]
+        /// In input order, the candidates of each range of lines parsed at once, split by the
+        /// lane that owns their key (`parts[part][lane]`, each in input order).
+        var parts: [[[Candidate]]]
         var rejected: [(line: Int, reason: String)]
         /// The UTC days of the candidates' times.
         var days: Set<Int32>
@@ -247,7 +274,7 @@ public final class Ingestor {
     func prepare(_ chunk: LineChunk, firstLine: Int, parts: Int = 1) -> PreparedChunk {
         let size = (chunk.lineCount + parts - 1) / max(parts, 1)
         let ranges = stride(from: 0, to: chunk.lineCount, by: max(size, 1)).map { $0..<min($0 + size, chunk.lineCount) }
-        let results = (0..<ranges.count).map { _ in Pending<(candidates: [Candidate], rejected: [(line: Int, reason: String)], days: Set<Int32>)>() }
+        let results = (0..<ranges.count).map { _ in Pending<(candidates: [[Candidate]], rejected: [(line: Int, reason: String)], days: Set<Int32>)>() }
         let ingestor = UncheckedSendable(value: self)
         DispatchQueue.concurrentPerform(iterations: ranges.count) { part in
             let windows = ingestor.value.windowCaches[part % ingestor.value.windowCaches.count]
@@ -264,12 +291,13 @@ public final class Ingestor {
     }
 
     func prepare(_ chunk: LineChunk, lines: Range<Int>, firstLine: Int, windows: WindowCache)
-        -> (candidates: [Candidate], rejected: [(line: Int, reason: String)], days: Set<Int32>) {
+        -> (candidates: [[Candidate]], rejected: [(line: Int, reason: String)], days: Set<Int32>) {
         var days: Set<Int32> = []
         var lastDay = Int32.min
-        var candidates: [Candidate] = []
+        let lanes = Ingestor.lanes
+        var candidates = [[Candidate]](repeating: [], count: lanes)
         var rejected: [(line: Int, reason: String)] = []
-        candidates.reserveCapacity(lines.count)
+        for lane in 0..<lanes { candidates[lane].reserveCapacity(lines.count / lanes + lines.count / 16) }
         do {
             let bytes = chunk.bytes
             var scanner = parser.ingestScanner()
@@ -284,10 +312,11 @@ public final class Ingestor {
                         let window = windowStart(subscription, event.time, cache: &windows.latest).seconds
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
                         if day != lastDay { days.insert(day); lastDay = day }
-                        candidates.append(Candidate(input: event.input, more: event.more, time: event.time,
-                                                    hash: event.hash, hash2: event.hash2,
-                                                    window: window, subscription: Int32(subscription), day: day,
-                                                    late: window < lastClosed[subscription]))
+                        let lane = Int(event.hash & UInt64(lanes - 1))
+                        candidates[lane].append(Candidate(input: event.input, more: event.more, time: event.time,
+                                                          hash: event.hash, hash2: event.hash2,
+                                                          window: window, subscription: Int32(subscription), day: day,
+                                                          late: window < lastClosed[subscription]))
                     case .failure(let problem): rejected.append((firstLine + index, problem.reason))
                     }
                 }
@@ -304,7 +333,7 @@ public final class Ingestor {
         let lanes = Ingestor.lanes
         var accepted = [Int](repeating: 0, count: lanes), late = [Int](repeating: 0, count: lanes)
         // Lane `hash % lanes` owns a key and aggregates the events it accepts; each lane walks
-        // the chunk in input order, so the first copy of an event is the one accepted. A
+        // its candidates in input order, so the first copy of an event is the one accepted. A
         // subscription's segments are split over the lanes and merged at commit.
         seen.withUnsafeMutableBufferPointer { seen in
             group.newKeys.withUnsafeMutableBufferPointer { newKeys in
@@ -314,12 +343,12 @@ public final class Ingestor {
                             let shared = UncheckedSendable(value: (prepared.parts, seen, newKeys, segments, accepted, late))
                             DispatchQueue.concurrentPerform(iterations: lanes) { lane in
                                 let (parts, seen, newKeys, segments, accepted, late) = shared.value
-                                for candidates in parts {
-                                    candidates.withUnsafeBufferPointer { candidates in
-                                        for index in candidates.indices where Int(candidates[index].hash & UInt64(lanes - 1)) == lane {
+                                for part in parts {
+                                    part[lane].withUnsafeBufferPointer { candidates in
+                                        for index in candidates.indices {
                                             let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
                                             guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
-                                            newKeys[lane].append(NewKey(hash: hash, hash2: hash2, day: day))
+                                            newKeys[lane].append(hash, hash2, day: day)
                                             let time = candidates[index].time, subscription = Int(candidates[index].subscription)
                                             let window = candidates[index].window, isLate = candidates[index].late
                                             segments[lane].add(candidates[index].input, time: time, subscription: subscription, window: window, late: isLate)
@@ -345,7 +374,7 @@ public final class Ingestor {
         group.lines += prepared.chunk.lineCount
         group.accepted += added
         group.late += late.reduce(0, +)
-        group.duplicates += prepared.parts.reduce(0) { $0 + $1.count } - added
+        group.duplicates += prepared.parts.joined().reduce(0) { $0 + $1.count } - added
         group.rejected += prepared.rejected.count
         summary.rejections += prepared.rejected.prefix(max(0, 100 - summary.rejections.count))
     }
@@ -523,9 +552,19 @@ struct SegmentBuilder {
         return id
     }
 
-    /// Adds another builder's segments (of the same subscriptions and meters) to these.
-    mutating func absorb(_ other: SegmentBuilder) {
-        for (slot, key) in other.keys.enumerated() {
+    /// The pieces of the subscriptions in `range`, merged from several builders (of the same
+    /// subscriptions and meters), in key order.
+    static func pieces(of builders: [SegmentBuilder], subscriptions range: Range<Int32>, subscriptionIds: [String]) -> [SegmentPiece] {
+        guard let first = builders.first else { return [] }
+        // Only absorbed into, never added to: no latest-window slots needed.
+        var merged = SegmentBuilder(meters: first.meters, subscriptions: 0)
+        for builder in builders { merged.absorb(builder, subscriptions: range) }
+        return merged.pieces(subscriptionIds: subscriptionIds)
+    }
+
+    /// Adds another builder's segments of the subscriptions in `range` to these.
+    mutating func absorb(_ other: SegmentBuilder, subscriptions range: Range<Int32>) {
+        for (slot, key) in other.keys.enumerated() where range.contains(key.subscription) {
             var translated = key
             if key.group != 0 { translated.group = intern(other.groups[Int(key.group)]) }
             if let found = index[translated] {
