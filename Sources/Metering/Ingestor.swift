@@ -133,6 +133,10 @@ public final class Ingestor {
     /// aggregation by subscription. Each lane owns its part of the state, so no locks.
     static let lanes = 2
 
+    /// Ranges of subscriptions a commit turns into segment rows one at a time: the first is
+    /// ready to write soon, the others are built while it is written.
+    static let commitRanges = 8
+
     /// Each chunk goes through three phases, each split over the lanes: parse and attribute
     /// (by ranges of lines), de-duplicate (by key, each lane walking the chunk in input order so
     /// the first copy of an event is the one accepted), aggregate (by subscription). Meanwhile a
@@ -183,22 +187,25 @@ public final class Ingestor {
     }
 
     func commit(_ group: CommitGroup, input: String, summary: inout IngestSummary) throws {
+        // Other threads turn the segments into rows, a range of subscriptions at a time in write
+        // order, while this one stores the keys and then each range's rows as soon as they are
+        // ready: only the store's own work is left on this thread.
+        let ids = subscriptions.map(\.id), ranges = Ingestor.commitRanges
+        let size = (ids.count + ranges - 1) / ranges
+        let results = (0..<ranges).map { _ in Pending<[SegmentPiece]>() }
+        let builders = UncheckedSendable(value: (group.segments, ids))
+        DispatchQueue.global().async {
+            DispatchQueue.concurrentPerform(iterations: ranges) { index in
+                let (segments, ids) = builders.value
+                let range = Int32(min(index * size, ids.count))..<Int32(min((index + 1) * size, ids.count))
+                results[index].resolve(.success(SegmentBuilder.pieces(of: segments, subscriptions: range, subscriptionIds: ids)))
+            }
+        }
         for day in Set(group.newKeys.flatMap(\.days)).sorted() {
             let halves = group.newKeys.flatMap { $0.halves(day: day) }
             try store.appendEventKeys(halves, day: Int64(day), batch: group.batch)
         }
-        // Each lane turns the segments of a range of subscriptions into rows: the ranges follow
-        // the write order, so their pieces concatenate in order.
-        let ids = subscriptions.map(\.id), lanes = Ingestor.lanes
-        let size = (subscriptions.count + lanes - 1) / lanes
-        let results = (0..<lanes).map { _ in Pending<[SegmentPiece]>() }
-        let builders = UncheckedSendable(value: (group.segments, ids))
-        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            let (segments, ids) = builders.value
-            let range = Int32(min(lane * size, ids.count))..<Int32(min((lane + 1) * size, ids.count))
-            results[lane].resolve(.success(SegmentBuilder.pieces(of: segments, subscriptions: range, subscriptionIds: ids)))
-        }
-        try store.writeSegments(try results.flatMap { try $0.wait() }, batch: group.batch)
+        for result in results { try store.writeSegments(try result.wait(), batch: group.batch) }
         try store.finishBatch(group.batch, input: "\(input) lines \(group.firstLine)-\(group.firstLine + group.lines - 1)",
                               accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
         try store.database.commit()
@@ -552,6 +559,14 @@ struct SegmentBuilder {
         return id
     }
 
+    /// Each text's place among them in byte order.
+    static func ranks(_ texts: [String]) -> [Int32] {
+        var ranks = [Int32](repeating: 0, count: texts.count)
+        let order = texts.indices.sorted { texts[$0].utf8.lexicographicallyPrecedes(texts[$1].utf8) }
+        for (rank, index) in order.enumerated() { ranks[index] = Int32(rank) }
+        return ranks
+    }
+
     /// The pieces of the subscriptions in `range`, merged from several builders (of the same
     /// subscriptions and meters), in key order.
     static func pieces(of builders: [SegmentBuilder], subscriptions range: Range<Int32>, subscriptionIds: [String]) -> [SegmentPiece] {
@@ -580,14 +595,12 @@ struct SegmentBuilder {
 
     /// The pieces in key order (subscriptions are numbered in id order), ready to append.
     func pieces(subscriptionIds: [String]) -> [SegmentPiece] {
+        // Meters and group texts by their places in byte order: the sort compares integers.
+        let meterRank = SegmentBuilder.ranks(meters.meters.map(\.slug)), groupRank = SegmentBuilder.ranks(groups)
         let order = keys.indices.sorted {
             let a = keys[$0], b = keys[$1]
-            if a.subscription != b.subscription { return a.subscription < b.subscription }
-            if a.meter != b.meter {
-                return meters.meters[Int(a.meter)].slug.utf8.lexicographicallyPrecedes(meters.meters[Int(b.meter)].slug.utf8)
-            }
-            if a.window != b.window { return a.window < b.window }
-            return groups[Int(a.group)].utf8.lexicographicallyPrecedes(groups[Int(b.group)].utf8)
+            return (a.subscription, meterRank[Int(a.meter)], a.window, groupRank[Int(a.group)])
+                < (b.subscription, meterRank[Int(b.meter)], b.window, groupRank[Int(b.group)])
         }
         return order.map { slot in
             let key = keys[slot], aggregate = aggregates[slot]
