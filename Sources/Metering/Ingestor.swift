@@ -105,13 +105,16 @@ public final class Ingestor {
     /// store's batch records.
     public func ingest(descriptor: Int32, input: String) throws -> IngestSummary {
         let reader = Box(LineChunkReader(descriptor: descriptor)), lines = chunkLines
-        return try ingest(input: input) { try reader.value.next(maxLines: lines) }
+        // A file's size tells how many keys to make room for; a pipe's is unknown.
+        var status = stat()
+        let size = fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? Int(status.st_size) : 0
+        return try ingest(input: input, bytes: size) { try reader.value.next(maxLines: lines) }
     }
 
     /// Ingests NDJSON held in memory.
     public func ingest(_ data: Data, input: String) throws -> IngestSummary {
         let chunks = Box(LineChunk.split(Array(data), maxLines: chunkLines).makeIterator())
-        return try ingest(input: input) { chunks.value.next() }
+        return try ingest(input: input, bytes: data.count) { chunks.value.next() }
     }
 
     /// The open transaction: what its chunks added so far.
@@ -140,8 +143,9 @@ public final class Ingestor {
     /// Each chunk goes through three phases, each split over the lanes: parse and attribute
     /// (by ranges of lines), de-duplicate (by key, each lane walking the chunk in input order so
     /// the first copy of an event is the one accepted), aggregate (by subscription). Meanwhile a
-    /// reader thread reads the next chunk. Only this thread uses the store.
-    func ingest(input: String, next: @escaping () throws -> LineChunk?) throws -> IngestSummary {
+    /// reader thread reads the next chunk. Only this thread uses the store. `bytes` is the input's
+    /// size when known, else 0.
+    func ingest(input: String, bytes: Int, next: @escaping () throws -> LineChunk?) throws -> IngestSummary {
         var summary = IngestSummary()
         var group: CommitGroup?
         var firstLine = 1
@@ -156,6 +160,11 @@ public final class Ingestor {
         do {
             while let chunk = try reading.wait() {
                 reading = startReading()
+                if firstLine == 1, bytes > 0, chunk.lineCount > 0 {
+                    // Room for a key per line of the input, as long as its lines are like the first chunk's.
+                    let lines = bytes / max(1, chunk.bytes.count / chunk.lineCount)
+                    for lane in seen.indices { seen[lane].reserve(seen[lane].count + lines / Ingestor.lanes) }
+                }
                 let prepared = prepare(chunk, firstLine: firstLine, parts: Ingestor.lanes)
                 firstLine += chunk.lineCount
                 if group == nil {

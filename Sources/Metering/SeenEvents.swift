@@ -56,8 +56,16 @@ struct SeenEvents {
         return added
     }
 
-    private mutating func grow() {
-        var larger = SeenEvents(capacity: entries.count)
+    /// Makes room for `keys` keys in all: inserting up to that many never grows the table, which
+    /// would move every key again at each doubling.
+    mutating func reserve(_ keys: Int) {
+        if keys * 10 > entries.count * 7 { rebuild(capacity: keys) }
+    }
+
+    private mutating func grow() { rebuild(capacity: entries.count) }
+
+    private mutating func rebuild(capacity: Int) {
+        var larger = SeenEvents(capacity: capacity)
         for entry in entries where entry.day != SeenEvents.empty { larger.insert(entry.hash, entry.hash2, day: entry.day) }
         self = larger
     }
