@@ -47,6 +47,8 @@ public final class Ingestor {
     /// One table per lane: a key belongs to lane `hash % lanes`.
     var seen = (0..<Ingestor.lanes).map { _ in SeenEvents() }
     var loadedDays: Set<Int32> = []
+    /// Keys each lane's table is to make room for before it next takes keys (see `ingest`).
+    var keysToReserve = 0
     let earliest: Int64
     let latest: Int64
     /// Lines parsed at a time.
@@ -162,8 +164,7 @@ public final class Ingestor {
                 reading = startReading()
                 if firstLine == 1, bytes > 0, chunk.lineCount > 0 {
                     // Room for a key per line of the input, as long as its lines are like the first chunk's.
-                    let lines = bytes / max(1, chunk.bytes.count / chunk.lineCount)
-                    for lane in seen.indices { seen[lane].reserve(seen[lane].count + lines / Ingestor.lanes) }
+                    keysToReserve = bytes / max(1, chunk.bytes.count / chunk.lineCount) / Ingestor.lanes
                 }
                 let prepared = prepare(chunk, firstLine: firstLine, parts: Ingestor.lanes)
                 firstLine += chunk.lineCount
@@ -356,9 +357,11 @@ public final class Ingestor {
                 group.segments.withUnsafeMutableBufferPointer { segments in
                     accepted.withUnsafeMutableBufferPointer { accepted in
                         late.withUnsafeMutableBufferPointer { late in
-                            let shared = UncheckedSendable(value: (prepared.parts, seen, newKeys, segments, accepted, late))
+                            let shared = UncheckedSendable(value: (prepared.parts, seen, newKeys, segments, accepted, late, keysToReserve))
                             DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                                let (parts, seen, newKeys, segments, accepted, late) = shared.value
+                                let (parts, seen, newKeys, segments, accepted, late, reserve) = shared.value
+                                // Each lane fills its own table's memory: on both cores at once.
+                                if reserve > 0 { seen[lane].reserve(seen[lane].count + reserve) }
                                 for part in parts {
                                     part[lane].withUnsafeBufferPointer { candidates in
                                         for index in candidates.indices {
@@ -382,6 +385,7 @@ public final class Ingestor {
                 }
             }
         }
+        keysToReserve = 0
         for rejection in prepared.rejected {
             try store.quarantine(batch: group.batch, line: rejection.line, reason: rejection.reason,
                                  raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
