@@ -212,8 +212,7 @@ public final class Ingestor {
             }
         }
         for day in Set(group.newKeys.flatMap(\.days)).sorted() {
-            let halves = group.newKeys.flatMap { $0.halves(day: day) }
-            try store.appendEventKeys(halves, day: Int64(day), batch: group.batch)
+            try store.appendEventKeys(parts: group.newKeys.map { $0.halves(day: day) }, day: Int64(day), batch: group.batch)
         }
         for result in results { try store.writeSegments(try result.wait(), batch: group.batch) }
         try store.finishBatch(group.batch, input: "\(input) lines \(group.firstLine)-\(group.firstLine + group.lines - 1)",
