@@ -31,13 +31,13 @@ public final class Ingestor {
     let now: Instant
     let retention: ISODuration
     let catalog: Catalog
-    /// Subject -> the customer's slot in `spanRanges`.
+    /// Subject -> the customer's slot in `customerSpans`.
     let subjects: SubjectTable
     let customerKeys: [String]
     /// The subscriptions' service spans, each customer's together in start order.
-    let flatSpans: [(subscription: Int, start: Int64, end: Int64)]
-    /// Per customer slot, its range in `flatSpans`.
-    let spanRanges: [Range<Int>]
+    let flatSpans: [Span]
+    /// Per customer slot, where its spans are in `flatSpans`, and its latest span.
+    let customerSpans: [CustomerSpans]
     let subscriptions: [Subscription]
     /// Per subscription, the latest closed bill date (seconds), or Int64.min.
     let lastClosed: [Int64]
@@ -87,10 +87,11 @@ public final class Ingestor {
         for index in spans.indices { spans[index].sort { $0.start < $1.start } }
         subjects = SubjectTable(customerSlots)
         customerKeys = keys
-        var flat: [(subscription: Int, start: Int64, end: Int64)] = []
-        spanRanges = spans.map { customer in
-            flat += customer
-            return (flat.count - customer.count)..<flat.count
+        var flat: [Span] = []
+        customerSpans = spans.map { customer in
+            let first = flat.count
+            flat += customer.map { Span(subscription: Int32($0.subscription), start: $0.start, end: $0.end) }
+            return CustomerSpans(first: Int32(first), count: Int32(customer.count), latest: flat.last ?? Span(subscription: -1, start: 0, end: 0))
         }
         flatSpans = flat
         windowCaches = (0..<2).map { _ in WindowCache(subscriptions: records.count) }
@@ -325,14 +326,14 @@ public final class Ingestor {
                 case .accepted(let event):
                     switch attribute(customer: event.customer, unknownSubject: event.unknownSubject, time: event.time) {
                     case .success(let subscription):
-                        let window = windowStart(subscription, event.time, cache: &windows.latest).seconds
+                        let (window, late) = self.window(subscription, event.time, cache: &windows.latest)
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
                         if day != lastDay { days.insert(day); lastDay = day }
                         let lane = Int(event.hash & UInt64(lanes - 1))
                         candidates[lane].append(Candidate(input: event.input, more: event.more, time: event.time,
                                                           hash: event.hash, hash2: event.hash2,
                                                           window: window, subscription: Int32(subscription), day: day,
-                                                          late: window < lastClosed[subscription]))
+                                                          late: late))
                     case .failure(let problem): rejected.append((firstLine + index, problem.reason))
                     }
                 }
@@ -428,25 +429,45 @@ public final class Ingestor {
         if time < earliest {
             return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is older than dedupeRetention \(retention.text): too old to de-duplicate"))
         }
-        // Spans of one customer are in start order and rarely more than a few: walk back.
-        let range = spanRanges[slot]
-        var index = range.upperBound
-        while index > range.lowerBound {
+        // Spans of one customer are in start order and rarely more than a few: walk back from
+        // the latest, kept with the customer's slot.
+        let customer = customerSpans[slot]
+        if customer.latest.start <= time && time < customer.latest.end { return .success(Int(customer.latest.subscription)) }
+        var index = Int(customer.first + customer.count) - 1
+        while index > Int(customer.first) {
             index -= 1
             let span = flatSpans[index]
-            if span.start <= time && time < span.end { return .success(span.subscription) }
+            if span.start <= time && time < span.end { return .success(Int(span.subscription)) }
         }
         return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is outside every subscription of customer \(customerKeys[slot])"))
     }
 
-    /// The start of the segment window holding `time`: windows are cut at every boundary the
-    /// subscription bills or counts quota at, so every period is a union of whole windows.
-    /// `cache` holds each subscription's latest window: most events fall in it again.
-    func windowStart(_ subscription: Int, _ time: Instant, cache: inout [SegmentWindows?]) -> Instant {
-        if let cached = cache[subscription], let start = cached.start(containing: time) { return start }
-        let window = SegmentWindows(subscription: subscriptions[subscription], containing: time)
+    /// The start of the segment window holding `time`, and whether the window lies in a period
+    /// already closed: windows are cut at every boundary the subscription bills or counts quota
+    /// at, so every period is a union of whole windows. `cache` holds each subscription's latest
+    /// window: most events fall in it again.
+    func window(_ subscription: Int, _ time: Instant, cache: inout [CachedWindow]) -> (start: Int64, late: Bool) {
+        let cached = cache[subscription], seconds = time.seconds
+        if cached.start <= seconds && seconds < cached.end { return (cached.start, cached.late) }
+        let span = SegmentWindows(subscription: subscriptions[subscription], containing: time).span
+        let window = CachedWindow(start: span.start.seconds, end: span.end.seconds, late: span.start.seconds < lastClosed[subscription])
         cache[subscription] = window
-        return window.span.start
+        return (window.start, window.late)
+    }
+
+    /// A subscription's service span, in seconds.
+    struct Span {
+        var subscription: Int32
+        var start: Int64
+        var end: Int64
+    }
+
+    struct CustomerSpans {
+        var first: Int32
+        var count: Int32
+        /// The span at `first + count - 1`, or an empty one: most customers have one span, found
+        /// here with no other memory read.
+        var latest: Span
     }
 }
 
@@ -475,16 +496,22 @@ struct SegmentWindows {
         }
         span = Period(start: start, end: max(start, end))
     }
-
-    func start(containing time: Instant) -> Instant? { span.contains(time) ? span.start : nil }
 }
 
-/// Per subscription, the segment window of its latest event: most events fall in it again.
-/// Used by one thread at a time.
-final class WindowCache: @unchecked Sendable {
-    var latest: [SegmentWindows?]
+/// A subscription's segment window in seconds, `[start, end)`, and whether it lies in a period
+/// already closed.
+struct CachedWindow {
+    var start: Int64
+    var end: Int64
+    var late: Bool
+}
 
-    init(subscriptions: Int) { latest = Array(repeating: nil, count: subscriptions) }
+/// Per subscription, the segment window of its latest event (empty before one): most events
+/// fall in it again. Used by one thread at a time.
+final class WindowCache: @unchecked Sendable {
+    var latest: [CachedWindow]
+
+    init(subscriptions: Int) { latest = Array(repeating: CachedWindow(start: 0, end: 0, late: false), count: subscriptions) }
 }
 
 /// Segment pieces of one transaction, keyed by subscription, meter, window and group-by values.
