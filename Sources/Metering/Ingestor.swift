@@ -1,4 +1,5 @@
 import Billing
+internal import CPrefetch
 import Dispatch
 import Foundation
 import Store
@@ -138,6 +139,9 @@ public final class Ingestor {
     /// Threads that share a chunk's work: parsing by ranges of lines, de-duplication by key,
     /// aggregation by subscription. Each lane owns its part of the state, so no locks.
     static let lanes = 2
+
+    /// How many candidates ahead a lane asks for the memory a candidate's key and segment need.
+    static let prefetchDistance = 10
 
     /// Ranges of subscriptions a commit turns into segment rows one at a time: the first is
     /// ready to write soon, the others are built while it is written.
@@ -365,6 +369,13 @@ public final class Ingestor {
                                 for part in parts {
                                     part[lane].withUnsafeBufferPointer { candidates in
                                         for index in candidates.indices {
+                                            // The memory a later candidate will need is asked for now, so the
+                                            // waits for it overlap this candidate's work.
+                                            let ahead = index + Ingestor.prefetchDistance
+                                            if ahead < candidates.count {
+                                                seen[lane].prefetch(candidates[ahead].hash)
+                                                segments[lane].prefetch(subscription: Int(candidates[ahead].subscription), meter: Int(candidates[ahead].input.meter))
+                                            }
                                             let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
                                             guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
                                             newKeys[lane].append(hash, hash2, day: day)
@@ -578,6 +589,14 @@ struct SegmentBuilder {
         }
         if cache >= 0 { latestSlot[cache] = Int32(slot + 1) }
         aggregates[slot].add(input.reading, at: time)
+    }
+
+    /// Asks for the memory of a series' latest segments ahead of adding to them.
+    func prefetch(subscription: Int, meter: Int) {
+        latestSlot.withUnsafeBufferPointer { latest in
+            guard let base = latest.baseAddress else { return }
+            tollbooth_prefetch(base + (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups)
+        }
     }
 
     /// The group id of a meter's group-by value text.
