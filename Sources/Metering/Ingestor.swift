@@ -32,8 +32,6 @@ public final class Ingestor {
     let now: Instant
     let retention: ISODuration
     let catalog: Catalog
-    /// Subject -> the customer's slot in `customerSpans`.
-    let subjects: SubjectTable
     let customerKeys: [String]
     /// The subscriptions' service spans, each customer's together in start order.
     let flatSpans: [Span]
@@ -43,7 +41,7 @@ public final class Ingestor {
     /// Per subscription, the latest closed bill date (seconds), or Int64.min.
     let lastClosed: [Int64]
     /// One per part of a chunk parsed at once (parts run on separate threads).
-    let windowCaches: [WindowCache]
+    let partStates: [PartState]
     /// The de-duplication keys of the days in `loadedDays`, and those this ingest accepted.
     /// One table per lane: a key belongs to lane `hash % lanes`.
     var seen = (0..<Ingestor.lanes).map { _ in SeenEvents() }
@@ -86,7 +84,6 @@ public final class Ingestor {
         var customerSlots: [String: Int] = [:]
         for (subject, customer) in try store.subjectOwners() { customerSlots[subject] = slot(customer) }
         for index in spans.indices { spans[index].sort { $0.start < $1.start } }
-        subjects = SubjectTable(customerSlots)
         customerKeys = keys
         var flat: [Span] = []
         customerSpans = spans.map { customer in
@@ -95,7 +92,12 @@ public final class Ingestor {
             return CustomerSpans(first: Int32(first), count: Int32(customer.count), latest: flat.last ?? Span(subscription: -1, start: 0, end: 0))
         }
         flatSpans = flat
-        windowCaches = (0..<2).map { _ in WindowCache(subscriptions: records.count) }
+        var states: [PartState] = []
+        for _ in 0..<Ingestor.lanes {
+            states.append(PartState(subscriptions: records.count, parser: try EventParser(meters: catalog.meters),
+                                    subjects: SubjectTable(customerSlots)))
+        }
+        partStates = states
         let closed = try store.lastClosedBillDates()
         lastClosed = subscriptions.map { closed[$0.id]?.seconds ?? Int64.min }
         earliest = dedupeRetention.adding(times: -1, to: now).seconds
@@ -176,7 +178,8 @@ public final class Ingestor {
                 if group == nil {
                     try store.database.begin()
                     group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
-                                        segments: (0..<Ingestor.lanes).map { _ in SegmentBuilder(meters: parser.meters, subscriptions: subscriptions.count) },
+                                        // Each lane's builder reads the meters of a part of its own (see `PartState`).
+                                        segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
                                         newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
                 }
                 try add(prepared, group: &group!, summary: &summary)
@@ -298,8 +301,8 @@ public final class Ingestor {
         let results = (0..<ranges.count).map { _ in Pending<(candidates: [[Candidate]], rejected: [(line: Int, reason: String)], days: Set<Int32>)>() }
         let ingestor = UncheckedSendable(value: self)
         DispatchQueue.concurrentPerform(iterations: ranges.count) { part in
-            let windows = ingestor.value.windowCaches[part % ingestor.value.windowCaches.count]
-            results[part].resolve(.success(ingestor.value.prepare(chunk, lines: ranges[part], firstLine: firstLine, windows: windows)))
+            let state = ingestor.value.partStates[part % ingestor.value.partStates.count]
+            results[part].resolve(.success(ingestor.value.prepare(chunk, lines: ranges[part], firstLine: firstLine, state: state)))
         }
         var prepared = PreparedChunk(chunk: chunk, firstLine: firstLine, parts: [], rejected: [], days: [])
         for result in results {
@@ -311,7 +314,7 @@ public final class Ingestor {
         return prepared
     }
 
-    func prepare(_ chunk: LineChunk, lines: Range<Int>, firstLine: Int, windows: WindowCache)
+    func prepare(_ chunk: LineChunk, lines: Range<Int>, firstLine: Int, state: PartState)
         -> (candidates: [[Candidate]], rejected: [(line: Int, reason: String)], days: Set<Int32>) {
         var days: Set<Int32> = []
         var lastDay = Int32.min
@@ -320,7 +323,7 @@ public final class Ingestor {
         var rejected: [(line: Int, reason: String)] = []
         for lane in 0..<lanes { candidates[lane].reserveCapacity(lines.count / lanes + lines.count / 16) }
         do {
-            let bytes = chunk.bytes
+            let bytes = chunk.bytes, parser = state.parser, subjects = state.subjects
             var scanner = parser.ingestScanner()
             for index in lines {
                 let line = UnsafeRawBufferPointer(rebasing: bytes[chunk.lines[index]])
@@ -330,7 +333,7 @@ public final class Ingestor {
                 case .accepted(let event):
                     switch attribute(customer: event.customer, unknownSubject: event.unknownSubject, time: event.time) {
                     case .success(let subscription):
-                        let (window, late) = self.window(subscription, event.time, cache: &windows.latest)
+                        let (window, late) = self.window(subscription, event.time, cache: &state.latest)
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
                         if day != lastDay { days.insert(day); lastDay = day }
                         let lane = Int(event.hash & UInt64(lanes - 1))
@@ -517,12 +520,23 @@ struct CachedWindow {
     var late: Bool
 }
 
-/// Per subscription, the segment window of its latest event (empty before one): most events
-/// fall in it again. Used by one thread at a time.
-final class WindowCache: @unchecked Sendable {
+/// What one part of a chunk's parsing uses, one per thread parsing at once. Used by one thread
+/// at a time.
+final class PartState: @unchecked Sendable {
+    /// Per subscription, the segment window of its latest event (empty before one): most events
+    /// fall in it again.
     var latest: [CachedWindow]
+    /// A parser and subject table of the part's own: the threads would otherwise count
+    /// references to the same objects on every line, each write taking the memory from the
+    /// other core.
+    let parser: EventParser
+    let subjects: SubjectTable
 
-    init(subscriptions: Int) { latest = Array(repeating: CachedWindow(start: 0, end: 0, late: false), count: subscriptions) }
+    init(subscriptions: Int, parser: EventParser, subjects: SubjectTable) {
+        latest = Array(repeating: CachedWindow(start: 0, end: 0, late: false), count: subscriptions)
+        self.parser = parser
+        self.subjects = subjects
+    }
 }
 
 /// Segment pieces of one transaction, keyed by subscription, meter, window and group-by values.
@@ -591,8 +605,9 @@ struct SegmentBuilder {
         aggregates[slot].add(input.reading, at: time)
     }
 
-    /// Asks for the memory of a series' latest segments ahead of adding to them.
-    func prefetch(subscription: Int, meter: Int) {
+    /// Asks for the memory of a series' latest segments ahead of adding to them. Mutating only
+    /// so a lane calls it on its builder in place: a copy retains and releases every array.
+    mutating func prefetch(subscription: Int, meter: Int) {
         latestSlot.withUnsafeBufferPointer { latest in
             guard let base = latest.baseAddress else { return }
             tollbooth_prefetch(base + (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups)

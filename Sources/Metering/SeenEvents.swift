@@ -31,7 +31,8 @@ struct SeenEvents {
 
     /// Asks for the memory where a key's walk starts, ahead of looking the key up: lookups land
     /// anywhere in tens of megabytes, and each would otherwise wait for memory on its own.
-    func prefetch(_ hash: UInt64) {
+    /// Mutating only so a lane calls it on its table in place, not on a copy.
+    mutating func prefetch(_ hash: UInt64) {
         entries.withUnsafeBufferPointer { entries in
             tollbooth_prefetch(entries.baseAddress! + (Int(truncatingIfNeeded: hash >> 11) & mask))
         }
