@@ -138,8 +138,8 @@ public final class Ingestor {
         var newKeys: [DayKeys]
     }
 
-    /// Threads that share a chunk's work: parsing by ranges of lines, de-duplication by key,
-    /// aggregation by subscription. Each lane owns its part of the state, so no locks.
+    /// Threads that share a chunk's work: parsing by ranges of lines, then de-duplication and
+    /// aggregation by key. Each lane owns its part of the state, so no locks.
     static let lanes = 2
 
     /// How many candidates ahead a lane asks for the memory a candidate's key and segment need.
@@ -149,9 +149,9 @@ public final class Ingestor {
     /// ready to write soon, the others are built while it is written.
     static let commitRanges = 8
 
-    /// Each chunk goes through three phases, each split over the lanes: parse and attribute
-    /// (by ranges of lines), de-duplicate (by key, each lane walking the chunk in input order so
-    /// the first copy of an event is the one accepted), aggregate (by subscription). Meanwhile a
+    /// Each chunk goes through two phases, each split over the lanes: parse and attribute (by
+    /// ranges of lines), then de-duplicate and aggregate (by key, each lane walking its
+    /// candidates in input order so the first copy of an event is the one accepted). Meanwhile a
     /// reader thread reads the next chunk. Only this thread uses the store. `bytes` is the input's
     /// size when known, else 0.
     func ingest(input: String, bytes: Int, next: @escaping () throws -> LineChunk?) throws -> IngestSummary {
@@ -431,7 +431,7 @@ public final class Ingestor {
     }
 
     /// The subscription (an index into `subscriptions`) in effect at the event's time for its
-    /// subject's customer (a slot in `spanRanges`), or why there is none.
+    /// subject's customer (a slot in `customerSpans`), or why there is none.
     func attribute(customer: Int?, unknownSubject: String, time instant: Instant) -> Result<Int, AttributionProblem> {
         guard let slot = customer else {
             return .failure(AttributionProblem(reason: "unknown subject \"\(unknownSubject.prefix(80))\": no customer has it as a usage-attribution key"))
