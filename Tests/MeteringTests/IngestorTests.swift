@@ -177,5 +177,12 @@ import Testing
         #expect(slot("Kelvin") == 1)
         #expect(slot("acm") == nil)
         #expect(slot("") == nil)
+        // Past 16 bytes a key's rest is compared too.
+        let long = SubjectTable(["tenant-0001/user-0001": 0, "tenant-0001/user-0002": 1])
+        func longSlot(_ subject: String) -> Int? { Array(subject.utf8).withUnsafeBytes { long.slot(of: $0) } }
+        #expect(longSlot("tenant-0001/user-0001") == 0)
+        #expect(longSlot("tenant-0001/user-0002") == 1)
+        #expect(longSlot("tenant-0001/user-0003") == nil)
+        #expect(longSlot("tenant-0001/user-000") == nil)
     }
 }
