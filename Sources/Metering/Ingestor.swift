@@ -28,7 +28,6 @@ public struct IngestSummary: Sendable {
 /// neighbours.
 public final class Ingestor {
     let store: Store
-    let parser: EventParser
     let now: Instant
     let retention: ISODuration
     let catalog: Catalog
@@ -62,7 +61,6 @@ public final class Ingestor {
         self.now = now
         retention = dedupeRetention
         catalog = try store.catalog()
-        parser = try EventParser(meters: catalog.meters)
         let records = try store.subscriptions(catalog: catalog)
         // Subscriptions in byte order of their ids: the order segments are written in.
         subscriptions = records.map(\.subscription).sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
