@@ -24,6 +24,8 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CXLSXWriter", path: "Sources/CXLSXWriter", pkgConfig: "xlsxwriter",
                        providers: [.apt(["libxlsxwriter-dev"])]),
+        // The compiler's prefetch builtin, header only.
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
 
         // Pure billing domain: money, catalog, periods, pricing, proration, tax, access. Foundation only.
         .target(name: "Billing", exclude: ["README.md", "Catalog/README.md", "Pricing/README.md",
@@ -31,7 +33,7 @@ let package = Package(
         // SQLite store: schema, migrations, repositories.
         .target(name: "Store", dependencies: ["Billing", "CSQLite"], exclude: ["README.md"]),
         // CloudEvents parsing, meter matching, de-duplication, usage segments, quota checks.
-        .target(name: "Metering", dependencies: ["Billing", "Store"], exclude: ["README.md"]),
+        .target(name: "Metering", dependencies: ["Billing", "Store", "CPrefetch"], exclude: ["README.md"]),
         // Typed Stripe client over libcurl: form encoding, retries, pacing, errors, webhook signatures.
         .target(name: "Stripe", dependencies: [
             "Billing", "CCurl",

@@ -28,20 +28,26 @@ public struct EventParser: Sendable {
     }
 
     /// An accepted event as ingest needs it: its identity as the two hashes, without the texts
-    /// of `source` and `id`, and what each of its meters takes from it, without its values.
+    /// of `source` and `id`, its subject's customer, and what each of its meters takes from it,
+    /// without its values.
     struct IngestEvent {
         var hash: UInt64
         var hash2: UInt64
-        var subject: String
+        /// The slot of the customer whose usage-attribution key the subject is (`SubjectTable`).
+        var customer: Int?
+        /// The subject when no customer has it, for the rejection; otherwise empty.
+        var unknownSubject: String
         var time: Instant
         /// Its first meter's input; `more` holds the others (empty for a type that feeds one).
         var input: SegmentBuilder.Input
         var more: [SegmentBuilder.Input]
 
-        init(hash: UInt64, hash2: UInt64, subject: String, time: Instant, meterIndices: [Int], values: [DataValue?], meters: MeterSet) {
+        init(hash: UInt64, hash2: UInt64, customer: Int?, unknownSubject: @autoclosure () -> String, time: Instant,
+             meterIndices: [Int], values: [DataValue?], meters: MeterSet) {
             self.hash = hash
             self.hash2 = hash2
-            self.subject = subject
+            self.customer = customer
+            self.unknownSubject = customer == nil ? unknownSubject() : ""
             self.time = time
             input = SegmentBuilder.Input(values: values, meter: meterIndices[0], meters: meters)
             more = meterIndices.dropFirst().map { SegmentBuilder.Input(values: values, meter: $0, meters: meters) }
@@ -51,20 +57,22 @@ public struct EventParser: Sendable {
     /// A scanner to reuse across `parseForIngest` calls.
     func ingestScanner() -> EventScanner { EventScanner(meters: meters, line: UnsafeRawBufferPointer(start: nil, count: 0)) }
 
-    /// Parses a line for ingest with a reused scanner (see `ingestScanner`).
-    func parseForIngest(_ line: UnsafeRawBufferPointer, scanner: inout EventScanner) -> Scanned<IngestEvent> {
+    /// Parses a line for ingest with a reused scanner (see `ingestScanner`), finding the
+    /// subject's customer in `subjects`.
+    func parseForIngest(_ line: UnsafeRawBufferPointer, scanner: inout EventScanner, subjects: SubjectTable) -> Scanned<IngestEvent> {
         scanner.reset(line: line)
         let meters = self.meters
         let scanned = scanner.scan { source, id, subject, time, entry, values in
             IngestEvent(hash: EventIdentity.hash(source: source, id: id), hash2: EventIdentity.hash2(source: source, id: id),
-                        subject: String(decoding: subject, as: UTF8.self), time: time, meterIndices: entry.meters, values: values,
-                        meters: meters)
+                        customer: subjects.slot(of: subject), unknownSubject: String(decoding: subject, as: UTF8.self), time: time,
+                        meterIndices: entry.meters, values: values, meters: meters)
         }
         if let scanned { return scanned }
         switch FallbackParser.parse(line, meters: meters) {
         case .accepted(let event):
-            return .accepted(IngestEvent(hash: event.identity.hash, hash2: event.identity.hash2, subject: event.subject,
-                                         time: event.time, meterIndices: event.meterIndices, values: event.values, meters: meters))
+            return .accepted(IngestEvent(hash: event.identity.hash, hash2: event.identity.hash2, customer: subjects.slot(of: event.subject),
+                                         unknownSubject: event.subject, time: event.time, meterIndices: event.meterIndices,
+                                         values: event.values, meters: meters))
         case .rejected(let rejection):
             return .rejected(rejection)
         }

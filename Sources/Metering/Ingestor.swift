@@ -1,4 +1,5 @@
 import Billing
+internal import CPrefetch
 import Dispatch
 import Foundation
 import Store
@@ -27,26 +28,25 @@ public struct IngestSummary: Sendable {
 /// neighbours.
 public final class Ingestor {
     let store: Store
-    let parser: EventParser
     let now: Instant
     let retention: ISODuration
     let catalog: Catalog
-    /// Subject -> the customer's slot in `spans`.
-    let customerSlots: [String: Int]
     let customerKeys: [String]
     /// The subscriptions' service spans, each customer's together in start order.
-    let flatSpans: [(subscription: Int, start: Int64, end: Int64)]
-    /// Per customer slot, its range in `flatSpans`.
-    let spanRanges: [Range<Int>]
+    let flatSpans: [Span]
+    /// Per customer slot, where its spans are in `flatSpans`, and its latest span.
+    let customerSpans: [CustomerSpans]
     let subscriptions: [Subscription]
     /// Per subscription, the latest closed bill date (seconds), or Int64.min.
     let lastClosed: [Int64]
     /// One per part of a chunk parsed at once (parts run on separate threads).
-    let windowCaches: [WindowCache]
+    let partStates: [PartState]
     /// The de-duplication keys of the days in `loadedDays`, and those this ingest accepted.
     /// One table per lane: a key belongs to lane `hash % lanes`.
     var seen = (0..<Ingestor.lanes).map { _ in SeenEvents() }
     var loadedDays: Set<Int32> = []
+    /// Keys each lane's table is to make room for before it next takes keys (see `ingest`).
+    var keysToReserve = 0
     let earliest: Int64
     let latest: Int64
     /// Lines parsed at a time.
@@ -61,7 +61,6 @@ public final class Ingestor {
         self.now = now
         retention = dedupeRetention
         catalog = try store.catalog()
-        parser = try EventParser(meters: catalog.meters)
         let records = try store.subscriptions(catalog: catalog)
         // Subscriptions in byte order of their ids: the order segments are written in.
         subscriptions = records.map(\.subscription).sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
@@ -83,15 +82,20 @@ public final class Ingestor {
         var customerSlots: [String: Int] = [:]
         for (subject, customer) in try store.subjectOwners() { customerSlots[subject] = slot(customer) }
         for index in spans.indices { spans[index].sort { $0.start < $1.start } }
-        self.customerSlots = customerSlots
         customerKeys = keys
-        var flat: [(subscription: Int, start: Int64, end: Int64)] = []
-        spanRanges = spans.map { customer in
-            flat += customer
-            return (flat.count - customer.count)..<flat.count
+        var flat: [Span] = []
+        customerSpans = spans.map { customer in
+            let first = flat.count
+            flat += customer.map { Span(subscription: Int32($0.subscription), start: $0.start, end: $0.end) }
+            return CustomerSpans(first: Int32(first), count: Int32(customer.count), latest: flat.last ?? Span(subscription: -1, start: 0, end: 0))
         }
         flatSpans = flat
-        windowCaches = (0..<2).map { _ in WindowCache(subscriptions: records.count) }
+        var states: [PartState] = []
+        for _ in 0..<Ingestor.lanes {
+            states.append(PartState(subscriptions: records.count, parser: try EventParser(meters: catalog.meters),
+                                    subjects: SubjectTable(customerSlots)))
+        }
+        partStates = states
         let closed = try store.lastClosedBillDates()
         lastClosed = subscriptions.map { closed[$0.id]?.seconds ?? Int64.min }
         earliest = dedupeRetention.adding(times: -1, to: now).seconds
@@ -105,13 +109,16 @@ public final class Ingestor {
     /// store's batch records.
     public func ingest(descriptor: Int32, input: String) throws -> IngestSummary {
         let reader = Box(LineChunkReader(descriptor: descriptor)), lines = chunkLines
-        return try ingest(input: input) { try reader.value.next(maxLines: lines) }
+        // A file's size tells how many keys to make room for; a pipe's is unknown.
+        var status = stat()
+        let size = fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? Int(status.st_size) : 0
+        return try ingest(input: input, bytes: size) { try reader.value.next(maxLines: lines) }
     }
 
     /// Ingests NDJSON held in memory.
     public func ingest(_ data: Data, input: String) throws -> IngestSummary {
         let chunks = Box(LineChunk.split(Array(data), maxLines: chunkLines).makeIterator())
-        return try ingest(input: input) { chunks.value.next() }
+        return try ingest(input: input, bytes: data.count) { chunks.value.next() }
     }
 
     /// The open transaction: what its chunks added so far.
@@ -126,18 +133,26 @@ public final class Ingestor {
         /// Per lane, the segments of the subscriptions it aggregates.
         var segments: [SegmentBuilder]
         /// Per lane, the keys this transaction accepted.
-        var newKeys: [[NewKey]]
+        var newKeys: [DayKeys]
     }
 
-    /// Threads that share a chunk's work: parsing by ranges of lines, de-duplication by key,
-    /// aggregation by subscription. Each lane owns its part of the state, so no locks.
+    /// Threads that share a chunk's work: parsing by ranges of lines, then de-duplication and
+    /// aggregation by key. Each lane owns its part of the state, so no locks.
     static let lanes = 2
 
-    /// Each chunk goes through three phases, each split over the lanes: parse and attribute
-    /// (by ranges of lines), de-duplicate (by key, each lane walking the chunk in input order so
-    /// the first copy of an event is the one accepted), aggregate (by subscription). Meanwhile a
-    /// reader thread reads the next chunk. Only this thread uses the store.
-    func ingest(input: String, next: @escaping () throws -> LineChunk?) throws -> IngestSummary {
+    /// How many candidates ahead a lane asks for the memory a candidate's key and segment need.
+    static let prefetchDistance = 10
+
+    /// Ranges of subscriptions a commit turns into segment rows one at a time: the first is
+    /// ready to write soon, the others are built while it is written.
+    static let commitRanges = 8
+
+    /// Each chunk goes through two phases, each split over the lanes: parse and attribute (by
+    /// ranges of lines), then de-duplicate and aggregate (by key, each lane walking its
+    /// candidates in input order so the first copy of an event is the one accepted). Meanwhile a
+    /// reader thread reads the next chunk. Only this thread uses the store. `bytes` is the input's
+    /// size when known, else 0.
+    func ingest(input: String, bytes: Int, next: @escaping () throws -> LineChunk?) throws -> IngestSummary {
         var summary = IngestSummary()
         var group: CommitGroup?
         var firstLine = 1
@@ -152,13 +167,18 @@ public final class Ingestor {
         do {
             while let chunk = try reading.wait() {
                 reading = startReading()
+                if firstLine == 1, bytes > 0, chunk.lineCount > 0 {
+                    // Room for a key per line of the input, as long as its lines are like the first chunk's.
+                    keysToReserve = bytes / max(1, chunk.bytes.count / chunk.lineCount) / Ingestor.lanes
+                }
                 let prepared = prepare(chunk, firstLine: firstLine, parts: Ingestor.lanes)
                 firstLine += chunk.lineCount
                 if group == nil {
                     try store.database.begin()
                     group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
-                                        segments: (0..<Ingestor.lanes).map { _ in SegmentBuilder(meters: parser.meters, subscriptions: subscriptions.count) },
-                                        newKeys: Array(repeating: [], count: Ingestor.lanes))
+                                        // Each lane's builder reads the meters of a part of its own (see `PartState`).
+                                        segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
+                                        newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
                 }
                 try add(prepared, group: &group!, summary: &summary)
                 // Freeing a chunk's many small arrays is work too: the reader thread does it.
@@ -183,16 +203,24 @@ public final class Ingestor {
     }
 
     func commit(_ group: CommitGroup, input: String, summary: inout IngestSummary) throws {
-        var days: [Int32: [UInt64]] = [:]
-        for key in group.newKeys.joined() { days[key.day, default: []] += [key.hash, key.hash2] }
-        for (day, halves) in days.sorted(by: { $0.key < $1.key }) {
-            try store.appendEventKeys(halves, day: Int64(day), batch: group.batch)
+        // Other threads turn the segments into rows, a range of subscriptions at a time in write
+        // order, while this one stores the keys and then each range's rows as soon as they are
+        // ready: only the store's own work is left on this thread.
+        let ids = subscriptions.map(\.id), ranges = Ingestor.commitRanges
+        let size = (ids.count + ranges - 1) / ranges
+        let results = (0..<ranges).map { _ in Pending<[SegmentPiece]>() }
+        let builders = UncheckedSendable(value: (group.segments, ids))
+        DispatchQueue.global().async {
+            DispatchQueue.concurrentPerform(iterations: ranges) { index in
+                let (segments, ids) = builders.value
+                let range = Int32(min(index * size, ids.count))..<Int32(min((index + 1) * size, ids.count))
+                results[index].resolve(.success(SegmentBuilder.pieces(of: segments, subscriptions: range, subscriptionIds: ids)))
+            }
         }
-        let ids = subscriptions.map(\.id)
-        var segments = group.segments[0]
-        for other in group.segments.dropFirst() { segments.absorb(other) }
-        let pieces = segments.pieces(subscriptionIds: ids)
-        try store.writeSegments(pieces, batch: group.batch)
+        for day in Set(group.newKeys.flatMap(\.days)).sorted() {
+            try store.appendEventKeys(parts: group.newKeys.map { $0.halves(day: day) }, day: Int64(day), batch: group.batch)
+        }
+        for result in results { try store.writeSegments(try result.wait(), batch: group.batch) }
         try store.finishBatch(group.batch, input: "\(input) lines \(group.firstLine)-\(group.firstLine + group.lines - 1)",
                               accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
         try store.database.commit()
@@ -204,15 +232,35 @@ public final class Ingestor {
 
     // MARK: One chunk
 
-    /// An event that passed every check but de-duplication.
-    /// A de-duplication key accepted in the open transaction.
-    struct NewKey {
-        var hash: UInt64
-        var hash2: UInt64
-        var day: Int32
+    /// The de-duplication keys a lane accepted in the open transaction, per UTC day, as 64-bit
+    /// halves (hash, hash2, ...) ready to store.
+    struct DayKeys {
+        private(set) var days: [Int32] = []
+        private var blocks: [[UInt64]] = []
+        /// The block of the latest key: input is mostly in time order, so the next key's day.
+        private var current = -1
+
+        mutating func append(_ hash: UInt64, _ hash2: UInt64, day: Int32) {
+            if current < 0 || days[current] != day {
+                if let found = days.firstIndex(of: day) {
+                    current = found
+                } else {
+                    days.append(day)
+                    blocks.append([])
+                    current = days.count - 1
+                }
+            }
+            blocks[current].append(hash)
+            blocks[current].append(hash2)
+        }
+
+        func halves(day: Int32) -> [UInt64] {
+            days.firstIndex(of: day).map { blocks[$0] } ?? []
+        }
     }
 
-    /// What aggregation needs of it, without the texts of its identity.
+    /// An event that passed every check but de-duplication: what aggregation needs of it,
+    /// without the texts of its identity.
     struct Candidate: Sendable {
         /// What its first meter takes; `more` holds the rest (empty, no allocation, when the
         /// event's type feeds one meter).
@@ -235,8 +283,9 @@ public final class Ingestor {
     struct PreparedChunk: Sendable {
         var chunk: LineChunk
         var firstLine: Int
-        /// In input order: the candidates of each range of lines parsed at once.
-        var parts: [[Candidate]]
+        /// In input order, the candidates of each range of lines parsed at once, split by the
+        /// lane that owns their key (`parts[part][lane]`, each in input order).
+        var parts: [[[Candidate]]]
         var rejected: [(line: Int, reason: String)]
         /// The UTC days of the candidates' times.
         var days: Set<Int32>
@@ -247,11 +296,11 @@ public final class Ingestor {
     func prepare(_ chunk: LineChunk, firstLine: Int, parts: Int = 1) -> PreparedChunk {
         let size = (chunk.lineCount + parts - 1) / max(parts, 1)
         let ranges = stride(from: 0, to: chunk.lineCount, by: max(size, 1)).map { $0..<min($0 + size, chunk.lineCount) }
-        let results = (0..<ranges.count).map { _ in Pending<(candidates: [Candidate], rejected: [(line: Int, reason: String)], days: Set<Int32>)>() }
+        let results = (0..<ranges.count).map { _ in Pending<(candidates: [[Candidate]], rejected: [(line: Int, reason: String)], days: Set<Int32>)>() }
         let ingestor = UncheckedSendable(value: self)
         DispatchQueue.concurrentPerform(iterations: ranges.count) { part in
-            let windows = ingestor.value.windowCaches[part % ingestor.value.windowCaches.count]
-            results[part].resolve(.success(ingestor.value.prepare(chunk, lines: ranges[part], firstLine: firstLine, windows: windows)))
+            let state = ingestor.value.partStates[part % ingestor.value.partStates.count]
+            results[part].resolve(.success(ingestor.value.prepare(chunk, lines: ranges[part], firstLine: firstLine, state: state)))
         }
         var prepared = PreparedChunk(chunk: chunk, firstLine: firstLine, parts: [], rejected: [], days: [])
         for result in results {
@@ -263,31 +312,33 @@ public final class Ingestor {
         return prepared
     }
 
-    func prepare(_ chunk: LineChunk, lines: Range<Int>, firstLine: Int, windows: WindowCache)
-        -> (candidates: [Candidate], rejected: [(line: Int, reason: String)], days: Set<Int32>) {
+    func prepare(_ chunk: LineChunk, lines: Range<Int>, firstLine: Int, state: PartState)
+        -> (candidates: [[Candidate]], rejected: [(line: Int, reason: String)], days: Set<Int32>) {
         var days: Set<Int32> = []
         var lastDay = Int32.min
-        var candidates: [Candidate] = []
+        let lanes = Ingestor.lanes
+        var candidates = [[Candidate]](repeating: [], count: lanes)
         var rejected: [(line: Int, reason: String)] = []
-        candidates.reserveCapacity(lines.count)
+        for lane in 0..<lanes { candidates[lane].reserveCapacity(lines.count / lanes + lines.count / 16) }
         do {
-            let bytes = chunk.bytes
+            let bytes = chunk.bytes, parser = state.parser, subjects = state.subjects
             var scanner = parser.ingestScanner()
             for index in lines {
                 let line = UnsafeRawBufferPointer(rebasing: bytes[chunk.lines[index]])
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                switch parser.parseForIngest(line, scanner: &scanner) {
+                switch parser.parseForIngest(line, scanner: &scanner, subjects: subjects) {
                 case .rejected(let rejection): rejected.append((firstLine + index, rejection.message))
                 case .accepted(let event):
-                    switch attribute(subject: event.subject, time: event.time) {
+                    switch attribute(customer: event.customer, unknownSubject: event.unknownSubject, time: event.time) {
                     case .success(let subscription):
-                        let window = windowStart(subscription, event.time, cache: &windows.latest).seconds
+                        let (window, late) = self.window(subscription, event.time, cache: &state.latest)
                         let day = Int32(EventKeyBlock.day(of: event.time.seconds))
                         if day != lastDay { days.insert(day); lastDay = day }
-                        candidates.append(Candidate(input: event.input, more: event.more, time: event.time,
-                                                    hash: event.hash, hash2: event.hash2,
-                                                    window: window, subscription: Int32(subscription), day: day,
-                                                    late: window < lastClosed[subscription]))
+                        let lane = Int(event.hash & UInt64(lanes - 1))
+                        candidates[lane].append(Candidate(input: event.input, more: event.more, time: event.time,
+                                                          hash: event.hash, hash2: event.hash2,
+                                                          window: window, subscription: Int32(subscription), day: day,
+                                                          late: late))
                     case .failure(let problem): rejected.append((firstLine + index, problem.reason))
                     }
                 }
@@ -304,22 +355,31 @@ public final class Ingestor {
         let lanes = Ingestor.lanes
         var accepted = [Int](repeating: 0, count: lanes), late = [Int](repeating: 0, count: lanes)
         // Lane `hash % lanes` owns a key and aggregates the events it accepts; each lane walks
-        // the chunk in input order, so the first copy of an event is the one accepted. A
+        // its candidates in input order, so the first copy of an event is the one accepted. A
         // subscription's segments are split over the lanes and merged at commit.
         seen.withUnsafeMutableBufferPointer { seen in
             group.newKeys.withUnsafeMutableBufferPointer { newKeys in
                 group.segments.withUnsafeMutableBufferPointer { segments in
                     accepted.withUnsafeMutableBufferPointer { accepted in
                         late.withUnsafeMutableBufferPointer { late in
-                            let shared = UncheckedSendable(value: (prepared.parts, seen, newKeys, segments, accepted, late))
+                            let shared = UncheckedSendable(value: (prepared.parts, seen, newKeys, segments, accepted, late, keysToReserve))
                             DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                                let (parts, seen, newKeys, segments, accepted, late) = shared.value
-                                for candidates in parts {
-                                    candidates.withUnsafeBufferPointer { candidates in
-                                        for index in candidates.indices where Int(candidates[index].hash & UInt64(lanes - 1)) == lane {
+                                let (parts, seen, newKeys, segments, accepted, late, reserve) = shared.value
+                                // Each lane fills its own table's memory: on both cores at once.
+                                if reserve > 0 { seen[lane].reserve(seen[lane].count + reserve) }
+                                for part in parts {
+                                    part[lane].withUnsafeBufferPointer { candidates in
+                                        for index in candidates.indices {
+                                            // The memory a later candidate will need is asked for now, so the
+                                            // waits for it overlap this candidate's work.
+                                            let ahead = index + Ingestor.prefetchDistance
+                                            if ahead < candidates.count {
+                                                seen[lane].prefetch(candidates[ahead].hash)
+                                                segments[lane].prefetch(subscription: Int(candidates[ahead].subscription), meter: Int(candidates[ahead].input.meter))
+                                            }
                                             let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
                                             guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
-                                            newKeys[lane].append(NewKey(hash: hash, hash2: hash2, day: day))
+                                            newKeys[lane].append(hash, hash2, day: day)
                                             let time = candidates[index].time, subscription = Int(candidates[index].subscription)
                                             let window = candidates[index].window, isLate = candidates[index].late
                                             segments[lane].add(candidates[index].input, time: time, subscription: subscription, window: window, late: isLate)
@@ -337,6 +397,7 @@ public final class Ingestor {
                 }
             }
         }
+        keysToReserve = 0
         for rejection in prepared.rejected {
             try store.quarantine(batch: group.batch, line: rejection.line, reason: rejection.reason,
                                  raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
@@ -345,7 +406,7 @@ public final class Ingestor {
         group.lines += prepared.chunk.lineCount
         group.accepted += added
         group.late += late.reduce(0, +)
-        group.duplicates += prepared.parts.reduce(0) { $0 + $1.count } - added
+        group.duplicates += prepared.parts.joined().reduce(0) { $0 + $1.count } - added
         group.rejected += prepared.rejected.count
         summary.rejections += prepared.rejected.prefix(max(0, 100 - summary.rejections.count))
     }
@@ -368,10 +429,10 @@ public final class Ingestor {
     }
 
     /// The subscription (an index into `subscriptions`) in effect at the event's time for its
-    /// subject, or why there is none.
-    func attribute(subject: String, time instant: Instant) -> Result<Int, AttributionProblem> {
-        guard let slot = customerSlots[subject] else {
-            return .failure(AttributionProblem(reason: "unknown subject \"\(subject.prefix(80))\": no customer has it as a usage-attribution key"))
+    /// subject's customer (a slot in `customerSpans`), or why there is none.
+    func attribute(customer: Int?, unknownSubject: String, time instant: Instant) -> Result<Int, AttributionProblem> {
+        guard let slot = customer else {
+            return .failure(AttributionProblem(reason: "unknown subject \"\(unknownSubject.prefix(80))\": no customer has it as a usage-attribution key"))
         }
         let time = instant.seconds
         if time > latest {
@@ -380,25 +441,45 @@ public final class Ingestor {
         if time < earliest {
             return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is older than dedupeRetention \(retention.text): too old to de-duplicate"))
         }
-        // Spans of one customer are in start order and rarely more than a few: walk back.
-        let range = spanRanges[slot]
-        var index = range.upperBound
-        while index > range.lowerBound {
+        // Spans of one customer are in start order and rarely more than a few: walk back from
+        // the latest, kept with the customer's slot.
+        let customer = customerSpans[slot]
+        if customer.latest.start <= time && time < customer.latest.end { return .success(Int(customer.latest.subscription)) }
+        var index = Int(customer.first + customer.count) - 1
+        while index > Int(customer.first) {
             index -= 1
             let span = flatSpans[index]
-            if span.start <= time && time < span.end { return .success(span.subscription) }
+            if span.start <= time && time < span.end { return .success(Int(span.subscription)) }
         }
         return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is outside every subscription of customer \(customerKeys[slot])"))
     }
 
-    /// The start of the segment window holding `time`: windows are cut at every boundary the
-    /// subscription bills or counts quota at, so every period is a union of whole windows.
-    /// `cache` holds each subscription's latest window: most events fall in it again.
-    func windowStart(_ subscription: Int, _ time: Instant, cache: inout [SegmentWindows?]) -> Instant {
-        if let cached = cache[subscription], let start = cached.start(containing: time) { return start }
-        let window = SegmentWindows(subscription: subscriptions[subscription], containing: time)
+    /// The start of the segment window holding `time`, and whether the window lies in a period
+    /// already closed: windows are cut at every boundary the subscription bills or counts quota
+    /// at, so every period is a union of whole windows. `cache` holds each subscription's latest
+    /// window: most events fall in it again.
+    func window(_ subscription: Int, _ time: Instant, cache: inout [CachedWindow]) -> (start: Int64, late: Bool) {
+        let cached = cache[subscription], seconds = time.seconds
+        if cached.start <= seconds && seconds < cached.end { return (cached.start, cached.late) }
+        let span = SegmentWindows(subscription: subscriptions[subscription], containing: time).span
+        let window = CachedWindow(start: span.start.seconds, end: span.end.seconds, late: span.start.seconds < lastClosed[subscription])
         cache[subscription] = window
-        return window.span.start
+        return (window.start, window.late)
+    }
+
+    /// A subscription's service span, in seconds.
+    struct Span {
+        var subscription: Int32
+        var start: Int64
+        var end: Int64
+    }
+
+    struct CustomerSpans {
+        var first: Int32
+        var count: Int32
+        /// The span at `first + count - 1`, or an empty one: most customers have one span, found
+        /// here with no other memory read.
+        var latest: Span
     }
 }
 
@@ -427,16 +508,33 @@ struct SegmentWindows {
         }
         span = Period(start: start, end: max(start, end))
     }
-
-    func start(containing time: Instant) -> Instant? { span.contains(time) ? span.start : nil }
 }
 
-/// Per subscription, the segment window of its latest event: most events fall in it again.
-/// Used by one thread at a time.
-final class WindowCache: @unchecked Sendable {
-    var latest: [SegmentWindows?]
+/// A subscription's segment window in seconds, `[start, end)`, and whether it lies in a period
+/// already closed.
+struct CachedWindow {
+    var start: Int64
+    var end: Int64
+    var late: Bool
+}
 
-    init(subscriptions: Int) { latest = Array(repeating: nil, count: subscriptions) }
+/// What one part of a chunk's parsing uses, one per thread parsing at once. Used by one thread
+/// at a time.
+final class PartState: @unchecked Sendable {
+    /// Per subscription, the segment window of its latest event (empty before one): most events
+    /// fall in it again.
+    var latest: [CachedWindow]
+    /// A parser and subject table of the part's own: the threads would otherwise count
+    /// references to the same objects on every line, each write taking the memory from the
+    /// other core.
+    let parser: EventParser
+    let subjects: SubjectTable
+
+    init(subscriptions: Int, parser: EventParser, subjects: SubjectTable) {
+        latest = Array(repeating: CachedWindow(start: 0, end: 0, late: false), count: subscriptions)
+        self.parser = parser
+        self.subjects = subjects
+    }
 }
 
 /// Segment pieces of one transaction, keyed by subscription, meter, window and group-by values.
@@ -505,6 +603,15 @@ struct SegmentBuilder {
         aggregates[slot].add(input.reading, at: time)
     }
 
+    /// Asks for the memory of a series' latest segments ahead of adding to them. Mutating only
+    /// so a lane calls it on its builder in place: a copy retains and releases every array.
+    mutating func prefetch(subscription: Int, meter: Int) {
+        latestSlot.withUnsafeBufferPointer { latest in
+            guard let base = latest.baseAddress else { return }
+            tollbooth_prefetch(base + (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups)
+        }
+    }
+
     /// The group id of a meter's group-by value text.
     mutating func group(_ value: String, meter: Int) -> Int32 {
         let slots = meters.groupSlots[meter]
@@ -523,9 +630,27 @@ struct SegmentBuilder {
         return id
     }
 
-    /// Adds another builder's segments (of the same subscriptions and meters) to these.
-    mutating func absorb(_ other: SegmentBuilder) {
-        for (slot, key) in other.keys.enumerated() {
+    /// Each text's place among them in byte order.
+    static func ranks(_ texts: [String]) -> [Int32] {
+        var ranks = [Int32](repeating: 0, count: texts.count)
+        let order = texts.indices.sorted { texts[$0].utf8.lexicographicallyPrecedes(texts[$1].utf8) }
+        for (rank, index) in order.enumerated() { ranks[index] = Int32(rank) }
+        return ranks
+    }
+
+    /// The pieces of the subscriptions in `range`, merged from several builders (of the same
+    /// subscriptions and meters), in key order.
+    static func pieces(of builders: [SegmentBuilder], subscriptions range: Range<Int32>, subscriptionIds: [String]) -> [SegmentPiece] {
+        guard let first = builders.first else { return [] }
+        // Only absorbed into, never added to: no latest-window slots needed.
+        var merged = SegmentBuilder(meters: first.meters, subscriptions: 0)
+        for builder in builders { merged.absorb(builder, subscriptions: range) }
+        return merged.pieces(subscriptionIds: subscriptionIds)
+    }
+
+    /// Adds another builder's segments of the subscriptions in `range` to these.
+    mutating func absorb(_ other: SegmentBuilder, subscriptions range: Range<Int32>) {
+        for (slot, key) in other.keys.enumerated() where range.contains(key.subscription) {
             var translated = key
             if key.group != 0 { translated.group = intern(other.groups[Int(key.group)]) }
             if let found = index[translated] {
@@ -541,14 +666,12 @@ struct SegmentBuilder {
 
     /// The pieces in key order (subscriptions are numbered in id order), ready to append.
     func pieces(subscriptionIds: [String]) -> [SegmentPiece] {
+        // Meters and group texts by their places in byte order: the sort compares integers.
+        let meterRank = SegmentBuilder.ranks(meters.meters.map(\.slug)), groupRank = SegmentBuilder.ranks(groups)
         let order = keys.indices.sorted {
             let a = keys[$0], b = keys[$1]
-            if a.subscription != b.subscription { return a.subscription < b.subscription }
-            if a.meter != b.meter {
-                return meters.meters[Int(a.meter)].slug.utf8.lexicographicallyPrecedes(meters.meters[Int(b.meter)].slug.utf8)
-            }
-            if a.window != b.window { return a.window < b.window }
-            return groups[Int(a.group)].utf8.lexicographicallyPrecedes(groups[Int(b.group)].utf8)
+            return (a.subscription, meterRank[Int(a.meter)], a.window, groupRank[Int(a.group)])
+                < (b.subscription, meterRank[Int(b.meter)], b.window, groupRank[Int(b.group)])
         }
         return order.map { slot in
             let key = keys[slot], aggregate = aggregates[slot]

@@ -225,6 +225,13 @@ public final class Statement {
         guard status == SQLITE_OK else { throw database.error(status, sql) }
     }
 
+    /// Binds a blob without copying it: SQLite reads `bytes` when the statement runs, so they
+    /// must stay valid until it has run and been reset.
+    public func bindBlob(borrowing bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+        let status = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), tollbooth_sqlite_static())
+        guard status == SQLITE_OK else { throw database.error(status, sql) }
+    }
+
     public func bindInteger(_ value: Int64, at index: Int32) throws {
         let status = sqlite3_bind_int64(handle, index, value)
         guard status == SQLITE_OK else { throw database.error(status, sql) }

@@ -56,12 +56,22 @@ public enum EventKeyBlock {
     }
 
     /// Keys held as 64-bit halves (hash, hash2, hash, ...) in the stored encoding.
-    public static func encode(_ halves: [UInt64]) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: halves.count * 8)
-        bytes.withUnsafeMutableBytes { raw in
-            for (index, half) in halves.enumerated() { raw.storeBytes(of: half.littleEndian, toByteOffset: index * 8, as: UInt64.self) }
+    public static func encode(_ halves: [UInt64]) -> [UInt8] { encode(parts: [halves]) }
+
+    /// Keys held as 64-bit halves in parts, encoded one part after another.
+    public static func encode(parts: [[UInt64]]) -> [UInt8] {
+        let count = parts.reduce(0) { $0 + $1.count } * 8
+        return [UInt8](unsafeUninitializedCapacity: count) { bytes, initialized in
+            let raw = UnsafeMutableRawBufferPointer(bytes)
+            var offset = 0
+            for part in parts {
+                for half in part {
+                    raw.storeBytes(of: half.littleEndian, toByteOffset: offset, as: UInt64.self)
+                    offset += 8
+                }
+            }
+            initialized = count
         }
-        return bytes
     }
 }
 
@@ -98,9 +108,21 @@ extension Store {
     /// Appends a block of new keys for a day, recorded by `batch`: 64-bit halves, hash then
     /// hash2 for each key.
     public func appendEventKeys(_ halves: [UInt64], day: Int64, batch: Int64) throws {
-        guard !halves.isEmpty else { return }
-        try database.run("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, ?, ?)",
-                         [.integer(day), .integer(batch), .blob(EventKeyBlock.encode(halves))])
+        try appendEventKeys(parts: [halves], day: day, batch: batch)
+    }
+
+    /// Appends one block of new keys for a day from parts of 64-bit halves, one after another.
+    public func appendEventKeys(parts: [[UInt64]], day: Int64, batch: Int64) throws {
+        guard parts.contains(where: { !$0.isEmpty }) else { return }
+        let insert = try database.prepare("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, ?, ?)")
+        try insert.bindInteger(day, at: 1)
+        try insert.bindInteger(batch, at: 2)
+        // A block holds tens of megabytes: SQLite reads it where it is rather than from a copy.
+        try EventKeyBlock.encode(parts: parts).withUnsafeBytes { keys in
+            defer { insert.reset() }
+            try insert.bindBlob(borrowing: keys, at: 3)
+            try insert.run()
+        }
     }
 
     /// Forgets the de-duplication keys of days that end at or before `cutoff` (`dedupeRetention`).

@@ -145,4 +145,44 @@ import Testing
         #expect(try chunks("a\n\nb\nc", block: 64, maxLines: 10) == [["a", "", "b", "c"]])
         #expect(try chunks("", block: 2, maxLines: 10).isEmpty)
     }
+
+    @Test func keysInMemoryKeepTheirDaysThroughGrowthAndCopies() {
+        var seen = SeenEvents(capacity: 4)
+        let keys = (1...1000 as ClosedRange<UInt64>).map { ($0 &* 0x9E37_79B9_7F4A_7C15, $0) }
+        var added = 0
+        for (hash, hash2) in keys where seen.insertUnlessRepeat(hash, hash2, day: 10) { added += 1 }
+        #expect(added == keys.count)
+        var copy = seen
+        let first = copy.insertUnlessRepeat(7, 7, day: 10)
+        let nextDay = copy.insertUnlessRepeat(7, 7, day: 11)
+        // Two days apart: a new event.
+        let twoDaysLater = copy.insertUnlessRepeat(7, 7, day: 12)
+        #expect(first && !nextDay && twoDaysLater)
+        // The copy's keys are its own.
+        let inOriginal = seen.insertUnlessRepeat(7, 7, day: 10)
+        #expect(inOriginal)
+        seen.reserve(100_000)
+        var repeats = 0
+        for (hash, hash2) in keys where !seen.insertUnlessRepeat(hash, hash2, day: 9) { repeats += 1 }
+        #expect(repeats == keys.count)
+        #expect(seen.count == 1001 && copy.count == 1002)
+    }
+
+    @Test func aSubjectFindsItsCustomerByItsBytesOrAsAStringEqualToAKey() {
+        // U+212A KELVIN SIGN is canonically "K": as Strings, "\u{212A}elvin" == "Kelvin".
+        let table = SubjectTable(["acme": 0, "\u{212A}elvin": 1])
+        func slot(_ subject: String) -> Int? { Array(subject.utf8).withUnsafeBytes { table.slot(of: $0) } }
+        #expect(slot("acme") == 0)
+        #expect(slot("\u{212A}elvin") == 1)
+        #expect(slot("Kelvin") == 1)
+        #expect(slot("acm") == nil)
+        #expect(slot("") == nil)
+        // Past 16 bytes a key's rest is compared too.
+        let long = SubjectTable(["tenant-0001/user-0001": 0, "tenant-0001/user-0002": 1])
+        func longSlot(_ subject: String) -> Int? { Array(subject.utf8).withUnsafeBytes { long.slot(of: $0) } }
+        #expect(longSlot("tenant-0001/user-0001") == 0)
+        #expect(longSlot("tenant-0001/user-0002") == 1)
+        #expect(longSlot("tenant-0001/user-0003") == nil)
+        #expect(longSlot("tenant-0001/user-000") == nil)
+    }
 }
