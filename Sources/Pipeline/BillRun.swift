@@ -223,12 +223,14 @@ public final class BillRun {
     func tax(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
         var taxed = 0, failed = 0
         var errors: [String] = []
-        let invoices = try store.invoices(status: .rated).filter { only?.contains($0.id) ?? true }
+        let ids = try store.invoiceTotals(status: .rated).map(\.id).filter { only?.contains($0) ?? true }
         let customers = try customersByKey()
-        for start in stride(from: 0, to: invoices.count, by: BillRun.commitGroup) {
-            // Taxes are worked out before the group's transaction opens, so no call to a tax
-            // provider holds the database's write lock.
-            let group = invoices[start..<min(invoices.count, start + BillRun.commitGroup)].compactMap { invoice in
+        for start in stride(from: 0, to: ids.count, by: BillRun.commitGroup) {
+            // A group's invoices are read and their taxes worked out before its transaction opens,
+            // so no call to a tax provider holds the database's write lock, and only a group is
+            // in memory at a time.
+            let invoices = try ids[start..<min(ids.count, start + BillRun.commitGroup)].compactMap { try store.invoice(id: $0) }
+            let group = invoices.compactMap { invoice in
                 customers[invoice.customerKey].map { customer in (invoice, Result { try lineTaxes(invoice, customer: customer) }) }
             }
             try store.transaction {
@@ -312,9 +314,9 @@ public final class BillRun {
     /// lacking a permission, stops the stage: the invoices not reached stay `taxed` (skipped).
     func issue(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
         var notRequired = 0
-        var ready: [StoredInvoice] = []
-        let selected = { (invoice: StoredInvoice) in only?.contains(invoice.id) ?? true }
-        for invoice in try store.invoices(status: .taxed, withLines: false) where selected(invoice) {
+        var ready: [(id: String, billDate: Instant, total: Decimal)] = []
+        let selected = { (id: String) in only?.contains(id) ?? true }
+        for invoice in try store.invoiceTotals(status: .taxed) where selected(invoice.id) {
             if invoice.total == 0 {
                 try store.setInvoiceStatus(invoice.id, .notRequired, at: now)
                 notRequired += 1
@@ -322,7 +324,7 @@ public final class BillRun {
                 ready.append(invoice)
             }
         }
-        ready += try store.invoices(status: .issuing, withLines: false).filter(selected)
+        ready += try store.invoiceTotals(status: .issuing).filter { selected($0.id) }
         guard let stripe else {
             let message = "Stripe not configured; \(ready.count) invoices ready" + (notRequired > 0 ? ", \(notRequired) not required (zero total)" : "")
             return StageSummary(stage: .issue, counts: [("ready", ready.count), ("not_required", notRequired), ("issued", 0), ("failed", 0)],

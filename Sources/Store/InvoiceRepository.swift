@@ -220,6 +220,13 @@ extension Store {
         return try rows.map { try invoice(from: $0, withLines: withLines) }
     }
 
+    /// The id, bill date and total of every invoice in `status`, by bill date then customer: what a
+    /// stage needs to choose its work without holding every invoice in memory.
+    public func invoiceTotals(status: InvoiceStatus) throws -> [(id: String, billDate: Instant, total: Decimal)] {
+        try database.query("SELECT id, bill_date, total FROM invoices WHERE status = ? ORDER BY bill_date, customer_key",
+                           [.text(status.rawValue)]).map { ($0.string(0) ?? "", $0.instant(1) ?? Instant(seconds: 0), $0.decimal(2) ?? 0) }
+    }
+
     /// Invoices whose bill date is in `[from, to)`, by bill date then customer (report ranges).
     public func invoices(billDateFrom from: Instant, to: Instant, withLines: Bool = true) throws -> [StoredInvoice] {
         try database.query("""
