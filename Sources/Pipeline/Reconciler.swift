@@ -103,7 +103,8 @@ struct Reconciler {
     /// `metadata[tollbooth_invoice]` which the store does not have, or has under another Stripe id.
     func orphans(since from: Instant) throws -> [ReconciliationDifference] {
         var found: [ReconciliationDifference] = []
-        for remote in try stripe.allInvoices(InvoiceListQuery(page: Page(limit: 100))) where remote.created >= from.seconds {
+        for remote in try stripe.allInvoices(InvoiceListQuery(createdSince: from.seconds, page: Page(limit: 100)))
+        where remote.created >= from.seconds {
             guard let id = remote.metadata?[StripeMapping.invoiceKey] else { continue }
             let local = try store.invoice(id: id)
             // The store names it, or will adopt it at the next issue (the run died before it stored the id).

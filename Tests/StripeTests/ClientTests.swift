@@ -74,6 +74,12 @@ import Testing
         ])
     }
 
+    @Test func invoicesCreatedSinceATimeAreAskedForWithCreatedGte() throws {
+        let transport = FakeTransport(json(#"{"object":"list","url":"/v1/invoices","has_more":false,"data":[]}"#))
+        _ = try makeClient(transport).allInvoices(InvoiceListQuery(createdSince: 1_775_001_600, page: Page(limit: 100)))
+        #expect(transport.requests.map(\.url) == ["https://api.stripe.com/v1/invoices?created%5Bgte%5D=1775001600&limit=100"])
+    }
+
     @Test func invoiceLinesAndItemsAreListedByInvoice() throws {
         let lines = #"{"object":"list","url":"/v1/invoices/in_1/lines","has_more":false,"data":[\#(try fixtureText("line_item"))]}"#
         let items = #"{"object":"list","url":"/v1/invoiceitems","has_more":false,"data":[\#(try fixtureText("invoiceitem"))]}"#

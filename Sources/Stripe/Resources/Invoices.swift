@@ -153,21 +153,25 @@ public struct InvoiceCreate: Hashable, Sendable, FormEncodable {
     }
 }
 
-/// GET /v1/invoices: all, or one customer's, optionally of one status.
+/// GET /v1/invoices: all, or one customer's, optionally of one status or created since a time.
 public struct InvoiceListQuery: Hashable, Sendable, PagedQuery {
     public var customer: String?
     public var status: InvoiceStatus?
+    /// Only invoices created at or after this Unix time (`created[gte]`).
+    public var createdSince: Int64?
     public var page: Page
 
-    public init(customer: String? = nil, status: InvoiceStatus? = nil, page: Page = Page()) {
+    public init(customer: String? = nil, status: InvoiceStatus? = nil, createdSince: Int64? = nil, page: Page = Page()) {
         self.customer = customer
         self.status = status
+        self.createdSince = createdSince
         self.page = page
     }
 
     public func encode(into form: inout Form) {
         form.add("customer", customer)
         form.add("status", status?.rawValue)
+        if let createdSince { form.add("created") { $0.add("gte", createdSince) } }
         page.encode(into: &form)
     }
 }
