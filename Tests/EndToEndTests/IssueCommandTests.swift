@@ -241,6 +241,30 @@ import Testing
     }
 }
 
+/// Stripe's integer amounts in a zero-decimal currency are whole yen.
+@Suite struct ZeroDecimalIssueTests {
+    /// Umbrella on Starter JP: 3,000 JPY a month in advance, requests at 0.5 with a 1,000 minimum.
+    /// April 1: fee 3,000. May 1: fee 3,000 + April's usage 0 + commitment 1,000 - 0 = 4,000.
+    @Test func aYenInvoiceReachesStripeInWholeYen() throws {
+        let fixture = try IssueFixture()
+        #expect(try fixture.run("catalog", "import", EndToEndTests.fixture("catalogs/jpy.json")).status == 0)
+        #expect(try fixture.run("subscriptions", "create", "--customer", "umbrella", "--plan", "starter_jp",
+                                "--at", "2026-04-01T00:00:00Z").status == 0)
+        let run = try fixture.billRun()
+        #expect(run.status == 0, "\(run)")
+        for (id, total) in [("inv_umbrella_20260401", 3_000), ("inv_umbrella_20260501", 4_000)] {
+            let local = try fixture.invoice(id)
+            #expect(local["total"] as? String == "\(total)")
+            let stripeId = try #require(local["stripeInvoiceId"] as? String)
+            let remote = try fixture.stripe("/v1/invoices/\(stripeId)")
+            #expect(remote["currency"] as? String == "jpy")
+            #expect(remote["total"] as? Int == total, "whole yen, not hundredths: \(remote["total"] ?? "")")
+        }
+        let items = try fixture.list("/v1/invoiceitems?invoice=\(try #require(try fixture.invoice("inv_umbrella_20260501")["stripeInvoiceId"] as? String))")
+        #expect(items.compactMap { $0["amount"] as? Int }.sorted() == [0, 1_000, 3_000])
+    }
+}
+
 /// A customer whose details change is updated in Stripe before its next invoice, once.
 @Suite struct StripeCustomerSyncTests {
     @Test func aChangedAddressAndExemptionReachTheStripeCustomerBeforeTheNextInvoice() throws {
