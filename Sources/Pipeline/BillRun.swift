@@ -48,27 +48,34 @@ public final class BillRun {
 
     /// Runs `stages` (all by default) as of `asOf`; `now` is the clock time recorded in the ledger.
     public func run(asOf: Instant, stages: [Stage] = Stage.allCases, dryRun: Bool = false, now: Instant) throws -> RunSummary {
-        var summary = RunSummary()
         if dryRun {
-            summary.stages.append(try previewRun(asOf: asOf))
-            summary.stages.append(try previewIssue())
-            return summary
+            return RunSummary(stages: [try previewRun(asOf: asOf), try previewIssue()])
         }
+        return try ledgered(asOf: asOf, now: now, stages: Stage.allCases.filter(stages.contains).map { stage in
+            (stage, { runId in
+                switch stage {
+                case .close: return try self.close(asOf: asOf, run: runId)
+                case .rate: return try self.rate(asOf: asOf, run: runId, now: now)
+                case .tax: return try self.tax(now: now)
+                case .issue: return try self.issue(now: now)
+                case .collect: return try self.collect(now: now)
+                case .reconcile: return try self.reconcile(asOf: asOf, run: runId, now: now)
+                }
+            })
+        })
+    }
+
+    /// Records a run in the job ledger and each stage in it as it is done (given the run's id);
+    /// the run succeeds when no stage failed an invoice.
+    func ledgered(asOf: Instant, now: Instant, stages: [(Stage, (Int64) throws -> StageSummary)]) throws -> RunSummary {
+        var summary = RunSummary()
         let runId = try store.startRun(asOf: asOf, dryRun: false, at: now)
         summary.runId = runId
         var succeeded = false
         defer { try? store.finishRun(runId, succeeded: succeeded, at: now) }
-        for stage in Stage.allCases where stages.contains(stage) {
+        for (stage, work) in stages {
             try store.startStage(stage, run: runId, at: now)
-            let result: StageSummary
-            switch stage {
-            case .close: result = try close(asOf: asOf, run: runId)
-            case .rate: result = try rate(asOf: asOf, run: runId, now: now)
-            case .tax: result = try tax(now: now)
-            case .issue: result = try issue(now: now)
-            case .collect: result = try collect(now: now)
-            case .reconcile: result = try reconcile(asOf: asOf, run: runId, now: now)
-            }
+            let result = try work(runId)
             try store.finishStage(stage, run: runId, counts: result.counts, errors: result.errors, at: now)
             logger.info("\(result.message)", metadata: ["run.id": "\(runId)", "stage": "\(stage.rawValue)"])
             summary.stages.append(result)
@@ -429,34 +436,19 @@ public final class BillRun {
     /// Resumes failed invoices from the stage that stopped them (`tollbooth rerun`): tax, then
     /// issue, then collect, for these invoices only, recorded in the ledger as a run.
     public func rerun(invoiceIds: [String], now: Instant) throws -> RunSummary {
-        var summary = RunSummary()
-        let runId = try store.startRun(asOf: now, dryRun: false, at: now)
-        summary.runId = runId
-        var succeeded = false
-        defer { try? store.finishRun(runId, succeeded: succeeded, at: now) }
         var resumed: Set<String> = []
-        var stages: Set<Stage> = []
+        var fromTax = false
         for id in invoiceIds {
             guard let stage = try store.resumeFailed(invoiceId: id, at: now) else { continue }
             resumed.insert(id)
-            stages.insert(Stage(rawValue: stage) ?? .issue)
+            fromTax = fromTax || stage == Stage.tax.rawValue
         }
-        guard !resumed.isEmpty else { return summary }
-        for stage in [Stage.tax, .issue, .collect] where stage != .tax || stages.contains(.tax) {
-            try store.startStage(stage, run: runId, at: now)
-            let result: StageSummary
-            switch stage {
-            case .tax: result = try tax(now: now, only: resumed)
-            case .issue: result = try issue(now: now, only: resumed)
-            case .collect: result = try collect(now: now, only: resumed)
-            case .close, .rate, .reconcile: continue
-            }
-            try store.finishStage(stage, run: runId, counts: result.counts, errors: result.errors, at: now)
-            logger.info("\(result.message)", metadata: ["run.id": "\(runId)", "stage": "\(stage.rawValue)"])
-            summary.stages.append(result)
-        }
-        succeeded = summary.failedInvoices == 0
-        return summary
+        guard !resumed.isEmpty else { return RunSummary() }
+        let tax: [(Stage, (Int64) throws -> StageSummary)] = fromTax ? [(.tax, { _ in try self.tax(now: now, only: resumed) })] : []
+        return try ledgered(asOf: now, now: now, stages: tax + [
+            (.issue, { _ in try self.issue(now: now, only: resumed) }),
+            (.collect, { _ in try self.collect(now: now, only: resumed) }),
+        ])
     }
 
     // MARK: dry run and preview

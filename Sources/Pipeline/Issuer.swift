@@ -89,8 +89,8 @@ struct Issuer {
                 .ensure(customer, keys: keys)
             var (remote, adopted) = try ensureInvoice(invoice, customerId: customerId, resumed: resumed, stripe: stripe, keys: keys)
             if remote.status == .draft {
-                try ensureItems(invoice, on: remote, customerId: customerId, lookUp: resumed || adopted, stripe: stripe, keys: keys)
-                try attachTax(invoice, tax: tax, on: remote, stripe: stripe, keys: keys)
+                let itemIds = try ensureItems(invoice, on: remote, customerId: customerId, lookUp: resumed || adopted, stripe: stripe, keys: keys)
+                try attachTax(invoice, itemIds: itemIds, tax: tax, on: remote, stripe: stripe, keys: keys)
                 // Read afresh: an answer replayed under an idempotency key is as Stripe held it then.
                 remote = try stripe.retrieveInvoice(remote.id)
                 if let difference = difference(invoice, remote) { return .refused(difference) }
@@ -130,9 +130,10 @@ struct Issuer {
     }
 
     /// One Invoice Item per line. Items an earlier attempt made are found by
-    /// `metadata[tollbooth_line]` among the invoice's items before any is created.
+    /// `metadata[tollbooth_line]` among the invoice's items before any is created. Returns the
+    /// item id of every line.
     func ensureItems(_ invoice: StoredInvoice, on remote: Invoice, customerId: String, lookUp: Bool, stripe: StripeClient,
-                     keys: IdempotencyKeys) throws {
+                     keys: IdempotencyKeys) throws -> [String: String] {
         var itemIds = Dictionary(invoice.lines.compactMap { line in line.stripeItemId.map { (line.id, $0) } }, uniquingKeysWith: { a, _ in a })
         if lookUp, itemIds.count < invoice.lines.count {
             let lineIds = Set(invoice.lines.map(\.id))
@@ -149,10 +150,11 @@ struct Issuer {
             try store.recordStripeItem(lineId: line.id, itemId: item.id)
             itemIds[line.id] = item.id
         }
+        return itemIds
     }
 
     /// Writes each taxed line's tax onto its Stripe line (`tax_amounts`) in one call.
-    func attachTax(_ invoice: StoredInvoice, tax: AppliedTax?, on remote: Invoice, stripe: StripeClient,
+    func attachTax(_ invoice: StoredInvoice, itemIds: [String: String], tax: AppliedTax?, on remote: Invoice, stripe: StripeClient,
                    keys: IdempotencyKeys) throws {
         guard invoice.lines.contains(where: { $0.line.taxAmount != 0 }) else { return }
         guard let tax else {
@@ -160,12 +162,10 @@ struct Issuer {
         }
         let lineByItem = Dictionary(try stripe.allInvoiceLines(invoice: remote.id).compactMap { line in line.invoiceItem.map { ($0, line.id) } },
                                     uniquingKeysWith: { a, _ in a })
-        // The lines reread after ensureItems recorded every item id.
-        let stored = try store.lines(invoiceId: invoice.id)
         var updates: [InvoiceLinesUpdate.Line] = []
-        for line in stored where line.line.taxAmount != 0 {
-            guard let itemId = line.stripeItemId, let lineId = lineByItem[itemId] else {
-                throw StripeMappingError("Stripe invoice \(remote.id) has no line for item \(line.stripeItemId ?? "?") of \(line.id)")
+        for line in invoice.lines where line.line.taxAmount != 0 {
+            guard let itemId = itemIds[line.id], let lineId = lineByItem[itemId] else {
+                throw StripeMappingError("Stripe invoice \(remote.id) has no line for item \(itemIds[line.id] ?? "?") of \(line.id)")
             }
             updates.append(.init(id: lineId, changes: InvoiceLineUpdate(taxAmounts: [StripeMapping.taxAmount(line.line, tax: tax, currency: invoice.currency)])))
         }

@@ -24,14 +24,14 @@ struct Reconciler {
     func reconcile(from: Instant, to: Instant, runId: Int64?) throws -> Outcome {
         let reconciliation = try store.startReconciliation(runId: runId, from: from, to: to, account: account, at: now)
         var outcome = Outcome()
-        let invoices = try store.invoices(billDateFrom: from, to: to, withLines: true)
-        for invoice in invoices {
+        let lineCounts = try store.lineCounts(billDateFrom: from, to: to)
+        for invoice in try store.invoices(billDateFrom: from, to: to, withLines: false) {
             guard let stripeId = invoice.stripeInvoiceId, Reconciler.expectedStatus(invoice.status) != nil else { continue }
             do {
                 let remote = try stripe.retrieveInvoice(stripeId)
                 let itemCount = remote.lines.hasMore ? try stripe.allInvoiceLines(invoice: stripeId).count : remote.lines.data.count
                 if remote.currency.uppercased() == invoice.currency.code { try store.recordStripeTotal(invoiceId: invoice.id, remote.total) }
-                outcome.differences += Reconciler.compare(invoice, remote, itemCount: itemCount)
+                outcome.differences += Reconciler.compare(invoice, lines: lineCounts[invoice.id] ?? 0, remote, itemCount: itemCount)
             } catch let error as StripeError where error.status == 404 {
                 outcome.differences.append(ReconciliationDifference(
                     invoiceId: invoice.id, stripeInvoiceId: stripeId, customerKey: invoice.customerKey, kind: .missingInStripe,
@@ -65,7 +65,7 @@ struct Reconciler {
     }
 
     /// The differences between a local invoice and Stripe's.
-    static func compare(_ invoice: StoredInvoice, _ remote: Stripe.Invoice, itemCount: Int) -> [ReconciliationDifference] {
+    static func compare(_ invoice: StoredInvoice, lines: Int, _ remote: Stripe.Invoice, itemCount: Int) -> [ReconciliationDifference] {
         var found: [ReconciliationDifference] = []
         func add(_ kind: ReconciliationDifference.Kind, _ local: String?, _ stripe: String?, _ detail: String) {
             found.append(ReconciliationDifference(invoiceId: invoice.id, stripeInvoiceId: remote.id, customerKey: invoice.customerKey,
@@ -83,9 +83,8 @@ struct Reconciler {
             add(.total, money(total), money(remote.total),
                 "Stripe's total for \(remote.id) is \(money(remote.total)), Tollbooth's for \(invoice.id) \(money(total)): a difference of \(money(remote.total - total))")
         }
-        if itemCount != invoice.lines.count {
-            add(.itemCount, "\(invoice.lines.count)", "\(itemCount)",
-                "\(invoice.id) has \(invoice.lines.count) lines, Stripe's \(remote.id) \(itemCount)")
+        if itemCount != lines {
+            add(.itemCount, "\(lines)", "\(itemCount)", "\(invoice.id) has \(lines) lines, Stripe's \(remote.id) \(itemCount)")
         }
         if let expected = expectedStatus(invoice.status), let status = remote.status, status != expected {
             add(.status, invoice.status.rawValue, status.rawValue,

@@ -41,14 +41,12 @@ struct StripeCustomers {
         return created.id
     }
 
-    /// A short digest of the details sent to Stripe (FNV-1a 64 over their form encoding, which
-    /// is the same bytes for the same details).
+    /// A short digest of the details sent to Stripe, over their form encoding (the same bytes
+    /// for the same details).
     static func digest(_ details: CustomerCreate) -> String {
         var form = Form()
         details.encode(into: &form)
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in form.encoded.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return String(hash, radix: 16)
+        return StripeSetup.digest(form.encoded)
     }
 
     /// Listed by email (every customer when it has none), matched on `metadata[tollbooth_customer]`.

@@ -234,6 +234,14 @@ extension Store {
             """, [from.sql, to.sql]).map { try invoice(from: $0, withLines: withLines) }
     }
 
+    /// How many lines each invoice with a bill date in `[from, to)` has, by invoice id.
+    public func lineCounts(billDateFrom from: Instant, to: Instant) throws -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: try database.query("""
+            SELECT i.id, count(l.id) FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.id
+            WHERE i.bill_date >= ? AND i.bill_date < ? GROUP BY i.id
+            """, [from.sql, to.sql]).map { ($0.string(0) ?? "", Int($0.int(1) ?? 0)) })
+    }
+
     public func invoice(id: String) throws -> StoredInvoice? {
         try database.first("SELECT \(Store.invoiceColumns) FROM invoices WHERE id = ?", [.text(id)]).map { try invoice(from: $0, withLines: true) }
     }

@@ -3,7 +3,6 @@ import Billing
 import Foundation
 import Pipeline
 import Store
-import Stripe
 
 struct CustomersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +27,7 @@ extension CustomersCommand {
 
         func run() throws {
             let context = try options.context()
-            let customers: [Billing.Customer]
+            let customers: [Customer]
             do { customers = try CustomerReader.read(try readFile(file)) } catch let error as CatalogError {
                 throw ProblemList(file: file, error)
             }
@@ -84,7 +83,7 @@ extension CustomersCommand {
             guard let url = successUrl ?? CustomersCommand.page("payment-method-saved", settings: context.settings) else {
                 throw InputError("give --success-url: the page Stripe shows the customer after saving a payment method (or set stripe.webhookUrl)")
             }
-            printOut(try CustomersCommand.stripe { try payments.paymentLink(customerKey: key, successUrl: url).url })
+            printOut(try payments.paymentLink(customerKey: key, successUrl: url).url)
         }
     }
 
@@ -105,7 +104,7 @@ extension CustomersCommand {
 
         func run() throws {
             let (_, payments) = try CustomersCommand.payments(customer: key, options: options)
-            printOut(try CustomersCommand.stripe { try payments.portalLink(customerKey: key, returnUrl: returnUrl) })
+            printOut(try payments.portalLink(customerKey: key, returnUrl: returnUrl))
         }
     }
 
@@ -128,12 +127,5 @@ extension CustomersCommand {
         components.path = "/" + name
         components.query = nil
         return components.string
-    }
-
-    /// Runs a Stripe call; its error becomes one line with exit 1.
-    static func stripe<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as StripeError {
-            throw CommandFailure(error.description)
-        }
     }
 }

@@ -3,6 +3,7 @@ import Billing
 import Foundation
 import Pipeline
 import Store
+import Stripe
 
 /// Bad input the user can fix (a file, an argument, a record that does not exist): exit 2.
 struct InputError: Error, CustomStringConvertible {
@@ -67,6 +68,9 @@ enum ErrorReport {
             return (["error: " + error.description], locked)
         case let error as CommandFailure:
             return (["error: " + error.message], failure)
+        case let error as StripeError:
+            // A Stripe call that failed after its retries; its text is already free of secrets.
+            return (["error: " + oneLine(error.description)], failure)
         case let error as VoidRefusal:
             return (["error: " + error.description], usage)
         case let error as StripeSetupError:

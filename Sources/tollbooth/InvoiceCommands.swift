@@ -115,7 +115,7 @@ extension InvoicesCommand {
         func run() throws {
             let context = try options.context()
             let voider = InvoiceVoider(store: context.store, stripe: try StripeCommand.connection(options), now: context.now)
-            try CustomersCommand.stripe { try voider.void(invoiceId: id, reason: reason) }
+            try voider.void(invoiceId: id, reason: reason)
             printOut("voided \(id); its lines are billed again on the customer's next invoice")
         }
     }

@@ -33,9 +33,14 @@ struct RunCommand: ParsableCommand {
                               logger: Logger(label: "tollbooth.run"), progress: { printError($0) })
         let summary = try billRun.run(asOf: asOf, stages: stage.map { [$0] } ?? Stage.allCases, dryRun: dryRun, now: context.now)
         withExtendedLifetime(lock) {}
+        try RunCommand.report(summary, failed: "failed")
+    }
+
+    /// A line per stage on stdout; exit 1 when any invoice failed, saying where to look.
+    static func report(_ summary: RunSummary, failed: String) throws {
         for stage in summary.stages { printOut("\(stage.stage.rawValue): \(stage.message)") }
         if summary.failedInvoices > 0 {
-            printError("error: \(summary.failedInvoices) invoices failed: `tollbooth invoices list --status failed` shows why")
+            printError("error: \(summary.failedInvoices) invoices \(failed): `tollbooth invoices list --status failed` shows why")
             throw ExitCode(ErrorReport.failure)
         }
     }
@@ -83,10 +88,6 @@ struct RerunCommand: ParsableCommand {
                               logger: Logger(label: "tollbooth.rerun"), progress: { printError($0) })
         let summary = try billRun.rerun(invoiceIds: ids, now: context.now)
         withExtendedLifetime(lock) {}
-        for stage in summary.stages { printOut("\(stage.stage.rawValue): \(stage.message)") }
-        if summary.failedInvoices > 0 {
-            printError("error: \(summary.failedInvoices) invoices failed again: `tollbooth invoices list --status failed` shows why")
-            throw ExitCode(ErrorReport.failure)
-        }
+        try RunCommand.report(summary, failed: "failed again")
     }
 }
