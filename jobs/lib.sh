@@ -52,7 +52,9 @@ fail() { say "error: $*" >&2; exit 1; }
 # Takes the jobs' lock (one for all job scripts of a database, beside it) or exits 75 at once,
 # naming the holder. The kernel releases it when the job ends, however it ends.
 take_lock() {
-  local lock="$TOLLBOOTH_DB.jobs.lock"
+  # Beside the real file, so a symlink or another spelling of the path takes the same lock.
+  local lock
+  lock="$(realpath -m "$TOLLBOOTH_DB").jobs.lock"
   exec 9<>"$lock" || fail "cannot open the lock file $lock"
   if ! flock -n 9; then
     local holder

@@ -30,36 +30,68 @@ public final class Ingestor {
     let store: Store
     let now: Instant
     let retention: ISODuration
-    let catalog: Catalog
-    let customerKeys: [String]
+    /// What attribution reads from the store: loaded at the start and again when a transaction
+    /// begins after another writer changed subscriptions, subjects or the catalog.
+    var catalog: Catalog
+    var customerKeys: [String] = []
     /// The subscriptions' service spans, each customer's together in start order.
-    let flatSpans: [Span]
+    var flatSpans: [Span] = []
     /// Per customer slot, where its spans are in `flatSpans`, and its latest span.
-    let customerSpans: [CustomerSpans]
-    let subscriptions: [Subscription]
-    /// Per subscription, the latest closed bill date (seconds), or Int64.min.
-    let lastClosed: [Int64]
+    var customerSpans: [CustomerSpans] = []
+    var subscriptions: [Subscription] = []
+    /// Per subscription, the latest closed bill date (seconds), or Int64.min: read inside each
+    /// write transaction, so an event in a period a bill run closed before it is late.
+    var lastClosed: [Int64] = []
+    /// The store's attribution revision the state above was loaded at.
+    var revision: Int64 = -1
     /// One per part of a chunk parsed at once (parts run on separate threads).
-    let partStates: [PartState]
+    var partStates: [PartState] = []
     /// The de-duplication keys of the days in `loadedDays`, and those this ingest accepted.
     /// One table per lane: a key belongs to lane `hash % lanes`.
     var seen = (0..<Ingestor.lanes).map { _ in SeenEvents() }
     var loadedDays: Set<Int32> = []
+    /// The newest key block in `seen`: blocks other writers add later are read in when a
+    /// transaction begins.
+    var keyBlockMark: Int64 = 0
+    /// This ingest's own batches, whose key blocks are in `seen` already.
+    var ownBatches: Set<Int64> = []
     /// Keys each lane's table is to make room for before it next takes keys (see `ingest`).
     var keysToReserve = 0
     let earliest: Int64
     let latest: Int64
     /// Lines parsed at a time.
     public var chunkLines = 131_072
+    /// Bytes read from a file or pipe before a chunk is handed on (the end of input hands on
+    /// what there is).
+    var readBlock = 16 << 20
     /// Lines per transaction: their de-duplication keys, segments and quarantined lines commit
     /// together. Segments are written once per transaction, so a larger one writes fewer pieces.
     public var commitLines = 2_097_152
+    /// How long an open transaction waits for the next chunk of input before committing what
+    /// it has: a slow producer never keeps the write lock from a bill run.
+    public var inputWaitMillis = 200
     public var progress: (IngestSummary) -> Void = { _ in }
+    /// Called once the input's first chunk is read, before its write transaction begins (a
+    /// failpoint for tests that let another command commit in between).
+    public var beforeTransaction: () -> Void = {}
 
     public init(store: Store, now: Instant, dedupeRetention: ISODuration) throws {
         self.store = store
         self.now = now
         retention = dedupeRetention
+        catalog = try store.catalog()
+        earliest = dedupeRetention.adding(times: -1, to: now).seconds
+        latest = now.seconds + 300
+        try loadAttribution()
+        keyBlockMark = try store.lastEventKeyBlock()
+        // Writing segments checks each one's subscription (a foreign key) and lands in the
+        // segment B-tree: with SQLite's default 2 MB page cache both miss at almost every row.
+        try store.database.execute("PRAGMA cache_size = -65536")
+    }
+
+    /// Reads the catalog, subscriptions and subjects that attribute events to subscriptions.
+    func loadAttribution() throws {
+        revision = try store.attributionRevision()
         catalog = try store.catalog()
         let records = try store.subscriptions(catalog: catalog)
         // Subscriptions in byte order of their ids: the order segments are written in.
@@ -96,19 +128,39 @@ public final class Ingestor {
                                     subjects: SubjectTable(customerSlots)))
         }
         partStates = states
+        lastClosed = try closedBillDates()
+    }
+
+    func closedBillDates() throws -> [Int64] {
         let closed = try store.lastClosedBillDates()
-        lastClosed = subscriptions.map { closed[$0.id]?.seconds ?? Int64.min }
-        earliest = dedupeRetention.adding(times: -1, to: now).seconds
-        latest = now.seconds + 300
-        // Writing segments checks each one's subscription (a foreign key) and lands in the
-        // segment B-tree: with SQLite's default 2 MB page cache both miss at almost every row.
-        try store.database.execute("PRAGMA cache_size = -65536")
+        return subscriptions.map { closed[$0.id]?.seconds ?? Int64.min }
+    }
+
+    /// Inside a new write transaction, before any input is attributed in it: catches up with
+    /// what other writers committed since this ingest last looked. Subscriptions, subjects or
+    /// the catalog changed: everything attribution reads is loaded again. Periods closed: events
+    /// in them are late from now on. Key blocks added: their keys are repeats too.
+    func catchUp() throws {
+        if try store.attributionRevision() != revision {
+            try loadAttribution()
+        } else {
+            let closed = try closedBillDates()
+            if closed != lastClosed {
+                lastClosed = closed
+                // Cached windows carry whether they were late: forget them.
+                for state in partStates { state.forgetWindows() }
+            }
+        }
+        keyBlockMark = try store.forEachEventKey(after: keyBlockMark, days: loadedDays, skippingBatches: ownBatches) { day, hash, hash2 in
+            let hash = UInt64(bitPattern: hash)
+            seen[Int(hash & UInt64(Ingestor.lanes - 1))].insert(hash, UInt64(bitPattern: hash2), day: Int32(day))
+        }
     }
 
     /// Ingests NDJSON read from `descriptor` (a file or standard input), named `input` in the
     /// store's batch records.
     public func ingest(descriptor: Int32, input: String) throws -> IngestSummary {
-        let reader = Box(LineChunkReader(descriptor: descriptor)), lines = chunkLines
+        let reader = Box(LineChunkReader(descriptor: descriptor, block: readBlock)), lines = chunkLines
         // A file's size tells how many keys to make room for; a pipe's is unknown.
         var status = stat()
         let size = fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? Int(status.st_size) : 0
@@ -171,19 +223,33 @@ public final class Ingestor {
                     // Room for a key per line of the input, as long as its lines are like the first chunk's.
                     keysToReserve = bytes / max(1, chunk.bytes.count / chunk.lineCount) / Ingestor.lanes
                 }
-                let prepared = prepare(chunk, firstLine: firstLine, parts: Ingestor.lanes)
-                firstLine += chunk.lineCount
                 if group == nil {
+                    beforeTransaction()
+                    // Everything from here to the commit happens under the write lock, against
+                    // what other writers committed before it: closes, subscriptions, keys.
                     try store.database.begin()
-                    group = CommitGroup(batch: try store.beginBatch(input: input, at: now), firstLine: prepared.firstLine,
+                    let batch: Int64
+                    do {
+                        try catchUp()
+                        batch = try store.beginBatch(input: input, at: now)
+                    } catch {
+                        store.database.rollback()
+                        throw error
+                    }
+                    ownBatches.insert(batch)
+                    group = CommitGroup(batch: batch, firstLine: firstLine,
                                         // Each lane's builder reads the meters of a part of its own (see `PartState`).
                                         segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
                                         newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
                 }
+                let prepared = prepare(chunk, firstLine: firstLine, parts: Ingestor.lanes)
+                firstLine += chunk.lineCount
                 try add(prepared, group: &group!, summary: &summary)
                 // Freeing a chunk's many small arrays is work too: the reader thread does it.
                 reader.async { withExtendedLifetime(prepared) {} }
-                if group!.lines >= commitLines {
+                // Input that is slow to come (a pipe) is committed as it arrives rather than
+                // holding the write lock while waiting for more.
+                if group!.lines >= commitLines || !reading.isReady(withinMillis: inputWaitMillis) {
                     try commit(group!, input: input, summary: &summary)
                     group = nil
                 }
@@ -221,8 +287,13 @@ public final class Ingestor {
             try store.appendEventKeys(parts: group.newKeys.map { $0.halves(day: day) }, day: Int64(day), batch: group.batch)
         }
         for result in results { try store.writeSegments(try result.wait(), batch: group.batch) }
+        // Keys of days older than dedupeRetention (and the day before, which a repeat on the
+        // first retained day may name) are no longer needed: such events are refused as too old.
+        try store.pruneEventKeys(before: Instant(seconds: earliest - EventKeyBlock.secondsPerDay))
         try store.finishBatch(group.batch, input: "\(input) lines \(group.firstLine)-\(group.firstLine + group.lines - 1)",
                               accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
+        // Every block up to here is in `seen`: this transaction's, or read in by `catchUp` or `load`.
+        keyBlockMark = try store.lastEventKeyBlock()
         try store.database.commit()
         summary.accepted += group.accepted
         summary.duplicates += group.duplicates
@@ -381,10 +452,10 @@ public final class Ingestor {
                                             guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
                                             newKeys[lane].append(hash, hash2, day: day)
                                             let time = candidates[index].time, subscription = Int(candidates[index].subscription)
-                                            let window = candidates[index].window, isLate = candidates[index].late
-                                            segments[lane].add(candidates[index].input, time: time, subscription: subscription, window: window, late: isLate)
+                                            let window = candidates[index].window
+                                            segments[lane].add(candidates[index].input, time: time, subscription: subscription, window: window)
                                             for input in candidates[index].more {
-                                                segments[lane].add(input, time: time, subscription: subscription, window: window, late: isLate)
+                                                segments[lane].add(input, time: time, subscription: subscription, window: window)
                                             }
                                             accepted[lane] += 1
                                             if candidates[index].late { late[lane] += 1 }
@@ -535,6 +606,10 @@ final class PartState: @unchecked Sendable {
         self.parser = parser
         self.subjects = subjects
     }
+
+    func forgetWindows() {
+        for index in latest.indices { latest[index] = CachedWindow(start: 0, end: 0, late: false) }
+    }
 }
 
 /// Segment pieces of one transaction, keyed by subscription, meter, window and group-by values.
@@ -555,7 +630,6 @@ struct SegmentBuilder {
     static let cachedGroups = 8
     var keys: [Key] = []
     var aggregates: [UsageAggregate] = []
-    var late: [Bool] = []
     /// Interned group-by texts ("model=gpt-4o"); 0 is no group-by.
     var groups: [String] = [""]
     var groupByText: [String: Int32] = ["": 0]
@@ -582,7 +656,7 @@ struct SegmentBuilder {
         }
     }
 
-    mutating func add(_ input: Input, time: Instant, subscription: Int, window: Int64, late isLate: Bool) {
+    mutating func add(_ input: Input, time: Instant, subscription: Int, window: Int64) {
         let meter = Int(input.meter)
         let key = Key(subscription: Int32(subscription), meter: input.meter, window: window, group: group(input.group, meter: meter))
         let cache = key.group < SegmentBuilder.cachedGroups
@@ -597,7 +671,6 @@ struct SegmentBuilder {
             index[key] = slot
             keys.append(key)
             aggregates.append(UsageAggregate())
-            late.append(isLate)
         }
         if cache >= 0 { latestSlot[cache] = Int32(slot + 1) }
         aggregates[slot].add(input.reading, at: time)
@@ -659,7 +732,6 @@ struct SegmentBuilder {
                 index[translated] = keys.count
                 keys.append(translated)
                 aggregates.append(other.aggregates[slot])
-                late.append(other.late[slot])
             }
         }
     }
@@ -680,7 +752,7 @@ struct SegmentBuilder {
                                 windowStart: Instant(seconds: key.window), groupKey: groups[Int(key.group)], count: aggregate.count,
                                 sum: aggregate.sum.description, min: aggregate.min?.description ?? "0", max: aggregate.max?.description ?? "0",
                                 latestTime: latest?.time ?? Instant(seconds: key.window), latestValue: latest?.value.description ?? "0",
-                                late: late[slot], uniqueValues: aggregate.distinct.sorted())
+                                uniqueValues: aggregate.distinct.sorted())
         }
     }
 }
@@ -831,6 +903,13 @@ final class Pending<Value: Sendable>: @unchecked Sendable {
         ready.wait()
         ready.signal()
         return try result!.get()
+    }
+
+    /// True when the value has been delivered, waiting at most `milliseconds` for it.
+    func isReady(withinMillis milliseconds: Int) -> Bool {
+        guard ready.wait(timeout: .now() + .milliseconds(milliseconds)) == .success else { return false }
+        ready.signal()
+        return true
     }
 }
 

@@ -15,6 +15,8 @@ public struct StageSummary: Sendable {
 
 public struct RunSummary: Sendable {
     public var runId: Int64?
+    /// Runs the ledger still showed `running` (killed before they finished), now `abandoned`.
+    public var abandonedRuns = 0
     public var stages: [StageSummary] = []
     /// Invoices a stage failed: the run exits 1.
     public var failedInvoices: Int { stages.reduce(0) { $0 + ($1.counts.first { $0.0 == "failed" }?.1 ?? 0) } }
@@ -48,6 +50,8 @@ public final class BillRun {
 
     /// Runs `stages` (all by default) as of `asOf`; `now` is the clock time recorded in the ledger.
     public func run(asOf: Instant, stages: [Stage] = Stage.allCases, dryRun: Bool = false, now: Instant) throws -> RunSummary {
+        // A typo in the year would otherwise close and bill every period up to it.
+        guard asOf <= now else { throw BillRunError.asOfInFuture(asOf: asOf, now: now) }
         if dryRun {
             return RunSummary(stages: [try previewRun(asOf: asOf), try previewIssue()])
         }
@@ -69,12 +73,17 @@ public final class BillRun {
     /// the run succeeds when no stage failed an invoice.
     func ledgered(asOf: Instant, now: Instant, stages: [(Stage, (Int64) throws -> StageSummary)]) throws -> RunSummary {
         var summary = RunSummary()
-        let runId = try store.startRun(asOf: asOf, dryRun: false, at: now)
+        let runId = try store.startRun(asOf: asOf, dryRun: false, at: now, abandoned: &summary.abandonedRuns)
         summary.runId = runId
+        if summary.abandonedRuns > 0 {
+            logger.warning("runs left running by a process that died are marked abandoned; their work resumes in this run",
+                           metadata: ["runs": "\(summary.abandonedRuns)"])
+        }
         var succeeded = false
         defer { try? store.finishRun(runId, succeeded: succeeded, at: now) }
         for (stage, work) in stages {
             try store.startStage(stage, run: runId, at: now)
+            failpoints.hit("run.\(stage.rawValue)")
             let result = try work(runId)
             try store.finishStage(stage, run: runId, counts: result.counts, errors: result.errors, at: now)
             logger.info("\(result.message)", metadata: ["run.id": "\(runId)", "stage": "\(stage.rawValue)"])
@@ -99,23 +108,24 @@ public final class BillRun {
 
     // MARK: close
 
+    /// One write transaction reads the subscriptions and writes the closes: a change or
+    /// cancellation committed by another command lands wholly before the close (which then
+    /// closes by it) or wholly after (which then refuses to take effect in a closed period).
     func close(asOf: Instant, run: Int64) throws -> StageSummary {
         let horizon = closeHorizon(asOf)
-        let records = try store.subscriptions()
-        let lastClosed = try store.lastClosedBillDates()
-        var closed = 0
-        for record in records {
-            let subscription = record.subscription
-            let dates = subscription.billDates(after: lastClosed[subscription.id], through: horizon)
-            guard !dates.isEmpty else { continue }
-            try store.transaction {
-                for date in dates where try store.close(subscriptionId: subscription.id, customerKey: subscription.customerKey,
-                                                        billDate: date, run: run) {
+        var closed = 0, lateBills = 0
+        try store.transaction {
+            let records = try store.subscriptions()
+            let lastClosed = try store.lastClosedBillDates()
+            for record in records {
+                let subscription = record.subscription
+                for date in subscription.billDates(after: lastClosed[subscription.id], through: horizon)
+                where try store.close(subscriptionId: subscription.id, customerKey: subscription.customerKey, billDate: date, run: run) {
                     closed += 1
                 }
             }
+            lateBills = try scheduleLateBills(records: records, asOf: asOf, horizon: horizon, run: run)
         }
-        let lateBills = try scheduleLateBills(records: records, asOf: asOf, horizon: horizon, run: run)
         var message = "closed \(closed) billing periods"
         if lateBills > 0 { message += "; \(lateBills) customers without a subscription get an invoice for late usage" }
         return StageSummary(stage: .close, counts: [("closed", closed), ("late_bills", lateBills)], errors: [], message: message)
@@ -221,7 +231,7 @@ public final class BillRun {
         let request = InvoiceRequest(customerKey: bill.customerKey, currency: currency, billDate: bill.billDate,
                                      subscriptions: subscriptions, billedCharges: billed,
                                      carriedCredits: credits.map(\.credit), adjustments: rebills.map(\.line) + adjustments.map(\.line))
-        return Draft(invoice: assembler.draft(request), creditIds: credits.map(\.id), adjustmentIds: adjustments.map(\.id),
+        return Draft(invoice: try assembler.draft(request), creditIds: credits.map(\.id), adjustmentIds: adjustments.map(\.id),
                      rebilledLineIds: rebills.map(\.id), latePeriods: latePeriods)
     }
 
@@ -529,5 +539,18 @@ extension Instant {
 extension AppliedTax {
     init(_ rate: TaxRate) {
         self.init(rate: rate.rate, name: rate.name, country: rate.country, state: rate.state)
+    }
+}
+
+/// Why a bill run would not start.
+public enum BillRunError: Error, CustomStringConvertible, Sendable {
+    /// `--as-of` later than now: refused, so a typo cannot bill the future.
+    case asOfInFuture(asOf: Instant, now: Instant)
+
+    public var description: String {
+        switch self {
+        case .asOfInFuture(let asOf, let now):
+            return "as-of is in the future (\(asOf.rfc3339), now is \(now.rfc3339)); pass --at to replay one"
+        }
     }
 }

@@ -16,22 +16,6 @@ public struct StripeConnection: Sendable {
     }
 }
 
-/// Named points of the issue stage where a crash test has the process killed, set by
-/// `$TOLLBOOTH_FAILPOINT`: `issue.customer`, `issue.invoice`, `issue.item.N` (after the Nth item),
-/// `issue.tax`, `issue.finalize`. Each sits after Stripe answered and before the answer is
-/// stored, the worst moment to die.
-public struct Failpoints: Sendable {
-    let armed: String?
-
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        armed = environment["TOLLBOOTH_FAILPOINT"].flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    func hit(_ name: String) {
-        if armed == name { kill(getpid(), SIGKILL) }
-    }
-}
-
 /// Why an invoice was not issued.
 enum IssueFailure: Error {
     /// A Stripe call failed after its retries.

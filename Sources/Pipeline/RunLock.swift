@@ -13,12 +13,14 @@ public struct RunLockedError: Error, CustomStringConvertible, Sendable {
 
 /// An exclusive lock beside the database (`tollbooth.db.lock`) for the length of a bill run.
 /// `flock` is released by the kernel when the process dies, so a killed run never leaves a
-/// stale lock; the file's text says who holds it, for the message a second run prints.
+/// stale lock; the file's text says who holds it, for the message a second run prints. The lock
+/// follows the database, not the spelling of its path: a symlink, `./`, `..` or a relative path
+/// all lock beside the real file.
 public final class RunLock {
     let descriptor: Int32
 
     public init(databasePath: String, holder: String) throws {
-        let path = databasePath + ".lock"
+        let path = RunLock.realPath(databasePath) + ".lock"
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
@@ -31,6 +33,14 @@ public final class RunLock {
         let note = "\(holder), pid \(getpid())\n"
         _ = ftruncate(descriptor, 0)
         _ = note.withCString { pwrite(descriptor, $0, strlen($0), 0) }
+    }
+
+    /// The database's canonical path (symlinks and dots resolved); the path as given when it
+    /// cannot be resolved (it does not exist yet).
+    static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     deinit {

@@ -49,6 +49,8 @@ public final class Database {
         handle = db
         self.path = path
         sqlite3_busy_timeout(db, 10_000)
+        // Before anything is written: a database from a newer schema is left untouched.
+        if migrate { try Schema.checkVersion(self) }
         try execute("PRAGMA journal_mode = WAL")
         try execute("PRAGMA synchronous = NORMAL")
         try execute("PRAGMA foreign_keys = ON")
@@ -159,6 +161,8 @@ public final class Database {
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    /// True inside a transaction (`begin`, `transaction`).
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Copies the database into a new file (`VACUUM INTO`), consistent while others write.
@@ -197,7 +201,10 @@ public final class Statement {
         case .null: status = sqlite3_bind_null(handle, index)
         case .integer(let v): status = sqlite3_bind_int64(handle, index, v)
         case .real(let v): status = sqlite3_bind_double(handle, index, v)
-        case .text(let v): status = sqlite3_bind_text(handle, index, v, -1, tollbooth_sqlite_transient())
+        case .text(let v):
+            // Bound with its length, so a NUL inside the text is stored like any other character.
+            try bindText(v, at: index)
+            return
         case .blob(let v): status = v.withUnsafeBytes {
             sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), tollbooth_sqlite_transient())
         }
@@ -275,7 +282,11 @@ public final class Statement {
         switch sqlite3_column_type(handle, index) {
         case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, index))
         case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, index))
-        case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(handle, index)))
+        case SQLITE_TEXT:
+            // Read by its length: text may hold NUL characters.
+            let count = Int(sqlite3_column_bytes(handle, index))
+            guard count > 0, let pointer = sqlite3_column_text(handle, index) else { return .text("") }
+            return .text(String(decoding: UnsafeRawBufferPointer(start: pointer, count: count), as: UTF8.self))
         case SQLITE_BLOB:
             let count = Int(sqlite3_column_bytes(handle, index))
             guard count > 0, let pointer = sqlite3_column_blob(handle, index) else { return .blob([]) }

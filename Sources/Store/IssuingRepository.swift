@@ -129,13 +129,20 @@ extension Store {
     /// Voids an invoice locally: status `void` with the reason and time, and its lines queued to
     /// be billed again.
     public func voidInvoice(_ id: String, reason: String, at now: Instant) throws {
-        try database.run("""
-            UPDATE invoices SET status = 'void', void_reason = ?, voided_at = coalesce(voided_at, ?), updated_at = ? WHERE id = ?
-            """, [.text(reason), now.sql, now.sql, .text(id)])
-        try database.run("""
-            INSERT OR IGNORE INTO rebilled_lines (line_id, customer_key, voided_at)
-            SELECT l.id, i.customer_key, ? FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE i.id = ?
-            """, [now.sql, .text(id)])
+        try database.transaction {
+            // Checked again under the write lock: the invoice may have been paid since it was read.
+            let status = try database.first("SELECT status FROM invoices WHERE id = ?", [.text(id)])?.string(0)
+            guard let status, ["issued", "payment_failed", "uncollectible", "void"].contains(status) else {
+                throw StoreInputError("invoice \(id) is \(status ?? "gone"): only issued, unpaid invoices are voided")
+            }
+            try database.run("""
+                UPDATE invoices SET status = 'void', void_reason = ?, voided_at = coalesce(voided_at, ?), updated_at = ? WHERE id = ?
+                """, [.text(reason), now.sql, now.sql, .text(id)])
+            try database.run("""
+                INSERT OR IGNORE INTO rebilled_lines (line_id, customer_key, voided_at)
+                SELECT l.id, i.customer_key, ? FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE i.id = ?
+                """, [now.sql, .text(id)])
+        }
     }
 
     /// Lines of voided invoices still to be billed again for the customer's bill date

@@ -26,10 +26,22 @@ public struct PendingBill: Hashable, Sendable {
 extension Store {
     // MARK: Runs and stages
 
+    /// Records a new run. Called under the run lock, so a run still `running` in the ledger
+    /// died without finishing (killed, or the machine stopped): it and its unfinished stage are
+    /// marked `abandoned`, with the number of such runs returned through `abandoned`.
+    public func startRun(asOf: Instant, dryRun: Bool, at now: Instant, abandoned: inout Int) throws -> Int64 {
+        try database.transaction {
+            abandoned = try database.run("UPDATE job_runs SET status = 'abandoned', finished_at = ? WHERE status = 'running'", [now.sql])
+            try database.run("UPDATE job_stages SET status = 'abandoned', finished_at = ? WHERE status = 'running'", [now.sql])
+            try database.run("INSERT INTO job_runs (as_of, started_at, status, dry_run) VALUES (?, ?, 'running', ?)",
+                             [asOf.sql, now.sql, .integer(dryRun ? 1 : 0)])
+            return database.lastInsertRowID
+        }
+    }
+
     public func startRun(asOf: Instant, dryRun: Bool, at now: Instant) throws -> Int64 {
-        try database.run("INSERT INTO job_runs (as_of, started_at, status, dry_run) VALUES (?, ?, 'running', ?)",
-                         [asOf.sql, now.sql, .integer(dryRun ? 1 : 0)])
-        return database.lastInsertRowID
+        var abandoned = 0
+        return try startRun(asOf: asOf, dryRun: dryRun, at: now, abandoned: &abandoned)
     }
 
     public func finishRun(_ id: Int64, succeeded: Bool, at now: Instant) throws {

@@ -9,17 +9,39 @@ enum Schema {
         (1, version1, nil),
         (2, version2, moveEventKeysIntoBlocks),
         (3, version3, nil),
+        (4, version4, nil),
     ]
+
+    /// The newest schema this build knows.
+    static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
+
+    /// Refuses a database that a newer Tollbooth has migrated (after a rollback of the binary,
+    /// say): this one would misread it, and must not write to it. Reads only.
+    static func checkVersion(_ database: Database) throws {
+        var found = Int(try database.first("PRAGMA user_version")?.int(0) ?? 0)
+        if try database.first("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'") != nil {
+            found = max(found, Int(try database.first("SELECT coalesce(max(version), 0) FROM schema_migrations")?.int(0) ?? 0))
+        }
+        if found > latestVersion { throw SchemaVersionError(path: database.path, found: found, known: latestVersion) }
+    }
 
     static func migrate(_ database: Database) throws {
         try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
         let applied = Set(try database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) })
         for migration in migrations where !applied.contains(Int64(migration.version)) {
+            // A migration may rebuild a table others refer to: foreign keys are checked once at
+            // its end instead of enforced statement by statement (SQLite's way to alter a table).
+            try database.execute("PRAGMA foreign_keys = OFF")
+            defer { try? database.execute("PRAGMA foreign_keys = ON") }
             try database.transaction {
                 try database.execute(migration.sql)
                 try migration.code?(database)
+                if let broken = try database.first("PRAGMA foreign_key_check") {
+                    throw DatabaseError(code: 19, message: "migration \(migration.version) leaves a broken reference in \(broken.string(0) ?? "a table")", sql: nil)
+                }
                 try database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))",
                                  [.integer(Int64(migration.version))])
+                try database.execute("PRAGMA user_version = \(migration.version)")
             }
         }
     }
@@ -394,6 +416,53 @@ enum Schema {
     CREATE INDEX reconciliation_differences_run ON reconciliation_differences (reconciliation_id);
     """
 
+    /// Commands that overlap: a run killed with -9 is marked abandoned by the next one, and
+    /// the ingest learns that another writer changed what it attributes events with.
+    static let version4 = """
+    CREATE TABLE job_runs_new (
+        id INTEGER PRIMARY KEY,
+        as_of INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'abandoned')),
+        dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1))
+    );
+    INSERT INTO job_runs_new SELECT id, as_of, started_at, finished_at, status, dry_run FROM job_runs;
+    DROP TABLE job_runs;
+    ALTER TABLE job_runs_new RENAME TO job_runs;
+
+    CREATE TABLE job_stages_new (
+        run_id INTEGER NOT NULL REFERENCES job_runs (id),
+        stage TEXT NOT NULL CHECK (stage IN (\(stages))),
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'abandoned')),
+        counts TEXT NOT NULL DEFAULT '{}',
+        errors TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (run_id, stage)
+    );
+    INSERT INTO job_stages_new SELECT run_id, stage, started_at, finished_at, status, counts, errors FROM job_stages;
+    DROP TABLE job_stages;
+    ALTER TABLE job_stages_new RENAME TO job_stages;
+
+    -- Counters moved by triggers whenever what they name changes, so a long-running writer (an
+    -- ingest, the server) knows to read it again. attribution: the catalog's meters, the
+    -- subscriptions and the customers' subjects, what events are attributed with.
+    CREATE TABLE change_counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO change_counters (name, value) VALUES ('attribution', 0);
+    \(["meters", "subscriptions", "customer_subjects"].flatMap { table in
+        ["INSERT", "UPDATE", "DELETE"].map { event in
+            """
+            CREATE TRIGGER \(table)_\(event.lowercased())_attribution AFTER \(event) ON \(table)
+            BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'attribution'; END;
+            """
+        }
+    }.joined(separator: "\n"))
+    """
+
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.
     static func moveEventKeysIntoBlocks(_ database: Database) throws {
         var days: [Int64: [UInt64]] = [:]
@@ -408,5 +477,16 @@ enum Schema {
             try database.run("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, NULL, ?)", [.integer(day), .blob(EventKeyBlock.encode(keys))])
         }
         try database.execute("DROP TABLE event_keys; DROP TABLE event_key_overflow;")
+    }
+}
+
+/// The database was written by a newer Tollbooth: refused, and left as it is.
+public struct SchemaVersionError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let found: Int
+    public let known: Int
+
+    public var description: String {
+        "the database \(path) is at schema version \(found), newer than the \(known) this tollbooth knows: use the tollbooth that wrote it (nothing was changed)"
     }
 }

@@ -14,13 +14,11 @@ public struct SegmentPiece: Hashable, Sendable {
     public var max: String
     public var latestTime: Instant
     public var latestValue: String
-    /// In a period already closed: billed as late usage on the next invoice.
-    public var late: Bool
     /// The distinct values of a UNIQUE_COUNT meter.
     public var uniqueValues: [String]
 
     public init(subscriptionId: String, meterSlug: String, windowStart: Instant, groupKey: String = "", count: Int64,
-                sum: String, min: String, max: String, latestTime: Instant, latestValue: String, late: Bool = false,
+                sum: String, min: String, max: String, latestTime: Instant, latestValue: String,
                 uniqueValues: [String] = []) {
         self.subscriptionId = subscriptionId
         self.meterSlug = meterSlug
@@ -32,16 +30,15 @@ public struct SegmentPiece: Hashable, Sendable {
         self.max = max
         self.latestTime = latestTime
         self.latestValue = latestValue
-        self.late = late
         self.uniqueValues = uniqueValues
     }
 
     public init(subscriptionId: String, meterSlug: String, windowStart: Instant, groupKey: String = "", count: Int64,
-                sum: Decimal, min: Decimal, max: Decimal, latestTime: Instant, latestValue: Decimal, late: Bool = false,
+                sum: Decimal, min: Decimal, max: Decimal, latestTime: Instant, latestValue: Decimal,
                 uniqueValues: [String] = []) {
         self.init(subscriptionId: subscriptionId, meterSlug: meterSlug, windowStart: windowStart, groupKey: groupKey, count: count,
                   sum: sum.plainString, min: min.plainString, max: max.plainString, latestTime: latestTime,
-                  latestValue: latestValue.plainString, late: late, uniqueValues: uniqueValues)
+                  latestValue: latestValue.plainString, uniqueValues: uniqueValues)
     }
 }
 
@@ -105,6 +102,32 @@ extension Store {
         }
     }
 
+    /// The id of the newest key block (0 when there is none).
+    public func lastEventKeyBlock() throws -> Int64 {
+        try database.first("SELECT coalesce(max(id), 0) FROM event_key_blocks")?.int(0) ?? 0
+    }
+
+    /// Calls `body` with every key of the blocks newer than `mark` that fall on one of `days`,
+    /// except those `batches` wrote; returns the newest block's id, the mark for next time.
+    public func forEachEventKey(after mark: Int64, days: Set<Int32>, skippingBatches batches: Set<Int64>,
+                                _ body: (_ day: Int64, _ hash: Int64, _ hash2: Int64) -> Void) throws -> Int64 {
+        var newest = mark
+        let blocks = try database.prepare("SELECT id, day, batch_id, keys FROM event_key_blocks WHERE id > ? ORDER BY id")
+        try blocks.bind([.integer(mark)])
+        while let row = try blocks.next() {
+            newest = max(newest, row.int(0) ?? newest)
+            guard let day = row.int(1), days.contains(Int32(truncatingIfNeeded: day)),
+                  !(row.int(2).map(batches.contains) ?? false), case .blob(let keys) = row[3] else { continue }
+            keys.withUnsafeBytes { raw in
+                for offset in stride(from: 0, to: raw.count - 15, by: 16) {
+                    body(day, Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)),
+                         Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self)))
+                }
+            }
+        }
+        return newest
+    }
+
     /// Appends a block of new keys for a day, recorded by `batch`: 64-bit halves, hash then
     /// hash2 for each key.
     public func appendEventKeys(_ halves: [UInt64], day: Int64, batch: Int64) throws {
@@ -126,37 +149,55 @@ extension Store {
     }
 
     /// Forgets the de-duplication keys of days that end at or before `cutoff` (`dedupeRetention`).
+    @discardableResult
     public func pruneEventKeys(before cutoff: Instant) throws -> Int {
         try database.run("DELETE FROM event_key_blocks WHERE day < ?", [.integer(EventKeyBlock.day(of: cutoff.seconds))])
     }
 
     /// Writes segment pieces, in the order given (callers sort them by key, which keeps the
-    /// B-tree writes sequential).
-    public func writeSegments(_ pieces: [SegmentPiece], batch: Int64) throws {
-        let insert = try database.prepare("""
-            INSERT INTO usage_segments (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
-                                        latest_time, latest_value, late)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        let unique = try database.prepare("INSERT OR IGNORE INTO usage_unique_values (subscription_id, meter_slug, window_start, value) VALUES (?, ?, ?, ?)")
-        for piece in pieces {
-            try insert.bindText(piece.subscriptionId, at: 1)
-            try insert.bindText(piece.meterSlug, at: 2)
-            try insert.bindInteger(piece.windowStart.seconds, at: 3)
-            try insert.bindText(piece.groupKey, at: 4)
-            try insert.bindInteger(batch, at: 5)
-            try insert.bindInteger(piece.count, at: 6)
-            try insert.bindText(piece.sum, at: 7)
-            try insert.bindText(piece.min, at: 8)
-            try insert.bindText(piece.max, at: 9)
-            try insert.bindInteger(piece.latestTime.seconds, at: 10)
-            try insert.bindText(piece.latestValue, at: 11)
-            try insert.bindInteger(piece.late ? 1 : 0, at: 12)
-            _ = try insert.step()
-            for value in piece.uniqueValues {
-                try unique.bind([.text(piece.subscriptionId), .text(piece.meterSlug), piece.windowStart.sql, .text(value)])
-                _ = try unique.step()
+    /// B-tree writes sequential). Whether a piece is late is decided here, in the transaction
+    /// that stores it, against the closes committed before it: a piece whose window starts before
+    /// its subscription's latest closed bill date lies in a period already closed, and is billed
+    /// as late usage on the next invoice. Returns how many pieces were late.
+    @discardableResult
+    public func writeSegments(_ pieces: [SegmentPiece], batch: Int64) throws -> Int {
+        try database.transaction {
+            let insert = try database.prepare("""
+                INSERT INTO usage_segments (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
+                                            latest_time, latest_value, late)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let unique = try database.prepare("INSERT OR IGNORE INTO usage_unique_values (subscription_id, meter_slug, window_start, value) VALUES (?, ?, ?, ?)")
+            let closed = try database.prepare("SELECT max(bill_date) FROM period_closes WHERE subscription_id = ?")
+            var subscription: String?, closedThrough = Int64.min, late = 0
+            for piece in pieces {
+                if piece.subscriptionId != subscription {
+                    subscription = piece.subscriptionId
+                    try closed.bindText(piece.subscriptionId, at: 1)
+                    closedThrough = try closed.next()?.int(0) ?? Int64.min
+                    closed.reset()
+                }
+                let isLate = piece.windowStart.seconds < closedThrough
+                if isLate { late += 1 }
+                try insert.bindText(piece.subscriptionId, at: 1)
+                try insert.bindText(piece.meterSlug, at: 2)
+                try insert.bindInteger(piece.windowStart.seconds, at: 3)
+                try insert.bindText(piece.groupKey, at: 4)
+                try insert.bindInteger(batch, at: 5)
+                try insert.bindInteger(piece.count, at: 6)
+                try insert.bindText(piece.sum, at: 7)
+                try insert.bindText(piece.min, at: 8)
+                try insert.bindText(piece.max, at: 9)
+                try insert.bindInteger(piece.latestTime.seconds, at: 10)
+                try insert.bindText(piece.latestValue, at: 11)
+                try insert.bindInteger(isLate ? 1 : 0, at: 12)
+                _ = try insert.step()
+                for value in piece.uniqueValues {
+                    try unique.bind([.text(piece.subscriptionId), .text(piece.meterSlug), piece.windowStart.sql, .text(value)])
+                    _ = try unique.step()
+                }
             }
+            return late
         }
     }
 
@@ -193,8 +234,8 @@ extension Store {
 public struct StoreUsage: UsageSource {
     let database: Database
 
-    public func quantity(meter: Meter, subscriptionId: String, period: Period) -> Decimal {
-        (try? aggregate(meter: meter, subscriptionId: subscriptionId, period: period)) ?? 0
+    public func quantity(meter: Meter, subscriptionId: String, period: Period) throws -> Decimal {
+        try aggregate(meter: meter, subscriptionId: subscriptionId, period: period)
     }
 
     /// The meter's aggregation over the segments whose window starts inside `period`.

@@ -27,7 +27,7 @@ extension CatalogCommand {
         @Argument(help: ArgumentHelp("The catalog JSON file.", valueName: "file")) var file: String
 
         func run() throws {
-            let context = try options.context()
+            let context = try options.context(creatingDatabase: true)
             let catalog: Catalog
             do { catalog = try CatalogReader.read(try readFile(file)) } catch let error as CatalogError {
                 throw ProblemList(file: file, error)

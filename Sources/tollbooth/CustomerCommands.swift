@@ -26,7 +26,7 @@ extension CustomersCommand {
         @Argument(help: ArgumentHelp("The customers JSON file.", valueName: "file")) var file: String
 
         func run() throws {
-            let context = try options.context()
+            let context = try options.context(creatingDatabase: true)
             let customers: [Customer]
             do { customers = try CustomerReader.read(try readFile(file)) } catch let error as CatalogError {
                 throw ProblemList(file: file, error)

@@ -71,6 +71,10 @@ enum ErrorReport {
         case let error as StripeError:
             // A Stripe call that failed after its retries; its text is already free of secrets.
             return (["error: " + oneLine(error.description)], failure)
+        case let error as BillRunError:
+            return (["error: " + error.description], usage)
+        case let error as SchemaVersionError:
+            return (["error: " + error.description], failure)
         case let error as VoidRefusal:
             return (["error: " + error.description], usage)
         case let error as StripeSetupError:

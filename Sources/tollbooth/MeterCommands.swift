@@ -41,6 +41,8 @@ extension MeterCommand {
             }
             defer { if file != "-" { close(descriptor) } }
             let ingestor = try Ingestor(store: context.store, now: context.now, dedupeRetention: context.settings.dedupeRetention)
+            let failpoints = Failpoints()
+            ingestor.beforeTransaction = { failpoints.hit("ingest.transaction") }
             let clock = ContinuousClock()
             let started = clock.now
             ingestor.progress = { summary in

@@ -31,9 +31,14 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the store after checking the settings, so a broken settings file is reported
-    /// by every command, not only by the bill run that would trip over it.
-    func context() throws -> Context {
+    /// by every command, not only by the bill run that would trip over it. Only the imports
+    /// (`creatingDatabase`) make a new database: any other command given a path where none
+    /// exists (a typo in --db) is refused rather than reporting success on an empty one.
+    func context(creatingDatabase: Bool = false) throws -> Context {
         let settings = try Settings.load(path: config)
+        if !creatingDatabase, !FileManager.default.fileExists(atPath: databasePath) {
+            throw InputError("no database at \(databasePath): check --db or $TOLLBOOTH_DB (`tollbooth catalog import FILE` makes a new one)")
+        }
         let store: Store
         do { store = try Store(path: databasePath) } catch let error as DatabaseError {
             throw CommandFailure("cannot open the database \(databasePath): \(error.message) (check --db or $TOLLBOOTH_DB)")

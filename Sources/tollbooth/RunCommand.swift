@@ -38,6 +38,9 @@ struct RunCommand: ParsableCommand {
 
     /// A line per stage on stdout; exit 1 when any invoice failed, saying where to look.
     static func report(_ summary: RunSummary, failed: String) throws {
+        if summary.abandonedRuns > 0 {
+            printError("note: \(summary.abandonedRuns == 1 ? "a run" : "\(summary.abandonedRuns) runs") left running by a process that died marked abandoned; this run resumed its work")
+        }
         for stage in summary.stages { printOut("\(stage.stage.rawValue): \(stage.message)") }
         if summary.failedInvoices > 0 {
             printError("error: \(summary.failedInvoices) invoices \(failed): `tollbooth invoices list --status failed` shows why")

@@ -160,7 +160,7 @@ extension SubscriptionsCommand {
         }
 
         func run() throws {
-            let context = try options.context()
+            let context = try options.context(creatingDatabase: true)
             let entries = try Import.entries(try readFile(file), file: file)
             let ids = try context.store.transaction {
                 try entries.enumerated().map { index, entry in

@@ -15,7 +15,7 @@ import Testing
         for tokens in ["1000000", "2000000", "500000"] {
             records.append(UsageRecord(meterSlug: "tokens", subscriptionId: "s1", time: t("2026-04-20T00:00:00Z"), value: d(tokens)))
         }
-        let invoice = InvoiceAssembler(catalog: catalog, usage: RecordedUsage(records))
+        let invoice = try InvoiceAssembler(catalog: catalog, usage: RecordedUsage(records))
             .draft(InvoiceRequest(customerKey: "acme", currency: .usd, billDate: may1, subscriptions: [sub]))
         // May's base fee 99.00 in advance.
         // Requests: 25,000 - 1,000 free = 24,000; 10,000 x 0.001 = 10.00, then 14,000 x 0.0008 = 11.20

@@ -72,7 +72,8 @@ func assembler(_ usage: Usage = Usage()) -> InvoiceAssembler {
 
 func draft(_ subscriptions: [Subscription], at billDate: Instant, usage: Usage = Usage(),
            carried: [CarriedCredit] = [], billed: [ChargeKey: Decimal] = [:]) -> DraftInvoice {
-    assembler(usage).draft(InvoiceRequest(customerKey: "acme", currency: .usd, billDate: billDate,
+    // Recorded usage is a list in memory: reading it cannot fail.
+    try! assembler(usage).draft(InvoiceRequest(customerKey: "acme", currency: .usd, billDate: billDate,
                                           subscriptions: subscriptions, billedCharges: billed, carriedCredits: carried))
 }
 

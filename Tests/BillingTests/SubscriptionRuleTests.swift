@@ -339,22 +339,22 @@ import Testing
 }
 
 @Suite struct CurrencyRuleTests {
-    @Test func jpyFeesRoundToWholeYen() {
+    @Test func jpyFeesRoundToWholeYen() throws {
         // 999 JPY a month; start Apr 10 with anchor May 1: 999 x 21 / 30 = 699.3 -> 699.
         let plan = Plans.plan("yen", [Plans.fee("999")], currency: .jpy)
         let sub = Subscription(id: "s1", customerKey: "acme", plan: plan, anchor: t("2026-05-01T00:00:00Z"),
                                start: t("2026-04-10T00:00:00Z"))
-        let line = SubscriptionBiller(catalog: Plans.catalog, usage: RecordedUsage()).lines(for: sub, at: sub.start)[0]
+        let line = try SubscriptionBiller(catalog: Plans.catalog, usage: RecordedUsage()).lines(for: sub, at: sub.start)[0]
         #expect(line.amount == 699)
         #expect(Money(line.amount, .jpy).minorUnits == 699)
     }
 
-    @Test func threeDecimalCurrenciesBillInHundredths() {
+    @Test func threeDecimalCurrenciesBillInHundredths() throws {
         // 10.000 BHD; 10 x 21 / 30 = 7.0 exactly; 10.001 x 21 / 30 = 7.0007 -> 7.00 -> Stripe 7000.
         let plan = Plans.plan("dinar", [Plans.fee("10.001")], currency: Currency(code: "BHD")!)
         let sub = Subscription(id: "s1", customerKey: "acme", plan: plan, anchor: t("2026-05-01T00:00:00Z"),
                                start: t("2026-04-10T00:00:00Z"))
-        let line = SubscriptionBiller(catalog: Plans.catalog, usage: RecordedUsage()).lines(for: sub, at: sub.start)[0]
+        let line = try SubscriptionBiller(catalog: Plans.catalog, usage: RecordedUsage()).lines(for: sub, at: sub.start)[0]
         #expect(line.amount == d("7.00"))
         #expect(Money(line.amount, plan.currency).minorUnits == 7000)
     }

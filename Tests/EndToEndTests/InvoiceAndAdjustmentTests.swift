@@ -4,6 +4,7 @@ import Testing
 @Suite struct InvoiceCommandTests {
     @Test func anEmptyDatabaseListsAHeaderOnly() throws {
         let cli = try CLI()
+        #expect(try cli.run("catalog", "import", fixture("catalogs/sample.json")).status == 0)
         let table = try cli.run("invoices", "list")
         #expect(table.status == 0, "\(table)")
         #expect(table.stdout == "ID  CUSTOMER  BILL DATE  STATUS  CURRENCY  SUBTOTAL  TAX  TOTAL\n")
@@ -17,6 +18,7 @@ import Testing
 
     @Test func anUnknownStatusOrInvoiceIsBadInput() throws {
         let cli = try CLI()
+        #expect(try cli.run("catalog", "import", fixture("catalogs/sample.json")).status == 0)
         let status = try cli.run("invoices", "list", "--status", "settled")
         #expect(status.status == 2)
         #expect(lines(status.stderr).count == 1)

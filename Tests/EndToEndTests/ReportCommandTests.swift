@@ -85,6 +85,7 @@ import Testing
 
     @Test func badReportArgumentsExitTwoWithOneLine() throws {
         let cli = try CLI()
+        #expect(try cli.run("catalog", "import", fixture("catalogs/sample.json")).status == 0)
         let cases: [([String], String)] = [
             (["--from", "2026-06-01T00:00:00Z", "--to", "2026-04-01T00:00:00Z", "--out", "r.xlsx"],
              "error: --from (2026-06-01T00:00:00Z) must be before --to (2026-04-01T00:00:00Z): the range holds bill dates from --from up to --to\n"),

@@ -36,8 +36,8 @@ import Testing
         let meter = Meter(slug: "api_requests", name: "API requests", eventType: "api.request", aggregation: .count)
         let april = Period(start: apr1, end: Instant(rfc3339: "2026-05-01T00:00:00Z")!)
         // One second before the change is Starter's; the change instant itself is Pro's.
-        #expect(store.usage.quantity(meter: meter, subscriptionId: starter.id, period: april) == 1)
-        #expect(store.usage.quantity(meter: meter, subscriptionId: pro.id, period: april) == 2)
+        #expect(try store.usage.quantity(meter: meter, subscriptionId: starter.id, period: april) == 1)
+        #expect(try store.usage.quantity(meter: meter, subscriptionId: pro.id, period: april) == 2)
         // Pro's segment window starts at the change instant, not at a round hour.
         let windows = try store.database.query("SELECT window_start FROM usage_segments WHERE subscription_id = ?", [.text(pro.id)])
         #expect(windows.compactMap { $0.int(0) } == [Instant(rfc3339: "2026-04-16T12:30:00Z")!.seconds])
@@ -107,6 +107,65 @@ import Testing
             "\($0.string(0) ?? "") \($0.int(1) ?? -1) \($0.int(2) ?? -1)"
         } == ["test lines 1-4 3 1", "test lines 5-5 0 1"])
     }
+
+    @Test func keysAnotherWriterCommitsBetweenTransactionsAreRepeats() throws {
+        let (store, _) = try store()
+        let now = Instant(rfc3339: "2026-04-20T00:00:00Z")!
+        let first = try Ingestor(store: store, now: now, dedupeRetention: ISODuration("P90D")!)
+        // The long-running ingest has the day of Apr 10 loaded after its first transaction.
+        #expect(try first.ingest(Data(line("1", "2026-04-10T00:00:00Z").utf8), input: "first").accepted == 1)
+        // Another process (its own connection) stores events 2 and 3 of that day.
+        let other = try Store(path: store.database.path)
+        let text = [line("2", "2026-04-10T00:00:01Z"), line("3", "2026-04-10T00:00:02Z")].joined(separator: "\n")
+        #expect(try Ingestor(store: other, now: now, dedupeRetention: ISODuration("P90D")!).ingest(Data(text.utf8), input: "other").accepted == 2)
+        // The first ingest's next transaction reads those keys in: 2 and 3 are repeats, 4 is new.
+        let again = [line("2", "2026-04-10T00:00:01Z"), line("3", "2026-04-10T00:00:02Z"), line("4", "2026-04-10T00:00:03Z")]
+        let summary = try first.ingest(Data(again.joined(separator: "\n").utf8), input: "first again")
+        #expect(summary.accepted == 1)
+        #expect(summary.duplicates == 2)
+    }
+
+    @Test func aChangeCommittedBetweenTransactionsAttributesTheNextOnes() throws {
+        let (store, starter) = try store()
+        let ingestor = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-20T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
+        #expect(try ingestor.ingest(Data(line("1", "2026-04-05T00:00:00Z").utf8), input: "before").accepted == 1)
+        // Another connection upgrades Acme on Apr 10; the ingestor still holds the old subscriptions.
+        let other = try Store(path: store.database.path)
+        let pro = try other.changeSubscription(id: starter.id, planKey: "pro", version: nil, timing: .immediate,
+                                               now: Instant(rfc3339: "2026-04-10T00:00:00Z")!)
+        #expect(try ingestor.ingest(Data(line("2", "2026-04-12T00:00:00Z").utf8), input: "after").accepted == 1)
+        let meter = Meter(slug: "api_requests", name: "API requests", eventType: "api.request", aggregation: .count)
+        let april = Period(start: apr1, end: Instant(rfc3339: "2026-05-01T00:00:00Z")!)
+        #expect(try store.usage.quantity(meter: meter, subscriptionId: starter.id, period: april) == 1)
+        #expect(try store.usage.quantity(meter: meter, subscriptionId: pro.id, period: april) == 1)
+    }
+
+    @Test func slowInputIsCommittedAsItArrivesNotHeldUnderTheWriteLock() throws {
+        let (store, _) = try store()
+        let ingestor = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-20T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
+        ingestor.inputWaitMillis = 20
+        // A chunk is one line: the reader hands each on as soon as it is read whole.
+        ingestor.readBlock = line("0", "2026-04-10T00:00:00Z").utf8.count + 1
+        // A pipe whose writer sends a line, then waits longer than the ingest waits for input.
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let fds = ends
+        let writer = Thread {
+            for (index, time) in ["2026-04-10T00:00:00Z", "2026-04-11T00:00:00Z"].enumerated() {
+                let text = self.line("\(index)", time) + "\n"
+                _ = text.withCString { write(fds[1], $0, strlen($0)) }
+                Thread.sleep(forTimeInterval: 0.3)
+            }
+            close(fds[1])
+        }
+        writer.start()
+        let summary = try ingestor.ingest(descriptor: fds[0], input: "pipe")
+        close(fds[0])
+        #expect(summary.accepted == 2)
+        // One transaction (batch) per line that came alone.
+        #expect(try store.database.first("SELECT count(*) FROM ingest_batches")?.int(0) == 2)
+    }
+
 }
 
 @Suite struct LineChunkReaderTests {

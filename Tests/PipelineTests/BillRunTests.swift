@@ -26,11 +26,11 @@ func sampleStore() throws -> Store {
 }
 
 /// Records `count` events of one meter at one instant, as one ingest batch.
-func record(_ store: Store, subscription: String, meter: String = "api_requests", count: Int64, at time: Instant, late: Bool = false) throws {
+func record(_ store: Store, subscription: String, meter: String = "api_requests", count: Int64, at time: Instant) throws {
     let batch = try store.beginBatch(input: "test", at: time)
     let hour = Instant(seconds: time.seconds - time.seconds % 3600)
     try store.writeSegments([SegmentPiece(subscriptionId: subscription, meterSlug: meter, windowStart: hour, count: count,
-                                          sum: Decimal(count), min: 1, max: 1, latestTime: time, latestValue: 1, late: late)],
+                                          sum: Decimal(count), min: 1, max: 1, latestTime: time, latestValue: 1)],
                             batch: batch)
 }
 
@@ -129,8 +129,8 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         try record(store, subscription: sub.id, count: 1_000, at: t("2026-04-10T00:00:00Z"))
         let run = BillRun(store: store)
         _ = try run.run(asOf: t("2026-05-02T00:00:00Z"), now: t("2026-05-02T00:00:00Z"))
-        // 500 April events arrive after April was billed.
-        try record(store, subscription: sub.id, count: 500, at: t("2026-04-20T00:00:00Z"), late: true)
+        // 500 April events arrive after April was billed: the store marks them late.
+        try record(store, subscription: sub.id, count: 500, at: t("2026-04-20T00:00:00Z"))
         _ = try run.run(asOf: t("2026-06-01T01:00:00Z"), now: t("2026-06-01T01:00:00Z"))
         let june = try #require(try store.invoice(id: "inv_acme_20260601"))
         // April recomputed: 1,500 x 0.002 = 3.00, billed 2.00 -> late usage 1.00.

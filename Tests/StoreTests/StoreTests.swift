@@ -21,9 +21,86 @@ import Testing
     @Test func migrationsRunOnceAndReopenIsClean() throws {
         let store = try temporaryStore()
         let reopened = try Store(path: store.database.path)
-        #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == [1, 2, 3])
+        #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == [1, 2, 3, 4])
+        #expect(try reopened.database.first("PRAGMA user_version")?.int(0) == 4)
         #expect(try reopened.database.first("PRAGMA journal_mode")?.string(0) == "wal")
         #expect(try reopened.database.first("PRAGMA foreign_keys")?.int(0) == 1)
+    }
+
+    @Test func aDatabaseFromANewerSchemaIsRefusedBeforeAnyWrite() throws {
+        let store = try temporaryStore()
+        try store.database.execute("PRAGMA user_version = 7")
+        let path = store.database.path
+        #expect(throws: SchemaVersionError.self) { _ = try Store(path: path) }
+        // Recorded migrations beyond this build's count too, whatever user_version says.
+        try store.database.execute("PRAGMA user_version = 4")
+        try store.database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (5, 0)")
+        do {
+            _ = try Store(path: path)
+            Issue.record("a database with migration 5 was opened")
+        } catch let error as SchemaVersionError {
+            #expect(error.found == 5)
+            #expect(error.known == 4)
+        }
+    }
+
+    @Test func aMigrationThatRebuildsAReferencedTableKeepsItsRows() throws {
+        // Version 4 rebuilds job_runs, which stages, closes and invoices refer to.
+        let store = try storeWithCustomers()
+        let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
+        let run = try store.startRun(asOf: now, dryRun: false, at: now)
+        #expect(try store.close(subscriptionId: sub.id, customerKey: "acme", billDate: now, run: run))
+        try store.database.execute("DELETE FROM schema_migrations WHERE version = 4; PRAGMA user_version = 3;")
+        try store.database.execute("""
+            DROP TRIGGER meters_insert_attribution; DROP TRIGGER meters_update_attribution; DROP TRIGGER meters_delete_attribution;
+            DROP TRIGGER subscriptions_insert_attribution; DROP TRIGGER subscriptions_update_attribution;
+            DROP TRIGGER subscriptions_delete_attribution; DROP TRIGGER customer_subjects_insert_attribution;
+            DROP TRIGGER customer_subjects_update_attribution; DROP TRIGGER customer_subjects_delete_attribution;
+            DROP TABLE change_counters;
+            """)
+        let migrated = try Store(path: store.database.path)
+        #expect(try migrated.database.first("SELECT count(*) FROM job_runs")?.int(0) == 1)
+        #expect(try migrated.database.first("SELECT run_id FROM period_closes")?.int(0) == run)
+        #expect(try migrated.database.first("PRAGMA foreign_keys")?.int(0) == 1)
+        #expect(try migrated.database.query("PRAGMA foreign_key_check").isEmpty)
+    }
+
+    @Test func aRunStillRunningWhenTheNextStartsIsMarkedAbandoned() throws {
+        let store = try temporaryStore()
+        let killed = try store.startRun(asOf: now, dryRun: false, at: now)
+        try store.startStage(.rate, run: killed, at: now)
+        var abandoned = 0
+        let next = try store.startRun(asOf: now, dryRun: false, at: now, abandoned: &abandoned)
+        #expect(abandoned == 1)
+        #expect(try store.database.first("SELECT status FROM job_runs WHERE id = ?", [.integer(killed)])?.string(0) == "abandoned")
+        #expect(try store.database.first("SELECT status FROM job_stages WHERE run_id = ?", [.integer(killed)])?.string(0) == "abandoned")
+        #expect(try store.database.first("SELECT status FROM job_runs WHERE id = ?", [.integer(next)])?.string(0) == "running")
+    }
+
+    @Test func textWithNULCharactersIsStoredAndReadWhole() throws {
+        let store = try temporaryStore()
+        _ = try store.importCustomers([Customer(key: "one", name: "One", subjectKeys: ["a\u{0}b"]),
+                                       Customer(key: "two", name: "Two", subjectKeys: ["a\u{0}c"])], at: now)
+        #expect(try store.subjectOwners() == ["a\u{0}b": "one", "a\u{0}c": "two"])
+        let batch = try store.beginBatch(input: "test", at: now)
+        try store.quarantine(batch: batch, line: 1, reason: "not valid JSON", raw: "{\"id\": \"x\u{0}y\"}")
+        #expect(try store.quarantinedEvents().first?.raw == "{\"id\": \"x\u{0}y\"}")
+    }
+
+    @Test func aSegmentIsLateWhenItsPeriodClosedBeforeItsTransaction() throws {
+        let store = try storeWithCustomers()
+        let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
+        let run = try store.startRun(asOf: now, dryRun: false, at: now)
+        let may1 = t("2026-05-01T00:00:00Z")
+        #expect(try store.close(subscriptionId: sub.id, customerKey: "acme", billDate: may1, run: run))
+        let batch = try store.beginBatch(input: "test", at: may1)
+        // April's window is in the closed period, May's is not, whatever the writer thought.
+        let pieces = [t("2026-04-20T00:00:00Z"), t("2026-05-02T00:00:00Z")].map {
+            SegmentPiece(subscriptionId: sub.id, meterSlug: "api_requests", windowStart: $0, count: 1, sum: 1, min: 1, max: 1,
+                         latestTime: $0, latestValue: 1)
+        }
+        #expect(try store.writeSegments(pieces, batch: batch) == 1)
+        #expect(try store.database.query("SELECT late FROM usage_segments ORDER BY window_start").compactMap { $0.int(0) } == [1, 0])
     }
 
     @Test func catalogRoundTripsAndPublishedVersionsAreImmutable() throws {
@@ -128,15 +205,15 @@ import Testing
         let april = Period(start: now, end: t("2026-05-01T00:00:00Z"))
         func meter(_ aggregation: Aggregation) -> Meter { Meter(slug: "tokens", name: "t", eventType: "e", aggregation: aggregation) }
         // Values 1, 1, 2: sum 4, count 3, max 2, min 1, latest 2, mean 1.333333, 2 distinct.
-        #expect(usage.quantity(meter: meter(.sum), subscriptionId: sub.id, period: april) == 4)
-        #expect(usage.quantity(meter: meter(.count), subscriptionId: sub.id, period: april) == 3)
-        #expect(usage.quantity(meter: meter(.max), subscriptionId: sub.id, period: april) == 2)
-        #expect(usage.quantity(meter: meter(.min), subscriptionId: sub.id, period: april) == 1)
-        #expect(usage.quantity(meter: meter(.latest), subscriptionId: sub.id, period: april) == 2)
-        #expect(usage.quantity(meter: meter(.avg), subscriptionId: sub.id, period: april) == d("1.333333"))
-        #expect(usage.quantity(meter: meter(.uniqueCount), subscriptionId: sub.id, period: april) == 2)
+        #expect(try usage.quantity(meter: meter(.sum), subscriptionId: sub.id, period: april) == 4)
+        #expect(try usage.quantity(meter: meter(.count), subscriptionId: sub.id, period: april) == 3)
+        #expect(try usage.quantity(meter: meter(.max), subscriptionId: sub.id, period: april) == 2)
+        #expect(try usage.quantity(meter: meter(.min), subscriptionId: sub.id, period: april) == 1)
+        #expect(try usage.quantity(meter: meter(.latest), subscriptionId: sub.id, period: april) == 2)
+        #expect(try usage.quantity(meter: meter(.avg), subscriptionId: sub.id, period: april) == d("1.333333"))
+        #expect(try usage.quantity(meter: meter(.uniqueCount), subscriptionId: sub.id, period: april) == 2)
         // Outside the period: nothing.
-        #expect(usage.quantity(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-05-01T00:00:00Z"), end: t("2026-06-01T00:00:00Z"))) == 0)
+        #expect(try usage.quantity(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-05-01T00:00:00Z"), end: t("2026-06-01T00:00:00Z"))) == 0)
     }
 
     func keys(_ store: Store, day: Int64) throws -> [String] {

@@ -41,11 +41,11 @@ public struct InvoiceAssembler {
 
     /// The draft invoice for `request`. It may have no lines (nothing due): then no invoice is
     /// made, but its `carriedCredits` must still be kept.
-    public func draft(_ request: InvoiceRequest) -> DraftInvoice {
-        var lines = request.subscriptions
+    public func draft(_ request: InvoiceRequest) throws -> DraftInvoice {
+        var lines = try request.subscriptions
             .sorted { ($0.start, $0.id) < ($1.start, $1.id) }
-            .flatMap { biller.lines(for: $0, at: request.billDate) }
-        lines += lateUsageLines(request)
+            .flatMap { try biller.lines(for: $0, at: request.billDate) }
+        lines += try lateUsageLines(request)
         lines += request.adjustments
         return Credits.apply(to: DraftInvoice(customerKey: request.customerKey, currency: request.currency,
                                               billDate: request.billDate, lines: lines),
@@ -54,14 +54,14 @@ public struct InvoiceAssembler {
 
     /// A `late_usage` line per period whose charge, recomputed with every event stored now,
     /// differs from what was billed: tiers, discounts and caps see all the period's usage.
-    func lateUsageLines(_ request: InvoiceRequest) -> [InvoiceLine] {
+    func lateUsageLines(_ request: InvoiceRequest) throws -> [InvoiceLine] {
         let subscriptions = Dictionary(request.subscriptions.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let keys = request.billedCharges.keys.sorted {
             ($0.subscriptionId, $0.rateCardKey, $0.periodStart) < ($1.subscriptionId, $1.rateCardKey, $1.periodStart)
         }
-        return keys.compactMap { key in
+        return try keys.compactMap { key in
             guard let subscription = subscriptions[key.subscriptionId], let billed = request.billedCharges[key],
-                  let charge = biller.recomputedCharge(key, subscription: subscription),
+                  let charge = try biller.recomputedCharge(key, subscription: subscription),
                   charge.period.end < request.billDate else { return nil }
             let difference = charge.total - billed
             guard difference != 0 else { return nil }

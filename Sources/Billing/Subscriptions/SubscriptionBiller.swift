@@ -29,7 +29,7 @@ public struct SubscriptionBiller {
 
     /// Every line `subscription` bills at `billDate`: in-advance fees of periods starting
     /// there, and the in-arrears lines of periods ending there.
-    public func lines(for subscription: Subscription, at billDate: Instant) -> [InvoiceLine] {
+    public func lines(for subscription: Subscription, at billDate: Instant) throws -> [InvoiceLine] {
         let serviceEnd = subscription.serviceEnd
         guard billDate >= subscription.start, serviceEnd.map({ $0 > subscription.start }) ?? true else { return [] }
         var lines: [InvoiceLine] = []
@@ -42,7 +42,7 @@ public struct SubscriptionBiller {
         let lastServed = min(billDate, serviceEnd ?? billDate) + -1
         if lastServed >= subscription.start, let window = subscription.phaseWindows.last(where: { $0.contains(lastServed) }) {
             for card in window.phase.rateCards {
-                lines += endingLines(subscription, card, window, billDate, lastServed: lastServed, serviceEnd: serviceEnd)
+                lines += try endingLines(subscription, card, window, billDate, lastServed: lastServed, serviceEnd: serviceEnd)
             }
         }
         return lines
@@ -75,7 +75,7 @@ public struct SubscriptionBiller {
     // MARK: Periods ending at the bill date
 
     func endingLines(_ subscription: Subscription, _ card: RateCard, _ window: Subscription.PhaseWindow,
-                     _ billDate: Instant, lastServed: Instant, serviceEnd: Instant?) -> [InvoiceLine] {
+                     _ billDate: Instant, lastServed: Instant, serviceEnd: Instant?) throws -> [InvoiceLine] {
         guard let price = card.price, !price.isFree else { return [] }
         guard let cadence = card.billingCadence else {
             guard case .flat(let amount, .inArrears) = price, subscription.origin == .new else { return [] }
@@ -99,7 +99,7 @@ public struct SubscriptionBiller {
                 lines.append(proratedFee(.prorationCharge, subscription, card, fee, period))
             }
             if let end = serviceEnd, end < period.billed.end,
-               let credit = prorationCredit(subscription, card, window, fee, period, end: end) {
+               let credit = try prorationCredit(subscription, card, window, fee, period, end: end) {
                 lines.append(credit)
             }
             return lines
@@ -107,7 +107,7 @@ public struct SubscriptionBiller {
             let fee = discounted(amount, card)
             return [proratedFee(.fee, subscription, card, fee, CardPeriod(whole: period.whole, billed: served))]
         case .unit, .tiered, .package, .dynamic:
-            return usageLines(subscription, card, price, whole: period.whole, served: served)
+            return try usageLines(subscription, card, price, whole: period.whole, served: served)
         }
     }
 
@@ -149,7 +149,7 @@ public struct SubscriptionBiller {
     /// period's start or, under `max_consumption_based`, the larger of that and the share of
     /// the metered quota used. Exact until the one rounding.
     func prorationCredit(_ subscription: Subscription, _ card: RateCard, _ window: Subscription.PhaseWindow,
-                         _ fee: Decimal, _ period: CardPeriod, end: Instant) -> InvoiceLine? {
+                         _ fee: Decimal, _ period: CardPeriod, end: Instant) throws -> InvoiceLine? {
         let plan = subscription.plan
         guard plan.proRating.enabled else { return nil }
         var consumed = Fraction(TimeFraction(part: end - period.whole.start, whole: period.whole.seconds))
@@ -158,7 +158,7 @@ public struct SubscriptionBiller {
             let since = Period(start: max(period.whole.start, subscription.start), end: end)
             for other in window.phase.rateCards {
                 guard let quota = other.meteredEntitlement?.issueAfterReset, let meter = catalog.meter(for: other) else { continue }
-                let used = quantity(meter, subscription, since)
+                let used = try quantity(meter, subscription, since)
                 // A zero quota has no share used; it cannot tell how much of the fee was consumed.
                 guard let share = Fraction(min(used, quota), over: quota), share > consumed else { continue }
                 consumed = share
@@ -177,8 +177,8 @@ public struct SubscriptionBiller {
 
     // MARK: Usage
 
-    func usageLines(_ subscription: Subscription, _ card: RateCard, _ price: Price, whole: Period, served: Period) -> [InvoiceLine] {
-        guard let charge = usageCharge(subscription, card, price, whole: whole, served: served) else { return [] }
+    func usageLines(_ subscription: Subscription, _ card: RateCard, _ price: Price, whole: Period, served: Period) throws -> [InvoiceLine] {
+        guard let charge = try usageCharge(subscription, card, price, whole: whole, served: served) else { return [] }
         var lines = [InvoiceLine(kind: .usage, subscriptionId: subscription.id, rateCardKey: card.key, featureKey: card.featureKey,
                                  description: card.name, period: served, quantity: charge.quantity, amount: charge.charge.usage,
                                  taxBehavior: card.taxConfig.behavior, taxCode: card.taxConfig.stripeCode,
@@ -202,24 +202,24 @@ public struct SubscriptionBiller {
     }
 
     func usageCharge(_ subscription: Subscription, _ card: RateCard, _ price: Price, whole: Period,
-                     served: Period) -> (quantity: Decimal, charge: UsageCharge)? {
+                     served: Period) throws -> (quantity: Decimal, charge: UsageCharge)? {
         guard !served.isEmpty else { return nil }
-        let used = catalog.meter(for: card).map { quantity($0, subscription, served) } ?? 0
+        let used = try catalog.meter(for: card).map { try quantity($0, subscription, served) } ?? 0
         let charge = UsageRater.rate(price: price, discounts: card.discounts, quantity: used,
                                      fraction: TimeFraction(part: served.seconds, whole: whole.seconds),
                                      currency: subscription.plan.currency)
         return (used, charge)
     }
 
-    func quantity(_ meter: Meter, _ subscription: Subscription, _ period: Period) -> Decimal {
-        let value = usage.quantity(meter: meter, subscriptionId: subscription.id, period: period)
+    func quantity(_ meter: Meter, _ subscription: Subscription, _ period: Period) throws -> Decimal {
+        let value = try usage.quantity(meter: meter, subscriptionId: subscription.id, period: period)
         return meter.aggregation == .avg ? value.rounded(scale: Aggregator.averageScale) : value
     }
 
     /// The whole charge (usage, discount and commitment) of a usage rate card for the period
     /// starting at `key.periodStart`, recomputed from the usage known now: what late usage
     /// is measured against. nil when the subscription has no such period.
-    public func recomputedCharge(_ key: ChargeKey, subscription: Subscription) -> (period: Period, total: Decimal, card: RateCard)? {
+    public func recomputedCharge(_ key: ChargeKey, subscription: Subscription) throws -> (period: Period, total: Decimal, card: RateCard)? {
         guard key.subscriptionId == subscription.id,
               let window = subscription.phaseWindows.last(where: { $0.contains(key.periodStart) }),
               let card = window.phase.rateCards.first(where: { $0.key == key.rateCardKey }),
@@ -232,7 +232,7 @@ public struct SubscriptionBiller {
         guard period.billed.start == key.periodStart else { return nil }
         let end = subscription.serviceEnd ?? period.billed.end
         let served = Period(start: period.billed.start, end: max(period.billed.start, min(period.billed.end, end)))
-        guard let charge = usageCharge(subscription, card, price, whole: period.whole, served: served) else { return nil }
+        guard let charge = try usageCharge(subscription, card, price, whole: period.whole, served: served) else { return nil }
         return (period.billed, charge.charge.total, card)
     }
 

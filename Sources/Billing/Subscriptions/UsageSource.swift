@@ -2,9 +2,10 @@ import Foundation
 
 /// Where the billing core reads aggregated usage: the metering store in production, a list of
 /// recorded events in tests. The quantity is the meter's aggregation over the events attributed
-/// to the subscription with a time in `period`.
+/// to the subscription with a time in `period`. A source that cannot read (a busy or broken
+/// database) throws: an invoice is never rated on a guess.
 public protocol UsageSource {
-    func quantity(meter: Meter, subscriptionId: String, period: Period) -> Decimal
+    func quantity(meter: Meter, subscriptionId: String, period: Period) throws -> Decimal
 }
 
 /// One metered event, already attributed to a subscription.
