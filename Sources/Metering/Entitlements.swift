@@ -8,6 +8,8 @@ public struct Entitlements {
     /// Why a request is refused (the server answers HTTP 403 with this as the problem's detail).
     public enum Denial: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidKey(subject: String)
+        /// An API key no customer has, or one revoked: never echoed.
+        case unknownAPIKey
         case noSubscription(customer: String)
         case paymentOverdue(reason: String)
         case featureNotInSubscription(feature: String, plan: String)
@@ -16,6 +18,7 @@ public struct Entitlements {
         public var description: String {
             switch self {
             case .invalidKey(let subject): return "invalid key: no customer has the usage key \(subject)"
+            case .unknownAPIKey: return "invalid key: the API key is unknown or revoked"
             case .noSubscription(let customer): return "expired subscription: customer \(customer) has no subscription in service"
             case .paymentOverdue(let reason): return "payment overdue: \(reason)"
             case .featureNotInSubscription(let feature, let plan): return "meter not in subscription: plan \(plan) does not include \(feature)"

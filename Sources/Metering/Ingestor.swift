@@ -28,7 +28,7 @@ public struct IngestSummary: Sendable {
 /// neighbours.
 public final class Ingestor {
     let store: Store
-    let now: Instant
+    private(set) var now: Instant
     let retention: ISODuration
     /// What attribution reads from the store: loaded at the start and again when a transaction
     /// begins after another writer changed subscriptions, subjects or the catalog.
@@ -54,11 +54,11 @@ public final class Ingestor {
     /// transaction begins.
     var keyBlockMark: Int64 = 0
     /// This ingest's own batches, whose key blocks are in `seen` already.
-    var ownBatches: Set<Int64> = []
+    public private(set) var ownBatches: Set<Int64> = []
     /// Keys each lane's table is to make room for before it next takes keys (see `ingest`).
     var keysToReserve = 0
-    let earliest: Int64
-    let latest: Int64
+    private(set) var earliest: Int64
+    private(set) var latest: Int64
     /// Lines parsed at a time.
     public var chunkLines = 131_072
     /// Bytes read from a file or pipe before a chunk is handed on (the end of input hands on
@@ -71,6 +71,10 @@ public final class Ingestor {
     /// it has: a slow producer never keeps the write lock from a bill run.
     public var inputWaitMillis = 200
     public var progress: (IngestSummary) -> Void = { _ in }
+    /// Keep the segment pieces of the last commit in `committedPieces` (the server adds them to
+    /// the usage its checks count).
+    public var keepsCommittedPieces = false
+    public private(set) var committedPieces: [SegmentPiece] = []
     /// Called once the input's first chunk is read, before its write transaction begins (a
     /// failpoint for tests that let another command commit in between).
     public var beforeTransaction: () -> Void = {}
@@ -87,6 +91,14 @@ public final class Ingestor {
         // Writing segments checks each one's subscription (a foreign key) and lands in the
         // segment B-tree: with SQLite's default 2 MB page cache both miss at almost every row.
         try store.database.execute("PRAGMA cache_size = -65536")
+    }
+
+    /// Moves "now" for a long-running ingest (the server): events are judged too old or too far
+    /// in the future against it.
+    public func advance(to now: Instant) {
+        self.now = now
+        earliest = retention.adding(times: -1, to: now).seconds
+        latest = now.seconds + 300
     }
 
     /// Reads the catalog, subscriptions and subjects that attribute events to subscriptions.
@@ -171,6 +183,46 @@ public final class Ingestor {
     public func ingest(_ data: Data, input: String) throws -> IngestSummary {
         let chunks = Box(LineChunk.split(Array(data), maxLines: chunkLines).makeIterator())
         return try ingest(input: input, bytes: data.count) { chunks.value.next() }
+    }
+
+    /// Ingests several inputs (the bodies of concurrent HTTP requests) in one transaction; each
+    /// gets its own summary, its rejections numbered by its own lines. All or nothing: when the
+    /// commit fails, none is stored.
+    public func ingest(parts: [Data], input: String) throws -> [IngestSummary] {
+        guard !parts.isEmpty else { return [] }
+        try store.database.begin()
+        do {
+            try catchUp()
+            let batch = try store.beginBatch(input: input, at: now)
+            ownBatches.insert(batch)
+            var group = CommitGroup(batch: batch, firstLine: 1,
+                                    segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
+                                    newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
+            var summaries: [IngestSummary] = []
+            var firstLine = 1
+            for part in parts {
+                var summary = IngestSummary()
+                let before = (group.accepted, group.duplicates, group.rejected, group.late)
+                let partFirst = firstLine
+                for chunk in LineChunk.split(Array(part), maxLines: chunkLines) {
+                    let prepared = prepare(chunk, firstLine: firstLine, parts: chunk.lineCount > 4_096 ? Ingestor.lanes : 1)
+                    firstLine += chunk.lineCount
+                    try add(prepared, group: &group, summary: &summary)
+                }
+                summary.accepted = group.accepted - before.0
+                summary.duplicates = group.duplicates - before.1
+                summary.rejected = group.rejected - before.2
+                summary.late = group.late - before.3
+                summary.rejections = summary.rejections.map { ($0.line - partFirst + 1, $0.reason) }
+                summaries.append(summary)
+            }
+            var total = IngestSummary()
+            try commit(group, input: input, summary: &total)
+            return summaries
+        } catch {
+            store.database.rollback()
+            throw error
+        }
     }
 
     /// The open transaction: what its chunks added so far.
@@ -286,7 +338,12 @@ public final class Ingestor {
         for day in Set(group.newKeys.flatMap(\.days)).sorted() {
             try store.appendEventKeys(parts: group.newKeys.map { $0.halves(day: day) }, day: Int64(day), batch: group.batch)
         }
-        for result in results { try store.writeSegments(try result.wait(), batch: group.batch) }
+        committedPieces = []
+        for result in results {
+            let pieces = try result.wait()
+            try store.writeSegments(pieces, batch: group.batch)
+            if keepsCommittedPieces { committedPieces += pieces }
+        }
         // Keys of days older than dedupeRetention (and the day before, which a repeat on the
         // first retained day may name) are no longer needed: such events are refused as too old.
         try store.pruneEventKeys(before: Instant(seconds: earliest - EventKeyBlock.secondsPerDay))

@@ -56,6 +56,21 @@ public struct Settings: Hashable, Sendable {
     /// How long de-duplication keys are kept after an event's time.
     public var dedupeRetention = ISODuration(days: 90)
     public var backupDir = "./backups"
+    public var server = Server()
+
+    /// `tollbooth serve`.
+    public struct Server: Hashable, Sendable {
+        /// HOST:PORT to listen on.
+        public var listen = "127.0.0.1:8080"
+        /// The URL the world reaches the server at (Stripe's webhook, links to the usage page).
+        public var publicUrl: String?
+        /// Request bodies over this are refused (413) before they are read whole.
+        public var maxBodyBytes = 1 << 20
+        /// How long the first event of a group waits for others to share its transaction.
+        public var eventsCommitMillis = 5
+
+        public init() {}
+    }
 
     /// The defaults, as if the file were empty.
     public init() {}
@@ -108,6 +123,17 @@ public struct Settings: Hashable, Sendable {
             backupDir = value
         }
 
+        if try reader.object("server") {
+            if let value = try reader.string("server.listen") {
+                guard ListenAddress(value) != nil else {
+                    throw SettingsError("server.listen must be HOST:PORT such as 127.0.0.1:8080, not \"\(value)\"")
+                }
+                server.listen = value
+            }
+            if let value = try reader.string("server.publicUrl") { server.publicUrl = value }
+            if let value = try reader.wholeNumber("server.maxBodyBytes", minimum: 1024) { server.maxBodyBytes = value }
+            if let value = try reader.wholeNumber("server.eventsCommitMillis", minimum: 0) { server.eventsCommitMillis = value }
+        }
         if try reader.object("tax") {
             if let value = try reader.string("tax.provider") {
                 guard let provider = TaxProvider(rawValue: value) else {
@@ -252,5 +278,22 @@ private struct SettingsReader {
         guard let found = value(path) else { return nil }
         guard case .array(let items) = found else { throw SettingsError("\(path) must be an array, not \(found.kindName)") }
         return items
+    }
+}
+
+/// `HOST:PORT` (`[::1]:8080` for IPv6); port 0 asks for a free one.
+public struct ListenAddress: Hashable, Sendable {
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
     }
 }

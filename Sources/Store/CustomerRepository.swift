@@ -21,7 +21,9 @@ extension Store {
                     try database.run("UPDATE customers SET name = ?, email = ?, currency = ?, json = ?, updated_at = ? WHERE key = ?",
                                      [.text(customer.name), SQLValue(customer.email), SQLValue(customer.currency?.code),
                                       .text(String(decoding: CustomerReader.json(customer), as: UTF8.self)), now.sql, .text(customer.key)])
-                    try database.run("DELETE FROM customer_subjects WHERE customer_key = ?", [.text(customer.key)])
+                    // The customer's API key ids are subjects too; they are not the file's to drop.
+                    try database.run("DELETE FROM customer_subjects WHERE customer_key = ? AND subject NOT IN (SELECT id FROM api_keys)",
+                                     [.text(customer.key)])
                     updated += 1
                 } else {
                     try database.run("INSERT INTO customers (key, name, email, currency, json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",

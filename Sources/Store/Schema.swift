@@ -10,6 +10,7 @@ enum Schema {
         (2, version2, moveEventKeysIntoBlocks),
         (3, version3, nil),
         (4, version4, nil),
+        (6, version6, nil),
     ]
 
     /// The newest schema this build knows.
@@ -461,6 +462,45 @@ enum Schema {
             """
         }
     }.joined(separator: "\n"))
+    """
+
+    /// The server's credentials: service tokens for the gateway and operators' tools, API keys
+    /// for the customers' API consumers. Only a SHA-256 digest of each secret is stored.
+    static let version6 = """
+    CREATE TABLE service_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        scope TEXT NOT NULL CHECK (scope IN ('ingest', 'check', 'admin')),
+        digest TEXT NOT NULL UNIQUE,
+        last4 TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    -- A key's id is also one of its customer's usage subjects (events may name it).
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        digest TEXT NOT NULL UNIQUE,
+        last4 TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE INDEX api_keys_customer ON api_keys (customer_key);
+
+    -- credentials: tokens and keys; payments: invoices (their payment state decides access).
+    INSERT INTO change_counters (name, value) VALUES ('credentials', 0), ('payments', 0);
+    \(["service_tokens", "api_keys"].flatMap { table in
+        ["INSERT", "UPDATE", "DELETE"].map { event in
+            """
+            CREATE TRIGGER \(table)_\(event.lowercased())_credentials AFTER \(event) ON \(table)
+            BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'credentials'; END;
+            """
+        }
+    }.joined(separator: "\n"))
+    CREATE TRIGGER invoices_insert_payments AFTER INSERT ON invoices
+    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
+    CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices
+    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
     """
 
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.

@@ -8,7 +8,7 @@ struct CustomersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customers",
         abstract: "Import and list customers; payment and portal links.",
-        subcommands: [Import.self, List.self, PaymentLink.self, PortalLink.self])
+        subcommands: [Import.self, List.self, PaymentLink.self, PortalLink.self, APIKeyCommand.self])
 }
 
 extension CustomersCommand {

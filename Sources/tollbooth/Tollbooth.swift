@@ -26,6 +26,8 @@ struct Tollbooth: AsyncParsableCommand {
             RerunCommand.self,
             ReportCommand.self,
             StripeCommand.self,
+            ServeCommand.self,
+            TokensCommand.self,
             DemoCommand.self,
             BenchCommand.self,
         ])

@@ -243,7 +243,8 @@ import Testing
         for arguments in [["invoices", "list"], ["run", "--at", "2026-12-01T02:00:00Z"], ["catalog", "import", fixture("catalogs/sample.json")]] {
             let outcome = try cli.run(arguments)
             #expect(outcome.status == 1, "\(outcome)")
-            #expect(outcome.stderr == "error: the database \(cli.database) is at schema version 99, newer than the 4 this tollbooth knows: use the tollbooth that wrote it (nothing was changed)\n")
+            #expect(outcome.stderr.hasPrefix("error: the database \(cli.database) is at schema version 99, newer than the "), "\(outcome)")
+            #expect(outcome.stderr.hasSuffix(" this tollbooth knows: use the tollbooth that wrote it (nothing was changed)\n"), "\(outcome)")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: cli.database)) == before)
     }

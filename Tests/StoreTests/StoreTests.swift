@@ -21,8 +21,8 @@ import Testing
     @Test func migrationsRunOnceAndReopenIsClean() throws {
         let store = try temporaryStore()
         let reopened = try Store(path: store.database.path)
-        #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == [1, 2, 3, 4])
-        #expect(try reopened.database.first("PRAGMA user_version")?.int(0) == 4)
+        #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == Schema.migrations.map { Int64($0.version) })
+        #expect(try reopened.database.first("PRAGMA user_version")?.int(0) == Int64(Schema.latestVersion))
         #expect(try reopened.database.first("PRAGMA journal_mode")?.string(0) == "wal")
         #expect(try reopened.database.first("PRAGMA foreign_keys")?.int(0) == 1)
     }
@@ -32,37 +32,49 @@ import Testing
         try store.database.execute("PRAGMA user_version = 7")
         let path = store.database.path
         #expect(throws: SchemaVersionError.self) { _ = try Store(path: path) }
-        // Recorded migrations beyond this build's count too, whatever user_version says.
-        try store.database.execute("PRAGMA user_version = 4")
-        try store.database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (5, 0)")
+        // Recorded migrations beyond this build's too, whatever user_version says.
+        let next = Schema.latestVersion + 1
+        try store.database.execute("PRAGMA user_version = \(Schema.latestVersion)")
+        try store.database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", [.integer(Int64(next))])
         do {
             _ = try Store(path: path)
-            Issue.record("a database with migration 5 was opened")
+            Issue.record("a database with migration \(next) was opened")
         } catch let error as SchemaVersionError {
-            #expect(error.found == 5)
-            #expect(error.known == 4)
+            #expect(error.found == next)
+            #expect(error.known == Schema.latestVersion)
         }
     }
 
     @Test func aMigrationThatRebuildsAReferencedTableKeepsItsRows() throws {
-        // Version 4 rebuilds job_runs, which stages, closes and invoices refer to.
-        let store = try storeWithCustomers()
-        let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
-        let run = try store.startRun(asOf: now, dryRun: false, at: now)
-        #expect(try store.close(subscriptionId: sub.id, customerKey: "acme", billDate: now, run: run))
-        try store.database.execute("DELETE FROM schema_migrations WHERE version = 4; PRAGMA user_version = 3;")
-        try store.database.execute("""
-            DROP TRIGGER meters_insert_attribution; DROP TRIGGER meters_update_attribution; DROP TRIGGER meters_delete_attribution;
-            DROP TRIGGER subscriptions_insert_attribution; DROP TRIGGER subscriptions_update_attribution;
-            DROP TRIGGER subscriptions_delete_attribution; DROP TRIGGER customer_subjects_insert_attribution;
-            DROP TRIGGER customer_subjects_update_attribution; DROP TRIGGER customer_subjects_delete_attribution;
-            DROP TABLE change_counters;
-            """)
-        let migrated = try Store(path: store.database.path)
+        // A version 3 database with a run, a close that refers to it, and a stage.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("v3-\(UUID().uuidString).db").path
+        do {
+            let database = try Database(path: path, migrate: false)
+            try database.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            for migration in Schema.migrations where migration.version <= 3 {
+                try database.execute(migration.sql)
+                try migration.code?(database)
+                try database.run("INSERT INTO schema_migrations VALUES (?, 0)", [.integer(Int64(migration.version))])
+            }
+            try database.execute("""
+                INSERT INTO customers (key, name, json, created_at, updated_at) VALUES ('acme', 'Acme', '{}', 0, 0);
+                INSERT INTO plans (key, version, name, currency, json, imported_at) VALUES ('p', 1, 'P', 'USD', '{}', 0);
+                INSERT INTO subscriptions (id, customer_key, plan_key, plan_version, anchor, start, created_at, updated_at)
+                    VALUES ('sub_1', 'acme', 'p', 1, 0, 0, 0, 0);
+                INSERT INTO job_runs (id, as_of, started_at, status) VALUES (7, 0, 0, 'succeeded');
+                INSERT INTO job_stages (run_id, stage, started_at, status) VALUES (7, 'close', 0, 'succeeded');
+                INSERT INTO period_closes (subscription_id, bill_date, customer_key, run_id) VALUES ('sub_1', 0, 'acme', 7);
+                """)
+        }
+        // Version 4 rebuilds job_runs, which stages and closes refer to.
+        let migrated = try Store(path: path)
         #expect(try migrated.database.first("SELECT count(*) FROM job_runs")?.int(0) == 1)
-        #expect(try migrated.database.first("SELECT run_id FROM period_closes")?.int(0) == run)
+        #expect(try migrated.database.first("SELECT run_id FROM period_closes")?.int(0) == 7)
+        #expect(try migrated.database.first("SELECT status FROM job_stages")?.string(0) == "succeeded")
         #expect(try migrated.database.first("PRAGMA foreign_keys")?.int(0) == 1)
         #expect(try migrated.database.query("PRAGMA foreign_key_check").isEmpty)
+        // The new status is allowed now.
+        try migrated.database.run("UPDATE job_runs SET status = 'abandoned'")
     }
 
     @Test func aRunStillRunningWhenTheNextStartsIsMarkedAbandoned() throws {

@@ -1,0 +1,246 @@
+import Billing
+import Foundation
+import Metering
+import Store
+
+/// What the check route decides from, held in memory: credentials by digest, customers and their
+/// subscriptions, the invoices whose payment state can block, and usage per usage period. Loaded
+/// at start; kept current by the server's own writes and, for other writers (the command line,
+/// cron jobs), by the change watcher. Nothing is recomputed from the segments per request.
+struct AccessSnapshot: Sendable {
+    var catalog = Catalog()
+    /// Tokens not revoked, by digest.
+    var tokens: [String: StoredToken] = [:]
+    /// Keys not revoked, by digest.
+    var keys: [String: StoredAPIKey] = [:]
+    var subjects: [String: String] = [:]
+    var customers: [String: Customer] = [:]
+    /// Each customer's subscriptions, in start order.
+    var subscriptions: [String: [Subscription]] = [:]
+    var payments: [String: [InvoicePaymentFacts]] = [:]
+    var counters: [String: Int64] = [:]
+
+    static func load(_ store: Store, parts: Set<Part> = Set(Part.allCases), into snapshot: AccessSnapshot = AccessSnapshot()) throws -> AccessSnapshot {
+        var snapshot = snapshot
+        snapshot.counters = try store.changeCounters()
+        if parts.contains(.attribution) {
+            snapshot.catalog = try store.catalog()
+            snapshot.subjects = try store.subjectOwners()
+            snapshot.customers = Dictionary(try store.customers().map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            var subscriptions: [String: [Subscription]] = [:]
+            for record in try store.subscriptions(catalog: snapshot.catalog) {
+                subscriptions[record.subscription.customerKey, default: []].append(record.subscription)
+            }
+            snapshot.subscriptions = subscriptions.mapValues { $0.sorted { ($0.start, $0.id) < ($1.start, $1.id) } }
+        }
+        if parts.contains(.credentials) {
+            snapshot.tokens = Dictionary(try store.tokens().filter { $0.revokedAt == nil }.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
+            snapshot.keys = Dictionary(try store.apiKeys().filter { $0.revokedAt == nil }.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        if parts.contains(.payments) {
+            snapshot.payments = try store.blockingPaymentFacts()
+        }
+        return snapshot
+    }
+
+    /// The parts reloaded when their change counter moves.
+    enum Part: String, CaseIterable, Sendable {
+        case attribution, credentials, payments
+    }
+}
+
+/// One usage period of one subscription's meter.
+struct UsageKey: Hashable, Sendable {
+    var subscriptionId: String
+    var meterSlug: String
+    var period: Period
+}
+
+/// A check as the route received it.
+struct CheckRequest: Sendable {
+    var apiKey: String?
+    var subject: String?
+    /// Asked by customer (the entitlement and usage routes) rather than by key or subject.
+    var customerKey: String?
+    var feature: String
+    var units: Decimal = 1
+    var consume = false
+    var idempotencyKey: String?
+}
+
+/// What a check found: who, which subscription and feature, and the usage figures of a metered
+/// feature. The answer's fields, allowed or not.
+struct CheckFacts: Sendable {
+    var customer: String?
+    var subject: String?
+    var subscription: String?
+    var plan: String?
+    var feature: String
+    var usage: Decimal?
+    var limit: Decimal?
+    var balance: Decimal?
+    var overage: Decimal?
+    var isSoftLimit: Bool?
+    var period: Period?
+    var config: String?
+}
+
+struct CheckAnswer: Sendable {
+    var facts: CheckFacts
+    var denial: Entitlements.Denial?
+    var allowed: Bool { denial == nil }
+}
+
+/// Who and what a check is about, before usage is counted.
+struct ResolvedCheck: Sendable {
+    var customer: Customer
+    var subject: String
+    var subscription: Subscription
+    var card: RateCard
+    var meter: Meter?
+    var entitlement: MeteredEntitlement?
+    var usageKey: UsageKey?
+}
+
+/// The live state and the decisions made from it. The snapshot and the usage counts are read
+/// by request threads under a lock and changed on the store's queue.
+final class AccessState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var snapshot: AccessSnapshot
+    /// Usage per usage period, as stored plus what this server committed or reserved since.
+    private var usage: [UsageKey: Decimal] = [:]
+    /// Units of consuming checks decided and not yet committed: kept when the counts are
+    /// reloaded, so a reload never forgets a reservation.
+    private var pending: [UsageKey: Decimal] = [:]
+    let maxPaymentOverdueDays: Int
+
+    init(snapshot: AccessSnapshot, maxPaymentOverdueDays: Int) {
+        self.snapshot = snapshot
+        self.maxPaymentOverdueDays = maxPaymentOverdueDays
+    }
+
+    var current: AccessSnapshot { lock.withLock { snapshot } }
+
+    func replace(_ snapshot: AccessSnapshot) { lock.withLock { self.snapshot = snapshot } }
+
+    // MARK: Credentials
+
+    func token(secret: String) -> StoredToken? {
+        let digest = Credentials.digest(secret)
+        return lock.withLock { snapshot.tokens[digest] }
+    }
+
+    // MARK: Deciding
+
+    /// The customer, subscription and rate card a check is about, or why it is refused before
+    /// any usage is counted: the key, the subscription, payment access, the feature.
+    func resolve(_ request: CheckRequest, at now: Instant) -> Result<ResolvedCheck, Entitlements.Denial> {
+        let snapshot = current
+        let subject: String, customerKey: String
+        if let key = request.customerKey {
+            (subject, customerKey) = (key, key)
+        } else if let secret = request.apiKey {
+            guard let key = snapshot.keys[Credentials.digest(secret)] else { return .failure(.unknownAPIKey) }
+            (subject, customerKey) = (key.id, key.customerKey)
+        } else {
+            let given = request.subject ?? ""
+            guard let owner = snapshot.subjects[given] else { return .failure(.invalidKey(subject: given)) }
+            (subject, customerKey) = (given, owner)
+        }
+        guard let customer = snapshot.customers[customerKey] else { return .failure(.invalidKey(subject: subject)) }
+        guard let subscription = snapshot.subscriptions[customerKey]?.last(where: { $0.window(at: now) != nil }),
+              let window = subscription.window(at: now) else {
+            return .failure(.noSubscription(customer: customerKey))
+        }
+        let grace = PaymentAccess.graceDays(customerMetadata: customer.metadata, planMetadata: subscription.plan.metadata,
+                                            installationDefault: maxPaymentOverdueDays)
+        if case .blocked(_, let reason) = PaymentAccess.decide(invoices: snapshot.payments[customerKey] ?? [], graceDays: grace, now: now) {
+            return .failure(.paymentOverdue(reason: reason))
+        }
+        guard let card = window.phase.rateCards.first(where: { $0.featureKey == request.feature }) else {
+            return .failure(.featureNotInSubscription(feature: request.feature, plan: subscription.plan.key))
+        }
+        var resolved = ResolvedCheck(customer: customer, subject: subject, subscription: subscription, card: card)
+        if let entitlement = card.meteredEntitlement, let meter = snapshot.catalog.meter(for: card),
+           let period = Quota.usagePeriod(entitlement: entitlement, rateCardCadence: card.billingCadence ?? subscription.plan.billingCadence,
+                                          subscriptionAnchor: window.anchor, subscriptionStart: max(subscription.start, window.start), now: now) {
+            resolved.meter = meter
+            resolved.entitlement = entitlement
+            resolved.usageKey = UsageKey(subscriptionId: subscription.id, meterSlug: meter.slug, period: period)
+        }
+        return .success(resolved)
+    }
+
+    /// The usage counted for a key, if it is in memory.
+    func used(_ key: UsageKey) -> Decimal? { lock.withLock { usage[key] } }
+
+    /// Records a count read from the store (on the store's queue), unless one is there already.
+    func load(_ key: UsageKey, stored: Decimal) {
+        lock.withLock {
+            if usage[key] == nil { usage[key] = stored + (pending[key] ?? 0) }
+        }
+    }
+
+    /// Decides a check; nil when its usage period's count is not in memory (read it, then ask
+    /// again). A consuming check that is allowed reserves its units at once, under the same
+    /// lock, so concurrent checks never take a hard limit past its quota.
+    func decide(_ resolved: ResolvedCheck, request: CheckRequest) -> CheckAnswer? {
+        var facts = CheckFacts(customer: resolved.customer.key, subject: resolved.subject, subscription: resolved.subscription.id,
+                               plan: resolved.subscription.plan.key, feature: request.feature)
+        if case .static(let config)? = resolved.card.entitlementTemplate { facts.config = config }
+        guard let key = resolved.usageKey, let entitlement = resolved.entitlement else { return CheckAnswer(facts: facts) }
+        return lock.withLock { () -> CheckAnswer? in
+            guard let used = usage[key] else { return nil }
+            facts.limit = entitlement.issueAfterReset
+            facts.isSoftLimit = entitlement.isSoftLimit
+            facts.period = key.period
+            let requested = max(0, request.units)
+            let decision = Quota.decide(entitlement: entitlement, usedInPeriod: used, requested: requested)
+            var after = used
+            if case .denied = decision {} else if request.consume {
+                after += requested
+                usage[key] = after
+                pending[key, default: 0] += requested
+            }
+            facts.usage = after
+            facts.balance = max(0, entitlement.issueAfterReset - after)
+            facts.overage = max(0, after - entitlement.issueAfterReset)
+            if case .denied(let used, let limit) = decision {
+                return CheckAnswer(facts: facts, denial: .quotaExhausted(feature: request.feature, used: used, limit: limit, periodEnd: key.period.end))
+            }
+            return CheckAnswer(facts: facts)
+        }
+    }
+
+    /// A reservation's events were committed (stored now) or failed (forgotten).
+    func settle(_ key: UsageKey, units: Decimal, stored: Bool) {
+        lock.withLock {
+            pending[key, default: 0] -= units
+            if pending[key] == 0 { pending[key] = nil }
+            if !stored, let value = usage[key] { usage[key] = value - units }
+        }
+    }
+
+    /// Adds what a commit of events stored to the counts in memory: COUNT and SUM meters by
+    /// their count and sum; other aggregations are read again from the store when next needed.
+    func add(_ pieces: [SegmentPiece]) {
+        guard !pieces.isEmpty else { return }
+        let meters = Dictionary(current.catalog.meters.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
+        lock.withLock {
+            let keys = Array(usage.keys)
+            for piece in pieces {
+                for key in keys where key.subscriptionId == piece.subscriptionId && key.meterSlug == piece.meterSlug
+                    && key.period.contains(piece.windowStart) {
+                    switch meters[piece.meterSlug]?.aggregation {
+                    case .count?: usage[key, default: 0] += Decimal(piece.count)
+                    case .sum?: usage[key, default: 0] += Decimal(string: piece.sum) ?? 0
+                    case .uniqueCount?, .max?, .min?, .avg?, .latest?, nil: usage[key] = nil
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets every count (another writer stored usage): each is read again when next needed.
+    func forgetUsage() { lock.withLock { usage.removeAll() } }
+}

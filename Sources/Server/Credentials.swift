@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+import Store
+
+/// Secrets for the server: service tokens (`tbt_`) and customers' API keys (`tb_test_`,
+/// `tb_live_`), each 32 random base62 characters after its prefix. A secret is shown once; the
+/// store keeps its SHA-256 digest (hex) and last 4 characters.
+public enum Credentials {
+    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+    /// 32 base62 characters from the system's random source (rejection sampling: no bias).
+    static func randomBase62(count: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        var characters: [Character] = []
+        while characters.count < count {
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            if byte < 248 { characters.append(alphabet[Int(byte) % 62]) }
+        }
+        return String(characters)
+    }
+
+    public static func digest(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A new service token: its secret (to show once) and what is stored.
+    public static func newToken(scope: TokenScope, name: String) -> (secret: String, id: String, digest: String, last4: String) {
+        let secret = "tbt_" + randomBase62()
+        return (secret, "tok_" + randomBase62(count: 16).lowercased(), digest(secret), String(secret.suffix(4)))
+    }
+
+    /// A new API key for an installation (`tb_live_` in production, else `tb_test_`).
+    public static func newAPIKey(production: Bool) -> (secret: String, id: String, digest: String, last4: String) {
+        let secret = (production ? "tb_live_" : "tb_test_") + randomBase62()
+        return (secret, "key_" + randomBase62(count: 16).lowercased(), digest(secret), String(secret.suffix(4)))
+    }
+
+    /// Whether a text has the shape of a token or key (never logged either way).
+    static func looksLikeSecret(_ text: String) -> Bool {
+        text.hasPrefix("tbt_") || text.hasPrefix("tb_test_") || text.hasPrefix("tb_live_")
+    }
+}

@@ -1,0 +1,245 @@
+import Billing
+import Dispatch
+import Foundation
+import Logging
+import Metering
+import Pipeline
+import Store
+
+/// "Now" for the server: the system clock, or a replayed instant (`--at`) moving on from
+/// when the server started.
+struct ServerClock: Sendable {
+    let start: Instant?
+    let started = ContinuousClock.now
+
+    func now() -> Instant {
+        guard let start else { return Instant(seconds: Int64(Date().timeIntervalSince1970.rounded(.down))) }
+        return Instant(seconds: start.seconds + (ContinuousClock.now - started).components.seconds)
+    }
+}
+
+/// Groups the events of concurrent requests into one transaction (`server.eventsCommitMillis`):
+/// each request gets its own accounting once the transaction holding its events has committed.
+final class GroupCommitter: @unchecked Sendable {
+    let worker: StoreWorker
+    let ingestor: Ingestor
+    let delayMillis: Int
+    let clock: ServerClock
+    /// Runs on the store's queue right after a commit, before any request is answered.
+    let afterCommit: @Sendable (_ pieces: [SegmentPiece], _ events: Int) -> Void
+    private let lock = NSLock()
+    private var pending: [(lines: Data, done: @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
+    private var scheduled = false
+
+    init(worker: StoreWorker, ingestor: Ingestor, delayMillis: Int, clock: ServerClock,
+         afterCommit: @escaping @Sendable (_ pieces: [SegmentPiece], _ events: Int) -> Void) {
+        self.worker = worker
+        self.ingestor = ingestor
+        self.delayMillis = delayMillis
+        self.clock = clock
+        self.afterCommit = afterCommit
+    }
+
+    /// Stores NDJSON lines with the next group; returns their accounting once committed.
+    func submit(_ lines: Data) async throws -> IngestSummary {
+        try await withCheckedThrowingContinuation { continuation in
+            let schedule = lock.withLock {
+                pending.append((lines, { continuation.resume(with: $0) }))
+                defer { scheduled = true }
+                return !scheduled
+            }
+            if schedule {
+                worker.queue.asyncAfter(deadline: .now() + .milliseconds(delayMillis)) { self.flush() }
+            }
+        }
+    }
+
+    /// On the store's queue: commits everything submitted so far in one transaction.
+    private func flush() {
+        let group = lock.withLock {
+            defer { pending = []; scheduled = false }
+            return pending
+        }
+        guard !group.isEmpty else { return }
+        ingestor.advance(to: clock.now())
+        do {
+            let summaries = try ingestor.ingest(parts: group.map(\.lines), input: "http")
+            afterCommit(ingestor.committedPieces, summaries.reduce(0) { $0 + $1.lines })
+            for (item, summary) in zip(group, summaries) { item.done(.success(summary)) }
+        } catch {
+            for item in group { item.done(.failure(error)) }
+        }
+    }
+
+    var ownBatches: Set<Int64> { ingestor.ownBatches }
+}
+
+/// Why the server could not store what it was given (503: the client should retry).
+struct StoreUnavailable: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The live half's state and work, apart from HTTP: credentials and checks decided in memory,
+/// events and consuming checks committed in groups, other writers' changes watched.
+public final class LiveServer: @unchecked Sendable {
+    let worker: StoreWorker
+    let state: AccessState
+    let settings: Settings
+    let clock: ServerClock
+    let logger: Logger
+    let events: GroupCommitter
+    let consumption: GroupCommitter
+    let metrics = ServerMetrics()
+    /// What the change watcher last saw (used on the store's queue only).
+    private var lastDataVersion: Int64 = 0
+    private var lastBatch: Int64 = 0
+
+    public init(store: Store, settings: Settings, start: Instant?, logger: Logger) throws {
+        worker = StoreWorker(store: store)
+        self.settings = settings
+        clock = ServerClock(start: start)
+        self.logger = logger
+        let state = AccessState(snapshot: try AccessSnapshot.load(store), maxPaymentOverdueDays: settings.maxPaymentOverdueDays)
+        self.state = state
+        let now = clock.now()
+        let eventIngestor = try Ingestor(store: store, now: now, dedupeRetention: settings.dedupeRetention)
+        eventIngestor.keepsCommittedPieces = true
+        let metrics = metrics
+        events = GroupCommitter(worker: worker, ingestor: eventIngestor, delayMillis: settings.server.eventsCommitMillis, clock: clock) { pieces, lines in
+            state.add(pieces)
+            metrics.committed(events: lines)
+        }
+        // Consuming checks reserve their units when decided: what they store is counted already.
+        consumption = GroupCommitter(worker: worker, ingestor: try Ingestor(store: store, now: now, dedupeRetention: settings.dedupeRetention),
+                                     delayMillis: settings.server.eventsCommitMillis, clock: clock) { _, lines in
+            metrics.committed(events: lines)
+        }
+        lastDataVersion = try store.dataVersion()
+        lastBatch = try store.ingestBatches(after: 0).last ?? 0
+    }
+
+    func now() -> Instant { clock.now() }
+
+    // MARK: Events
+
+    /// Stores a request's events (NDJSON lines) with the next group commit.
+    func ingest(lines: [[UInt8]]) async throws -> IngestSummary {
+        var data = Data()
+        data.reserveCapacity(lines.reduce(0) { $0 + $1.count + 1 })
+        for line in lines {
+            data.append(contentsOf: line)
+            data.append(0x0A)
+        }
+        let summary: IngestSummary
+        do { summary = try await events.submit(data) } catch {
+            throw StoreUnavailable(description: "the events could not be stored: \(error); send them again")
+        }
+        metrics.events(summary)
+        return summary
+    }
+
+    // MARK: Checks
+
+    /// Decides a check: fresh from memory, counting usage first read from the store when a
+    /// usage period is first asked about. A consuming check that is allowed is answered once its
+    /// usage event is committed.
+    func check(_ request: CheckRequest) async throws -> CheckAnswer {
+        let now = clock.now()
+        let resolved: ResolvedCheck
+        switch state.resolve(request, at: now) {
+        case .failure(let denial):
+            return CheckAnswer(facts: CheckFacts(feature: request.feature), denial: denial)
+        case .success(let found): resolved = found
+        }
+        var decided: CheckAnswer?
+        while decided == nil {
+            if let key = resolved.usageKey, state.used(key) == nil, let meter = resolved.meter {
+                // Read and recorded in the store queue's order: a commit queued after the read
+                // adds to what was read.
+                try await worker.run { store in
+                    let stored = try store.usage.aggregate(meter: meter, subscriptionId: key.subscriptionId, period: key.period)
+                    self.state.load(key, stored: stored)
+                }
+            }
+            decided = state.decide(resolved, request: request)
+        }
+        let answer = decided!
+        guard request.consume, answer.allowed, let meter = resolved.meter ?? state.current.catalog.meter(for: resolved.card) else {
+            return answer
+        }
+        let units = max(0, request.units)
+        let lines = ConsumedUsage.events(meter: meter, subject: resolved.subject, units: units,
+                                         id: request.idempotencyKey ?? UUID().uuidString.lowercased(), at: now)
+        do {
+            let summary = try await consumption.submit(lines)
+            if let key = resolved.usageKey {
+                // A repeated idempotency key was counted by the check that first sent it.
+                let repeated = summary.accepted == 0 ? units : 0
+                state.settle(key, units: units - repeated, stored: true)
+                if repeated > 0 { state.settle(key, units: repeated, stored: false) }
+            }
+        } catch {
+            if let key = resolved.usageKey { state.settle(key, units: units, stored: false) }
+            throw StoreUnavailable(description: "the usage could not be stored: \(error); check again")
+        }
+        return answer
+    }
+
+    // MARK: Watching other writers
+
+    /// On the store's queue: reads what other connections committed since the last look and
+    /// brings the state up to date. Cheap when nothing changed (`PRAGMA data_version`).
+    func catchUp() throws {
+        let store = worker.store
+        let version = try store.dataVersion()
+        guard version != lastDataVersion else { return }
+        lastDataVersion = version
+        let current = state.current
+        let counters = try store.changeCounters()
+        let changed = Set(AccessSnapshot.Part.allCases.filter { counters[$0.rawValue] != current.counters[$0.rawValue] })
+        if !changed.isEmpty {
+            state.replace(try AccessSnapshot.load(store, parts: changed, into: current))
+            logger.info("reloaded what other writers changed", metadata: ["parts": "\(changed.map(\.rawValue).sorted())"])
+        }
+        let batches = try store.ingestBatches(after: lastBatch)
+        if let newest = batches.last {
+            lastBatch = newest
+            let own = events.ownBatches.union(consumption.ownBatches)
+            if batches.contains(where: { !own.contains($0) }) { state.forgetUsage() }
+        }
+    }
+
+    /// Watches the store every `interval` until cancelled.
+    func watch(every interval: Duration = .milliseconds(200)) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            do {
+                try await worker.run { _ in try self.catchUp() }
+            } catch {
+                logger.error("could not read other writers' changes", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// The usage event a consuming check records: source `tollbooth-check`, the meter's event
+/// type, the units as the meter's value (a COUNT meter gets one event per unit).
+enum ConsumedUsage {
+    static func events(meter: Meter, subject: String, units: Decimal, id: String, at now: Instant) -> Data {
+        func event(_ id: String, data: String) -> String {
+            "{\"specversion\":\"1.0\",\"id\":\(EventBody.jsonString(id)),\"source\":\"tollbooth-check\",\"type\":\(EventBody.jsonString(meter.eventType)),"
+                + "\"subject\":\(EventBody.jsonString(subject)),\"time\":\"\(now.rfc3339)\",\"data\":\(data)}"
+        }
+        switch meter.aggregation {
+        case .count:
+            let count = max(1, NSDecimalNumber(decimal: units).intValue)
+            let lines = count == 1 ? [event(id, data: "{}")] : (1...count).map { event("\(id)-\($0)", data: "{}") }
+            return Data((lines.joined(separator: "\n") + "\n").utf8)
+        case .sum, .max, .min, .avg, .latest, .uniqueCount:
+            var data = units.plainString
+            let path = (meter.valueProperty ?? "$.value").dropFirst(2).split(separator: ".").reversed()
+            for name in path { data = "{\(EventBody.jsonString(String(name))):\(data)}" }
+            return Data((event(id, data: data) + "\n").utf8)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Pipeline
+import Prometheus
+import Store
+
+/// The OpenAPI 3.1 document of every route (Sources/Server/openapi.yaml), served at /openapi.yaml.
+enum OpenAPIDocument {
+    static let text: String = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else { return "openapi: 3.1.0\n" }
+        return text
+    }()
+}
+
+/// `tollbooth serve`: builds the application and runs it until SIGTERM or SIGINT, after which
+/// it answers what it accepted and stops.
+public enum ServerApp {
+    /// Runs the server on `address`; `onListening` gets the bound port (useful with port 0).
+    public static func run(store: Store, settings: Settings, address: ListenAddress, start: Instant?, logger: Logger,
+                           onListening: @escaping @Sendable (Int) -> Void) async throws {
+        let live = try LiveServer(store: store, settings: settings, start: start, logger: logger)
+        // Hummingbird's request metrics go through swift-metrics into the same registry.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: live.metrics.registry))
+        let router = Router(context: ServerContext.self)
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        Routes(live: live).register(on: router)
+        let app = Application(router: router, configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tollbooth"),
+                              onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
+                              logger: logger)
+        let watcher = Task { await live.watch() }
+        defer { watcher.cancel() }
+        try await app.runService()
+    }
+}
+
+import Billing

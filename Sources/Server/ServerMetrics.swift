@@ -1,0 +1,55 @@
+import Metering
+import Prometheus
+
+/// What an operator's dashboard and alerts read at `GET /metrics`, in Prometheus' text format:
+/// requests and their latency per route and status (Hummingbird's `MetricsMiddleware`, through
+/// swift-metrics into this registry), events by outcome, checks by outcome and reason, and the
+/// sizes of the groups committed.
+final class ServerMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let accepted: Counter
+    let duplicate: Counter
+    let rejected: Counter
+    let allowed: Counter
+    let commitSizes: ValueHistogram
+
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        accepted = registry.makeCounter(name: "tollbooth_events_total", labels: [("outcome", "accepted")], help: "Events received over HTTP, by outcome")
+        duplicate = registry.makeCounter(name: "tollbooth_events_total", labels: [("outcome", "duplicate")], help: "Events received over HTTP, by outcome")
+        rejected = registry.makeCounter(name: "tollbooth_events_total", labels: [("outcome", "rejected")], help: "Events received over HTTP, by outcome")
+        allowed = registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "allowed"), ("reason", "")], help: "Checks, by outcome and the reason of a denial")
+        commitSizes = registry.makeValueHistogram(name: "tollbooth_commit_events", buckets: [1, 10, 100, 1_000, 10_000, 100_000],
+                                                  help: "Events per group commit")
+    }
+
+    func events(_ summary: IngestSummary) {
+        accepted.increment(by: Int64(summary.accepted))
+        duplicate.increment(by: Int64(summary.duplicates))
+        rejected.increment(by: Int64(summary.rejected))
+    }
+
+    func checked(_ answer: CheckAnswer) {
+        guard let denial = answer.denial else { return allowed.increment() }
+        registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "denied"), ("reason", denial.reason)],
+                             help: "Checks, by outcome and the reason of a denial").increment()
+    }
+
+    func committed(events: Int) { commitSizes.record(Double(events)) }
+
+    /// The Prometheus exposition of everything recorded.
+    func text() -> String { registry.emitToString() }
+}
+
+extension Entitlements.Denial {
+    /// The reason's name, as DESIGN.md words it (a metric label, a problem's title).
+    public var reason: String {
+        switch self {
+        case .invalidKey, .unknownAPIKey: return "invalid key"
+        case .noSubscription: return "expired subscription"
+        case .paymentOverdue: return "payment overdue"
+        case .featureNotInSubscription: return "meter not in subscription"
+        case .quotaExhausted: return "quota exhausted"
+        }
+    }
+}
