@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The usage JSON, signed usage links and the customer's usage page through the built
+/// `tollbooth serve` on loopback.
+extension ServeTests {
+    /// Acme's API requests on Dec 1 to 7, 2026 (Starter: 10,000 a month, 0.002 each, 29.00 a
+    /// month in advance): 120 + 340 + 0 + 80 + 410 + 260 + 50 = 1,260.
+    static let dailyRequests = [120, 340, 0, 80, 410, 260, 50]
+    /// The server's clock starts here (`serve --at`).
+    static let serverNow = "2026-12-07T12:00:00Z"
+
+    /// `setUp()` with the daily requests ingested from a file.
+    func setUpUsage() throws -> (cli: CLI, admin: String, check: String, key: String) {
+        let (cli, admin, check, _, key, _) = try setUp()
+        var lines: [String] = []
+        for (index, count) in Self.dailyRequests.enumerated() {
+            for n in 0..<count {
+                let time = String(format: "2026-12-%02dT%02d:%02d:00Z", index + 1, 8 + n / 60, n % 60)
+                lines.append(#"{"specversion":"1.0","id":"d\#(index)-\#(n)","source":"gateway","type":"api.request","subject":"acme_prod","time":"\#(time)","data":{}}"#)
+            }
+        }
+        let ingest = try cli.run("meter", "ingest", try cli.write("december.ndjson", lines.joined(separator: "\n")), "--at", Self.serverNow)
+        #expect(ingest.status == 0 && ingest.stdout.contains("accepted 1260"), "\(ingest)")
+        return (cli, admin, check, key)
+    }
+
+    /// A link made through the server, for its own address.
+    func usageLink(_ server: Served, admin: String, ttl: String? = nil) throws -> String {
+        let answer = try server.call("POST", "/v1/customers/acme/usage-link", token: admin, json: ttl.map { ["ttl": $0] } ?? [String: Any]())
+        #expect(answer.status == 200, "\(answer)")
+        return try #require(answer.body["url"] as? String)
+    }
+
+    @Test func theUsageJSONHasEveryDayOfTheBillingPeriodAndTheProjectedInvoice() throws {
+        let (cli, admin, check, key) = try setUpUsage()
+        let server = try Served(cli, arguments: ["--at", Self.serverNow])
+        // A consuming check now stores one more request on Dec 7.
+        #expect(try server.call("POST", "/v1/check", token: check, json: ["apiKey": key, "feature": "api_requests", "consume": true]).status == 200)
+        let usage = try server.call("GET", "/v1/customers/acme/usage", token: admin)
+        #expect(usage.status == 200, "\(usage)")
+        let text = String(decoding: usage.data, as: UTF8.self)
+        #expect(usage.body["plan"] as? String == "starter" && usage.body["planName"] as? String == "Starter")
+        #expect(usage.body["billingPeriodStart"] as? String == "2026-12-01T00:00:00Z")
+        #expect(usage.body["billingPeriodEnd"] as? String == "2027-01-01T00:00:00Z")
+        let features = try #require(usage.body["features"] as? [[String: Any]])
+        #expect(features.count == 1)
+        let requests = try #require(features.first)
+        #expect(requests["feature"] as? String == "api_requests" && requests["aggregation"] as? String == "COUNT")
+        // 1,260 + 1 used of 10,000: 8,739 left; the quota's daily share is
+        // 10,000 x 86,400 / 2,678,400 (December's seconds) = 322.580645 (6 decimals).
+        #expect(requests["usage"] as? Int == 1_261 && requests["limit"] as? Int == 10_000 && requests["balance"] as? Int == 8_739, "\(requests)")
+        #expect(text.contains(#""dailyQuota":322.580645,"#), "\(text)")
+        let daily = try #require(requests["daily"] as? [[String: Any]])
+        #expect(daily.count == 31)
+        #expect(daily.first?["date"] as? String == "2026-12-01" && daily.last?["date"] as? String == "2026-12-31")
+        #expect(daily.map { $0["usage"] as? Int } == (Self.dailyRequests.dropLast() + [51] + Array(repeating: 0, count: 24)).map { Optional($0) })
+        // The Jan 1 invoice: December's 1,261 requests x 0.002 = 2.522 -> 2.52, and January's
+        // fee 29.00 in advance; no tax provider: total 31.52.
+        let invoice = try #require(usage.body["invoice"] as? [String: Any])
+        #expect(invoice["billDate"] as? String == "2027-01-01T00:00:00Z" && invoice["status"] as? String == "draft", "\(invoice)")
+        #expect(invoice["subtotal"] as? String == "31.52" && invoice["tax"] as? String == "0.00" && invoice["total"] as? String == "31.52", "\(invoice)")
+        let lines = try #require(invoice["lines"] as? [[String: Any]])
+        #expect(lines.contains { $0["kind"] as? String == "usage" && $0["quantity"] as? String == "1261" && $0["amount"] as? String == "2.52" }, "\(lines)")
+        #expect(lines.contains { $0["kind"] as? String == "fee" && $0["amount"] as? String == "29.00" && $0["periodStart"] as? String == "2027-01-01T00:00:00Z" },
+                "\(lines)")
+        #expect(try server.call("GET", "/v1/customers/nobody/usage", token: admin).status == 404)
+        #expect(try server.call("GET", "/v1/customers/acme/usage", token: check).status == 403)
+    }
+
+    @Test func usageLinksAreSignedExpireAndNeverReachTheLog() throws {
+        let (cli, admin, check, _) = try setUpUsage()
+        // From the command line: server.listen's address, a day from --at.
+        let made = try cli.run("customers", "usage-link", "acme", "--ttl", "P1D", "--at", "2026-12-07T10:00:00Z")
+        #expect(made.status == 0, "\(made)")
+        let expiry = 1_796_724_000 // 2026-12-08T10:00:00Z
+        #expect(made.output.hasPrefix("http://127.0.0.1:8080/portal/usage?token=acme.\(expiry)."), "\(made)")
+        #expect(made.stderr.contains("2026-12-08T10:00:00Z"), "\(made)")
+        let server = try Served(cli, arguments: ["--at", Self.serverNow])
+        // The server verifies it with the key the command line stored.
+        let path = String(made.output.dropFirst("http://127.0.0.1:8080".count))
+        let page = try server.call("GET", path)
+        #expect(page.status == 200 && String(decoding: page.data, as: UTF8.self).contains("Acme Corp"), "\(page.status)")
+
+        // Through the server: its own address; an hour, or 7 days by default.
+        let hour = try server.call("POST", "/v1/customers/acme/usage-link", token: admin, json: ["ttl": "PT1H"])
+        #expect(hour.status == 200 && (hour.body["url"] as? String)?.hasPrefix(server.base + "/portal/usage?token=acme.") == true, "\(hour)")
+        #expect((hour.body["expiresAt"] as? String)?.hasPrefix("2026-12-07T13:00:") == true, "\(hour)")
+        let week = try server.call("POST", "/v1/customers/acme/usage-link", token: admin)
+        #expect((week.body["expiresAt"] as? String)?.hasPrefix("2026-12-14T12:00:") == true, "\(week)")
+        let url = try #require(hour.body["url"] as? String)
+        let token = String(url.split(separator: "=", maxSplits: 1)[1])
+        #expect(try server.call("GET", "/portal/usage?token=" + token).status == 200)
+
+        // Tampered: another MAC, a later expiry, another customer; none, or not a token: 401.
+        let parts = token.split(separator: ".").map(String.init)
+        let otherMac = String(parts[2].dropLast()) + (parts[2].hasSuffix("A") ? "B" : "A")
+        for forged in ["acme.\(parts[1]).\(otherMac)", "acme.\(Int(parts[1])! + 86_400).\(parts[2])", "globex.\(parts[1]).\(parts[2])", "acme", "x.y.z"] {
+            let refused = try server.call("GET", "/portal/usage?token=" + forged)
+            #expect(refused.status == 401 && refused.body["detail"] as? String == "the usage link is not valid; ask for a new one", "\(forged): \(refused)")
+        }
+        let none = try server.call("GET", "/portal/usage")
+        #expect(none.status == 401 && none.body["title"] as? String == "Unauthorized", "\(none)")
+        // Genuine but expired: 403.
+        let old = try cli.run("customers", "usage-link", "acme", "--ttl", "P1D", "--at", "2026-12-01T00:00:00Z")
+        let expired = try server.call("GET", String(old.output.dropFirst("http://127.0.0.1:8080".count)))
+        #expect(expired.status == 403 && expired.body["detail"] as? String == "the usage link expired at 2026-12-02T00:00:00Z; ask for a new one", "\(expired)")
+
+        // Refused requests for links.
+        let badTTL = try server.call("POST", "/v1/customers/acme/usage-link", token: admin, json: ["ttl": "soon"])
+        #expect(badTTL.status == 422 && badTTL.body["field"] as? String == "ttl", "\(badTTL)")
+        let tooLong = try server.call("POST", "/v1/customers/acme/usage-link", token: admin, json: ["ttl": "P400D"])
+        #expect(tooLong.status == 422 && tooLong.body["detail"] as? String == "the ttl P400D is longer than a link may live (P366D at most)", "\(tooLong)")
+        #expect(try server.call("POST", "/v1/customers/nobody/usage-link", token: admin).status == 404)
+        #expect(try server.call("POST", "/v1/customers/acme/usage-link", token: check).status == 403)
+        #expect(try server.call("POST", "/v1/customers/acme/usage-link", token: admin, body: Data("[1".utf8)).status == 400)
+        #expect(try cli.run("customers", "usage-link", "nobody").status == 2)
+        #expect(try cli.run("customers", "usage-link", "acme", "--ttl", "soon").status == 2)
+
+        // No token reaches the log: only the route is logged.
+        #expect(server.stop() == 0)
+        let log = try String(contentsOf: cli.folder.appendingPathComponent("serve.log"), encoding: .utf8)
+        #expect(log.contains("http.route=/portal/usage http.status=200"), "\(log)")
+        for secret in [token, parts[2], String(made.output.split(separator: ".").last ?? "")] { #expect(!log.contains(secret)) }
+    }
+}
