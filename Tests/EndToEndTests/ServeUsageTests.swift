@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 
 /// The usage JSON, signed usage links and the customer's usage page through the built
-/// `tollbooth serve` on loopback.
+/// `tollbooth serve` on loopback; the page rendered by headless Chromium and measured with
+/// Pillow.
 extension ServeTests {
     /// Acme's API requests on Dec 1 to 7, 2026 (Starter: 10,000 a month, 0.002 each, 29.00 a
     /// month in advance): 120 + 340 + 0 + 80 + 410 + 260 + 50 = 1,260.
@@ -123,5 +124,52 @@ extension ServeTests {
         let log = try String(contentsOf: cli.folder.appendingPathComponent("serve.log"), encoding: .utf8)
         #expect(log.contains("http.route=/portal/usage http.status=200"), "\(log)")
         for secret in [token, parts[2], String(made.output.split(separator: ".").last ?? "")] { #expect(!log.contains(secret)) }
+    }
+
+    @Test func theUsagePageRendersInChromiumWithBarsThatMatchTheData() throws {
+        let (cli, admin, _, _) = try setUpUsage()
+        let server = try Served(cli, arguments: ["--at", Self.serverNow])
+        let url = try usageLink(server, admin: admin)
+        let page = try server.call("GET", String(url.dropFirst(server.base.count)))
+        let html = String(decoding: page.data, as: UTF8.self)
+        #expect(page.status == 200 && html.hasPrefix("<!DOCTYPE html>"))
+        #expect(!html.contains("<script"))
+        for text in ["Acme Corp", "Starter", "1 Dec 2026 – 31 Dec 2026", "1,260", "10,000", "8,740", "12.6% of the quota used",
+                     "Day (UTC)", "API requests per day", "322.58/day", "Next invoice", "2.52 USD", "29.00 USD", "31.52 USD"] {
+            #expect(html.contains(text), "\(text)")
+        }
+
+        let chromium = try PythonTools.debianExecutable("chromium", package: "chromium")
+        let tools = try PythonTools.environment("tollbooth-test-tools-venv", packages: ["pillow"], probe: "import PIL")
+        let screenshot = cli.folder.appendingPathComponent("usage-page.png").path
+        let shot = try PythonTools.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                                                  "--force-device-scale-factor=1", "--user-data-dir=" + cli.folder.appendingPathComponent("chromium").path,
+                                                  "--window-size=1000,1060", "--screenshot=" + screenshot, url])
+        #expect(shot.status == 0 && FileManager.default.fileExists(atPath: screenshot), "\(shot.stderr)")
+        let measured = try PythonTools.run(tools + "/bin/python", [PythonTools.script("measure_chart.py"), screenshot, "2563eb"])
+        #expect(measured.status == 0, "\(measured.stderr)")
+        let figures = try #require(try JSONSerialization.jsonObject(with: Data(measured.stdout.utf8)) as? [String: Any])
+        // Not blank: many colours, and much of the page is not its background.
+        #expect((figures["colours"] as? Int ?? 0) > 50 && (figures["notBackground"] as? Double ?? 0) > 0.1, "\(figures)")
+        // One bar per day with usage (Dec 3 has none), in day order, heights in proportion.
+        let bars = try #require(figures["bars"] as? [[String: Any]])
+        let days = Self.dailyRequests.indices.filter { Self.dailyRequests[$0] > 0 }
+        #expect(bars.count == days.count, "\(bars)")
+        guard bars.count == days.count, let first = bars.first?["centre"] as? Double, let last = bars.last?["centre"] as? Double else { return }
+        let slot = (last - first) / Double(days.last! - days.first!)
+        let tallest = Double(bars.compactMap { $0["height"] as? Int }.max() ?? 0)
+        #expect(tallest > 80, "\(bars)")
+        for (bar, day) in zip(bars, days) {
+            let centre = try #require(bar["centre"] as? Double), height = try #require(bar["height"] as? Int)
+            #expect(abs((centre - first) / slot - Double(day - days.first!)) < 0.05, "day \(day + 1): \(bars)")
+            let expected = tallest * Double(Self.dailyRequests[day]) / Double(Self.dailyRequests.max()!)
+            #expect(abs(Double(height) - expected) <= 1.5, "day \(day + 1): \(height) px, \(expected) expected: \(bars)")
+        }
+        if ProcessInfo.processInfo.environment["TOLLBOOTH_RECORD_SCREENSHOT"] == "1" {
+            let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("docs/usage-page.png")
+            try? FileManager.default.removeItem(at: docs)
+            try FileManager.default.copyItem(at: URL(fileURLWithPath: screenshot), to: docs)
+        }
     }
 }
