@@ -4,7 +4,7 @@ import TestSupport
 
 /// The usage JSON, signed usage links and the customer's usage page through the built
 /// `tollbooth serve` on loopback; the page rendered by headless Chromium and measured with
-/// Pillow.
+/// Pillow; the OpenAPI document held against the running server by Schemathesis.
 extension ServeTests {
     /// Acme's API requests on Dec 1 to 7, 2026 (Starter: 10,000 a month, 0.002 each, 29.00 a
     /// month in advance): 120 + 340 + 0 + 80 + 410 + 260 + 50 = 1,260.
@@ -140,7 +140,7 @@ extension ServeTests {
         }
 
         let chromium = try PythonTools.debianExecutable("chromium", package: "chromium")
-        let tools = try PythonTools.environment("tollbooth-test-tools-venv", packages: ["pillow"], probe: "import PIL")
+        let tools = try PythonTools.environment("tollbooth-test-tools-venv", packages: ["pillow", "schemathesis"], probe: "import PIL, schemathesis")
         let screenshot = cli.folder.appendingPathComponent("usage-page.png").path
         let shot = try PythonTools.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
                                                   "--force-device-scale-factor=1", "--user-data-dir=" + cli.folder.appendingPathComponent("chromium").path,
@@ -171,5 +171,43 @@ extension ServeTests {
             try? FileManager.default.removeItem(at: docs)
             try FileManager.default.copyItem(at: URL(fileURLWithPath: screenshot), to: docs)
         }
+    }
+
+    @Test func schemathesisFindsNoServerErrorAndNoAnswerThatBreaksTheDocument() throws {
+        let (cli, admin, _, _) = try setUpUsage()
+        let server = try Served(cli, arguments: ["--at", Self.serverNow])
+        let tools = try PythonTools.environment("tollbooth-test-tools-venv", packages: ["pillow", "schemathesis"], probe: "import PIL, schemathesis")
+        // Real values for the path, the page's token and the check's feature, so the routes answer
+        // more than 404 and 401: Acme, its metered feature, a link valid for a day.
+        let link = try usageLink(server, admin: admin, ttl: "P1D")
+        let config = try cli.write("schemathesis.toml", """
+            [parameters]
+            "path.key" = "acme"
+            "path.feature" = "api_requests"
+            "query.token" = "\(link.split(separator: "=", maxSplits: 1)[1])"
+            "body.feature" = "api_requests"
+            """)
+        // Through its module: the environment was renamed into place, so its scripts' #! lines are stale.
+        let run = try PythonTools.run(tools + "/bin/python", [
+            "-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'st'; sys.exit(schemathesis())",
+            "--config-file", config, "run", server.base + "/openapi.yaml", "--url", server.base, "--header", "Authorization: Bearer \(admin)",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples", "30", "--seed", "14", "--workers", "1", "--no-color",
+        ], in: cli.folder)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        // Every operation of the document was tried but GET /openapi.yaml (the document itself,
+        // which Schemathesis leaves out), and none only with 404s or 401s.
+        let operations = try operations(in: server)
+        #expect(operations == 10 && run.stdout.contains("Tested: \(operations - 1)\n"), "\(run.stdout)")
+        #expect(!run.stdout.contains("Missing test data") && !run.stdout.contains("Authentication failed"), "\(run.stdout)")
+        #expect(server.stop() == 0)
+    }
+
+    /// How many operations (path and method) the served document has.
+    func operations(in server: Served) throws -> Int {
+        let document = String(decoding: try server.call("GET", "/openapi.yaml").data, as: UTF8.self)
+        return document.split(separator: "\n").filter { line in
+            ["    get:", "    post:", "    put:", "    delete:", "    patch:"].contains(String(line))
+        }.count
     }
 }
