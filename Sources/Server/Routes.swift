@@ -85,6 +85,7 @@ struct RequestLogMiddleware: RouterMiddleware {
 /// metrics. Handlers decode, call the live state, encode.
 struct Routes {
     let live: LiveServer
+    let reader = ReportReader()
 
     func register(on router: Router<ServerContext>) {
         router.get("/healthz") { _, _ in try await health() }

@@ -51,15 +51,34 @@ struct UsageReport: Sendable {
     }
 }
 
+/// A connection of its own for the usage report's reads, on a queue of its own: a page view
+/// never holds up the group commits of events and consuming checks on the server's writing
+/// connection, and never waits for them either (WAL: readers see what was committed).
+final class ReportReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var worker: StoreWorker?
+
+    /// The reading connection, opened on first use on the same database as `live`.
+    func worker(for live: LiveServer) throws -> StoreWorker {
+        try lock.withLock {
+            if let worker { return worker }
+            let opened = StoreWorker(store: try Store(path: live.worker.store.database.path))
+            worker = opened
+            return opened
+        }
+    }
+}
+
 extension LiveServer {
-    /// The usage report of a customer now; nil when there is no such customer.
-    func usageReport(customerKey: String) async throws -> UsageReport? {
+    /// The usage report of a customer now, its store reads made on `reader`; nil when there is
+    /// no such customer.
+    func usageReport(customerKey: String, reader: StoreWorker) async throws -> UsageReport? {
         let snapshot = state.current
         guard let customer = snapshot.customers[customerKey] else { return nil }
         let now = self.now()
         var report = UsageReport(customer: customer, now: now)
         let settings = self.settings
-        report.invoice = try await worker.run { store in
+        report.invoice = try await reader.run { store in
             try BillRun(store: store, settings: settings).preview(customerKey: customerKey, at: now)
         }
         guard let subscription = snapshot.subscriptions[customerKey]?.last(where: { $0.window(at: now) != nil }),
@@ -85,7 +104,7 @@ extension LiveServer {
                 counted = answer.facts.usage
             }
             let period = feature.period, subscriptionId = subscription.id
-            let (stored, daily) = try await worker.run { store in
+            let (stored, daily) = try await reader.run { store in
                 (try store.usage.aggregate(meter: meter, subscriptionId: subscriptionId, period: period),
                  try store.usage.daily(meter: meter, subscriptionId: subscriptionId, period: billing))
             }

@@ -10,7 +10,7 @@ import Store
 /// usage page, which the link's token opens.
 extension Routes {
     func usage(customerKey: String) async throws -> Response {
-        guard let report = try await live.usageReport(customerKey: customerKey) else {
+        guard let report = try await live.usageReport(customerKey: customerKey, reader: try reader.worker(for: live)) else {
             throw Problem(.notFound, "Not Found", "no customer \(customerKey)")
         }
         return UsageJSON.response(.ok, UsageJSON.report(report))
@@ -65,7 +65,7 @@ extension Routes {
         case .failure(.expired(let at)):
             throw Problem(.forbidden, "Forbidden", "the usage link expired at \(at.rfc3339); ask for a new one")
         }
-        guard let report = try await live.usageReport(customerKey: customerKey) else {
+        guard let report = try await live.usageReport(customerKey: customerKey, reader: try reader.worker(for: live)) else {
             throw Problem(.forbidden, "Forbidden", "the usage link names no customer of this installation")
         }
         var headers = HTTPFields()
