@@ -94,10 +94,16 @@ extension ServeTests {
         let token = String(url.split(separator: "=", maxSplits: 1)[1])
         #expect(try server.call("GET", "/portal/usage?token=" + token).status == 200)
 
-        // Tampered: another MAC, a later expiry, another customer; none, or not a token: 401.
+        // Tampered: another MAC, the same MAC spelt another way (the unused low bits of its last
+        // base64url character), a later expiry, another customer; none, or not a token: 401.
         let parts = token.split(separator: ".").map(String.init)
-        let otherMac = String(parts[2].dropLast()) + (parts[2].hasSuffix("A") ? "B" : "A")
-        for forged in ["acme.\(parts[1]).\(otherMac)", "acme.\(Int(parts[1])! + 86_400).\(parts[2])", "globex.\(parts[1]).\(parts[2])", "acme", "x.y.z"] {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let mac = Array(parts[2])
+        let first = try #require(alphabet.firstIndex(of: mac[0])), last = try #require(alphabet.firstIndex(of: mac[mac.count - 1]))
+        let otherMac = String(alphabet[(first + 1) % 64]) + String(mac.dropFirst())
+        let respelt = String(mac.dropLast()) + String(alphabet[last ^ 1])
+        for forged in ["acme.\(parts[1]).\(otherMac)", "acme.\(parts[1]).\(respelt)", "acme.\(Int(parts[1])! + 86_400).\(parts[2])",
+                       "globex.\(parts[1]).\(parts[2])", "acme", "x.y.z"] {
             let refused = try server.call("GET", "/portal/usage?token=" + forged)
             #expect(refused.status == 401 && refused.body["detail"] as? String == "the usage link is not valid; ask for a new one", "\(forged): \(refused)")
         }
