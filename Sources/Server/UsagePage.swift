@@ -119,7 +119,7 @@ enum UsagePage {
         for tick in scale.ticks {
             let y = Frame.baseline - tick / scale.top * Frame.plotHeight
             svg += "<line class=\"grid\" x1=\"\(Frame.left)\" y1=\"\(f(y))\" x2=\"\(Frame.left + Frame.plotWidth)\" y2=\"\(f(y))\"/>"
-            svg += "<text class=\"tick\" x=\"\(Frame.left - 8)\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(escape(axisNumber(tick)))</text>"
+            svg += "<text class=\"tick\" x=\"\(Frame.left - 8)\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(escape(axisNumber(tick, decimals: scale.decimals)))</text>"
         }
         // Axes, under the bars: a bar stands on the baseline and covers it.
         svg += "<line class=\"axis\" x1=\"\(Frame.left)\" y1=\"\(Frame.baseline)\" x2=\"\(Frame.left + Frame.plotWidth)\" y2=\"\(Frame.baseline)\"/>"
@@ -136,12 +136,17 @@ enum UsagePage {
             let y = Frame.baseline - share / scale.top * Frame.plotHeight
             svg += "<line x1=\"\(Frame.left)\" y1=\"\(f(y))\" x2=\"\(Frame.left + Frame.plotWidth)\" y2=\"\(f(y))\" stroke=\"\(quotaColour)\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>"
         }
-        // The days: a tick and a label at the first, every 1st of a month and every 5th.
+        // The days: every day of a short period; the first, each 1st and every 5th of a month;
+        // over two months, each 1st.
         for (index, day) in days.enumerated() {
             let civil = day.day.civil
-            guard days.count <= 16 || index == 0 || civil.day == 1 || civil.day % 5 == 0 else { continue }
+            let labelled = days.count <= 16 ? true
+                : days.count <= 62 ? index == 0 || civil.day == 1 || civil.day % 5 == 0
+                : civil.day == 1 || (index == 0 && civil.day < 20)
+            guard labelled else { continue }
             let x = Frame.left + (Double(index) + 0.5) * slot
-            let label = index == 0 || civil.day == 1 ? "\(monthNames[civil.month - 1]) \(civil.day)" : "\(civil.day)"
+            let label = days.count > 62 ? "\(monthNames[civil.month - 1]) \(civil.day)"
+                : index == 0 || civil.day == 1 ? "\(monthNames[civil.month - 1]) \(civil.day)" : "\(civil.day)"
             svg += "<line class=\"axis\" x1=\"\(f(x))\" y1=\"\(Frame.baseline)\" x2=\"\(f(x))\" y2=\"\(Frame.baseline + 4)\"/>"
             svg += "<text class=\"tick\" x=\"\(f(x))\" y=\"\(Frame.baseline + 18)\" text-anchor=\"middle\">\(label)</text>"
         }
@@ -154,15 +159,21 @@ enum UsagePage {
     struct Scale {
         let top: Double
         let ticks: [Double]
+        /// Decimals the tick values need (0.25 steps: 2).
+        let decimals: Int
 
         init(maximum: Double) {
-            let raw = max(maximum, 1) / 4
-            let magnitude = pow(10, (log10(raw)).rounded(.down))
-            let step = [1, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-            var top = (max(maximum, 1) / step).rounded(.up) * step
+            let largest = maximum > 0 ? maximum : 1
+            let raw = largest / 4
+            let exponent = Int(log10(raw).rounded(.down))
+            let magnitude = pow(10, Double(exponent))
+            let factor = [1, 2, 2.5, 5, 10].first { $0 * magnitude >= raw } ?? 10
+            let step = factor * magnitude
+            var top = (largest / step).rounded(.up) * step
             if top <= maximum { top += step }
             self.top = top
-            ticks = stride(from: 0, through: top + step / 2, by: step).map { $0 }
+            ticks = (0...Int((top / step).rounded())).map { Double($0) * step }
+            decimals = max(0, -exponent + (factor == 2.5 ? 1 : 0))
         }
     }
 
@@ -208,9 +219,15 @@ enum UsagePage {
         return date(period.start) == date(last) ? date(period.start) : "\(date(period.start)) – \(date(last))"
     }
 
-    /// A quantity for people: thousands grouped, at most 2 decimals (half away from zero).
+    /// A quantity for people: thousands grouped, at most 2 decimals (half away from zero), or 6
+    /// for a value that 2 would show as 0.
     static func quantity(_ value: Decimal) -> String {
-        let text = value.rounded(scale: 2).plainString
+        let short = value.rounded(scale: 2)
+        return grouped((short == 0 && value != 0 ? value.rounded(scale: 6) : short).plainString)
+    }
+
+    /// Decimal text with its whole part grouped by thousands.
+    static func grouped(_ text: String) -> String {
         let negative = text.hasPrefix("-")
         let digits = negative ? String(text.dropFirst()) : text
         let parts = digits.split(separator: ".", maxSplits: 1)
@@ -223,8 +240,8 @@ enum UsagePage {
         return (negative ? "-" : "") + whole + grouped + (parts.count > 1 ? "." + parts[1] : "")
     }
 
-    static func axisNumber(_ value: Double) -> String {
-        quantity(Decimal(string: String(format: "%.2f", value)) ?? 0)
+    static func axisNumber(_ value: Double, decimals: Int) -> String {
+        grouped((Decimal(string: String(format: "%.\(decimals)f", value)) ?? 0).plainString)
     }
 
     /// Chart coordinates (not amounts) to 2 decimals.

@@ -92,6 +92,9 @@ extension LiveServer {
             guard let featureKey = card.featureKey, let meter = snapshot.catalog.meter(for: card), seen.insert(featureKey).inserted else { continue }
             var feature = UsageReport.Feature(key: featureKey, name: card.name, meter: meter, period: billing, usage: 0, daily: [])
             var counted: Decimal?
+            // Whether a check would pass now: payment access holds for every feature.
+            let answer = try await check(CheckRequest(customerKey: customerKey, feature: featureKey, units: 0))
+            feature.denial = answer.denial
             if let entitlement = card.meteredEntitlement,
                let period = Quota.usagePeriod(entitlement: entitlement, rateCardCadence: card.billingCadence ?? subscription.plan.billingCadence,
                                               subscriptionAnchor: window.anchor, subscriptionStart: max(subscription.start, window.start), now: now) {
@@ -99,8 +102,6 @@ extension LiveServer {
                 feature.period = period
                 // The live count, with what consuming checks reserved; absent when the check is
                 // refused before usage is counted (payment overdue), then read from the store.
-                let answer = try await check(CheckRequest(customerKey: customerKey, feature: featureKey, units: 0))
-                feature.denial = answer.denial
                 counted = answer.facts.usage
             }
             let period = feature.period, subscriptionId = subscription.id
