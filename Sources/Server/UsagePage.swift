@@ -119,7 +119,7 @@ enum UsagePage {
         for tick in scale.ticks {
             let y = Frame.baseline - tick / scale.top * Frame.plotHeight
             svg += "<line class=\"grid\" x1=\"\(Frame.left)\" y1=\"\(f(y))\" x2=\"\(Frame.left + Frame.plotWidth)\" y2=\"\(f(y))\"/>"
-            svg += "<text class=\"tick\" x=\"\(Frame.left - 8)\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(escape(axisNumber(tick, decimals: scale.decimals)))</text>"
+            svg += "<text class=\"tick\" x=\"\(Frame.left - 8)\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(escape(scale.label(tick)))</text>"
         }
         // Axes, under the bars: a bar stands on the baseline and covers it.
         svg += "<line class=\"axis\" x1=\"\(Frame.left)\" y1=\"\(Frame.baseline)\" x2=\"\(Frame.left + Frame.plotWidth)\" y2=\"\(Frame.baseline)\"/>"
@@ -136,12 +136,13 @@ enum UsagePage {
             let y = Frame.baseline - share / scale.top * Frame.plotHeight
             svg += "<line x1=\"\(Frame.left)\" y1=\"\(f(y))\" x2=\"\(Frame.left + Frame.plotWidth)\" y2=\"\(f(y))\" stroke=\"\(quotaColour)\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>"
         }
-        // The days: every day of a short period; the first, each 1st and every 5th of a month;
-        // over two months, each 1st.
+        // The days: every day of a short period; the first, each 1st and every 5th of a month
+        // (but the last days, beside the next 1st); over two months, each 1st.
         for (index, day) in days.enumerated() {
             let civil = day.day.civil
             let labelled = days.count <= 16 ? true
-                : days.count <= 62 ? index == 0 || civil.day == 1 || civil.day % 5 == 0
+                : days.count <= 62 ? index == 0 || civil.day == 1
+                    || (civil.day % 5 == 0 && civil.day <= Instant.daysInMonth(year: civil.year, month: civil.month) - 3)
                 : civil.day == 1 || (index == 0 && civil.day < 20)
             guard labelled else { continue }
             let x = Frame.left + (Double(index) + 0.5) * slot
@@ -159,8 +160,9 @@ enum UsagePage {
     struct Scale {
         let top: Double
         let ticks: [Double]
-        /// Decimals the tick values need (0.25 steps: 2).
-        let decimals: Int
+        /// The step is factor x 10^exponent.
+        let exponent: Int
+        let factor: Double
 
         init(maximum: Double) {
             let largest = maximum > 0 ? maximum : 1
@@ -173,7 +175,20 @@ enum UsagePage {
             if top <= maximum { top += step }
             self.top = top
             ticks = (0...Int((top / step).rounded())).map { Double($0) * step }
-            decimals = max(0, -exponent + (factor == 2.5 ? 1 : 0))
+            self.exponent = exponent
+            self.factor = factor
+        }
+
+        /// A tick's label: thousands as k, millions as M, billions as B from 10,000 on, so the
+        /// labels stay narrow (1,500,000 -> 1.5M).
+        func label(_ value: Double) -> String {
+            guard value != 0 else { return "0" }
+            let thousands = top >= 10_000 ? min(3, Int(log10(top).rounded(.down)) / 3) : 0
+            let suffix = ["", "k", "M", "B"][thousands]
+            let shifted = exponent - 3 * thousands
+            let places = max(0, -shifted + (factor == 2.5 ? 1 : 0))
+            let scaled = value / pow(10, Double(3 * thousands))
+            return UsagePage.grouped((Decimal(string: String(format: "%.\(places)f", scaled)) ?? 0).plainString) + suffix
         }
     }
 
@@ -238,10 +253,6 @@ enum UsagePage {
             whole = String(whole.dropLast(3))
         }
         return (negative ? "-" : "") + whole + grouped + (parts.count > 1 ? "." + parts[1] : "")
-    }
-
-    static func axisNumber(_ value: Double, decimals: Int) -> String {
-        grouped((Decimal(string: String(format: "%.\(decimals)f", value)) ?? 0).plainString)
     }
 
     /// Chart coordinates (not amounts) to 2 decimals.
