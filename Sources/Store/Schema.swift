@@ -487,8 +487,11 @@ enum Schema {
     );
     CREATE INDEX api_keys_customer ON api_keys (customer_key);
 
-    -- credentials: tokens and keys; payments: invoices (their payment state decides access).
-    INSERT INTO change_counters (name, value) VALUES ('credentials', 0), ('payments', 0);
+    -- credentials: tokens and keys; payments: invoices (their payment state decides access);
+    -- closes: periods closed (events in them are late from then on).
+    INSERT INTO change_counters (name, value) VALUES ('credentials', 0), ('payments', 0), ('closes', 0);
+    CREATE TRIGGER period_closes_insert_closes AFTER INSERT ON period_closes
+    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'closes'; END;
     \(["service_tokens", "api_keys"].flatMap { table in
         ["INSERT", "UPDATE", "DELETE"].map { event in
             """

@@ -78,6 +78,15 @@ struct DemoCommand: ParsableCommand {
             CSV export: \(csvPath)
             Look closer: \(CommandLine.arguments[0]) --db \(path) invoices show inv_acme_20261101
             """)
+        // The live half: the same database served over HTTP, as a gateway would use it.
+        let changed = Set(DemoData.events.map { event -> String in
+            switch event {
+            case .change(let customer, _, _), .cancel(let customer, _): return customer
+            }
+        })
+        for line in try DemoLive.run(databasePath: path, store: store, avoiding: changed.union([result.declinedCustomer].compactMap { $0 })) {
+            printOut(line)
+        }
     }
 
     /// What happened in Stripe, in words: how many were paid, whose card declined, which

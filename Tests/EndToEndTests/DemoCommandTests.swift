@@ -17,6 +17,13 @@ import Testing
                 "\(demo.stdout)")
         #expect(demo.stdout.contains("globex's card declined: inv_globex_20261001 is payment_failed"), "\(demo.stdout)")
         #expect(demo.stdout.contains("Database:   \(database)"), "\(demo.stdout)")
+        // The live part: Stark (Starter, 50,000 requests a month, hard) over HTTP.
+        #expect(demo.stdout.contains("live: `tollbooth serve` on http://127.0.0.1:"), "\(demo.stdout)")
+        #expect(demo.stdout.contains("for stark"), "\(demo.stdout)")
+        #expect(demo.stdout.contains("live: POST /v1/events: 49950 events accepted in 50 batches"), "\(demo.stdout)")
+        // 49,950 + 50 = 50,000: the 51st check is refused.
+        #expect(demo.stdout.contains("live: POST /v1/check with consume: 50 allowed, then 403 quota exhausted: 50,000 of 50,000 api_requests used; it resets at 2026-12-01T00:00:00Z"),
+                "\(demo.stdout)")
         // The database stays behind for a closer look.
         let show = try cli.run("--db", database, "invoices", "show", "inv_abstergo_20261001", "--format", "json")
         let invoice = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
