@@ -120,6 +120,12 @@ public final class LiveServer: @unchecked Sendable {
 
     func now() -> Instant { clock.now() }
 
+    /// The meter behind a feature, if it is metered.
+    func meter(feature: String) -> Meter? {
+        let catalog = state.current.catalog
+        return catalog.feature(key: feature)?.meterSlug.flatMap(catalog.meter(slug:))
+    }
+
     // MARK: Events
 
     /// Stores a request's events (NDJSON lines) with the next group commit.
@@ -225,6 +231,9 @@ public final class LiveServer: @unchecked Sendable {
 /// The usage event a consuming check records: source `tollbooth-check`, the meter's event
 /// type, the units as the meter's value (a COUNT meter gets one event per unit).
 enum ConsumedUsage {
+    /// The most units a consuming check records on a COUNT meter (an event each).
+    static let maxCountedUnits: Decimal = 1_000
+
     static func events(meter: Meter, subject: String, units: Decimal, id: String, at now: Instant) -> Data {
         func event(_ id: String, data: String) -> String {
             "{\"specversion\":\"1.0\",\"id\":\(EventBody.jsonString(id)),\"source\":\"tollbooth-check\",\"type\":\(EventBody.jsonString(meter.eventType)),"

@@ -231,6 +231,12 @@ struct Routes {
             }
             check.idempotencyKey = text
         }
+        if check.consume, check.units > ConsumedUsage.maxCountedUnits || check.units != check.units.rounded(scale: 0),
+           let meter = live.meter(feature: feature), meter.aggregation == .count {
+            throw Problem(.unprocessableContent, "Unprocessable Content",
+                          "a consuming check on the COUNT meter \(meter.slug) records one event per unit: units must be a whole number up to \(ConsumedUsage.maxCountedUnits); report larger amounts as events",
+                          extensions: ["field": "units"])
+        }
         let answer: CheckAnswer
         do { answer = try await live.check(check) } catch let error as StoreUnavailable {
             throw Problem(.serviceUnavailable, "Service Unavailable", error.description)

@@ -196,6 +196,11 @@ import FoundationNetworking
         let missing = try server.call("POST", "/v1/check", token: check, json: ["apiKey": key])
         #expect(missing.status == 422 && missing.body["field"] as? String == "feature", "\(missing)")
         #expect(try server.call("POST", "/v1/check", token: check, body: Data("not json".utf8)).status == 400)
+        // A COUNT meter records an event per consumed unit: whole units, at most 1,000.
+        for units in [1_001, 1.5] as [Any] {
+            let answer = try server.call("POST", "/v1/check", token: check, json: ["apiKey": key, "feature": "api_requests", "units": units, "consume": true])
+            #expect(answer.status == 422 && answer.body["field"] as? String == "units", "\(units): \(answer)")
+        }
         let value = try server.call("GET", "/v1/customers/acme/entitlements/api_requests/value", token: check)
         #expect(value.status == 200 && value.body["hasAccess"] as? Bool == true && value.body["balance"] as? Int == 10_000, "\(value)")
         let access = try server.call("GET", "/v1/customers/acme/access", token: check)
