@@ -43,7 +43,7 @@ struct Problem: HTTPResponseError, @unchecked Sendable {
 
 enum JSONResponse {
     static func make(_ status: HTTPResponse.Status, _ object: Any, contentType: String = "application/json") -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data = JSONText.data(object)
         var headers = HTTPFields()
         headers[.contentType] = contentType
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
