@@ -56,8 +56,8 @@ import StripeSim
         #expect(keyed.filter { $0["replayed"] as? Bool == true }.count == 1)
     }
 
-    @Test func overTheRateLimitIs429WithNoSideEffect() async throws {
-        let sim = try SimulatorProcess("--writes-per-second", "2", "--reads-per-second", "2")
+    @Test func overTheGlobalRateLimitIs429WithNoSideEffect() async throws {
+        let sim = try SimulatorProcess("--limits", "sandbox", "--global-rps", "2")
         let client = Client(base: sim.base)
         var statuses: [Int] = []
         var limited: Reply?
@@ -71,7 +71,7 @@ import StripeSim
         #expect(refused.error["type"] as? String == "invalid_request_error")
         #expect(refused.error["code"] as? String == "rate_limit")
         let created = statuses.filter { $0 == 200 }.count
-        // The reads have their own limit: wait out the window, then count.
+        // Reads count under the same global limit: wait out the window, then count.
         try await Task.sleep(nanoseconds: 1_100_000_000)
         #expect(try await client.get("/v1/customers?limit=100").data.count == created, "a refused write created nothing")
         var reads: [Int] = []
@@ -79,6 +79,22 @@ import StripeSim
         #expect(reads.contains(429))
         let log = try await client.control("GET", "/_sim/requests")
         #expect(log.data.contains { ($0["status"] as? NSNumber)?.intValue == 429 })
+    }
+
+    @Test func overAnEndpointsLimitIs429WhileOtherEndpointsGoOn() async throws {
+        let sim = try SimulatorProcess("--limits", "live", "--endpoint-rps", "2")
+        let client = Client(base: sim.base)
+        var creates: [Int] = []
+        for index in 0..<6 { creates.append(try await client.post("/v1/customers", "email=e\(index)%40example.com").status) }
+        #expect(creates.contains(429), "six creates in well under a second against 2 a second")
+        #expect(creates.filter { $0 == 200 }.count >= 2)
+        // Another endpoint has a window of its own, as has the same operation on another id.
+        #expect(try await client.get("/v1/account").status == 200)
+        let customers = try await client.get("/v1/customers?limit=100").data.compactMap { $0["id"] as? String }
+        #expect(customers.count == creates.filter { $0 == 200 }.count, "a refused create made nothing")
+        #expect(try await client.get("/v1/customers/\(customers[0])").status == 200)
+        #expect(try await client.get("/v1/customers/\(customers.last!)").status == 200)
+        #expect(try await client.get("/v1/customers/\(customers[0])").status == 429, "one endpoint, whatever the id")
     }
 
     @Test func faultsFailBeforeOrAfterTheWork() async throws {
