@@ -134,14 +134,20 @@ extension StoredInvoice {
 public struct StoredLine: Hashable, Sendable {
     public var id: String
     public var line: InvoiceLine
-    /// The Stripe invoice item made for it (`ii_…`).
+    /// The Stripe invoice item made for it (`ii_…`), when known.
     public var stripeItemId: String?
+    /// The idempotency key of the `add_lines` call that put it on its Stripe invoice.
+    public var stripeLinesKey: String?
 
-    public init(id: String, line: InvoiceLine, stripeItemId: String? = nil) {
+    public init(id: String, line: InvoiceLine, stripeItemId: String? = nil, stripeLinesKey: String? = nil) {
         self.id = id
         self.line = line
         self.stripeItemId = stripeItemId
+        self.stripeLinesKey = stripeLinesKey
     }
+
+    /// Stripe answered a call that put it on the invoice.
+    public var isOnStripe: Bool { stripeItemId != nil || stripeLinesKey != nil }
 }
 
 extension Store {
@@ -268,7 +274,7 @@ extension Store {
     public func lines(invoiceId: String) throws -> [StoredLine] {
         try database.query("""
             SELECT id, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end, quantity, amount,
-                   tax_behavior, tax_code, tax_amount, detail, stripe_item_id
+                   tax_behavior, tax_code, tax_amount, detail, stripe_item_id, stripe_lines_key
             FROM invoice_lines WHERE invoice_id = ? ORDER BY position
             """, [.text(invoiceId)]).map { row in
             StoredLine(id: row.string(0) ?? "", line: InvoiceLine(
@@ -277,7 +283,8 @@ extension Store {
                 period: Period(start: row.instant(6) ?? Instant(seconds: 0), end: row.instant(7) ?? Instant(seconds: 0)),
                 quantity: row.decimal(8), amount: row.decimal(9) ?? 0,
                 taxBehavior: TaxBehavior(rawValue: row.string(10) ?? "") ?? .exclusive, taxCode: row.string(11),
-                taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""), stripeItemId: row.string(14))
+                taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""), stripeItemId: row.string(14),
+                stripeLinesKey: row.string(15))
         }
     }
 

@@ -51,6 +51,26 @@ extension Store {
         try database.run("UPDATE invoice_lines SET stripe_item_id = ? WHERE id = ?", [.text(itemId), .text(lineId)])
     }
 
+    /// Lines Stripe has added to their invoice in the `add_lines` call under `key`.
+    public func recordStripeLines(lineIds: [String], key: String) throws {
+        try database.transaction {
+            for id in lineIds {
+                try database.run("UPDATE invoice_lines SET stripe_lines_key = ? WHERE id = ?", [.text(key), .text(id)])
+            }
+        }
+    }
+
+    /// The payment method the customer's Stripe Customer charges, as last set or seen.
+    public func stripeDefaultPaymentMethod(customerKey: String, account: String) throws -> String? {
+        try database.first("SELECT default_payment_method FROM stripe_customers WHERE customer_key = ? AND account = ?",
+                           [.text(customerKey), .text(account)])?.string(0)
+    }
+
+    public func recordStripeDefaultPaymentMethod(customerKey: String, account: String, paymentMethod: String) throws {
+        try database.run("UPDATE stripe_customers SET default_payment_method = ? WHERE customer_key = ? AND account = ?",
+                         [.text(paymentMethod), .text(customerKey), .text(account)])
+    }
+
     /// The finalized invoice: its number and the links a customer can be sent.
     public func markIssued(invoiceId: String, number: String?, hostedInvoiceUrl: String?, invoicePdf: String?, stripeTotal: Int64,
                            at now: Instant) throws {
@@ -83,17 +103,22 @@ extension Store {
     }
 
     /// Payment state read from Stripe, and the invoice's status derived from it.
-    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, at now: Instant) throws {
+    /// `failure` says why a payment failed when Tollbooth knows (stage `collect`: a payment
+    /// that waits for the customer's authentication); nil clears any reason recorded before.
+    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, failure: StoredInvoice.Failure? = nil,
+                              at now: Instant) throws {
         try database.run("""
             UPDATE invoices SET status = ?, stripe_status = ?, stripe_total = coalesce(?, stripe_total), amount_due = ?, amount_paid = ?,
                                 starting_balance = ?, attempt_count = ?, next_payment_attempt = ?, paid_at = ?, payment_failed_at = ?,
-                                uncollectible_at = ?, voided_at = ?, collected_at = ?, updated_at = ?
+                                uncollectible_at = ?, voided_at = ?, collected_at = ?, updated_at = ?,
+                                failure_stage = ?, failure_message = ?, failure_request_id = NULL
             WHERE id = ?
             """, [.text(status.rawValue), SQLValue(payment.stripeStatus), SQLValue(payment.stripeTotal), SQLValue(payment.amountDue),
                   SQLValue(payment.amountPaid),
                   SQLValue(payment.startingBalance), .integer(Int64(payment.attemptCount)), SQLValue(payment.nextPaymentAttempt?.seconds),
                   SQLValue(payment.paidAt?.seconds), SQLValue(payment.paymentFailedAt?.seconds), SQLValue(payment.uncollectibleAt?.seconds),
-                  SQLValue(payment.voidedAt?.seconds), SQLValue(payment.collectedAt?.seconds), now.sql, .text(invoiceId)])
+                  SQLValue(payment.voidedAt?.seconds), SQLValue(payment.collectedAt?.seconds), now.sql,
+                  SQLValue(failure?.stage), SQLValue(failure?.message), .text(invoiceId)])
     }
 
     /// Invoices whose payment state Stripe holds and may still change: issued, or with a

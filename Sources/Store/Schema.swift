@@ -9,6 +9,7 @@ enum Schema {
         (1, version1, nil),
         (2, version2, moveEventKeysIntoBlocks),
         (3, version3, nil),
+        (5, version5, nil),
     ]
 
     static func migrate(_ database: Database) throws {
@@ -409,4 +410,14 @@ enum Schema {
         }
         try database.execute("DROP TABLE event_keys; DROP TABLE event_key_overflow;")
     }
+
+    /// Lines sent to Stripe in bulk, and the payment method Stripe charges a customer.
+    static let version5 = """
+    -- The add_lines call (its idempotency key) that put the line on its Stripe invoice; its item
+    -- id is stripe_item_id when a later lookup read it. Either means the line is on Stripe.
+    ALTER TABLE invoice_lines ADD COLUMN stripe_lines_key TEXT;
+    -- The Customer's invoice_settings.default_payment_method as last set or seen: while it is
+    -- known, the issue stage does not look for a saved card to make the default.
+    ALTER TABLE stripe_customers ADD COLUMN default_payment_method TEXT;
+    """
 }

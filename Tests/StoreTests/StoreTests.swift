@@ -21,7 +21,7 @@ import Testing
     @Test func migrationsRunOnceAndReopenIsClean() throws {
         let store = try temporaryStore()
         let reopened = try Store(path: store.database.path)
-        #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == [1, 2, 3])
+        #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == [1, 2, 3, 5])
         #expect(try reopened.database.first("PRAGMA journal_mode")?.string(0) == "wal")
         #expect(try reopened.database.first("PRAGMA foreign_keys")?.int(0) == 1)
     }
