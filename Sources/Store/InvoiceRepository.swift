@@ -210,9 +210,16 @@ extension Store {
                   now.sql, .text(id)])
     }
 
+    /// The failure an invoice shows: the stage that failed it, or a payment failure whose reason
+    /// the collect stage knows (`payment_failure_reason`), shown as stage `collect`.
+    static let failureColumns = """
+        coalesce(failure_stage, CASE WHEN payment_failure_reason IS NOT NULL THEN 'collect' END),
+        coalesce(failure_message, payment_failure_reason), failure_request_id
+        """
+
     static let invoiceColumns = """
         id, customer_key, currency, bill_date, status, subtotal, tax, total, period_start, period_end, tax_note,
-        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, failure_stage, failure_message, failure_request_id,
+        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, \(Store.failureColumns),
         tax_rate, tax_rate_name, tax_country, tax_state, stripe_account, issue_started_at, issue_generation, issued_at,
         stripe_status, amount_due, amount_paid, starting_balance, attempt_count, next_payment_attempt, paid_at, payment_failed_at,
         uncollectible_at, voided_at, collected_at, tax_calculation_id, tax_transaction_id, void_reason, stripe_total

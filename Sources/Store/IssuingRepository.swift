@@ -103,22 +103,23 @@ extension Store {
     }
 
     /// Payment state read from Stripe, and the invoice's status derived from it.
-    /// `failure` says why a payment failed when Tollbooth knows (stage `collect`: a payment
-    /// that waits for the customer's authentication); nil clears any reason recorded before.
-    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, failure: StoredInvoice.Failure? = nil,
+    /// `failureReason` says why a payment failed when Tollbooth knows (a payment that waits for
+    /// the customer's authentication); invoices show it as a failure at stage `collect`. Nil
+    /// clears any reason recorded before.
+    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, failureReason: String? = nil,
                               at now: Instant) throws {
         try database.run("""
             UPDATE invoices SET status = ?, stripe_status = ?, stripe_total = coalesce(?, stripe_total), amount_due = ?, amount_paid = ?,
                                 starting_balance = ?, attempt_count = ?, next_payment_attempt = ?, paid_at = ?, payment_failed_at = ?,
                                 uncollectible_at = ?, voided_at = ?, collected_at = ?, updated_at = ?,
-                                failure_stage = ?, failure_message = ?, failure_request_id = NULL
+                                payment_failure_reason = ?
             WHERE id = ?
             """, [.text(status.rawValue), SQLValue(payment.stripeStatus), SQLValue(payment.stripeTotal), SQLValue(payment.amountDue),
                   SQLValue(payment.amountPaid),
                   SQLValue(payment.startingBalance), .integer(Int64(payment.attemptCount)), SQLValue(payment.nextPaymentAttempt?.seconds),
                   SQLValue(payment.paidAt?.seconds), SQLValue(payment.paymentFailedAt?.seconds), SQLValue(payment.uncollectibleAt?.seconds),
                   SQLValue(payment.voidedAt?.seconds), SQLValue(payment.collectedAt?.seconds), now.sql,
-                  SQLValue(failure?.stage), SQLValue(failure?.message), .text(invoiceId)])
+                  SQLValue(failureReason), .text(invoiceId)])
     }
 
     /// Invoices whose payment state Stripe holds and may still change: issued, or with a

@@ -411,7 +411,8 @@ enum Schema {
         try database.execute("DROP TABLE event_keys; DROP TABLE event_key_overflow;")
     }
 
-    /// Lines sent to Stripe in bulk, and the payment method Stripe charges a customer.
+    /// Lines sent to Stripe in bulk, the payment method Stripe charges a customer, and why a
+    /// payment failed.
     static let version5 = """
     -- The add_lines call (its idempotency key) that put the line on its Stripe invoice; its item
     -- id is stripe_item_id when a later lookup read it. Either means the line is on Stripe.
@@ -419,5 +420,8 @@ enum Schema {
     -- The Customer's invoice_settings.default_payment_method as last set or seen: while it is
     -- known, the issue stage does not look for a saved card to make the default.
     ALTER TABLE stripe_customers ADD COLUMN default_payment_method TEXT;
+    -- Why the last payment attempt failed, when the collect stage can tell (a payment waiting
+    -- for the customer's authentication, with the hosted invoice link); NULL otherwise.
+    ALTER TABLE invoices ADD COLUMN payment_failure_reason TEXT;
     """
 }
