@@ -515,7 +515,9 @@ public final class BillRun {
             case .requested?, nil: customer = "a Stripe customer for \(invoice.customerKey) (found or created)"
             }
             let pending = invoice.lines.filter { !$0.isOnStripe }.count
-            let items = pending == invoice.lines.count ? "\(pending) invoice items" : "\(pending) of \(invoice.lines.count) invoice items still to add"
+            let calls = (pending + settings.stripe.linesPerRequest - 1) / settings.stripe.linesPerRequest
+            let sent = "\(calls) add_lines call" + (calls == 1 ? "" : "s")
+            let items = pending == invoice.lines.count ? "\(pending) lines in \(sent)" : "\(pending) of \(invoice.lines.count) lines still to add in \(sent)"
             lines.append("\(invoice.id): \(invoice.stripeInvoiceId.map { "Stripe invoice \($0)" } ?? "a Stripe invoice") for \(customer), \(items), total \(Money(invoice.total, invoice.currency)), then finalize")
         }
         let head = stripe == nil ? "dry run: Stripe not configured; \(toIssue) invoices would be issued once it is"

@@ -198,7 +198,7 @@ import Testing
         let dry = try fixture.run("run", "--as-of", IssueFixture.asOf, "--dry-run")
         #expect(dry.status == 0, "\(dry)")
         #expect(dry.stdout.contains("dry run: 4 invoices would be issued to Stripe account acct_"), "\(dry)")
-        #expect(dry.stdout.contains("inv_acme_20260501: a Stripe invoice for a Stripe customer for acme (found or created), 2 invoice items, total 31.11 USD, then finalize"), "\(dry)")
+        #expect(dry.stdout.contains("inv_acme_20260501: a Stripe invoice for a Stripe customer for acme (found or created), 2 lines in 1 add_lines call, total 31.11 USD, then finalize"), "\(dry)")
         #expect(try fixture.requests().count == before, "a dry run calls nothing")
         #expect(try fixture.invoices().allSatisfy { $0["status"] as? String == "taxed" })
     }
