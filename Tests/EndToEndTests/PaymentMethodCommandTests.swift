@@ -39,6 +39,8 @@ import Testing
         let updates = try fixture.requests(method: "POST", path: "/v1/customers/").filter { ($0["status"] as? Int) == 200 }
         #expect(updates.count == 1, "\(updates)")
         #expect((updates.first?["idempotency_key"] as? String) == "tollbooth-default-payment-method-acme-\(card)")
+        // Looked for once: the second invoice knows the default and costs invoice, add_lines, finalize.
+        #expect(try fixture.requests(method: "GET", path: "/v1/customers/\(customer["id"] as? String ?? "")/payment_methods").count == 1)
     }
 
     @Test func aCardTheCardCheckDeclinesIsNeverSaved() throws {
