@@ -33,14 +33,15 @@ import Testing
         try fixture.expectExactlyOnce()
 
         let customer = try #require(try fixture.list("/v1/customers").first { ($0["metadata"] as? [String: String])?["tollbooth_customer"] == "acme" })
-        let card = try #require(try fixture.list("/v1/customers/\(customer["id"] as? String ?? "")/payment_methods").first?["id"] as? String)
+        let methodsPath = "/v1/customers/\(customer["id"] as? String ?? "")/payment_methods"
+        // Looked for once: the second invoice knows the default and costs invoice, add_lines, finalize.
+        #expect(try fixture.requests(method: "GET", path: methodsPath).count == 1)
+        let card = try #require(try fixture.list(methodsPath).first?["id"] as? String)
         #expect((customer["invoice_settings"] as? [String: Any])?["default_payment_method"] as? String == card)
         // Made the default once, by the first of acme's invoices.
         let updates = try fixture.requests(method: "POST", path: "/v1/customers/").filter { ($0["status"] as? Int) == 200 }
         #expect(updates.count == 1, "\(updates)")
         #expect((updates.first?["idempotency_key"] as? String) == "tollbooth-default-payment-method-acme-\(card)")
-        // Looked for once: the second invoice knows the default and costs invoice, add_lines, finalize.
-        #expect(try fixture.requests(method: "GET", path: "/v1/customers/\(customer["id"] as? String ?? "")/payment_methods").count == 1)
     }
 
     @Test func aCardTheCardCheckDeclinesIsNeverSaved() throws {
