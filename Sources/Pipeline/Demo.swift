@@ -42,8 +42,8 @@ public enum Demo {
     ///
     /// With `stripe`, every customer first saves a card through a Checkout link (one of them a
     /// card that declines when charged), and one call adding an invoice's lines fails until the
-    /// client gives up: the run issues the invoices, one of them fails, the payments come back (one declined), and the
-    /// failed invoice is re-run.
+    /// client gives up: the run issues the invoices, one of them fails, the payments come back
+    /// (one declined), and the failed invoice is re-run.
     public static func run(store: Store, stripe: StripeSide? = nil, progress: @escaping (String) -> Void = { _ in }) throws -> Result {
         let start = DemoData.month.start
         let catalog = try CatalogReader.read(Data(DemoData.catalogJSON.utf8))
