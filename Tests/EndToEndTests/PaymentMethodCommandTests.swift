@@ -44,6 +44,22 @@ import Testing
         #expect((updates.first?["idempotency_key"] as? String) == "tollbooth-default-payment-method-acme-\(card)")
     }
 
+    /// Killed after Stripe made the card the default and before that was stored: the next run
+    /// finds the default set, and the invoices are issued once and paid.
+    @Test func aRunKilledAfterTheDefaultWasSetFindsItSet() throws {
+        let fixture = try IssueFixture()
+        try saveCard("pm_card_visa", fixture: fixture)
+        let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": "issue.payment_method"])
+        #expect(killed.status == SIGKILL, "\(killed)")
+        let again = try fixture.billRun()
+        #expect(again.status == 0, "\(again)")
+        try fixture.expectExactlyOnce()
+        #expect(try fixture.invoice("inv_acme_20260401")["status"] as? String == "paid")
+        #expect(try fixture.invoice("inv_acme_20260501")["status"] as? String == "paid")
+        let updates = try fixture.requests(method: "POST", path: "/v1/customers/").filter { ($0["status"] as? Int) == 200 }
+        #expect(updates.count == 1, "the default was set once: \(updates)")
+    }
+
     @Test func aCardTheCardCheckDeclinesIsNeverSaved() throws {
         let fixture = try IssueFixture()
         let link = try fixture.run("customers", "payment-link", "acme", "--success-url", "https://billing.example/saved")
