@@ -109,7 +109,9 @@ struct Issuer {
             if remote.status == .draft {
                 let lastAnswer = try ensureLines(invoice, on: remote, tax: tax, lookUp: resumed || adopted, stripe: stripe, keys: keys)
                 // A Customer made by this very attempt has no saved card yet.
-                if !madeNow {
+                if madeNow {
+                    try customers.recordCreatedWithoutPaymentMethods(customer.key)
+                } else {
                     try customers.ensureDefaultPaymentMethod(customer.key, stripeId: customerId)
                 }
                 // With nothing sent now, the totals come from a read: a replayed answer is as Stripe held it then.

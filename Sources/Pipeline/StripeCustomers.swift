@@ -49,18 +49,26 @@ struct StripeCustomers {
 
     /// Before an invoice is finalized: a Customer with no default payment method but a saved one
     /// (a card saved through Checkout whose webhook was missed) gets its newest as the default,
-    /// so the invoice charges it. Once a default is known it is recorded and not looked up again.
+    /// so the invoice charges it. Looked at once per customer, and again after each payment or
+    /// portal link, where a card may have been saved since.
     func ensureDefaultPaymentMethod(_ customerKey: String, stripeId: String) throws {
-        guard try store.stripeDefaultPaymentMethod(customerKey: customerKey, account: account) == nil else { return }
+        guard try store.paymentMethodsToCheck(customerKey: customerKey, account: account) else { return }
         let methods = try stripe.listPaymentMethods(customer: stripeId).data
-        guard !methods.isEmpty else { return }
-        if case .customer(let found) = try stripe.retrieveCustomer(stripeId), let current = found.invoiceSettings?.defaultPaymentMethod {
-            try store.recordStripeDefaultPaymentMethod(customerKey: customerKey, account: account, paymentMethod: current)
-            return
+        var chosen: String?
+        if methods.isEmpty {
+            chosen = nil
+        } else if case .customer(let found) = try stripe.retrieveCustomer(stripeId), let current = found.invoiceSettings?.defaultPaymentMethod {
+            chosen = current
+        } else {
+            chosen = try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: stripeId, stripe: stripe)?.id
+            failpoints.hit("issue.payment_method")
         }
-        guard let newest = try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: stripeId, stripe: stripe) else { return }
-        failpoints.hit("issue.payment_method")
-        try store.recordStripeDefaultPaymentMethod(customerKey: customerKey, account: account, paymentMethod: newest.id)
+        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: account, defaultPaymentMethod: chosen)
+    }
+
+    /// A Customer this attempt created has no saved payment method to look for.
+    func recordCreatedWithoutPaymentMethods(_ customerKey: String) throws {
+        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: account, defaultPaymentMethod: nil)
     }
 
     /// A short digest of the details sent to Stripe, over their form encoding (the same bytes
@@ -109,13 +117,16 @@ public struct CustomerPayments {
             CheckoutSetupSessionCreate(customer: id, currency: currency, successUrl: successUrl, clientReferenceId: customerKey,
                                        metadata: [StripeMapping.customerKey: customerKey]),
             idempotencyKey: "tollbooth-checkout-\(customerKey)-\(now.seconds)")
+        try store.requestPaymentMethodsCheck(customerKey: customerKey, account: connection.account)
         return (session.id, session.url ?? "")
     }
 
     public func portalLink(customerKey: String, returnUrl: String?) throws -> String {
         let (_, id) = try stripeCustomer(customerKey)
-        return try connection.client.createPortalSession(PortalSessionCreate(customer: id, returnUrl: returnUrl),
-                                                         idempotencyKey: "tollbooth-portal-\(customerKey)-\(now.seconds)").url
+        let url = try connection.client.createPortalSession(PortalSessionCreate(customer: id, returnUrl: returnUrl),
+                                                            idempotencyKey: "tollbooth-portal-\(customerKey)-\(now.seconds)").url
+        try store.requestPaymentMethodsCheck(customerKey: customerKey, account: connection.account)
+        return url
     }
 
     /// Makes the customer's newest payment method the one its invoices charge; returns it, or
@@ -126,7 +137,7 @@ public struct CustomerPayments {
         let methods = try connection.client.listPaymentMethods(customer: id).data
         guard let newest = try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: id, stripe: connection.client)
         else { return nil }
-        try store.recordStripeDefaultPaymentMethod(customerKey: customerKey, account: connection.account, paymentMethod: newest.id)
+        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: connection.account, defaultPaymentMethod: newest.id)
         return newest
     }
 

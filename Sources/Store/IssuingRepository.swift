@@ -60,15 +60,26 @@ extension Store {
         }
     }
 
-    /// The payment method the customer's Stripe Customer charges, as last set or seen.
-    public func stripeDefaultPaymentMethod(customerKey: String, account: String) throws -> String? {
-        try database.first("SELECT default_payment_method FROM stripe_customers WHERE customer_key = ? AND account = ?",
-                           [.text(customerKey), .text(account)])?.string(0)
+    /// Whether the issue stage should look for a saved card to make the Customer's default: until
+    /// it has looked once, and after each payment or portal link made since.
+    public func paymentMethodsToCheck(customerKey: String, account: String) throws -> Bool {
+        try database.first("SELECT payment_methods_to_check FROM stripe_customers WHERE customer_key = ? AND account = ?",
+                           [.text(customerKey), .text(account)])?.int(0) != 0
     }
 
-    public func recordStripeDefaultPaymentMethod(customerKey: String, account: String, paymentMethod: String) throws {
-        try database.run("UPDATE stripe_customers SET default_payment_method = ? WHERE customer_key = ? AND account = ?",
-                         [.text(paymentMethod), .text(customerKey), .text(account)])
+    /// The Customer's payment methods were looked at: `defaultPaymentMethod` is the one it charges
+    /// (as set or found), nil when it has none.
+    public func recordPaymentMethodsChecked(customerKey: String, account: String, defaultPaymentMethod: String?) throws {
+        try database.run("""
+            UPDATE stripe_customers SET payment_methods_to_check = 0, default_payment_method = coalesce(?, default_payment_method)
+            WHERE customer_key = ? AND account = ?
+            """, [SQLValue(defaultPaymentMethod), .text(customerKey), .text(account)])
+    }
+
+    /// A payment or portal link was made: the customer may save a card there.
+    public func requestPaymentMethodsCheck(customerKey: String, account: String) throws {
+        try database.run("UPDATE stripe_customers SET payment_methods_to_check = 1 WHERE customer_key = ? AND account = ?",
+                         [.text(customerKey), .text(account)])
     }
 
     /// The finalized invoice: its number and the links a customer can be sent.

@@ -417,9 +417,12 @@ enum Schema {
     -- The add_lines call (its idempotency key) that put the line on its Stripe invoice; its item
     -- id is stripe_item_id when a later lookup read it. Either means the line is on Stripe.
     ALTER TABLE invoice_lines ADD COLUMN stripe_lines_key TEXT;
-    -- The Customer's invoice_settings.default_payment_method as last set or seen: while it is
-    -- known, the issue stage does not look for a saved card to make the default.
+    -- The Customer's invoice_settings.default_payment_method as last set or seen, and whether the
+    -- issue stage should look for a saved card to make the default: yes until it has looked once,
+    -- and again after each payment or portal link, where a customer may save one.
     ALTER TABLE stripe_customers ADD COLUMN default_payment_method TEXT;
+    ALTER TABLE stripe_customers ADD COLUMN payment_methods_to_check INTEGER NOT NULL DEFAULT 1
+        CHECK (payment_methods_to_check IN (0, 1));
     -- Why the last payment attempt failed, when the collect stage can tell (a payment waiting
     -- for the customer's authentication, with the hosted invoice link); NULL otherwise.
     ALTER TABLE invoices ADD COLUMN payment_failure_reason TEXT;

@@ -16,6 +16,10 @@ import Testing
         #expect(first.stdout.contains("issue: issued 4, not required 0, failed 0, skipped 0"), "\(first)")
         // Nobody has a payment method, so the first automatic attempt of each fails.
         #expect(first.stdout.contains("collect: paid 0, payment failed 4, uncollectible 0, void 0, awaiting payment 0"), "\(first)")
+        // Per invoice: customer (the first of each customer's), invoice, add_lines, finalize; a
+        // Customer just made has no saved card to look for, then or on its next invoice.
+        #expect(try fixture.requests(method: "POST").count == 2 + 4 * 3)
+        #expect(try fixture.requests(method: "GET").filter { ($0["path"] as? String)?.contains("payment_methods") == true }.isEmpty)
         try fixture.expectExactlyOnce()
 
         let invoice = try fixture.invoice("inv_acme_20260501")
