@@ -2,7 +2,8 @@
 # Issue benchmark: 1,000 invoices of 5 lines, one new customer each, issued to stripe-sim under
 # Stripe's rate limits: first live (100 requests/s per account, 25/s per endpoint), then sandbox
 # (25/s per account, 25/s per endpoint). Each invoice costs 4 requests: customer, invoice, one
-# add_lines (5 lines), finalize. For each run it prints the wall time, the requests per invoice,
+# add_lines (5 lines), finalize; the next month's invoice of a known customer 3 (measured once,
+# at live limits). For each run it prints the wall time, the requests per invoice,
 # the 429s the simulator answered and the invoices that failed, and the floor the limits allow:
 # the larger of (requests / global rate) and, for each endpoint, (its requests / endpoint rate).
 #
@@ -35,7 +36,9 @@ start_sim() {
   base="http://$(sed -n 's/^listening on //p' "$folder/sim.out")"
 }
 
-# measure LABEL LIMITS GLOBAL_RATE ENDPOINT_RATE CLIENT_GLOBAL CLIENT_ENDPOINT
+# measure LABEL LIMITS GLOBAL_RATE ENDPOINT_RATE CLIENT_GLOBAL CLIENT_ENDPOINT [then-next-month]
+# With a seventh argument, the next month's invoices of the same (now known) customers are
+# issued after, against the same simulator, and measured as LABEL-known.
 measure() {
   local label=$1 limits=$2 global=$3 endpoint=$4 client_global=$5 client_endpoint=$6 db="$folder/$1.db"
   start_sim "$limits"
@@ -44,18 +47,30 @@ measure() {
     "$base" "$client_global" "$client_endpoint" > "$folder/$label.json"
   local tb=("$bin/tollbooth" --db "$db" --config "$folder/$label.json")
   TOLLBOOTH_STRIPE_KEY=sk_test_benchmark000000000001 "${tb[@]}" stripe connect > /dev/null
+  issue_and_report "$label" "$as_of" 0
+  if [ $# -ge 7 ]; then
+    local served
+    served=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["data"]))' "$folder/$label.requests.json")
+    issue_and_report "$label-known" "$(echo "$as_of" | sed 's/-01-01T/-02-01T/')" "$served"
+  fi
+}
+
+# issue_and_report LABEL AS_OF SKIP: close, rate and tax to AS_OF, then the timed issue stage;
+# the simulator's first SKIP requests belong to an earlier run. Uses measure's variables.
+issue_and_report() {
+  local label=$1 as_of=$2 skip=$3
   for stage in close rate tax; do "${tb[@]}" run --as-of "$as_of" --stage "$stage" > /dev/null 2>&1; done
   /usr/bin/time -f "%e %M" -o "$folder/$label.time" "${tb[@]}" run --as-of "$as_of" --stage issue > "$folder/$label.out" 2> "$folder/$label.err" || true
   curl -s "$base/_sim/requests" > "$folder/$label.requests.json"
   read -r seconds kb < "$folder/$label.time"
   echo "$label: $(cat "$folder/$label.out")"
   python3 - "$folder/$label.requests.json" "$label" "$seconds" "$invoices" "$global" "$endpoint" "$kb" \
-    "$client_global" "$client_endpoint" <<'PY'
+    "$client_global" "$client_endpoint" "$skip" <<'PY'
 import json, re, sys
-path, label, seconds, invoices, global_rate, endpoint_rate, kb, client_global, client_endpoint = sys.argv[1:]
+path, label, seconds, invoices, global_rate, endpoint_rate, kb, client_global, client_endpoint, skip = sys.argv[1:]
 seconds, invoices, global_rate, endpoint_rate = float(seconds), int(invoices), float(global_rate), float(endpoint_rate)
-# Every request but the account check of `stripe connect` is the issue stage's.
-served = [r for r in json.load(open(path))["data"] if r["path"] != "/v1/account"]
+# Every request but the account check of `stripe connect` and an earlier run's is the issue stage's.
+served = [r for r in json.load(open(path))["data"][int(skip):] if r["path"] != "/v1/account"]
 def endpoint(entry):
     path = re.sub(r"/(cus|in|pm|ii|il|cs)_[A-Za-z0-9]+", "/{id}", entry["path"])
     return entry["method"] + " " + path
@@ -75,7 +90,7 @@ PY
 }
 
 echo "issuing $invoices invoices of $lines lines"
-measure live-paced-96 live 100 25 96 24
+measure live-paced-96 live 100 25 96 24 then-next-month
 measure live-defaults live 100 25 90 22
 measure sandbox-paced-96 sandbox 25 25 24 24
 measure sandbox-defaults sandbox 25 25 22 22
