@@ -54,7 +54,7 @@ struct StripeCustomers {
     func ensureDefaultPaymentMethod(_ customerKey: String, stripeId: String) throws {
         guard try store.paymentMethodsToCheck(customerKey: customerKey, account: account) else { return }
         let methods = try stripe.listPaymentMethods(customer: stripeId).data
-        var chosen: String?
+        let chosen: String?
         if methods.isEmpty {
             chosen = nil
         } else if case .customer(let found) = try stripe.retrieveCustomer(stripeId), let current = found.invoiceSettings?.defaultPaymentMethod {

@@ -227,30 +227,35 @@ enum InvoiceAPI {
             throw .state("An invoice can have at most \(maximumLines) line items; \(invoice.id) has \(invoice.lines.count) and \(requested.count) were added.",
                          param: "lines")
         }
-        // Changes are made on a copy, so a line that fails leaves nothing behind.
-        var draft = state
-        var added: [InvoiceItem] = []
+        // Every line is checked before any is added, so a line that fails leaves nothing behind.
+        var claimed = Set<String>()
         for (position, lineParams) in requested.enumerated() {
             let param = "lines[\(position)]"
-            var item: InvoiceItem
             if let itemId = lineParams.text("invoice_item") {
-                guard let found = draft.invoiceItems[itemId] else { throw .noSuch("invoice item", itemId, param: "\(param)[invoice_item]") }
-                guard found.invoice == nil, found.customer == invoice.customer, found.currency == invoice.currency else {
+                guard let found = state.invoiceItems[itemId] else { throw .noSuch("invoice item", itemId, param: "\(param)[invoice_item]") }
+                guard found.invoice == nil, found.customer == invoice.customer, found.currency == invoice.currency,
+                      claimed.insert(itemId).inserted else {
                     throw .invalidRequest("Invoice item \(itemId) is already on an invoice or belongs to another customer or currency.",
                                           param: "\(param)[invoice_item]")
                 }
+            } else if lineParams.int("amount") == nil && lineParams.nested("price_data")?.int("unit_amount") == nil {
+                throw .missing("\(param)[amount]")
+            }
+            for (index, tax) in (lineParams.list("tax_amounts") ?? []).enumerated() {
+                guard let percentage = tax.nested("tax_rate_data")?.string("percentage"), Percentage(percentage) == nil else { continue }
+                throw .invalidRequest("Invalid percentage: must be a decimal between 0 and 100",
+                                      param: "\(param)[tax_amounts][\(index)][tax_rate_data][percentage]")
+            }
+        }
+        var added: [InvoiceItem] = []
+        for (position, lineParams) in requested.enumerated() {
+            var item: InvoiceItem
+            if let itemId = lineParams.text("invoice_item"), let found = state.invoiceItems[itemId] {
                 item = found
                 item.invoice = invoice.id
             } else {
                 let quantity = lineParams.int("quantity") ?? 1
-                let amount: Int64
-                if let value = lineParams.int("amount") {
-                    amount = value
-                } else if let unit = lineParams.nested("price_data")?.int("unit_amount") {
-                    amount = unit * quantity
-                } else {
-                    throw .missing("\(param)[amount]")
-                }
+                let amount = lineParams.int("amount") ?? (lineParams.nested("price_data")?.int("unit_amount") ?? 0) * quantity
                 let period = lineParams.nested("period")
                 item = InvoiceItem(id: Identifiers.make("ii_", 24), created: context.now, customer: invoice.customer, invoice: invoice.id,
                                    amount: amount, currency: invoice.currency, description: lineParams.text("description"),
@@ -258,15 +263,14 @@ enum InvoiceAPI {
                                    quantity: quantity, metadata: merged([:], with: lineParams["metadata"]),
                                    discountable: lineParams.bool("discountable") ?? true)
             }
-            draft.invoiceItems[item.id] = item
+            state.invoiceItems[item.id] = item
             var line = line(for: item)
-            try apply(lineParams, to: &line, state: &draft, param: param)
+            try apply(lineParams, to: &line, state: &state, param: "lines[\(position)]")
             invoice.lines.append(line)
             added.append(item)
         }
         invoice.metadata = merged(invoice.metadata, with: params["invoice_metadata"])
         invoice.recompute()
-        state = draft
         state.invoices[invoice.id] = invoice
         for item in added { state.emit("invoiceitem.created", item.json(livemode: state.livemode), context: context) }
         let json = state.invoiceJSON(invoice)
