@@ -100,6 +100,25 @@ import Testing
         return try StripeJSON.decoder().decode(Stripe.Invoice.self, from: JSONSerialization.data(withJSONObject: object))
     }
 
+    /// DESIGN.md "Stripe": a payment that needs authentication is `payment_failed` with the
+    /// reason "authentication required" and the hosted invoice link. The invoice shows it as a
+    /// failed automatic attempt with no next attempt; a decline Stripe retries has one.
+    @Test func aPaymentWaitingForAuthenticationSaysSoWithTheHostedLink() throws {
+        let waiting = try remote(["status": "open", "attempt_count": 1, "auto_advance": true, "next_payment_attempt": NSNull(),
+                                  "collection_method": "charge_automatically", "hosted_invoice_url": "https://pay.example/i/1"])
+        #expect(PaymentStateRule.failureReason(waiting)
+                == "authentication required: the customer confirms the payment (3-D Secure) at https://pay.example/i/1")
+        let declined = try remote(["status": "open", "attempt_count": 1, "auto_advance": true, "next_payment_attempt": 1_765_000_000,
+                                   "collection_method": "charge_automatically"])
+        #expect(PaymentStateRule.failureReason(declined) == nil)
+        let notTried = try remote(["status": "open", "attempt_count": 0, "auto_advance": true, "next_payment_attempt": NSNull()])
+        #expect(PaymentStateRule.failureReason(notTried) == nil)
+        let paid = try remote(["status": "paid", "attempt_count": 1, "auto_advance": true, "next_payment_attempt": NSNull()])
+        #expect(PaymentStateRule.failureReason(paid) == nil)
+        let manual = try remote(["status": "open", "attempt_count": 1, "auto_advance": false, "next_payment_attempt": NSNull()])
+        #expect(PaymentStateRule.failureReason(manual) == nil, "a charge Tollbooth did not leave to Stripe")
+    }
+
     @Test func paymentStateKeepsTheFirstFailureAndStripesOwnTimes() throws {
         var stored = invoice(.usd, amount: "24.69")
         stored.status = .issued
