@@ -185,9 +185,9 @@ import Testing
     }
 }
 
-/// `POST /v1/invoices/{invoice}/add_lines` as Stripe's API reference describes it (summarised in
-/// the project's add-lines notes): `lines[i][amount|description|period|metadata|tax_amounts]`,
-/// tax amounts with inline `tax_rate_data`.
+/// `POST /v1/invoices/{invoice}/add_lines` as Stripe's API reference describes it (API version
+/// 2024-09-30 and later): `lines[i][amount|description|period|metadata|tax_amounts]`, tax
+/// amounts with inline `tax_rate_data`; the first test is the reference's own example.
 @Suite struct AddLinesFormTests {
     @Test func theReferenceExampleEncodesByteForByte() {
         let params = InvoiceLinesAdd(lines: [
