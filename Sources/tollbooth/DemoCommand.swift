@@ -113,7 +113,7 @@ final class DemoSimulator {
     var baseURL: String { "http://127.0.0.1:\(server.port)" }
 
     init() throws {
-        simulator = Simulator(configuration: SimulatorConfiguration(writesPerSecond: 100_000, readsPerSecond: 100_000))
+        simulator = Simulator(configuration: SimulatorConfiguration(limits: .none))
         let simulator = self.simulator
         do { server = try HTTPServer(port: 0) { simulator.handle($0) } } catch {
             throw CommandFailure("cannot start the demo's Stripe simulator: \(error.message)")
@@ -138,7 +138,7 @@ final class DemoSimulator {
         let configuration: StripeConfiguration
         do {
             key = try APIKey("sk_test_tollboothDemo00000000")
-            configuration = try StripeConfiguration(apiKey: key, baseURL: baseURL, writesPerSecond: 10_000, readsPerSecond: 10_000)
+            configuration = try StripeConfiguration(apiKey: key, baseURL: baseURL, requestsPerSecond: 10_000, endpointRequestsPerSecond: 10_000)
         } catch {
             throw CommandFailure(error.description)
         }

@@ -8,8 +8,8 @@ import Testing
         let database = cli.folder.appendingPathComponent("demo.db").path
         let demo = try cli.run("demo", "--db", database)
         #expect(demo.status == 0, "\(demo)")
-        // 66 invoices: the first invoice item call fails until the client gives up, and that
-        // invoice is re-run; globex's card declines on both of its invoices.
+        // 66 invoices: the first call adding an invoice's lines fails until the client gives up,
+        // and that invoice is re-run; globex's card declines on both of its invoices.
         #expect(demo.stderr.contains("issue: issued 65, not required 0, failed 1, skipped 0"), "\(demo.stderr)")
         #expect(demo.stderr.contains("collect: paid 63, payment failed 2, uncollectible 0, void 0, awaiting payment 0"), "\(demo.stderr)")
         #expect(demo.stderr.contains("rerun inv_abstergo_20261001: issue: issued 1, not required 0, failed 0, skipped 0"), "\(demo.stderr)")
