@@ -20,6 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 swift build -c release --product tollbooth
 tollbooth=$PWD/.build/release/tollbooth
+# A run stopped half-way may have left its nginx behind.
+[ -f "$folder/nginx.pid" ] && /usr/sbin/nginx -c "$folder/nginx.conf" -s stop 2>/dev/null || true
 rm -rf "$folder" && mkdir -p "$folder"
 db=$folder/serve.db
 start=$(date -u +%Y-%m-01T00:00:00Z)
@@ -68,9 +70,9 @@ export TOLLBOOTH_TOKEN=$check_token TOLLBOOTH_RUN=$$ TOLLBOOTH_EVENT_TIME=$event
 wrk -t2 -c16 -d2s -s Benchmarks/wrk/check.lua http://127.0.0.1:18081 > /dev/null   # warm-up
 run_wrk "nginx, static 200 JSON" 32 "" http://127.0.0.1:18080/
 run_wrk "checks (not consuming)" 32 Benchmarks/wrk/check.lua http://127.0.0.1:18081
-run_wrk "consuming checks" 32 Benchmarks/wrk/consume.lua http://127.0.0.1:18081
+run_wrk "consuming checks" 64 Benchmarks/wrk/consume.lua http://127.0.0.1:18081
 export TOLLBOOTH_TOKEN=$ingest_token
-run_wrk "events, batches of 100" 16 Benchmarks/wrk/events.lua http://127.0.0.1:18081
+run_wrk "events, batches of 100" 64 Benchmarks/wrk/events.lua http://127.0.0.1:18081
 kill -TERM $serve; wait $serve || true
 stored=$(sqlite3 "$db" "SELECT coalesce(sum(count), 0) FROM usage_segments")
 echo "stored after the server stopped: $stored events (consuming checks' and the batches')"

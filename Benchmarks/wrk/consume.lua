@@ -4,7 +4,7 @@ wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOLLBOOTH_TOKEN")
 wrk.headers["Content-Type"] = "application/json"
 local threads = {}
-local id, n, ok, other = 0, 0, 0, 0
+id, n, ok, other = 0, 0, 0, 0
 
 function setup(thread)
   thread:set("id", #threads + 1)

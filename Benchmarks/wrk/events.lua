@@ -5,7 +5,7 @@ wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOLLBOOTH_TOKEN")
 wrk.headers["Content-Type"] = "application/cloudevents-batch+json"
 local time = os.getenv("TOLLBOOTH_EVENT_TIME")
 local threads = {}
-local id, n, accepted, other = 0, 0, 0, 0
+id, n, accepted, other = 0, 0, 0, 0
 
 function setup(thread)
   thread:set("id", #threads + 1)
