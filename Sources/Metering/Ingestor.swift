@@ -44,6 +44,8 @@ public final class Ingestor {
     var lastClosed: [Int64] = []
     /// The store's attribution revision the state above was loaded at.
     var revision: Int64 = -1
+    /// The closes revision `lastClosed` was read at (nil: read them again).
+    var closesRevision: Int64?
     /// One per part of a chunk parsed at once (parts run on separate threads).
     var partStates: [PartState] = []
     /// The de-duplication keys of the days in `loadedDays`, and those this ingest accepted.
@@ -103,7 +105,9 @@ public final class Ingestor {
 
     /// Reads the catalog, subscriptions and subjects that attribute events to subscriptions.
     func loadAttribution() throws {
-        revision = try store.attributionRevision()
+        let counters = try store.changeCounters()
+        revision = counters["attribution"] ?? 0
+        closesRevision = counters["closes"]
         catalog = try store.catalog()
         let records = try store.subscriptions(catalog: catalog)
         // Subscriptions in byte order of their ids: the order segments are written in.
@@ -153,9 +157,11 @@ public final class Ingestor {
     /// the catalog changed: everything attribution reads is loaded again. Periods closed: events
     /// in them are late from now on. Key blocks added: their keys are repeats too.
     func catchUp() throws {
-        if try store.attributionRevision() != revision {
+        let counters = try store.changeCounters()
+        if counters["attribution"] ?? 0 != revision {
             try loadAttribution()
-        } else {
+        } else if counters["closes"] != closesRevision {
+            closesRevision = counters["closes"]
             let closed = try closedBillDates()
             if closed != lastClosed {
                 lastClosed = closed

@@ -326,7 +326,8 @@ public final class BillRun {
 
     // MARK: issue, collect, reconcile
 
-    /// Zero totals become `not_required`; the rest are issued to Stripe one by one, each
+    /// Zero totals become `not_required`; the rest are issued to Stripe, `stripe.concurrency`
+    /// customers at a time (a customer's invoices one after another, in bill date order), each
     /// failure recorded on its invoice without stopping the others. A key Stripe refuses, or one
     /// lacking a permission, stops the stage: the invoices not reached stay `taxed` (skipped).
     func issue(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
@@ -347,35 +348,52 @@ public final class BillRun {
             return StageSummary(stage: .issue, counts: [("ready", ready.count), ("not_required", notRequired), ("issued", 0), ("failed", 0)],
                                 errors: [], message: message)
         }
-        let issuer = Issuer(store: store, stripe: stripe.client, account: stripe.account, failpoints: failpoints, now: now)
         let customers = try customersByKey()
-        var issued = 0, failed = 0, skipped = 0
-        var errors: [String] = []
-        var stop: String?
-        for (index, summary) in ready.sorted(by: { ($0.billDate, $0.id) < ($1.billDate, $1.id) }).enumerated() {
-            guard stop == nil else { skipped += 1; continue }
-            guard let invoice = try store.invoice(id: summary.id) else { continue }
-            let failure: IssueFailure?
-            if let customer = customers[invoice.customerKey] {
-                let tax = invoice.appliedTax ?? (try? taxDecision(for: customer))?.rate.map(AppliedTax.init)
-                failure = try issuer.issue(invoice, customer: customer, tax: tax)
-            } else {
-                failure = .refused("customer \(invoice.customerKey) of invoice \(invoice.id) no longer exists")
-            }
-            if let failure {
-                failed += 1
-                let recorded = failure.failure
-                try store.setInvoiceStatus(invoice.id, .failed, failure: recorded, at: now)
-                errors.append("\(invoice.id): \(recorded.message)")
-                logger.error("issue failed: \(recorded.message)", metadata: [
-                    "invoice.id": "\(invoice.id)", "stripe.request_id": "\(recorded.stripeRequestId ?? "")"])
-                if failure.stopsTheStage { stop = recorded.message }
-            } else {
-                issued += 1
-                logger.info("issued", metadata: ["invoice.id": "\(invoice.id)"])
-            }
-            if (index + 1) % 100 == 0 { progress("issue: \(index + 1) of \(ready.count) invoices") }
+        var owners: [String: String] = [:]
+        for status in [InvoiceStatus.taxed, .issuing] {
+            for invoice in try store.invoices(status: status, withLines: false) { owners[invoice.id] = invoice.customerKey }
         }
+        // One queue per customer, in the order of each customer's first invoice.
+        var queues: [[String]] = []
+        var queueOf: [String: Int] = [:]
+        let ordered = ready.sorted(by: { ($0.billDate, $0.id) < ($1.billDate, $1.id) })
+        for summary in ordered {
+            let owner = owners[summary.id] ?? summary.id
+            if let index = queueOf[owner] { queues[index].append(summary.id) } else {
+                queueOf[owner] = queues.count
+                queues.append([summary.id])
+            }
+        }
+        let tally = IssueTally()
+        let work = { (store: Store, queue: [String]) throws in
+            let issuer = Issuer(store: store, stripe: stripe.client, account: stripe.account, failpoints: self.failpoints, now: now,
+                                linesPerRequest: self.settings.stripe.linesPerRequest)
+            for id in queue {
+                guard !tally.stopped else { tally.skip(); continue }
+                guard let invoice = try store.invoice(id: id) else { continue }
+                let failure: IssueFailure?
+                if let customer = customers[invoice.customerKey] {
+                    let tax = invoice.appliedTax ?? (try? self.taxDecision(for: customer))?.rate.map(AppliedTax.init)
+                    failure = try issuer.issue(invoice, customer: customer, tax: tax)
+                } else {
+                    failure = .refused("customer \(invoice.customerKey) of invoice \(invoice.id) no longer exists")
+                }
+                if let failure {
+                    let recorded = failure.failure
+                    try store.setInvoiceStatus(invoice.id, .failed, failure: recorded, at: now)
+                    self.logger.error("issue failed: \(recorded.message)", metadata: [
+                        "invoice.id": "\(invoice.id)", "stripe.request_id": "\(recorded.stripeRequestId ?? "")"])
+                    tally.fail(invoice.id, recorded.message, stops: failure.stopsTheStage)
+                } else {
+                    self.logger.info("issued", metadata: ["invoice.id": "\(invoice.id)"])
+                    tally.issue()
+                }
+                if let done = tally.hundredth { self.progress("issue: \(done) of \(ready.count) invoices") }
+            }
+        }
+        try IssueWorkers.run(queues, concurrency: settings.stripe.concurrency, store: store, work)
+        let (issued, failed, skipped, errorsFound, stop) = tally.result(inOrder: ordered.map(\.id))
+        var errors = errorsFound
         var message = "issued \(issued), not required \(notRequired), failed \(failed), skipped \(skipped)"
         if let stop { message += "; stopped: \(stop)" }
         let (recorded, unrecorded) = try StripeTax(stripe: stripe.client).recordPendingTransactions(store: store, logger: logger)
@@ -506,8 +524,10 @@ public final class BillRun {
             case .created(let id, _)?: customer = "Stripe customer \(id)"
             case .requested?, nil: customer = "a Stripe customer for \(invoice.customerKey) (found or created)"
             }
-            let pending = invoice.lines.filter { $0.stripeItemId == nil }.count
-            let items = pending == invoice.lines.count ? "\(pending) invoice items" : "\(pending) of \(invoice.lines.count) invoice items still to add"
+            let pending = invoice.lines.filter { !$0.isOnStripe }.count
+            let calls = (pending + settings.stripe.linesPerRequest - 1) / settings.stripe.linesPerRequest
+            let sent = "\(calls) add_lines call" + (calls == 1 ? "" : "s")
+            let items = pending == invoice.lines.count ? "\(pending) lines in \(sent)" : "\(pending) of \(invoice.lines.count) lines still to add in \(sent)"
             lines.append("\(invoice.id): \(invoice.stripeInvoiceId.map { "Stripe invoice \($0)" } ?? "a Stripe invoice") for \(customer), \(items), total \(Money(invoice.total, invoice.currency)), then finalize")
         }
         let head = stripe == nil ? "dry run: Stripe not configured; \(toIssue) invoices would be issued once it is"

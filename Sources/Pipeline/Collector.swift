@@ -41,6 +41,19 @@ enum PaymentStateRule {
         }
         return (status, payment)
     }
+
+    /// Why an open invoice's payment failed, when the invoice shows it: a failed automatic
+    /// attempt with no next attempt scheduled while Stripe still collects it automatically is
+    /// a payment waiting for the customer's authentication (3-D Secure), which Stripe does not
+    /// retry by itself. The customer confirms it on the hosted invoice page.
+    static func failureReason(_ remote: Invoice) -> String? {
+        guard remote.status == .open, remote.attemptCount > 0, remote.autoAdvance, remote.nextPaymentAttempt == nil,
+              remote.collectionMethod == .chargeAutomatically else { return nil }
+        let link = remote.hostedInvoiceUrl.map { " at \($0)" } ?? ""
+        return "\(authenticationRequired): the customer confirms the payment (3-D Secure)\(link)"
+    }
+
+    static let authenticationRequired = "authentication required"
 }
 
 /// Reads the payment state of every issued invoice that may still change from Stripe.
@@ -65,7 +78,8 @@ struct Collector {
                 continue
             }
             let (status, payment) = PaymentStateRule.apply(remote, to: invoice, now: now)
-            try store.recordPayment(invoiceId: invoice.id, status: status, payment: payment, at: now)
+            try store.recordPayment(invoiceId: invoice.id, status: status, payment: payment,
+                                    failureReason: status == .paymentFailed ? PaymentStateRule.failureReason(remote) : nil, at: now)
             switch status {
             case .paid: counts.paid += 1
             case .paymentFailed: counts.paymentFailed += 1

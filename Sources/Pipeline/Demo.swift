@@ -32,17 +32,18 @@ public enum Demo {
         }
     }
 
-    /// A card that declines for lack of funds, saved by one customer of the demo.
-    static let declinedCard = "pm_card_visa_chargeDeclinedInsufficientFunds"
+    /// A card that passes Stripe's check when saved and declines when charged (0341), saved by
+    /// one customer of the demo.
+    static let declinedCard = "pm_card_chargeCustomerFail"
 
     /// Loads the sample catalog and customers, subscribes everyone on October 1, plays the
     /// month's upgrade, downgrade and cancellation, ingests a month of usage and runs the bill
     /// run as of November 1, 02:00.
     ///
     /// With `stripe`, every customer first saves a card through a Checkout link (one of them a
-    /// card that declines), and one invoice item call fails until the client gives up: the run
-    /// issues the invoices, one of them fails, the payments come back (one declined), and the
-    /// failed invoice is re-run.
+    /// card that declines when charged), and one call adding an invoice's lines fails until the
+    /// client gives up: the run issues the invoices, one of them fails, the payments come back
+    /// (one declined), and the failed invoice is re-run.
     public static func run(store: Store, stripe: StripeSide? = nil, progress: @escaping (String) -> Void = { _ in }) throws -> Result {
         let start = DemoData.month.start
         let catalog = try CatalogReader.read(Data(DemoData.catalogJSON.utf8))
@@ -70,6 +71,8 @@ public enum Demo {
 
         let usage = DemoData.usage(customers: customers)
         var settings = Settings()
+        // One invoice at a time, so the failing call above is the first invoice's.
+        settings.stripe.concurrency = 1
         settings.tax.provider = .rates
         settings.tax.rates = TaxRateTable(DemoData.taxRates)
         let ingestor = try Ingestor(store: store, now: DemoData.asOf, dedupeRetention: settings.dedupeRetention)
@@ -80,8 +83,8 @@ public enum Demo {
         if let stripe {
             declined = try savePaymentMethods(store: store, customers: customers, stripe: stripe)
             progress("every customer saved a card through a Checkout link; \(declined ?? "none")'s will decline")
-            // The first invoice item call answers 500 on every retry: its invoice fails.
-            try stripe.failWrites("/v1/invoiceitems", 4)
+            // The first call that adds lines to an invoice answers 500 on every retry: its invoice fails.
+            try stripe.failWrites("/v1/invoices/", 4)
         }
         let billRun = BillRun(store: store, settings: settings, stripe: stripe?.connection, failpoints: Failpoints(environment: [:]),
                               logger: Logger(label: "tollbooth.demo", factory: { _ in SwiftLogNoOpLogHandler() }), progress: progress)

@@ -39,14 +39,16 @@ enum IssueFailure: Error {
     }
 }
 
-/// Puts one taxed invoice into Stripe exactly once: the Customer, a draft Invoice, one Invoice
-/// Item per line, the lines' tax, a comparison of Stripe's total with ours, then finalize.
+/// Puts one taxed invoice into Stripe exactly once: the Customer, a draft Invoice, its lines in
+/// bulk (`add_lines`, tax amounts included, `linesPerRequest` a call), the Customer's saved card
+/// made its default when it has none, a comparison of Stripe's totals (from the last
+/// `add_lines` answer) with ours, then finalize.
 ///
 /// Every call carries an idempotency key derived from local ids (and the invoice's rerun
 /// generation), and every answer is stored as soon as it arrives. When an earlier attempt may
 /// have made objects the store does not name (it died between Stripe's answer and the write, or
 /// Stripe's keys have expired since), the object is looked up in Stripe by its
-/// `metadata[tollbooth_…]` before anything is created.
+/// `metadata[tollbooth_…]` before anything is created, and only lines Stripe does not have are sent.
 struct Issuer {
     /// Stripe's limit of lines on one invoice.
     static let maxLines = 250
@@ -56,6 +58,8 @@ struct Issuer {
     let account: String
     let failpoints: Failpoints
     let now: Instant
+    /// Lines per `add_lines` call.
+    var linesPerRequest = 50
 
     /// Issues `invoice`; nil when it was issued, else why not. Store errors are thrown.
     func issue(_ invoice: StoredInvoice, customer: Billing.Customer, tax: AppliedTax?) throws -> IssueFailure? {
@@ -69,14 +73,19 @@ struct Issuer {
         stripe.logger[metadataKey: "invoice.id"] = "\(invoice.id)"
         let keys = IdempotencyKeys(generation: invoice.issuing.generation)
         do {
-            let customerId = try StripeCustomers(store: store, stripe: stripe, account: account, failpoints: failpoints, now: now)
-                .ensure(customer, keys: keys)
+            let customers = StripeCustomers(store: store, stripe: stripe, account: account, failpoints: failpoints, now: now)
+            let (customerId, madeNow) = try customers.ensureReportingCreation(customer, keys: keys)
             var (remote, adopted) = try ensureInvoice(invoice, customerId: customerId, resumed: resumed, stripe: stripe, keys: keys)
             if remote.status == .draft {
-                let itemIds = try ensureItems(invoice, on: remote, customerId: customerId, lookUp: resumed || adopted, stripe: stripe, keys: keys)
-                try attachTax(invoice, itemIds: itemIds, tax: tax, on: remote, stripe: stripe, keys: keys)
-                // Read afresh: an answer replayed under an idempotency key is as Stripe held it then.
-                remote = try stripe.retrieveInvoice(remote.id)
+                let lastAnswer = try ensureLines(invoice, on: remote, tax: tax, lookUp: resumed || adopted, stripe: stripe, keys: keys)
+                // A Customer made by this very attempt has no saved card yet.
+                if madeNow {
+                    try customers.recordCreatedWithoutPaymentMethods(customer.key)
+                } else {
+                    try customers.ensureDefaultPaymentMethod(customer.key, stripeId: customerId)
+                }
+                // With nothing sent now, the totals come from a read: a replayed answer is as Stripe held it then.
+                remote = try lastAnswer ?? stripe.retrieveInvoice(remote.id)
                 if let difference = difference(invoice, remote) { return .refused(difference) }
                 remote = try stripe.finalizeInvoice(remote.id, autoAdvance: true, idempotencyKey: keys.key("finalize", invoice.id))
                 failpoints.hit("issue.finalize")
@@ -91,11 +100,11 @@ struct Issuer {
         }
     }
 
-    // MARK: Invoice and items
+    // MARK: Invoice and lines
 
     /// The Stripe invoice: the one the store names, else one an earlier attempt made (found by
     /// `metadata[tollbooth_invoice]` among the customer's invoices), else a new draft. `adopted`
-    /// is true when it was not made by this call, so its items must be looked up too.
+    /// is true when it was not made by this call, so its lines must be looked up too.
     func ensureInvoice(_ invoice: StoredInvoice, customerId: String, resumed: Bool, stripe: StripeClient,
                        keys: IdempotencyKeys) throws -> (Invoice, adopted: Bool) {
         if let id = invoice.stripeInvoiceId {
@@ -113,48 +122,37 @@ struct Issuer {
         return (created, false)
     }
 
-    /// One Invoice Item per line. Items an earlier attempt made are found by
-    /// `metadata[tollbooth_line]` among the invoice's items before any is created. Returns the
-    /// item id of every line.
-    func ensureItems(_ invoice: StoredInvoice, on remote: Invoice, customerId: String, lookUp: Bool, stripe: StripeClient,
-                     keys: IdempotencyKeys) throws -> [String: String] {
-        var itemIds = Dictionary(invoice.lines.compactMap { line in line.stripeItemId.map { (line.id, $0) } }, uniquingKeysWith: { a, _ in a })
-        if lookUp, itemIds.count < invoice.lines.count {
-            let lineIds = Set(invoice.lines.map(\.id))
-            for item in try stripe.allInvoiceItems(InvoiceItemListQuery(invoice: remote.id, page: Page(limit: 100))) {
-                guard let lineId = item.metadata?[StripeMapping.lineKey], lineIds.contains(lineId), itemIds[lineId] == nil else { continue }
-                try store.recordStripeItem(lineId: lineId, itemId: item.id)
-                itemIds[lineId] = item.id
+    /// Puts every line not yet on the Stripe invoice there, `linesPerRequest` to an `add_lines`
+    /// call, each with its tax. With `lookUp`, the invoice's lines are listed first and those
+    /// whose `metadata[tollbooth_line]` names one of ours are recorded, not sent again. Returns
+    /// the last call's answer, nil when nothing was sent.
+    func ensureLines(_ invoice: StoredInvoice, on remote: Invoice, tax: AppliedTax?, lookUp: Bool, stripe: StripeClient,
+                     keys: IdempotencyKeys) throws -> Invoice? {
+        var pending = invoice.lines.filter { !$0.isOnStripe }
+        if lookUp, !pending.isEmpty {
+            let wanted = Set(pending.map(\.id))
+            var found = Set<String>()
+            for line in try stripe.allInvoiceLines(invoice: remote.id) {
+                guard let lineId = line.metadata[StripeMapping.lineKey], wanted.contains(lineId), !found.contains(lineId) else { continue }
+                if let itemId = line.invoiceItem {
+                    try store.recordStripeItem(lineId: lineId, itemId: itemId)
+                }
+                found.insert(lineId)
             }
+            pending.removeAll { found.contains($0.id) }
         }
-        for (index, line) in invoice.lines.enumerated() where itemIds[line.id] == nil {
-            let item = try stripe.createInvoiceItem(StripeMapping.item(line, of: invoice, customerId: customerId, invoiceId: remote.id),
-                                                    idempotencyKey: keys.key("line", line.id))
-            failpoints.hit("issue.item.\(index + 1)")
-            try store.recordStripeItem(lineId: line.id, itemId: item.id)
-            itemIds[line.id] = item.id
+        var answer: Invoice?
+        var chunk = 0
+        for start in stride(from: 0, to: pending.count, by: max(1, linesPerRequest)) {
+            let lines = Array(pending[start..<min(pending.count, start + max(1, linesPerRequest))])
+            chunk += 1
+            let key = keys.key("lines", "\(invoice.id)-\(lines[0].id)")
+            let params = InvoiceLinesAdd(lines: try lines.map { try StripeMapping.addedLine($0, of: invoice, tax: tax) })
+            answer = try stripe.addInvoiceLines(invoice: remote.id, params, idempotencyKey: key)
+            failpoints.hit("issue.lines.\(chunk)")
+            try store.recordStripeLines(lineIds: lines.map(\.id), key: key)
         }
-        return itemIds
-    }
-
-    /// Writes each taxed line's tax onto its Stripe line (`tax_amounts`) in one call.
-    func attachTax(_ invoice: StoredInvoice, itemIds: [String: String], tax: AppliedTax?, on remote: Invoice, stripe: StripeClient,
-                   keys: IdempotencyKeys) throws {
-        guard invoice.lines.contains(where: { $0.line.taxAmount != 0 }) else { return }
-        guard let tax else {
-            throw StripeMappingError("invoice \(invoice.id) carries tax but no rate is recorded for it")
-        }
-        let lineByItem = Dictionary(try stripe.allInvoiceLines(invoice: remote.id).compactMap { line in line.invoiceItem.map { ($0, line.id) } },
-                                    uniquingKeysWith: { a, _ in a })
-        var updates: [InvoiceLinesUpdate.Line] = []
-        for line in invoice.lines where line.line.taxAmount != 0 {
-            guard let itemId = itemIds[line.id], let lineId = lineByItem[itemId] else {
-                throw StripeMappingError("Stripe invoice \(remote.id) has no line for item \(itemIds[line.id] ?? "?") of \(line.id)")
-            }
-            updates.append(.init(id: lineId, changes: InvoiceLineUpdate(taxAmounts: [StripeMapping.taxAmount(line.line, tax: tax, currency: invoice.currency)])))
-        }
-        _ = try stripe.updateInvoiceLines(invoice: remote.id, InvoiceLinesUpdate(lines: updates), idempotencyKey: keys.key("tax", invoice.id))
-        failpoints.hit("issue.tax")
+        return answer
     }
 
     /// Why Stripe's invoice may not be finalized: its currency, subtotal or total differ from

@@ -29,21 +29,24 @@ public struct Settings: Hashable, Sendable {
         public static let defaultAPIBase = "https://api.stripe.com"
 
         public var apiBase = Stripe.defaultAPIBase
-        public var writesPerSecond: Int
-        public var readsPerSecond: Int
+        /// Requests a second to Stripe in all, reads and writes together.
+        public var requestsPerSecond: Int
+        /// Requests a second to any one endpoint (`POST /v1/invoices/{id}/add_lines`).
+        public var endpointRequestsPerSecond = 22
+        /// Invoice lines per `add_lines` call; Stripe holds at most 250 on an invoice.
+        public var linesPerRequest = 50
+        /// Invoices the issue stage has in flight at once.
+        public var concurrency = 4
         /// The public URL of `serve`'s webhook route, registered on `stripe connect`.
         public var webhookUrl: String?
 
-        /// Below Stripe's limits (25/s in test mode, 100/s in live mode), leaving room for the
-        /// dashboard and other clients of the same account.
+        /// Below Stripe's limits (a global 25/s in a sandbox and 100/s in live mode, 25/s per
+        /// endpoint in both), leaving room for the Dashboard and other clients of the account.
         public init(environment: Environment) {
-            let rate: Int
             switch environment {
-            case .production: rate = 80
-            case .test: rate = 20
+            case .production: requestsPerSecond = 90
+            case .test: requestsPerSecond = 22
             }
-            writesPerSecond = rate
-            readsPerSecond = rate
         }
     }
 
@@ -171,8 +174,19 @@ public struct Settings: Hashable, Sendable {
                 }
                 stripe.apiBase = value
             }
-            if let value = try reader.wholeNumber("stripe.writesPerSecond", minimum: 1) { stripe.writesPerSecond = value }
-            if let value = try reader.wholeNumber("stripe.readsPerSecond", minimum: 1) { stripe.readsPerSecond = value }
+            for old in ["writesPerSecond", "readsPerSecond"] where reader.value("stripe.\(old)") != nil {
+                throw SettingsError("stripe.\(old) is no longer read: Stripe limits an account's requests in all and per endpoint, not reads and writes apart; set stripe.requestsPerSecond (default \(stripe.requestsPerSecond) here) and stripe.endpointRequestsPerSecond (default 22) instead")
+            }
+            if let value = try reader.wholeNumber("stripe.requestsPerSecond", minimum: 1) { stripe.requestsPerSecond = value }
+            if let value = try reader.wholeNumber("stripe.endpointRequestsPerSecond", minimum: 1) { stripe.endpointRequestsPerSecond = value }
+            if let value = try reader.wholeNumber("stripe.linesPerRequest", minimum: 1) {
+                guard value <= 250 else { throw SettingsError("stripe.linesPerRequest must be at most 250 (the lines a Stripe invoice holds), not \(value)") }
+                stripe.linesPerRequest = value
+            }
+            if let value = try reader.wholeNumber("stripe.concurrency", minimum: 1) {
+                guard value <= 32 else { throw SettingsError("stripe.concurrency must be at most 32, not \(value)") }
+                stripe.concurrency = value
+            }
             if let value = try reader.string("stripe.webhookUrl") {
                 guard let url = URL(string: value), url.scheme == "https" || url.scheme == "http", url.host != nil else {
                     throw SettingsError("stripe.webhookUrl must be the public http(s) URL of the webhook route, not \"\(value)\"")

@@ -17,6 +17,12 @@ struct StripeCustomers {
     /// (name, email, address, tax exemption, tax ids) is updated first, so invoices and tax use
     /// what the customer file says now.
     func ensure(_ customer: Billing.Customer, keys: IdempotencyKeys = IdempotencyKeys(generation: 0)) throws -> String {
+        try ensureReportingCreation(customer, keys: keys).id
+    }
+
+    /// As `ensure`, telling too whether this call created the Stripe Customer (so it has no
+    /// saved payment method yet).
+    func ensureReportingCreation(_ customer: Billing.Customer, keys: IdempotencyKeys) throws -> (id: String, created: Bool) {
         let details = StripeMapping.customer(customer)
         let digest = StripeCustomers.digest(details)
         switch try store.stripeCustomer(customerKey: customer.key, account: account) {
@@ -25,12 +31,12 @@ struct StripeCustomers {
                 _ = try stripe.updateCustomer(id, StripeMapping.update(details), idempotencyKey: "tollbooth-customer-update-\(customer.key)-\(digest)")
                 try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: id, digest: digest, at: now)
             }
-            return id
+            return (id, false)
         case .requested:
             if let found = try find(customer) {
                 // Made by an earlier attempt from details that may have changed since: update it once.
                 try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: found, digest: nil, at: now)
-                return try ensure(customer, keys: keys)
+                return (try ensure(customer, keys: keys), false)
             }
         case nil:
             try store.requestStripeCustomer(customerKey: customer.key, account: account, at: now)
@@ -38,7 +44,31 @@ struct StripeCustomers {
         let created = try stripe.createCustomer(details, idempotencyKey: keys.key("customer", customer.key))
         failpoints.hit("issue.customer")
         try store.recordStripeCustomer(customerKey: customer.key, account: account, stripeId: created.id, digest: digest, at: now)
-        return created.id
+        return (created.id, true)
+    }
+
+    /// Before an invoice is finalized: a Customer with no default payment method but a saved one
+    /// (a card saved through Checkout whose webhook was missed) gets its newest as the default,
+    /// so the invoice charges it. Looked at once per customer, and again after each payment or
+    /// portal link, where a card may have been saved since.
+    func ensureDefaultPaymentMethod(_ customerKey: String, stripeId: String) throws {
+        guard try store.paymentMethodsToCheck(customerKey: customerKey, account: account) else { return }
+        let methods = try stripe.listPaymentMethods(customer: stripeId).data
+        let chosen: String?
+        if methods.isEmpty {
+            chosen = nil
+        } else if case .customer(let found) = try stripe.retrieveCustomer(stripeId), let current = found.invoiceSettings?.defaultPaymentMethod {
+            chosen = current
+        } else {
+            chosen = try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: stripeId, stripe: stripe)?.id
+            failpoints.hit("issue.payment_method")
+        }
+        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: account, defaultPaymentMethod: chosen)
+    }
+
+    /// A Customer this attempt created has no saved payment method to look for.
+    func recordCreatedWithoutPaymentMethods(_ customerKey: String) throws {
+        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: account, defaultPaymentMethod: nil)
     }
 
     /// A short digest of the details sent to Stripe, over their form encoding (the same bytes
@@ -87,13 +117,16 @@ public struct CustomerPayments {
             CheckoutSetupSessionCreate(customer: id, currency: currency, successUrl: successUrl, clientReferenceId: customerKey,
                                        metadata: [StripeMapping.customerKey: customerKey]),
             idempotencyKey: "tollbooth-checkout-\(customerKey)-\(now.seconds)")
+        try store.requestPaymentMethodsCheck(customerKey: customerKey, account: connection.account)
         return (session.id, session.url ?? "")
     }
 
     public func portalLink(customerKey: String, returnUrl: String?) throws -> String {
         let (_, id) = try stripeCustomer(customerKey)
-        return try connection.client.createPortalSession(PortalSessionCreate(customer: id, returnUrl: returnUrl),
-                                                         idempotencyKey: "tollbooth-portal-\(customerKey)-\(now.seconds)").url
+        let url = try connection.client.createPortalSession(PortalSessionCreate(customer: id, returnUrl: returnUrl),
+                                                            idempotencyKey: "tollbooth-portal-\(customerKey)-\(now.seconds)").url
+        try store.requestPaymentMethodsCheck(customerKey: customerKey, account: connection.account)
+        return url
     }
 
     /// Makes the customer's newest payment method the one its invoices charge; returns it, or
@@ -101,9 +134,20 @@ public struct CustomerPayments {
     @discardableResult
     public func useNewestPaymentMethod(customerKey: String) throws -> PaymentMethod? {
         let (_, id) = try stripeCustomer(customerKey)
-        guard let newest = try connection.client.listPaymentMethods(customer: id).data.max(by: { $0.created < $1.created }) else { return nil }
-        _ = try connection.client.updateCustomer(id, CustomerUpdate(defaultPaymentMethod: newest.id),
-                                                 idempotencyKey: "tollbooth-default-payment-method-\(customerKey)-\(newest.id)")
+        let methods = try connection.client.listPaymentMethods(customer: id).data
+        guard let newest = try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: id, stripe: connection.client)
+        else { return nil }
+        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: connection.account, defaultPaymentMethod: newest.id)
+        return newest
+    }
+
+    /// Makes the newest of `methods` the Customer's `invoice_settings[default_payment_method]`;
+    /// returns it, nil when there is none.
+    static func makeNewestDefault(_ methods: [PaymentMethod], customerKey: String, stripeId: String,
+                                  stripe: StripeClient) throws -> PaymentMethod? {
+        guard let newest = methods.max(by: { ($0.created, $0.id) < ($1.created, $1.id) }) else { return nil }
+        _ = try stripe.updateCustomer(stripeId, CustomerUpdate(defaultPaymentMethod: newest.id),
+                                      idempotencyKey: "tollbooth-default-payment-method-\(customerKey)-\(newest.id)")
         return newest
     }
 }

@@ -50,11 +50,17 @@ enum StripeMapping {
                              metadata: [invoiceKey: invoice.id])
     }
 
-    static func item(_ line: StoredLine, of invoice: StoredInvoice, customerId: String, invoiceId: String) -> InvoiceItemCreate {
-        InvoiceItemCreate(customer: customerId, invoice: invoiceId, amount: Money(line.line.amount, invoice.currency).minorUnits,
-                          currency: invoice.currency, description: description(line.line),
-                          period: Stripe.Period(start: line.line.period.start.seconds, end: line.line.period.end.seconds),
-                          metadata: [lineKey: line.id, invoiceKey: invoice.id])
+    /// A line as `add_lines` takes it: amount, description, service period, the line and invoice
+    /// ids in metadata, and its tax (a line that carries tax needs the rate recorded for it).
+    static func addedLine(_ line: StoredLine, of invoice: StoredInvoice, tax: AppliedTax?) throws -> InvoiceLinesAdd.Line {
+        var taxAmounts: [TaxAmount]?
+        if line.line.taxAmount != 0 {
+            guard let tax else { throw StripeMappingError("invoice \(invoice.id) carries tax but no rate is recorded for it") }
+            taxAmounts = [taxAmount(line.line, tax: tax, currency: invoice.currency)]
+        }
+        return InvoiceLinesAdd.Line(amount: Money(line.line.amount, invoice.currency).minorUnits, description: description(line.line),
+                                    period: Stripe.Period(start: line.line.period.start.seconds, end: line.line.period.end.seconds),
+                                    metadata: [lineKey: line.id, invoiceKey: invoice.id], taxAmounts: taxAmounts)
     }
 
     /// What a customer reads on the Stripe invoice: "API calls: 12,345 x 0.002 (1 Nov - 30 Nov 2026)".

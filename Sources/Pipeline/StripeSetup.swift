@@ -102,8 +102,8 @@ public struct StripeSetup: Sendable {
         self.logger = logger
         makeClient = { key, settings, logger in
             let configuration = try StripeConfiguration(apiKey: key, baseURL: settings.stripe.apiBase,
-                                                        writesPerSecond: Double(settings.stripe.writesPerSecond),
-                                                        readsPerSecond: Double(settings.stripe.readsPerSecond))
+                                                        requestsPerSecond: Double(settings.stripe.requestsPerSecond),
+                                                        endpointRequestsPerSecond: Double(settings.stripe.endpointRequestsPerSecond))
             return StripeClient(configuration: configuration, logger: logger)
         }
     }

@@ -101,7 +101,7 @@ extension SheetLayout {
     static let failures = SheetLayout(name: "Failures", columns: [
         .init("Invoice", .text, width: 30), .init("Customer", .text, width: 20), .init("Bill date", .date, width: 17),
         .init("Currency", .text, width: 10), .init("Total", .money, width: 16), .init("Stage", .text, width: 8),
-        .init("Error", .text, width: 60), .init("Stripe request", .text, width: 22), .init("Re-run command", .text, width: 44),
+        .init("Error", .text, width: 60), .init("Stripe request", .text, width: 22), .init("Next step", .text, width: 44),
     ])
 }
 

@@ -98,7 +98,9 @@ struct ReportBuilder {
                 .text(invoice.failure.map { "\($0.stage): \($0.message)" }),
             ])
             if named.contains(invoice.id) { pass.named[invoice.id] = invoice }
-            if invoice.status == .failed { pass.failures.append(invoice) }
+            // Failed invoices, and payments that failed for a reason Tollbooth knows (a payment
+            // waiting for the customer's authentication).
+            if invoice.status == .failed || (invoice.status == .paymentFailed && invoice.failure != nil) { pass.failures.append(invoice) }
             var totals = pass.totals[code] ?? .init()
             defer { pass.totals[code] = totals }
             let standing = ReportBuilder.standing(invoice.status)
@@ -352,7 +354,8 @@ struct ReportBuilder {
         for invoice in failures {
             try sheet.row([.text(invoice.id), .text(invoice.customerKey), .date(invoice.billDate), .text(invoice.currency.code),
                            .money(invoice.total, invoice.currency), .text(invoice.failure?.stage), .text(invoice.failure?.message),
-                           .text(invoice.failure?.stripeRequestId), .text("tollbooth rerun \(invoice.id)")])
+                           .text(invoice.failure?.stripeRequestId),
+                           .text(invoice.status == .failed ? "tollbooth rerun \(invoice.id)" : "the customer confirms the payment on the hosted invoice page")])
             var entry = sums[invoice.currency.code] ?? (invoice.currency, [:])
             entry.1["Total", default: 0] += invoice.total
             sums[invoice.currency.code] = entry

@@ -227,10 +227,10 @@ final class AccessState: @unchecked Sendable {
         guard !pieces.isEmpty else { return }
         let meters = Dictionary(current.catalog.meters.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
         lock.withLock {
-            let keys = Array(usage.keys)
+            var series: [String: [UsageKey]] = [:]
+            for key in usage.keys { series[key.subscriptionId + "\u{0}" + key.meterSlug, default: []].append(key) }
             for piece in pieces {
-                for key in keys where key.subscriptionId == piece.subscriptionId && key.meterSlug == piece.meterSlug
-                    && key.period.contains(piece.windowStart) {
+                for key in series[piece.subscriptionId + "\u{0}" + piece.meterSlug] ?? [] where key.period.contains(piece.windowStart) {
                     switch meters[piece.meterSlug]?.aggregation {
                     case .count?: usage[key, default: 0] += Decimal(piece.count)
                     case .sum?: usage[key, default: 0] += Decimal(string: piece.sum) ?? 0

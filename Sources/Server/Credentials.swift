@@ -19,8 +19,16 @@ public enum Credentials {
         return String(characters)
     }
 
+    /// The SHA-256 of a secret in lower-case hex (asked on every request: no formatting calls).
     public static func digest(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(secret.utf8)) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// A new service token: its secret (to show once) and what is stored.

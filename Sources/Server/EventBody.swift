@@ -1,3 +1,4 @@
+import Billing
 import Foundation
 
 /// CloudEvents over HTTP (structured, batched and binary modes) turned into the NDJSON lines the
@@ -41,19 +42,9 @@ enum EventBody {
     }
 
     static func jsonString(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 { result += String(format: "\\u%04x", scalar.value) } else { result.unicodeScalars.append(scalar) }
-            }
-        }
-        return result + "\""
+        var quoted = ""
+        JSONText.quote(text, into: &quoted)
+        return quoted
     }
 }
 

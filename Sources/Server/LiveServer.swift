@@ -28,7 +28,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// Runs on the store's queue right after a commit, before any request is answered.
     let afterCommit: @Sendable (_ pieces: [SegmentPiece], _ events: Int) -> Void
     private let lock = NSLock()
-    private var pending: [(lines: Data, done: @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
+    private var pending: [(lines: Data, settle: @Sendable (IngestSummary?) -> Void, done: @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
     private var scheduled = false
 
     init(worker: StoreWorker, ingestor: Ingestor, delayMillis: Int, clock: ServerClock,
@@ -41,10 +41,12 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     /// Stores NDJSON lines with the next group; returns their accounting once committed.
-    func submit(_ lines: Data) async throws -> IngestSummary {
+    /// `settle` runs on the store's queue right after the group committed (its summary) or
+    /// failed (nil), before anything queued after the commit reads the store.
+    func submit(_ lines: Data, settle: @escaping @Sendable (IngestSummary?) -> Void = { _ in }) async throws -> IngestSummary {
         try await withCheckedThrowingContinuation { continuation in
             let schedule = lock.withLock {
-                pending.append((lines, { continuation.resume(with: $0) }))
+                pending.append((lines, settle, { continuation.resume(with: $0) }))
                 defer { scheduled = true }
                 return !scheduled
             }
@@ -65,8 +67,10 @@ final class GroupCommitter: @unchecked Sendable {
         do {
             let summaries = try ingestor.ingest(parts: group.map(\.lines), input: "http")
             afterCommit(ingestor.committedPieces, summaries.reduce(0) { $0 + $1.lines })
+            for (item, summary) in zip(group, summaries) { item.settle(summary) }
             for (item, summary) in zip(group, summaries) { item.done(.success(summary)) }
         } catch {
+            for item in group { item.settle(nil) }
             for item in group { item.done(.failure(error)) }
         }
     }
@@ -120,6 +124,12 @@ public final class LiveServer: @unchecked Sendable {
 
     func now() -> Instant { clock.now() }
 
+    /// The meter behind a feature, if it is metered.
+    func meter(feature: String) -> Meter? {
+        let catalog = state.current.catalog
+        return catalog.feature(key: feature)?.meterSlug.flatMap(catalog.meter(slug:))
+    }
+
     // MARK: Events
 
     /// Stores a request's events (NDJSON lines) with the next group commit.
@@ -170,16 +180,18 @@ public final class LiveServer: @unchecked Sendable {
         let units = max(0, request.units)
         let lines = ConsumedUsage.events(meter: meter, subject: resolved.subject, units: units,
                                          id: request.idempotencyKey ?? UUID().uuidString.lowercased(), at: now)
+        let state = self.state, key = resolved.usageKey
         do {
-            let summary = try await consumption.submit(lines)
-            if let key = resolved.usageKey {
+            // Settled on the store's queue at the commit, before a later read of the usage.
+            _ = try await consumption.submit(lines) { summary in
+                guard let key else { return }
+                guard let summary else { return state.settle(key, units: units, stored: false) }
                 // A repeated idempotency key was counted by the check that first sent it.
                 let repeated = summary.accepted == 0 ? units : 0
                 state.settle(key, units: units - repeated, stored: true)
                 if repeated > 0 { state.settle(key, units: repeated, stored: false) }
             }
         } catch {
-            if let key = resolved.usageKey { state.settle(key, units: units, stored: false) }
             throw StoreUnavailable(description: "the usage could not be stored: \(error); check again")
         }
         return answer
@@ -225,6 +237,9 @@ public final class LiveServer: @unchecked Sendable {
 /// The usage event a consuming check records: source `tollbooth-check`, the meter's event
 /// type, the units as the meter's value (a COUNT meter gets one event per unit).
 enum ConsumedUsage {
+    /// The most units a consuming check records on a COUNT meter (an event each).
+    static let maxCountedUnits: Decimal = 1_000
+
     static func events(meter: Meter, subject: String, units: Decimal, id: String, at now: Instant) -> Data {
         func event(_ id: String, data: String) -> String {
             "{\"specversion\":\"1.0\",\"id\":\(EventBody.jsonString(id)),\"source\":\"tollbooth-check\",\"type\":\(EventBody.jsonString(meter.eventType)),"

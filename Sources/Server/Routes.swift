@@ -17,14 +17,13 @@ struct ServerContext: RequestContext {
 }
 
 /// An RFC 7807 problem: every error the server answers, as `application/problem+json`.
-struct Problem: HTTPResponseError, @unchecked Sendable {
+struct Problem: HTTPResponseError {
     let status: HTTPResponse.Status
     let title: String
     let detail: String
-    /// JSON values only (strings, numbers, booleans, arrays, objects): never mutated.
-    let extensions: [String: Any]
+    let extensions: [(String, JSONValue)]
 
-    init(_ status: HTTPResponse.Status, _ title: String, _ detail: String, extensions: [String: Any] = [:]) {
+    init(_ status: HTTPResponse.Status, _ title: String, _ detail: String, extensions: [(String, JSONValue)] = []) {
         self.status = status
         self.title = title
         self.detail = detail
@@ -32,22 +31,24 @@ struct Problem: HTTPResponseError, @unchecked Sendable {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body: [String: Any] = extensions
-        body["type"] = "about:blank"
-        body["title"] = title
-        body["status"] = Int(status.code)
-        body["detail"] = detail
-        return JSONResponse.make(status, body, contentType: "application/problem+json")
+        let members: [(String, JSONValue)] = [("type", .string("about:blank")), ("title", .string(title)),
+                                              ("status", .number(String(status.code))), ("detail", .string(detail))]
+        return JSONResponse.make(status, .object(members + extensions.filter { name, _ in !members.contains { $0.0 == name } }),
+                                 contentType: "application/problem+json")
     }
 }
 
 enum JSONResponse {
-    static func make(_ status: HTTPResponse.Status, _ object: Any, contentType: String = "application/json") -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    static func make(_ status: HTTPResponse.Status, _ value: JSONValue, contentType: String = "application/json") -> Response {
         var headers = HTTPFields()
         headers[.contentType] = contentType
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.text())))
     }
+}
+
+extension JSONValue {
+    static func decimal(_ value: Decimal) -> JSONValue { .number(value.plainString) }
+    static func int(_ value: Int) -> JSONValue { .number(String(value)) }
 }
 
 /// Logs one structured line per request (request id, method, route, status, latency) and
@@ -144,7 +145,7 @@ struct Routes {
     func health() async throws -> Response {
         do {
             _ = try await live.worker.run { store in try store.dataVersion() }
-            return JSONResponse.make(.ok, ["status": "ok"])
+            return JSONResponse.make(.ok, .object([("status", .string("ok"))]))
         } catch {
             throw Problem(.serviceUnavailable, "Service Unavailable", "the store does not answer")
         }
@@ -197,45 +198,56 @@ struct Routes {
         do { summary = try await live.ingest(lines: lines) } catch let error as StoreUnavailable {
             throw Problem(.serviceUnavailable, "Service Unavailable", error.description)
         }
-        return JSONResponse.make(.accepted, [
-            "accepted": summary.accepted, "duplicate": summary.duplicates, "rejected": summary.rejected,
-            "errors": summary.rejections.map { ["index": $0.line - 1, "reason": $0.reason] as [String: Any] },
-        ])
+        return JSONResponse.make(.accepted, .object([
+            ("accepted", .int(summary.accepted)), ("duplicate", .int(summary.duplicates)), ("rejected", .int(summary.rejected)),
+            ("errors", .array(summary.rejections.map { .object([("index", .int($0.line - 1)), ("reason", .string($0.reason))]) })),
+        ]))
     }
 
     // MARK: Checks
 
     func check(_ request: Request) async throws -> Response {
         let body = try await self.body(request)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+        guard let object = try? JSONValue.parse(Data(body)), case .object = object else {
             throw Problem(.badRequest, "Bad Request", "the body must be a JSON object: {\"apiKey\" or \"subject\", \"feature\", \"units\", \"consume\"}")
         }
-        let apiKey = object["apiKey"] as? String, subject = object["subject"] as? String
-        guard (apiKey == nil) != (subject == nil) else {
-            throw Problem(.unprocessableContent, "Unprocessable Content", "give exactly one of apiKey and subject", extensions: ["field": "apiKey"])
+        func field(_ name: String, _ detail: String) -> Problem {
+            Problem(.unprocessableContent, "Unprocessable Content", detail, extensions: [("field", .string(name))])
         }
-        guard let feature = object["feature"] as? String, !feature.isEmpty else {
-            throw Problem(.unprocessableContent, "Unprocessable Content", "feature is required: the feature key the request uses", extensions: ["field": "feature"])
+        func text(_ name: String) throws -> String? {
+            switch object[name] {
+            case nil, .null?: return nil
+            case .string(let value)?: return value
+            default: throw field(name, "\(name) must be a string")
+            }
+        }
+        let apiKey = try text("apiKey"), subject = try text("subject")
+        guard (apiKey == nil) != (subject == nil) else { throw field("apiKey", "give exactly one of apiKey and subject") }
+        guard let feature = try text("feature"), !feature.isEmpty else {
+            throw field("feature", "feature is required: the feature key the request uses")
         }
         var check = CheckRequest(apiKey: apiKey, subject: subject, feature: feature)
-        if let units = object["units"] {
-            guard let number = units as? NSNumber, !(units is Bool), let value = Decimal(string: number.stringValue), value >= 0 else {
-                throw Problem(.unprocessableContent, "Unprocessable Content", "units must be a number of at least 0", extensions: ["field": "units"])
-            }
+        switch object["units"] {
+        case nil, .null?: break
+        case .number(let number)?:
+            guard let value = Decimal(exactly: number), value >= 0 else { throw field("units", "units must be a number of at least 0") }
             check.units = value
+        default: throw field("units", "units must be a number of at least 0")
         }
-        if let consume = object["consume"] {
-            guard let flag = consume as? Bool else {
-                throw Problem(.unprocessableContent, "Unprocessable Content", "consume must be true or false", extensions: ["field": "consume"])
-            }
-            check.consume = flag
+        switch object["consume"] {
+        case nil, .null?: break
+        case .bool(let flag)?: check.consume = flag
+        default: throw field("consume", "consume must be true or false")
         }
-        if let key = object["idempotencyKey"] {
-            guard let text = key as? String, !text.isEmpty, text.utf8.count <= 200 else {
-                throw Problem(.unprocessableContent, "Unprocessable Content", "idempotencyKey must be a non-empty string of at most 200 bytes",
-                              extensions: ["field": "idempotencyKey"])
+        if let key = try text("idempotencyKey") {
+            guard !key.isEmpty, key.utf8.count <= 200 else {
+                throw field("idempotencyKey", "idempotencyKey must be a non-empty string of at most 200 bytes")
             }
-            check.idempotencyKey = text
+            check.idempotencyKey = key
+        }
+        if check.consume, check.units > ConsumedUsage.maxCountedUnits || check.units != check.units.rounded(scale: 0),
+           let meter = live.meter(feature: feature), meter.aggregation == .count {
+            throw field("units", "a consuming check on the COUNT meter \(meter.slug) records one event per unit: units must be a whole number up to \(ConsumedUsage.maxCountedUnits); report larger amounts as events")
         }
         let answer: CheckAnswer
         do { answer = try await live.check(check) } catch let error as StoreUnavailable {
@@ -245,13 +257,13 @@ struct Routes {
         let fields = CheckJSON.fields(answer.facts)
         if let denial = answer.denial {
             throw Problem(.forbidden, denial.reason.prefix(1).uppercased() + denial.reason.dropFirst(), denial.description,
-                          extensions: fields.merging(["allowed": false]) { $1 })
+                          extensions: [("allowed", .bool(false))] + fields)
         }
-        return JSONResponse.make(.ok, fields.merging(["allowed": true]) { $1 })
+        return JSONResponse.make(.ok, .object([("allowed", .bool(true))] + fields))
     }
 
     /// OpenMeter's EntitlementValue of one feature for a customer.
-    func entitlementValue(customerKey: String, feature: String) async throws -> [String: Any] {
+    func entitlementValue(customerKey: String, feature: String) async throws -> JSONValue {
         guard live.state.current.customers[customerKey] != nil else {
             throw Problem(.notFound, "Not Found", "no customer \(customerKey)")
         }
@@ -265,42 +277,42 @@ struct Routes {
         let now = live.now()
         let subscription = snapshot.subscriptions[customerKey]?.last { $0.window(at: now) != nil }
         let features = subscription?.window(at: now)?.phase.rateCards.compactMap(\.featureKey) ?? []
-        var entitlements: [String: Any] = [:]
+        var entitlements: [(String, JSONValue)] = []
         for feature in features {
-            entitlements[feature] = try await entitlementValue(customerKey: customerKey, feature: feature)
+            entitlements.append((feature, try await entitlementValue(customerKey: customerKey, feature: feature)))
         }
-        return JSONResponse.make(.ok, ["customer": customerKey, "entitlements": entitlements])
+        return JSONResponse.make(.ok, .object([("customer", .string(customerKey)), ("entitlements", .object(entitlements))]))
     }
 }
 
 /// The check's figures as JSON: quantities as JSON numbers (exact decimal text), instants as
 /// RFC 3339; usage figures absent for an unmetered feature.
 enum CheckJSON {
-    static func fields(_ facts: CheckFacts) -> [String: Any] {
-        var fields: [String: Any] = ["feature": facts.feature]
-        if let customer = facts.customer { fields["customer"] = customer }
-        if let subject = facts.subject { fields["subject"] = subject }
-        if let subscription = facts.subscription { fields["subscription"] = subscription }
-        if let plan = facts.plan { fields["plan"] = plan }
-        if let usage = facts.usage { fields["usage"] = NSDecimalNumber(decimal: usage) }
-        if let limit = facts.limit { fields["limit"] = NSDecimalNumber(decimal: limit) }
-        if let balance = facts.balance { fields["balance"] = NSDecimalNumber(decimal: balance) }
-        if let overage = facts.overage { fields["overage"] = NSDecimalNumber(decimal: overage) }
-        if let soft = facts.isSoftLimit { fields["isSoftLimit"] = soft }
+    static func fields(_ facts: CheckFacts) -> [(String, JSONValue)] {
+        var fields: [(String, JSONValue)] = [("feature", .string(facts.feature))]
+        if let customer = facts.customer { fields.append(("customer", .string(customer))) }
+        if let subject = facts.subject { fields.append(("subject", .string(subject))) }
+        if let subscription = facts.subscription { fields.append(("subscription", .string(subscription))) }
+        if let plan = facts.plan { fields.append(("plan", .string(plan))) }
+        if let usage = facts.usage { fields.append(("usage", .decimal(usage))) }
+        if let limit = facts.limit { fields.append(("limit", .decimal(limit))) }
+        if let balance = facts.balance { fields.append(("balance", .decimal(balance))) }
+        if let overage = facts.overage { fields.append(("overage", .decimal(overage))) }
+        if let soft = facts.isSoftLimit { fields.append(("isSoftLimit", .bool(soft))) }
         if let period = facts.period {
-            fields["periodStart"] = period.start.rfc3339
-            fields["periodEnd"] = period.end.rfc3339
+            fields.append(("periodStart", .string(period.start.rfc3339)))
+            fields.append(("periodEnd", .string(period.end.rfc3339)))
         }
         return fields
     }
 
-    static func entitlementValue(_ answer: CheckAnswer) -> [String: Any] {
-        var value: [String: Any] = ["hasAccess": answer.allowed]
-        if let balance = answer.facts.balance { value["balance"] = NSDecimalNumber(decimal: balance) }
-        if let usage = answer.facts.usage { value["usage"] = NSDecimalNumber(decimal: usage) }
-        if let overage = answer.facts.overage { value["overage"] = NSDecimalNumber(decimal: overage) }
-        if let config = answer.facts.config { value["config"] = config }
-        if let denial = answer.denial { value["reason"] = denial.description }
-        return value
+    static func entitlementValue(_ answer: CheckAnswer) -> JSONValue {
+        var value: [(String, JSONValue)] = [("hasAccess", .bool(answer.allowed))]
+        if let balance = answer.facts.balance { value.append(("balance", .decimal(balance))) }
+        if let usage = answer.facts.usage { value.append(("usage", .decimal(usage))) }
+        if let overage = answer.facts.overage { value.append(("overage", .decimal(overage))) }
+        if let config = answer.facts.config { value.append(("config", .string(config))) }
+        if let denial = answer.denial { value.append(("reason", .string(denial.description))) }
+        return .object(value)
     }
 }

@@ -1,3 +1,4 @@
+import Billing
 import Foundation
 import Hummingbird
 import Logging
@@ -21,6 +22,9 @@ public enum ServerApp {
     /// Runs the server on `address`; `onListening` gets the bound port (useful with port 0).
     public static func run(store: Store, settings: Settings, address: ListenAddress, start: Instant?, logger: Logger,
                            onListening: @escaping @Sendable (Int) -> Void) async throws {
+        // A 202 promises the events survive a crash of the machine, not only of the process:
+        // each group commit syncs the write-ahead log.
+        try store.database.execute("PRAGMA synchronous = FULL")
         let live = try LiveServer(store: store, settings: settings, start: start, logger: logger)
         // Hummingbird's request metrics go through swift-metrics into the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: live.metrics.registry))
@@ -36,5 +40,3 @@ public enum ServerApp {
         try await app.runService()
     }
 }
-
-import Billing

@@ -23,15 +23,15 @@ extension Routes {
         let body = try await self.body(request)
         var ttl = UsageLink.defaultTTL
         if !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            guard let object = try? JSONValue.parse(Data(body)), case .object = object else {
                 throw Problem(.badRequest, "Bad Request", "the body must be a JSON object: {\"ttl\": \"P7D\"}, or empty")
             }
-            if let value = object["ttl"], !(value is NSNull) {
-                guard let text = value as? String, let duration = ISODuration(text) else {
-                    throw Problem(.unprocessableContent, "Unprocessable Content", "ttl must be an ISO 8601 duration such as P7D or PT12H",
-                                  extensions: ["field": "ttl"])
-                }
-                ttl = duration
+            switch object["ttl"] {
+            case nil, .null?: break
+            case .string(let text)? where ISODuration(text) != nil: ttl = ISODuration(text)!
+            default:
+                throw Problem(.unprocessableContent, "Unprocessable Content", "ttl must be an ISO 8601 duration such as P7D or PT12H",
+                              extensions: [("field", .string("ttl"))])
             }
         }
         let now = live.now(), lifetime = ttl
@@ -40,11 +40,11 @@ extension Routes {
             let link = try await live.worker.run { store in
                 try UsageLink.make(store: store, customerKey: customerKey, ttl: lifetime, base: base, now: now)
             }
-            return JSONResponse.make(.ok, ["url": link.url, "expiresAt": link.expiresAt.rfc3339])
+            return JSONResponse.make(.ok, .object([("url", .string(link.url)), ("expiresAt", .string(link.expiresAt.rfc3339))]))
         } catch let error as UsageLinkError {
             switch error {
             case .unknownCustomer: throw Problem(.notFound, "Not Found", "no customer \(customerKey)")
-            case .ttl(let message): throw Problem(.unprocessableContent, "Unprocessable Content", message, extensions: ["field": "ttl"])
+            case .ttl(let message): throw Problem(.unprocessableContent, "Unprocessable Content", message, extensions: [("field", .string("ttl"))])
             }
         }
     }

@@ -134,14 +134,20 @@ extension StoredInvoice {
 public struct StoredLine: Hashable, Sendable {
     public var id: String
     public var line: InvoiceLine
-    /// The Stripe invoice item made for it (`ii_…`).
+    /// The Stripe invoice item made for it (`ii_…`), when known.
     public var stripeItemId: String?
+    /// The idempotency key of the `add_lines` call that put it on its Stripe invoice.
+    public var stripeLinesKey: String?
 
-    public init(id: String, line: InvoiceLine, stripeItemId: String? = nil) {
+    public init(id: String, line: InvoiceLine, stripeItemId: String? = nil, stripeLinesKey: String? = nil) {
         self.id = id
         self.line = line
         self.stripeItemId = stripeItemId
+        self.stripeLinesKey = stripeLinesKey
     }
+
+    /// Stripe answered a call that put it on the invoice.
+    public var isOnStripe: Bool { stripeItemId != nil || stripeLinesKey != nil }
 }
 
 extension Store {
@@ -204,9 +210,16 @@ extension Store {
                   now.sql, .text(id)])
     }
 
+    /// The failure an invoice shows: the stage that failed it, or a payment failure whose reason
+    /// the collect stage knows (`payment_failure_reason`), shown as stage `collect`.
+    static let failureColumns = """
+        coalesce(failure_stage, CASE WHEN payment_failure_reason IS NOT NULL THEN 'collect' END),
+        coalesce(failure_message, payment_failure_reason), failure_request_id
+        """
+
     static let invoiceColumns = """
         id, customer_key, currency, bill_date, status, subtotal, tax, total, period_start, period_end, tax_note,
-        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, failure_stage, failure_message, failure_request_id,
+        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, \(Store.failureColumns),
         tax_rate, tax_rate_name, tax_country, tax_state, stripe_account, issue_started_at, issue_generation, issued_at,
         stripe_status, amount_due, amount_paid, starting_balance, attempt_count, next_payment_attempt, paid_at, payment_failed_at,
         uncollectible_at, voided_at, collected_at, tax_calculation_id, tax_transaction_id, void_reason, stripe_total
@@ -268,7 +281,7 @@ extension Store {
     public func lines(invoiceId: String) throws -> [StoredLine] {
         try database.query("""
             SELECT id, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end, quantity, amount,
-                   tax_behavior, tax_code, tax_amount, detail, stripe_item_id
+                   tax_behavior, tax_code, tax_amount, detail, stripe_item_id, stripe_lines_key
             FROM invoice_lines WHERE invoice_id = ? ORDER BY position
             """, [.text(invoiceId)]).map { row in
             StoredLine(id: row.string(0) ?? "", line: InvoiceLine(
@@ -277,7 +290,8 @@ extension Store {
                 period: Period(start: row.instant(6) ?? Instant(seconds: 0), end: row.instant(7) ?? Instant(seconds: 0)),
                 quantity: row.decimal(8), amount: row.decimal(9) ?? 0,
                 taxBehavior: TaxBehavior(rawValue: row.string(10) ?? "") ?? .exclusive, taxCode: row.string(11),
-                taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""), stripeItemId: row.string(14))
+                taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""), stripeItemId: row.string(14),
+                stripeLinesKey: row.string(15))
         }
     }
 

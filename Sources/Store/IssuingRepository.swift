@@ -51,6 +51,37 @@ extension Store {
         try database.run("UPDATE invoice_lines SET stripe_item_id = ? WHERE id = ?", [.text(itemId), .text(lineId)])
     }
 
+    /// Lines Stripe has added to their invoice in the `add_lines` call under `key`.
+    public func recordStripeLines(lineIds: [String], key: String) throws {
+        try database.transaction {
+            for id in lineIds {
+                try database.run("UPDATE invoice_lines SET stripe_lines_key = ? WHERE id = ?", [.text(key), .text(id)])
+            }
+        }
+    }
+
+    /// Whether the issue stage should look for a saved card to make the Customer's default: until
+    /// it has looked once, and after each payment or portal link made since.
+    public func paymentMethodsToCheck(customerKey: String, account: String) throws -> Bool {
+        try database.first("SELECT payment_methods_to_check FROM stripe_customers WHERE customer_key = ? AND account = ?",
+                           [.text(customerKey), .text(account)])?.int(0) != 0
+    }
+
+    /// The Customer's payment methods were looked at: `defaultPaymentMethod` is the one it charges
+    /// (as set or found), nil when it has none.
+    public func recordPaymentMethodsChecked(customerKey: String, account: String, defaultPaymentMethod: String?) throws {
+        try database.run("""
+            UPDATE stripe_customers SET payment_methods_to_check = 0, default_payment_method = coalesce(?, default_payment_method)
+            WHERE customer_key = ? AND account = ?
+            """, [SQLValue(defaultPaymentMethod), .text(customerKey), .text(account)])
+    }
+
+    /// A payment or portal link was made: the customer may save a card there.
+    public func requestPaymentMethodsCheck(customerKey: String, account: String) throws {
+        try database.run("UPDATE stripe_customers SET payment_methods_to_check = 1 WHERE customer_key = ? AND account = ?",
+                         [.text(customerKey), .text(account)])
+    }
+
     /// The finalized invoice: its number and the links a customer can be sent.
     public func markIssued(invoiceId: String, number: String?, hostedInvoiceUrl: String?, invoicePdf: String?, stripeTotal: Int64,
                            at now: Instant) throws {
@@ -83,17 +114,23 @@ extension Store {
     }
 
     /// Payment state read from Stripe, and the invoice's status derived from it.
-    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, at now: Instant) throws {
+    /// `failureReason` says why a payment failed when Tollbooth knows (a payment that waits for
+    /// the customer's authentication); invoices show it as a failure at stage `collect`. Nil
+    /// clears any reason recorded before.
+    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, failureReason: String? = nil,
+                              at now: Instant) throws {
         try database.run("""
             UPDATE invoices SET status = ?, stripe_status = ?, stripe_total = coalesce(?, stripe_total), amount_due = ?, amount_paid = ?,
                                 starting_balance = ?, attempt_count = ?, next_payment_attempt = ?, paid_at = ?, payment_failed_at = ?,
-                                uncollectible_at = ?, voided_at = ?, collected_at = ?, updated_at = ?
+                                uncollectible_at = ?, voided_at = ?, collected_at = ?, updated_at = ?,
+                                payment_failure_reason = ?
             WHERE id = ?
             """, [.text(status.rawValue), SQLValue(payment.stripeStatus), SQLValue(payment.stripeTotal), SQLValue(payment.amountDue),
                   SQLValue(payment.amountPaid),
                   SQLValue(payment.startingBalance), .integer(Int64(payment.attemptCount)), SQLValue(payment.nextPaymentAttempt?.seconds),
                   SQLValue(payment.paidAt?.seconds), SQLValue(payment.paymentFailedAt?.seconds), SQLValue(payment.uncollectibleAt?.seconds),
-                  SQLValue(payment.voidedAt?.seconds), SQLValue(payment.collectedAt?.seconds), now.sql, .text(invoiceId)])
+                  SQLValue(payment.voidedAt?.seconds), SQLValue(payment.collectedAt?.seconds), now.sql,
+                  SQLValue(failureReason), .text(invoiceId)])
     }
 
     /// Invoices whose payment state Stripe holds and may still change: issued, or with a

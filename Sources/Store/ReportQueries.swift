@@ -73,7 +73,7 @@ extension Store {
     public func forEachReportInvoice(billDateFrom from: Instant, to: Instant, _ body: (ReportInvoice) throws -> Void) throws {
         let statement = try database.prepare("""
             SELECT id, customer_key, currency, bill_date, period_start, period_end, status, subtotal, tax, total, stripe_invoice_id,
-                   number, paid_at, failure_stage, failure_message, failure_request_id, stripe_total
+                   number, paid_at, \(Store.failureColumns), stripe_total
             FROM invoices WHERE bill_date >= ? AND bill_date < ? ORDER BY bill_date, customer_key
             """)
         try statement.bind([from.sql, to.sql])

@@ -10,6 +10,7 @@ enum Schema {
         (2, version2, moveEventKeysIntoBlocks),
         (3, version3, nil),
         (4, version4, nil),
+        (5, version5, nil),
         (6, version6, nil),
         (7, version7, nil),
     ]
@@ -488,8 +489,11 @@ enum Schema {
     );
     CREATE INDEX api_keys_customer ON api_keys (customer_key);
 
-    -- credentials: tokens and keys; payments: invoices (their payment state decides access).
-    INSERT INTO change_counters (name, value) VALUES ('credentials', 0), ('payments', 0);
+    -- credentials: tokens and keys; payments: invoices (their payment state decides access);
+    -- closes: periods closed (events in them are late from then on).
+    INSERT INTO change_counters (name, value) VALUES ('credentials', 0), ('payments', 0), ('closes', 0);
+    CREATE TRIGGER period_closes_insert_closes AFTER INSERT ON period_closes
+    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'closes'; END;
     \(["service_tokens", "api_keys"].flatMap { table in
         ["INSERT", "UPDATE", "DELETE"].map { event in
             """
@@ -529,6 +533,23 @@ enum Schema {
         }
         try database.execute("DROP TABLE event_keys; DROP TABLE event_key_overflow;")
     }
+
+    /// Lines sent to Stripe in bulk, the payment method Stripe charges a customer, and why a
+    /// payment failed.
+    static let version5 = """
+    -- The add_lines call (its idempotency key) that put the line on its Stripe invoice; its item
+    -- id is stripe_item_id when a later lookup read it. Either means the line is on Stripe.
+    ALTER TABLE invoice_lines ADD COLUMN stripe_lines_key TEXT;
+    -- The Customer's invoice_settings.default_payment_method as last set or seen, and whether the
+    -- issue stage should look for a saved card to make the default: yes until it has looked once,
+    -- and again after each payment or portal link, where a customer may save one.
+    ALTER TABLE stripe_customers ADD COLUMN default_payment_method TEXT;
+    ALTER TABLE stripe_customers ADD COLUMN payment_methods_to_check INTEGER NOT NULL DEFAULT 1
+        CHECK (payment_methods_to_check IN (0, 1));
+    -- Why the last payment attempt failed, when the collect stage can tell (a payment waiting
+    -- for the customer's authentication, with the hosted invoice link); NULL otherwise.
+    ALTER TABLE invoices ADD COLUMN payment_failure_reason TEXT;
+    """
 }
 
 /// The database was written by a newer Tollbooth: refused, and left as it is.

@@ -15,12 +15,6 @@ public final class Store {
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try database.transaction(body)
     }
-
-    /// The store's attribution revision: it moves whenever meters, subscriptions or customers'
-    /// subjects change, whoever changes them.
-    public func attributionRevision() throws -> Int64 {
-        try database.first("SELECT value FROM change_counters WHERE name = 'attribution'")?.int(0) ?? 0
-    }
 }
 
 /// A problem with what was asked of the store that the user can fix: exit status 2.

@@ -23,35 +23,76 @@ public struct SystemClock: StripeClock {
     }
 }
 
-/// A token bucket that hands out reservations: every call takes a token at once, possibly
-/// going into debt, and is told how long to wait until its token exists. Concurrent callers
-/// therefore queue in the order they asked and start exactly `1 / rate` apart once the burst is
-/// spent, which saturates the rate without exceeding it.
-final class TokenBucket: @unchecked Sendable {
-    let rate: Double
-    let capacity: Double
+/// Stripe's two limits as one schedule: a global rate for every request of the account and a
+/// rate for each endpoint (see `Endpoint`). A call reserves a send time at once: the earliest
+/// moment, not before now, that is at least `1 / endpoint rate` after its endpoint's last
+/// reserved send and at least `1 / global rate` away from every other reserved send. So no two
+/// sends of the whole account are closer than `1 / global rate`, none of one endpoint closer than
+/// `1 / endpoint rate`, and a call of a quiet endpoint takes a free global slot ahead of a queue
+/// waiting for a busy one: the tighter of the two limits is saturated, neither exceeded.
+final class Pacer: @unchecked Sendable {
+    let globalRate: Double
+    let endpointRate: Double
     private let clock: any StripeClock
     private let lock = NSLock()
-    private var tokens: Double
-    private var updated: Double
+    /// Send times reserved and not yet a global interval in the past, in order.
+    private var slots: [Double] = []
+    /// Each endpoint's earliest next send.
+    private var endpointNext: [String: Double] = [:]
 
-    /// `rate` tokens a second, at most `burst` held at once (a full bucket to start with).
-    init(rate: Double, burst: Int, clock: any StripeClock) {
-        self.rate = rate
-        self.capacity = Double(max(1, burst))
+    init(globalRate: Double, endpointRate: Double, clock: any StripeClock) {
+        self.globalRate = globalRate
+        self.endpointRate = endpointRate
         self.clock = clock
-        self.tokens = capacity
-        self.updated = clock.now()
     }
 
-    /// Takes one token and returns the seconds to wait before using it (0 when one was there).
-    func reserve() -> Double {
+    /// Reserves the send time of one call to `endpoint` and returns the seconds to wait for it;
+    /// nil, reserving nothing, when that time is `limit` seconds or more away.
+    func reserve(_ endpoint: String, within limit: Double = .infinity) -> Double? {
         lock.lock()
         defer { lock.unlock() }
-        let now = max(clock.now(), updated)
-        tokens = min(capacity, tokens + (now - updated) * rate)
-        updated = now
-        tokens -= 1
-        return tokens >= 0 ? 0 : -tokens / rate
+        let now = clock.now()
+        let gap = 1 / globalRate
+        // Fractions of a nanosecond are rounding, not time.
+        let tolerance = 1e-9
+        slots.removeAll { $0 <= now - gap }
+        var time = max(now, endpointNext[endpoint] ?? now)
+        var index = 0
+        while index < slots.count {
+            let slot = slots[index]
+            if slot + gap <= time + tolerance { index += 1; continue }
+            if slot - gap >= time - tolerance { break }
+            time = slot + gap
+            index += 1
+        }
+        let wait = time - now
+        guard wait < limit else { return nil }
+        slots.insert(time, at: index)
+        endpointNext[endpoint] = time + 1 / endpointRate
+        return wait
+    }
+}
+
+/// The endpoint a request counts against in Stripe's per-endpoint limit: its method and the
+/// path with every object id replaced, so the same operation on different ids is one endpoint
+/// (`POST /v1/invoices/{id}/finalize`). Stripe's paths alternate a collection and an id after
+/// an optional namespace (`tax`, `checkout`, `billing_portal`); a named action in an id's place
+/// (`create_from_calculation`) stays as it is.
+enum Endpoint {
+    static let namespaces: Set<String> = ["tax", "checkout", "billing_portal", "test_helpers"]
+    static let actions: Set<String> = ["create_from_calculation", "create_reversal", "search"]
+
+    static func name(_ method: HTTPMethod, _ path: String) -> String {
+        let query = path.firstIndex(of: "?").map { path[..<$0] } ?? path[...]
+        var segments = query.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        var index = segments.first == "v1" ? 1 : 0
+        if index < segments.count, namespaces.contains(segments[index]) { index += 1 }
+        var isId = false
+        while index < segments.count {
+            if isId && !actions.contains(segments[index]) { segments[index] = "{id}" }
+            isId.toggle()
+            index += 1
+        }
+        return "\(method.rawValue) /" + segments.joined(separator: "/")
     }
 }

@@ -65,12 +65,40 @@ public enum Permission: Int, CaseIterable, Hashable, Sendable, CustomStringConve
 
     public var description: String { displayName }
 
-    /// The row a `rak_` name belongs to. A write permission implies its read, so the read
-    /// name of a write row (`rak_invoice_read`, which an invoice list needs) maps to that row:
-    /// granting the row is the fix either way. Nil for a permission outside the eight.
+    /// The resource families of each row, as the stems Stripe's `rak_` names start with, singular
+    /// and plural (`rak_invoice_write`, `rak_invoices_*`, `rak_invoiceitems_read`); whatever
+    /// follows the stem is the action and does not matter. Connect Accounts takes any name that
+    /// starts `rak_account` (`rak_accounts_kyc_basic_read`).
+    var stems: [String] {
+        switch self {
+        case .connectAccountsRead: return []
+        case .customersWrite: return ["customer", "customers"]
+        case .paymentMethodsRead: return ["payment_method", "payment_methods"]
+        case .checkoutSessionsWrite: return ["checkout_session", "checkout_sessions"]
+        case .customerPortalWrite: return ["billing_portal", "customer_portal"]
+        case .invoicesWrite: return ["invoice", "invoices", "invoiceitem", "invoiceitems", "invoice_item", "invoice_items"]
+        case .taxCalculationsAndTransactionsWrite:
+            return ["tax_calculation", "tax_calculations", "tax_transaction", "tax_transactions"]
+        case .webhookEndpointsWrite: return ["webhook_endpoint", "webhook_endpoints"]
+        }
+    }
+
+    /// The row a `rak_` name belongs to, by its resource family, singular or plural, whatever its
+    /// action (`_read`, `_write`, `_*`, `_kyc_basic_read`): granting the row is the fix, since a
+    /// write permission implies its read. Nil for a name outside the eight families
+    /// (`rak_event_read`), which is then quoted as it is.
     public init?(rakName: String) {
-        guard let match = Permission.allCases.first(where: {
-            $0.rakName == rakName || ($0.access == .write && String($0.rakName.dropLast("write".count)) + "read" == rakName)
+        guard rakName.hasPrefix("rak_") else { return nil }
+        let rest = rakName.dropFirst(4)
+        if rest.hasPrefix("account") {
+            self = .connectAccountsRead
+            return
+        }
+        // The portal's stems come before the customers' ones: `customer_portal` is the portal.
+        let order: [Permission] = [.customerPortalWrite, .customersWrite, .paymentMethodsRead, .checkoutSessionsWrite,
+                                   .invoicesWrite, .taxCalculationsAndTransactionsWrite, .webhookEndpointsWrite]
+        guard let match = order.first(where: { permission in
+            permission.stems.contains { rest == $0 || rest.hasPrefix($0 + "_") }
         }) else { return nil }
         self = match
     }

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 
 /// A typed, blocking Stripe client, safe to share between threads: copies share one transport
-/// (its pool of kept-alive connections) and one pair of token buckets, so every concurrent
-/// call together stays under `writesPerSecond` and `readsPerSecond`.
+/// (its pool of kept-alive connections) and one `Pacer`, so every concurrent call together stays
+/// under `requestsPerSecond` and each endpoint under `endpointRequestsPerSecond`.
 ///
 /// Every POST takes an idempotency key that the caller derives from its own ids, and a retry
 /// sends it again, so a call that reached Stripe but whose answer was lost is never done twice.
@@ -15,8 +15,7 @@ public struct StripeClient: Sendable {
     public var logger: Logger
     let transport: any StripeTransport
     let clock: any StripeClock
-    let writes: TokenBucket
-    let reads: TokenBucket
+    let pacer: Pacer
 
     public init(configuration: StripeConfiguration, transport: any StripeTransport = CurlTransport(),
                 clock: any StripeClock = SystemClock(), logger: Logger) {
@@ -24,8 +23,7 @@ public struct StripeClient: Sendable {
         self.transport = transport
         self.clock = clock
         self.logger = logger
-        writes = TokenBucket(rate: configuration.writesPerSecond, burst: configuration.burst, clock: clock)
-        reads = TokenBucket(rate: configuration.readsPerSecond, burst: configuration.burst, clock: clock)
+        pacer = Pacer(globalRate: configuration.requestsPerSecond, endpointRate: configuration.endpointRequestsPerSecond, clock: clock)
     }
 
     /// Tests whether the key holds `permission` by making its harmless probe call (see
@@ -91,7 +89,7 @@ extension StripeClient {
         }
         let request = makeRequest(method, path, form: form, idempotencyKey: idempotencyKey)
         let policy = configuration.retry
-        let bucket = method == .get ? reads : writes
+        let endpoint = Endpoint.name(method, path)
         let deadline = clock.now() + policy.deadline
         var log = logger
         log[metadataKey: "stripe.method"] = "\(method.rawValue)"
@@ -102,8 +100,7 @@ extension StripeClient {
         while true {
             attempt += 1
             log[metadataKey: "stripe.attempt"] = "\(attempt)"
-            let wait = bucket.reserve()
-            guard clock.now() + wait < deadline else {
+            guard let wait = pacer.reserve(endpoint, within: deadline - clock.now()) else {
                 throw deadlineError(after: lastFailure, call: callName, attempts: attempt - 1)
             }
             clock.sleep(wait)
@@ -164,7 +161,7 @@ extension StripeClient {
 
     private func deadlineError(after failure: StripeError?, call: String, attempts: Int) -> StripeError {
         guard let failure else {
-            return StripeError(kind: .deadline, message: "its turn under stripe.writesPerSecond or stripe.readsPerSecond came after the deadline", call: call, attempts: attempts)
+            return StripeError(kind: .deadline, message: "its turn under stripe.requestsPerSecond or stripe.endpointRequestsPerSecond came after the deadline", call: call, attempts: attempts)
         }
         var last = failure
         last.attempts = 1  // the count belongs to the deadline's own message

@@ -8,30 +8,27 @@ public struct StripeConfiguration: Sendable {
     public var apiKey: APIKey
     /// Without a trailing slash.
     public let baseURL: String
-    /// Pacing: writes (POST, DELETE) and reads (GET) per second, each from its own bucket
-    /// shared by every call of the client.
-    public var writesPerSecond: Double
-    public var readsPerSecond: Double
-    /// Calls a bucket lets through at once before pacing starts. One spaces every call
-    /// `1 / rate` apart, so no one-second window Stripe may count in holds more than the rate
-    /// and one.
-    public var burst: Int
+    /// Pacing, as Stripe limits an account: requests a second in all, reads and writes
+    /// together, and requests a second to each endpoint (one operation, whatever the ids in its
+    /// path). Sends are spaced `1 / rate` apart under each, so no one-second window Stripe may
+    /// count in holds more than the rate and one.
+    public var requestsPerSecond: Double
+    public var endpointRequestsPerSecond: Double
     public var retry: RetryPolicy
 
     /// `baseURL` must be `https://`, or plain `http://` on a loopback host (127.0.0.1, ::1,
     /// localhost) such as a local `stripe-sim`; anything else is refused, since the key would
     /// cross a network in clear text.
     public init(apiKey: APIKey, baseURL: String = StripeConfiguration.defaultBaseURL,
-                writesPerSecond: Double = 20, readsPerSecond: Double = 20, burst: Int = 1,
+                requestsPerSecond: Double = 22, endpointRequestsPerSecond: Double = 22,
                 retry: RetryPolicy = RetryPolicy()) throws(StripeError) {
         self.apiKey = apiKey
         self.baseURL = try StripeConfiguration.checkedBaseURL(baseURL)
-        guard writesPerSecond > 0, readsPerSecond > 0 else {
-            throw StripeError(invalidInput: "stripe.writesPerSecond and stripe.readsPerSecond must be above 0")
+        guard requestsPerSecond > 0, endpointRequestsPerSecond > 0 else {
+            throw StripeError(invalidInput: "stripe.requestsPerSecond and stripe.endpointRequestsPerSecond must be above 0")
         }
-        self.writesPerSecond = writesPerSecond
-        self.readsPerSecond = readsPerSecond
-        self.burst = burst
+        self.requestsPerSecond = requestsPerSecond
+        self.endpointRequestsPerSecond = endpointRequestsPerSecond
         self.retry = retry
     }
 

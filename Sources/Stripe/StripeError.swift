@@ -76,7 +76,7 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
 
     /// The `rak_…` permission a 403 names, if any.
     public var missingPermission: String? {
-        guard kind == .api, status == 403, let match = message.firstMatch(of: /rak_[a-z_]+/) else { return nil }
+        guard kind == .api, status == 403, let match = message.firstMatch(of: /rak_[a-z0-9_*]+/) else { return nil }
         return String(match.output)
     }
 
@@ -133,7 +133,7 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
         case 401:
             return head + "; the key is wrong, expired or rolled: set the current one with `tollbooth stripe rotate-key`"
         case 429:
-            return head + "; lower stripe.writesPerSecond and stripe.readsPerSecond in the settings file"
+            return head + "; lower stripe.requestsPerSecond or stripe.endpointRequestsPerSecond in the settings file"
         default:
             return head
         }

@@ -109,12 +109,16 @@ enum CustomerAPI {
     }
 
     /// Attaches a new payment method made from a test card token (`pm_card_visa`, ...) to a
-    /// customer and emits `payment_method.attached`.
+    /// customer and emits `payment_method.attached`. A card that fails Stripe's check on
+    /// attaching (0002, 9995) is a 402 `card_error` and nothing is attached.
     static func attach(_ token: String, to customer: String, state: inout AccountState, context: RequestContext,
                        param: String) throws(APIError) -> PaymentMethod {
         guard let card = TestCard.named(token) else {
             throw .invalidRequest("No such PaymentMethod: '\(token)'. The simulator knows the test cards \(TestCard.tokens).",
                                   param: param, code: "resource_missing", status: 404)
+        }
+        if card.declinesOnAttach, case let .declined(declineCode, message) = card.outcome {
+            throw APIError(status: 402, type: "card_error", code: "card_declined", param: param, message: message, declineCode: declineCode)
         }
         let method = PaymentMethod(id: Identifiers.make("pm_", 24), created: context.now, customer: customer, card: card)
         state.paymentMethods[method.id] = method

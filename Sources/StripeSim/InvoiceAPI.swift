@@ -215,6 +215,69 @@ enum InvoiceAPI {
         return state.invoiceJSON(invoice)
     }
 
+    /// Adds lines to a draft, all or none: each a new invoice item of the invoice's customer and
+    /// currency (or an unassigned item named by `invoice_item`), with its amount, description,
+    /// period, metadata and `tax_amounts`; the totals are recomputed and the invoice answered.
+    static func addLines(_ state: inout AccountState, _ context: RequestContext) throws(APIError) -> JSON {
+        let params = context.params
+        var invoice = try editableInvoice(state, context.argument(0))
+        let requested = params.list("lines") ?? []
+        guard !requested.isEmpty else { throw .missing("lines") }
+        guard invoice.lines.count + requested.count <= maximumLines else {
+            throw .state("An invoice can have at most \(maximumLines) line items; \(invoice.id) has \(invoice.lines.count) and \(requested.count) were added.",
+                         param: "lines")
+        }
+        // Every line is checked before any is added, so a line that fails leaves nothing behind.
+        var claimed = Set<String>()
+        for (position, lineParams) in requested.enumerated() {
+            let param = "lines[\(position)]"
+            if let itemId = lineParams.text("invoice_item") {
+                guard let found = state.invoiceItems[itemId] else { throw .noSuch("invoice item", itemId, param: "\(param)[invoice_item]") }
+                guard found.invoice == nil, found.customer == invoice.customer, found.currency == invoice.currency,
+                      claimed.insert(itemId).inserted else {
+                    throw .invalidRequest("Invoice item \(itemId) is already on an invoice or belongs to another customer or currency.",
+                                          param: "\(param)[invoice_item]")
+                }
+            } else if lineParams.int("amount") == nil && lineParams.nested("price_data")?.int("unit_amount") == nil {
+                throw .missing("\(param)[amount]")
+            }
+            for (index, tax) in (lineParams.list("tax_amounts") ?? []).enumerated() {
+                guard let percentage = tax.nested("tax_rate_data")?.string("percentage"), Percentage(percentage) == nil else { continue }
+                throw .invalidRequest("Invalid percentage: must be a decimal between 0 and 100",
+                                      param: "\(param)[tax_amounts][\(index)][tax_rate_data][percentage]")
+            }
+        }
+        var added: [InvoiceItem] = []
+        for (position, lineParams) in requested.enumerated() {
+            var item: InvoiceItem
+            if let itemId = lineParams.text("invoice_item"), let found = state.invoiceItems[itemId] {
+                item = found
+                item.invoice = invoice.id
+            } else {
+                let quantity = lineParams.int("quantity") ?? 1
+                let amount = lineParams.int("amount") ?? (lineParams.nested("price_data")?.int("unit_amount") ?? 0) * quantity
+                let period = lineParams.nested("period")
+                item = InvoiceItem(id: Identifiers.make("ii_", 24), created: context.now, customer: invoice.customer, invoice: invoice.id,
+                                   amount: amount, currency: invoice.currency, description: lineParams.text("description"),
+                                   periodStart: period?.int("start") ?? context.now, periodEnd: period?.int("end") ?? context.now,
+                                   quantity: quantity, metadata: merged([:], with: lineParams["metadata"]),
+                                   discountable: lineParams.bool("discountable") ?? true)
+            }
+            state.invoiceItems[item.id] = item
+            var line = line(for: item)
+            try apply(lineParams, to: &line, state: &state, param: "lines[\(position)]")
+            invoice.lines.append(line)
+            added.append(item)
+        }
+        invoice.metadata = merged(invoice.metadata, with: params["invoice_metadata"])
+        invoice.recompute()
+        state.invoices[invoice.id] = invoice
+        for item in added { state.emit("invoiceitem.created", item.json(livemode: state.livemode), context: context) }
+        let json = state.invoiceJSON(invoice)
+        state.emit("invoice.updated", json, context: context)
+        return json
+    }
+
     /// A draft invoice, or the error Stripe gives for changing lines of any other.
     static func editableInvoice(_ state: AccountState, _ id: String) throws(APIError) -> Invoice {
         let invoice = try state.invoice(id)
@@ -336,8 +399,11 @@ enum InvoiceAPI {
         }
     }
 
+    /// A payment that waits for the customer's authentication is not retried automatically: it
+    /// has no next attempt until the customer confirms it on the hosted invoice page.
     static func recordFailure(_ invoice: inout Invoice, state: inout AccountState, context: RequestContext, type: String) {
-        invoice.nextPaymentAttempt = invoice.autoAdvance ? context.now + retryInterval : nil
+        let waitsForCustomer = type == "invoice.payment_action_required"
+        invoice.nextPaymentAttempt = invoice.autoAdvance && !waitsForCustomer ? context.now + retryInterval : nil
         state.invoices[invoice.id] = invoice
         state.customers[invoice.customer]?.delinquent = true
         state.emit(type, state.invoiceJSON(invoice), context: context)

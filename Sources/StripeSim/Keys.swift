@@ -54,15 +54,37 @@ struct Permission: Sendable, Hashable {
 
     var rakName: String { "rak_\(resource.rawValue)_\(write ? "write" : "read")" }
 
+    /// The name Stripe's 403 message gives: Connect Accounts' read is
+    /// `rak_accounts_kyc_basic_read`; invoices, tax calculations and webhook endpoints are named
+    /// in the plural (`rak_invoices_write`), the rest in the singular (`rak_customer_write`).
+    var stripeName: String {
+        let access = write ? "write" : "read"
+        switch resource {
+        case .account: return write ? "rak_accounts_write" : "rak_accounts_kyc_basic_read"
+        case .invoice: return "rak_invoices_\(access)"
+        case .taxCalculation: return "rak_tax_calculations_\(access)"
+        case .webhookEndpoint: return "rak_webhook_endpoints_\(access)"
+        case .customer, .paymentMethod, .checkoutSession, .billingPortalSession, .event: return rakName
+        }
+    }
+
     init(_ resource: Resource, write: Bool) {
         self.resource = resource
         self.write = write
     }
 
+    /// `rak_<resource>_read` or `_write`, the resource singular or plural, or either name
+    /// Stripe's messages use (`rak_accounts_kyc_basic_read`).
     init?(rakName: String) {
         for resource in Resource.allCases {
-            if rakName == "rak_\(resource.rawValue)_read" { self.init(resource, write: false); return }
-            if rakName == "rak_\(resource.rawValue)_write" { self.init(resource, write: true); return }
+            for write in [false, true] {
+                let permission = Permission(resource, write: write)
+                let access = write ? "write" : "read"
+                if [permission.rakName, permission.stripeName, "rak_\(resource.rawValue)s_\(access)"].contains(rakName) {
+                    self = permission
+                    return
+                }
+            }
         }
         return nil
     }

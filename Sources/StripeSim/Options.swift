@@ -1,18 +1,21 @@
 /// The `stripe-sim` command line.
 public struct SimulatorOptions: Sendable, Equatable {
     public var port: UInt16 = 12111
-    public var writesPerSecond = 25
-    public var readsPerSecond = 25
+    public var limits = RateLimits.sandbox
+    public var globalPerSecond: Int?
+    public var endpointPerSecond: Int?
     public var live = false
     public var account = SimulatorConfiguration.defaultAccountId
     public var help = false
 
     public static let usage = """
-        usage: stripe-sim [--port N] [--writes-per-second N] [--reads-per-second N] [--live] [--account ID]
+        usage: stripe-sim [--port N] [--limits sandbox|live|none] [--global-rps N] [--endpoint-rps N] [--live] [--account ID]
 
           --port N                 port on 127.0.0.1 (default 12111; 0 picks a free one)
-          --writes-per-second N    test-mode write limit per account, answered 429 above it (default 25)
-          --reads-per-second N     the same for reads (default 25)
+          --limits L               Stripe's rate limits, answered 429 above them: sandbox (default; 25 requests/s
+                                   per account, 25/s per endpoint), live (100/s per account, 25/s per endpoint), none
+          --global-rps N           requests a second per account, instead of the limits' own
+          --endpoint-rps N         requests a second per account and endpoint, instead of the limits' own
           --live                   serve live mode: sk_live_ keys work, test keys are refused
           --account ID             the default account's id (default \(SimulatorConfiguration.defaultAccountId))
 
@@ -45,8 +48,14 @@ public struct SimulatorOptions: Sendable, Equatable {
                 let text = try value(argument)
                 guard let port = UInt16(text) else { throw Problem(message: "--port takes 0 to 65535, not '\(text)'") }
                 options.port = port
-            case "--writes-per-second": options.writesPerSecond = try count(argument)
-            case "--reads-per-second": options.readsPerSecond = try count(argument)
+            case "--limits":
+                let text = try value(argument)
+                guard let limits = RateLimits(rawValue: text) else {
+                    throw Problem(message: "--limits takes sandbox, live or none, not '\(text)'")
+                }
+                options.limits = limits
+            case "--global-rps": options.globalPerSecond = try count(argument)
+            case "--endpoint-rps": options.endpointPerSecond = try count(argument)
             case "--live": options.live = true
             case "--account":
                 let id = try value(argument)
@@ -60,6 +69,9 @@ public struct SimulatorOptions: Sendable, Equatable {
     }
 
     public var configuration: SimulatorConfiguration {
-        SimulatorConfiguration(defaultAccount: account, live: live, writesPerSecond: writesPerSecond, readsPerSecond: readsPerSecond)
+        var configuration = SimulatorConfiguration(defaultAccount: account, live: live, limits: limits)
+        if let globalPerSecond { configuration.globalPerSecond = globalPerSecond }
+        if let endpointPerSecond { configuration.endpointPerSecond = endpointPerSecond }
+        return configuration
     }
 }

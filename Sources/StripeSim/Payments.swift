@@ -13,6 +13,12 @@ struct TestCard: Sendable, Equatable {
     var brand: String
     var last4: String
     var outcome: ChargeOutcome
+    /// Declined by the card check Stripe makes when the card is attached (0002, 9995), so it is
+    /// never saved; 0341 passes the check and declines only when charged.
+    var declinesOnAttach: Bool {
+        guard case .declined = outcome else { return false }
+        return token != "pm_card_chargeCustomerFail"
+    }
 
     static let all: [TestCard] = [
         TestCard(token: "pm_card_visa", brand: "visa", last4: "4242", outcome: .succeeds),

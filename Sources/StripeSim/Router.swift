@@ -62,6 +62,7 @@ enum Router {
         Route("GET", "/v1/invoices/{invoice}/lines", .invoice, InvoiceAPI.listLines),
         Route("POST", "/v1/invoices/{invoice}/lines/{line_item_id}", .invoice, InvoiceAPI.updateLine),
         Route("POST", "/v1/invoices/{invoice}/update_lines", .invoice, InvoiceAPI.updateLines),
+        Route("POST", "/v1/invoices/{invoice}/add_lines", .invoice, InvoiceAPI.addLines),
         Route("POST", "/v1/invoiceitems", .invoice, InvoiceItemAPI.create),
         Route("GET", "/v1/invoiceitems", .invoice, InvoiceItemAPI.list),
         Route("GET", "/v1/invoiceitems/{invoiceitem}", .invoice, InvoiceItemAPI.retrieve),

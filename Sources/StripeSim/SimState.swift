@@ -7,7 +7,8 @@ struct SimState: Sendable {
     var taxRules: [TaxRule] = []
     var faults: [Fault] = []
     var requestLog: [RequestLogEntry] = []
-    /// Monotonic times of the requests admitted in the last second, per account and kind.
+    /// Monotonic times of the requests admitted in the last second, per account and per account
+    /// and endpoint.
     var windows: [String: [Double]] = [:]
     /// Seconds added to the wall clock by `POST /_sim/clock`.
     var clockOffset: Int64 = 0
@@ -28,24 +29,28 @@ struct SimState: Sendable {
         accounts.removeValue(forKey: id) ?? SimState.newAccount(id, live: configuration.live, now: now)
     }
 
-    /// Whether one more request of its kind fits in the last second's window (sliding), and if
-    /// so counts it. A refused request counts for nothing.
-    mutating func admit(account: String, write: Bool, at time: Double, configuration: SimulatorConfiguration) -> Bool {
-        let limit = write ? configuration.writesPerSecond : configuration.readsPerSecond
-        let key = "\(account) \(write ? "write" : "read")"
-        var window = windows[key] ?? []
-        if let firstKept = window.firstIndex(where: { time - $0 < 1.0 }) {
-            window.removeFirst(firstKept)
-        } else {
-            window.removeAll()
+    /// Whether one more request fits both of the account's one-second sliding windows: all its
+    /// requests, and those to this endpoint (`POST /v1/invoices/{invoice}/finalize`). If so it
+    /// counts in both; a refused request counts for nothing.
+    mutating func admit(account: String, endpoint: String, at time: Double, configuration: SimulatorConfiguration) -> Bool {
+        let windowsToCheck = [(account, configuration.globalPerSecond), ("\(account) \(endpoint)", configuration.endpointPerSecond)]
+        var kept: [(String, [Double])] = []
+        var fits = true
+        for case let (key, limit?) in windowsToCheck {
+            var window = windows[key] ?? []
+            if let firstKept = window.firstIndex(where: { time - $0 < 1.0 }) {
+                window.removeFirst(firstKept)
+            } else {
+                window.removeAll()
+            }
+            if window.count >= limit { fits = false }
+            kept.append((key, window))
         }
-        guard window.count < limit else {
+        for (key, var window) in kept {
+            if fits { window.append(time) }
             windows[key] = window
-            return false
         }
-        window.append(time)
-        windows[key] = window
-        return true
+        return fits
     }
 
     /// The first pending fault matching the request, counted down by one.

@@ -6,21 +6,45 @@ public struct SimulatorConfiguration: Sendable {
     public var defaultAccount: String
     /// Live mode: `sk_live_` keys work and test keys are refused.
     public var live: Bool
-    public var writesPerSecond: Int
-    public var readsPerSecond: Int
+    /// Requests a second an account may make in all, reads and writes together (nil: no limit).
+    public var globalPerSecond: Int?
+    /// Requests a second an account may make to any one endpoint (nil: no limit).
+    public var endpointPerSecond: Int?
     /// Waits before each retry of a failed webhook delivery, in seconds.
     public var webhookRetryDelays: [Double]
 
     public static let defaultAccountId = "acct_1TbSimulator0000"
 
     public init(defaultAccount: String = SimulatorConfiguration.defaultAccountId, live: Bool = false,
-                writesPerSecond: Int = 25, readsPerSecond: Int = 25,
-                webhookRetryDelays: [Double] = [0.2, 0.5, 1, 2]) {
+                limits: RateLimits = .sandbox, webhookRetryDelays: [Double] = [0.2, 0.5, 1, 2]) {
         self.defaultAccount = defaultAccount
         self.live = live
-        self.writesPerSecond = writesPerSecond
-        self.readsPerSecond = readsPerSecond
+        globalPerSecond = limits.globalPerSecond
+        endpointPerSecond = limits.endpointPerSecond
         self.webhookRetryDelays = webhookRetryDelays
+    }
+}
+
+/// Stripe's rate limits as of 2026: a global limit per account (25 requests a second in a
+/// sandbox, 100 in live mode) and 25 a second for each endpoint in both.
+public enum RateLimits: String, Sendable, CaseIterable {
+    case sandbox
+    case live
+    case none
+
+    public var globalPerSecond: Int? {
+        switch self {
+        case .sandbox: return 25
+        case .live: return 100
+        case .none: return nil
+        }
+    }
+
+    public var endpointPerSecond: Int? {
+        switch self {
+        case .sandbox, .live: return 25
+        case .none: return nil
+        }
     }
 }
 
@@ -117,13 +141,13 @@ public final class Simulator: @unchecked Sendable {
             return fail(.unrecognizedURL(request.method, request.path))
         }
         let now = currentTime
-        guard state.admit(account: credential.account, write: request.method != "GET", at: clock.monotonic(),
+        guard state.admit(account: credential.account, endpoint: route.operation, at: clock.monotonic(),
                           configuration: configuration) else {
             return fail(.rateLimited)
         }
         if let permissions = credential.permissions, !route.permission.isGranted(by: permissions) {
             return fail(.invalidRequest(
-                "The provided key '\(credential.key.masked)' does not have the required permissions for this endpoint on account '\(credential.account)'. Having the '\(route.permission.rakName)' permission would allow this request to continue.",
+                "The provided key '\(credential.key.masked)' does not have the required permissions for this endpoint on account '\(credential.account)'. Having the '\(route.permission.stripeName)' permission would allow this request to continue.",
                 status: 403))
         }
 

@@ -78,6 +78,15 @@ struct DemoCommand: ParsableCommand {
             CSV export: \(csvPath)
             Look closer: \(CommandLine.arguments[0]) --db \(path) invoices show inv_acme_20261101
             """)
+        // The live half: the same database served over HTTP, as a gateway would use it.
+        let changed = Set(DemoData.events.map { event -> String in
+            switch event {
+            case .change(let customer, _, _), .cancel(let customer, _): return customer
+            }
+        })
+        for line in try DemoLive.run(databasePath: path, store: store, avoiding: changed.union([result.declinedCustomer].compactMap { $0 })) {
+            printOut(line)
+        }
     }
 
     /// What happened in Stripe, in words: how many were paid, whose card declined, which
@@ -104,7 +113,7 @@ final class DemoSimulator {
     var baseURL: String { "http://127.0.0.1:\(server.port)" }
 
     init() throws {
-        simulator = Simulator(configuration: SimulatorConfiguration(writesPerSecond: 100_000, readsPerSecond: 100_000))
+        simulator = Simulator(configuration: SimulatorConfiguration(limits: .none))
         let simulator = self.simulator
         do { server = try HTTPServer(port: 0) { simulator.handle($0) } } catch {
             throw CommandFailure("cannot start the demo's Stripe simulator: \(error.message)")
@@ -129,7 +138,7 @@ final class DemoSimulator {
         let configuration: StripeConfiguration
         do {
             key = try APIKey("sk_test_tollboothDemo00000000")
-            configuration = try StripeConfiguration(apiKey: key, baseURL: baseURL, writesPerSecond: 10_000, readsPerSecond: 10_000)
+            configuration = try StripeConfiguration(apiKey: key, baseURL: baseURL, requestsPerSecond: 10_000, endpointRequestsPerSecond: 10_000)
         } catch {
             throw CommandFailure(error.description)
         }

@@ -67,7 +67,8 @@ struct StripeCommand: ParsableCommand {
             table.append(["mode", secrets.mode])
             table.append(["key", "ends in \(Redact.fingerprint(of: secrets.apiKey)) (\(Redact.secrets(in: secrets.apiKey)))"])
             table.append(["webhook endpoint", secrets.webhookEndpointId.map { "\($0) \(secrets.webhookUrl ?? "")" } ?? "not registered"])
-            printOut(table.rendered.split(separator: "\n").dropFirst().joined(separator: "\n"))
+            // The header row is blank: drop it, keeping every row after it.
+            printOut(table.rendered.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().joined(separator: "\n"))
         }
     }
 

@@ -1,4 +1,8 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TestSupport
 import Testing
 
 /// A bill run killed (SIGKILL) part-way and run again ends with exactly the invoices of a run
@@ -45,5 +49,62 @@ import Testing
         #expect(actual == expected)
         // 1,500 subscriptions from Jan 1: the Jan 1 and Feb 1 invoices of each.
         #expect(try cli.run("--db", bench, "invoices", "list", "--format", "csv").stdout.split(separator: "\r\n").count == 1 + 3_000)
+    }
+
+    /// Issuing with four invoices in flight, killed (SIGKILL) right after one of Stripe's answers
+    /// and before it is stored, at a point drawn at random: the Kth customer, invoice, add_lines
+    /// chunk or finalize of the process. Run again (after Stripe forgot its idempotency keys,
+    /// for half the cases), Stripe holds exactly one invoice per local invoice, each line once.
+    @Test(arguments: [("issue.customer", false), ("issue.invoice", true), ("issue.lines.1", false), ("issue.lines.2", true),
+                      ("issue.lines.3", false), ("issue.finalize", true), ("issue.lines.2", false), ("issue.lines.1", true)])
+    func issuingKilledWithFourInvoicesInFlightEndsWithEachOnce(point: String, keysExpired: Bool) throws {
+        let cli = try CLI()
+        let sim = try Simulator(arguments: ["--limits", "none"])
+        let invoices = 12, lines = 5
+        let prepared = try cli.run("bench", "prepare-issue", "--path", cli.database, "--invoices", "\(invoices)", "--lines", "\(lines)")
+        #expect(prepared.status == 0, "\(prepared)")
+        let asOf = prepared.output
+        // Two lines to a call: three add_lines calls for each invoice of five.
+        try cli.write("tollbooth.json", """
+            {"stripe": {"apiBase": "\(sim.baseURL)", "requestsPerSecond": 1000, "endpointRequestsPerSecond": 1000,
+                        "concurrency": 4, "linesPerRequest": 2}}
+            """)
+        let key = ["TOLLBOOTH_STRIPE_KEY": "sk_test_crash0000000000001"]
+        #expect(try cli.run(["stripe", "connect"], environment: key).status == 0)
+
+        let hit = Int.random(in: 1...8)
+        let failpoint = "\(point)@\(hit)"
+        let killed = try cli.run(["run", "--as-of", asOf], environment: key.merging(["TOLLBOOTH_FAILPOINT": failpoint]) { $1 })
+        #expect(killed.status == SIGKILL, "killed at \(failpoint): \(killed)")
+        if keysExpired { try sim.control("POST", "clock", ["advance": 25 * 3600]) }
+        let again = try cli.run(["run", "--as-of", asOf], environment: key)
+        #expect(again.status == 0, "after \(failpoint): \(again)")
+        #expect(again.stdout.contains("failed 0, skipped 0"), "after \(failpoint): \(again)")
+
+        func list(_ path: String) throws -> [[String: Any]] {
+            var request = URLRequest(url: URL(string: sim.baseURL + path)!)
+            request.setValue("Bearer sk_test_crash0000000000001", forHTTPHeaderField: "Authorization")
+            let (data, status) = try SimulatorControl.send(request)
+            #expect(status == 200, "GET \(path)")
+            return ((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["data"] as? [[String: Any]]) ?? []
+        }
+        #expect(try list("/v1/customers?limit=100").count == invoices, "after \(failpoint): one Stripe customer each")
+        let remote = try list("/v1/invoices?limit=100")
+        let byLocal = Dictionary(grouping: remote) { ($0["metadata"] as? [String: String])?["tollbooth_invoice"] ?? "" }
+        #expect(remote.count == invoices && byLocal.count == invoices && byLocal.values.allSatisfy { $0.count == 1 },
+                "after \(failpoint): \(byLocal.mapValues(\.count))")
+        for (local, found) in byLocal {
+            guard let stripeInvoice = found.first, let id = stripeInvoice["id"] as? String else { continue }
+            #expect(stripeInvoice["status"] as? String == "open", "\(local) after \(failpoint)")
+            let items = try list("/v1/invoiceitems?invoice=\(id)&limit=100")
+            let lineIds = items.compactMap { ($0["metadata"] as? [String: String])?["tollbooth_line"] }
+            #expect(items.count == lines && Set(lineIds).count == lines, "\(local) after \(failpoint): lines \(lineIds.sorted())")
+            // Fees of 5.00 to 9.00: 3,500 cents.
+            #expect(stripeInvoice["total"] as? Int == 3_500, "\(local) after \(failpoint)")
+        }
+        let local = try cli.run("invoices", "list", "--format", "json")
+        let rows = (try JSONSerialization.jsonObject(with: Data(local.stdout.utf8)) as? [[String: Any]]) ?? []
+        #expect(rows.count == invoices)
+        #expect(rows.allSatisfy { $0["status"] as? String == "payment_failed" }, "after \(failpoint): issued and collected")
     }
 }

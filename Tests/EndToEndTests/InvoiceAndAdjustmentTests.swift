@@ -113,6 +113,14 @@ import Testing
         #expect(outcome.stderr == "error: settings: ./tollbooth.json: maxPaymentOverdueDays must be a whole number of at least 0, not \"three\"\n")
     }
 
+    @Test func theOldStripeRateKeysAreRefusedNamingTheirReplacements() throws {
+        let cli = try CLI()
+        try cli.write("tollbooth.json", #"{"environment": "production", "stripe": {"writesPerSecond": 80, "readsPerSecond": 80}}"#)
+        let outcome = try cli.run("catalog", "list")
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr == "error: settings: ./tollbooth.json: stripe.writesPerSecond is no longer read: Stripe limits an account's requests in all and per endpoint, not reads and writes apart; set stripe.requestsPerSecond (default 90 here) and stripe.endpointRequestsPerSecond (default 22) instead\n")
+    }
+
     @Test func aSecretInTheSettingsFileIsRefusedWithoutEchoingIt() throws {
         let cli = try CLI()
         let file = try cli.write("settings.json", #"{"stripe": {"apiKey": "sk_test_abc123secret"}}"#)

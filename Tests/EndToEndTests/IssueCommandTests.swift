@@ -16,6 +16,10 @@ import Testing
         #expect(first.stdout.contains("issue: issued 4, not required 0, failed 0, skipped 0"), "\(first)")
         // Nobody has a payment method, so the first automatic attempt of each fails.
         #expect(first.stdout.contains("collect: paid 0, payment failed 4, uncollectible 0, void 0, awaiting payment 0"), "\(first)")
+        // Per invoice: customer (the first of each customer's), invoice, add_lines, finalize; a
+        // Customer just made has no saved card to look for, then or on its next invoice.
+        #expect(try fixture.requests(method: "POST").count == 2 + 4 * 3)
+        #expect(try fixture.requests(method: "GET").filter { ($0["path"] as? String)?.contains("payment_methods") == true }.isEmpty)
         try fixture.expectExactlyOnce()
 
         let invoice = try fixture.invoice("inv_acme_20260501")
@@ -42,10 +46,11 @@ import Testing
     }
 
     /// Killed right after Stripe answered each call of one invoice (before the answer was
-    /// stored), the run is run again: one customer, invoice and item each, right totals.
-    @Test(arguments: ["issue.customer", "issue.invoice", "issue.item.1", "issue.item.2", "issue.tax", "issue.finalize"])
+    /// stored), the run is run again: one customer, invoice and item each, right totals. One
+    /// line to an `add_lines` call, so an invoice of three lines makes three calls.
+    @Test(arguments: ["issue.customer", "issue.invoice", "issue.lines.1", "issue.lines.2", "issue.lines.3", "issue.finalize"])
     func aRunKilledAtAnyStepAndRunAgainIssuesExactlyOnce(failpoint: String) throws {
-        let fixture = try IssueFixture()
+        let fixture = try IssueFixture(settings: ["stripe": ["linesPerRequest": 1]])
         let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": failpoint])
         #expect(killed.status == SIGKILL, "the run should die at \(failpoint): \(killed)")
         let again = try fixture.billRun()
@@ -58,7 +63,7 @@ import Testing
     /// mid-answer. The client's retry under the same key gets the stored answer.
     @Test func answersLostAfterTheWorkIsDoneMakeNothingTwice() throws {
         let fixture = try IssueFixture()
-        try fixture.simulator.control("POST", "faults", ["kind": "500", "after": true, "method": "POST", "path": "/v1/invoiceitems", "count": 1])
+        try fixture.simulator.control("POST", "faults", ["kind": "500", "after": true, "method": "POST", "path": "/v1/invoices/", "count": 1])
         try fixture.simulator.control("POST", "faults", ["kind": "drop", "method": "POST", "path": "/v1/invoices", "count": 1])
         try fixture.simulator.control("POST", "faults", ["kind": "drop", "method": "POST", "path": "/v1/customers", "count": 1])
         let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
@@ -71,9 +76,9 @@ import Testing
 
     /// After Stripe forgot the idempotency keys (24 hours), a re-run finds the customer, the
     /// invoice and its items by metadata instead of creating them again.
-    @Test(arguments: ["issue.customer", "issue.invoice", "issue.item.2"])
+    @Test(arguments: ["issue.customer", "issue.invoice", "issue.lines.2"])
     func aReRunAfterTheKeysExpiredAdoptsWhatStripeHolds(failpoint: String) throws {
-        let fixture = try IssueFixture()
+        let fixture = try IssueFixture(settings: ["stripe": ["linesPerRequest": 1]])
         let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": failpoint])
         #expect(killed.status == SIGKILL, "\(killed)")
         try fixture.simulator.control("POST", "clock", ["advance": 25 * 3600])
@@ -85,7 +90,8 @@ import Testing
 
     @Test func stormsOf429And500sAndSlowAnswersEndIssuedOnce() throws {
         let fixture = try IssueFixture()
-        try fixture.simulator.control("POST", "faults", ["kind": "429", "method": "POST", "path": "/v1/invoiceitems", "count": 3])
+        // At most three faults meet any one call, so each call's fourth send gets through.
+        try fixture.simulator.control("POST", "faults", ["kind": "429", "method": "POST", "path": "/v1/customers", "count": 3])
         try fixture.simulator.control("POST", "faults", ["kind": "500", "method": "POST", "path": "/v1/invoices/", "count": 3])
         try fixture.simulator.control("POST", "faults", ["kind": "delay", "delay_ms": 1500, "method": "POST", "path": "/v1/customers", "count": 1])
         let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
@@ -96,9 +102,10 @@ import Testing
     /// A fault that outlasts the client's retries fails that invoice with Stripe's error and
     /// request id; the others are issued; `rerun --failed` finishes it, still exactly once.
     @Test func anInvoiceThatStillFailsAfterRetriesIsFailedAndReRun() throws {
-        let fixture = try IssueFixture()
-        // The first invoice (acme, April) gets as far as its item; that call answers 500 every time.
-        try fixture.simulator.control("POST", "faults", ["kind": "500", "method": "POST", "path": "/v1/invoiceitems", "count": 4])
+        // One invoice at a time, so the faults below all meet the first one.
+        let fixture = try IssueFixture(settings: ["stripe": ["concurrency": 1]])
+        // The first invoice (acme, April) gets as far as its lines; that call answers 500 every time.
+        try fixture.simulator.control("POST", "faults", ["kind": "500", "method": "POST", "path": "/v1/invoices/", "count": 4])
         let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
         #expect(run.status == 1, "\(run)")
         #expect(run.stdout.contains("issue: issued 3, not required 0, failed 1, skipped 0"), "\(run)")
@@ -124,7 +131,8 @@ import Testing
     /// A restricted key without Invoices write: the first invoice fails naming the fix, the
     /// rest are not tried; with the permission granted, `rerun` and the next run issue them all.
     @Test func aKeyWithoutAPermissionStopsTheStageAndSaysHowToFixIt() throws {
-        let fixture = try IssueFixture(connect: false)
+        // One invoice at a time, so exactly one is in flight when the stage stops.
+        let fixture = try IssueFixture(settings: ["stripe": ["concurrency": 1]], connect: false)
         let restricted = "rk_test_issueNoInvoices0001"
         try fixture.simulator.register(key: restricted, permissions: eightPermissions.filter { $0 != "rak_invoice_write" })
         let run = try fixture.billRun(environment: ["TOLLBOOTH_STRIPE_KEY": restricted, "TOLLBOOTH_LOG_LEVEL": "critical"])
@@ -144,8 +152,8 @@ import Testing
     /// Stripe's total differs from ours (an item deleted behind Tollbooth's back): the invoice
     /// fails and is never finalized.
     @Test func aTotalThatDiffersFromStripesIsNeverFinalized() throws {
-        let fixture = try IssueFixture()
-        let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": "issue.tax"])
+        let fixture = try IssueFixture(settings: ["stripe": ["concurrency": 1]])
+        let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": "issue.lines.1"])
         #expect(killed.status == SIGKILL)
         let draft = try #require(try fixture.list("/v1/invoices").first)
         let stripeId = try #require(draft["id"] as? String)
@@ -194,7 +202,7 @@ import Testing
         let dry = try fixture.run("run", "--as-of", IssueFixture.asOf, "--dry-run")
         #expect(dry.status == 0, "\(dry)")
         #expect(dry.stdout.contains("dry run: 4 invoices would be issued to Stripe account acct_"), "\(dry)")
-        #expect(dry.stdout.contains("inv_acme_20260501: a Stripe invoice for a Stripe customer for acme (found or created), 2 invoice items, total 31.11 USD, then finalize"), "\(dry)")
+        #expect(dry.stdout.contains("inv_acme_20260501: a Stripe invoice for a Stripe customer for acme (found or created), 2 lines in 1 add_lines call, total 31.11 USD, then finalize"), "\(dry)")
         #expect(try fixture.requests().count == before, "a dry run calls nothing")
         #expect(try fixture.invoices().allSatisfy { $0["status"] as? String == "taxed" })
     }
@@ -229,7 +237,7 @@ import Testing
         #expect((failed["failure"] as? [String: Any])?["stage"] as? String == "tax")
 
         let settings: [String: Any] = [
-            "stripe": ["apiBase": fixture.simulator.baseURL, "writesPerSecond": 1000, "readsPerSecond": 1000],
+            "stripe": ["apiBase": fixture.simulator.baseURL, "requestsPerSecond": 1000, "endpointRequestsPerSecond": 1000],
             "tax": ["provider": "rates", "enforced": true, "rates": [["country": "US", "state": "CA", "rate": "0.0725", "name": "CA sales tax"]]],
         ]
         try fixture.cli.write("tollbooth.json", String(decoding: try JSONSerialization.data(withJSONObject: settings), as: UTF8.self))

@@ -28,8 +28,8 @@ struct IssueFixture {
 
     init(settings: [String: Any] = [:], connect: Bool = true) throws {
         cli = try CLI()
-        simulator = try Simulator(arguments: ["--writes-per-second", "2000", "--reads-per-second", "2000"])
-        var stripe: [String: Any] = ["apiBase": simulator.baseURL, "writesPerSecond": 1000, "readsPerSecond": 1000]
+        simulator = try Simulator(arguments: ["--limits", "none"])
+        var stripe: [String: Any] = ["apiBase": simulator.baseURL, "requestsPerSecond": 1000, "endpointRequestsPerSecond": 1000]
         if let extra = settings["stripe"] as? [String: Any] { stripe.merge(extra) { $1 } }
         var file: [String: Any] = [
             "stripe": stripe,

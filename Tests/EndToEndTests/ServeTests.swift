@@ -196,6 +196,11 @@ import FoundationNetworking
         let missing = try server.call("POST", "/v1/check", token: check, json: ["apiKey": key])
         #expect(missing.status == 422 && missing.body["field"] as? String == "feature", "\(missing)")
         #expect(try server.call("POST", "/v1/check", token: check, body: Data("not json".utf8)).status == 400)
+        // A COUNT meter records an event per consumed unit: whole units, at most 1,000.
+        for units in [1_001, 1.5] as [Any] {
+            let answer = try server.call("POST", "/v1/check", token: check, json: ["apiKey": key, "feature": "api_requests", "units": units, "consume": true])
+            #expect(answer.status == 422 && answer.body["field"] as? String == "units", "\(units): \(answer)")
+        }
         let value = try server.call("GET", "/v1/customers/acme/entitlements/api_requests/value", token: check)
         #expect(value.status == 200 && value.body["hasAccess"] as? Bool == true && value.body["balance"] as? Int == 10_000, "\(value)")
         let access = try server.call("GET", "/v1/customers/acme/access", token: check)
@@ -296,6 +301,66 @@ import FoundationNetworking
             let answer = try server.call("POST", "/v1/check", token: check, json: ["apiKey": key, "feature": "api_requests"])
             return answer.status == 403 && (answer.body["detail"] as? String)?.hasPrefix("payment overdue: invoice inv_acme_20261201") == true
         })
+    }
+
+    @Test func aKillUnderEventLoadLosesNothingAnswered202AndTheResendCountsOnce() throws {
+        let (cli, _, _, ingest, _, _) = try setUp()
+        var server = try Served(cli)
+        // 60 batches of 100 events, unique ids, sent by 4 clients; the server is killed midway.
+        let batches = (0..<60).map { batch in
+            try! JSONSerialization.data(withJSONObject: (0..<100).map { event("b\(batch)-\($0)") })
+        }
+        final class Answers: @unchecked Sendable {
+            let lock = NSLock()
+            var accepted: [Int: Int] = [:]
+        }
+        let answers = Answers()
+        let base = server.base
+        let senders = (0..<4).map { sender in
+            Thread {
+                for batch in stride(from: sender, to: 60, by: 4) {
+                    var request = URLRequest(url: URL(string: base + "/v1/events")!)
+                    request.httpMethod = "POST"
+                    request.setValue("Bearer \(ingest)", forHTTPHeaderField: "Authorization")
+                    request.setValue("application/cloudevents-batch+json", forHTTPHeaderField: "Content-Type")
+                    request.httpBody = batches[batch]
+                    guard let (data, status) = try? SimulatorControl.send(request), status == 202,
+                          let body = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
+                    answers.lock.withLock { answers.accepted[batch] = body["accepted"] as? Int }
+                }
+            }
+        }
+        senders.forEach { $0.start() }
+        #expect(eventually(10) { answers.lock.withLock { answers.accepted.count } >= 10 })
+        kill(server.process.processIdentifier, SIGKILL)
+        server.process.waitUntilExit()
+        Thread.sleep(forTimeInterval: 1)
+        let answered = answers.lock.withLock { answers.accepted }
+        #expect(answered.values.allSatisfy { $0 == 100 }, "\(answered)")
+        // Restarted: every event answered 202 is in the store.
+        server = try Served(cli)
+        let stored = { () throws -> Int in
+            let query = Process()
+            query.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            query.arguments = [cli.database, "SELECT coalesce(sum(count), 0) FROM usage_segments"]
+            let out = Pipe()
+            query.standardOutput = out
+            try query.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            query.waitUntilExit()
+            return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        let afterKill = try stored()
+        #expect(afterKill >= answered.count * 100, "\(afterKill) stored, \(answered.count) batches answered")
+        // The client sends everything again: each event is counted once.
+        for batch in 0..<60 {
+            let answer = try server.call("POST", "/v1/events", token: ingest, body: batches[batch],
+                                         headers: ["Content-Type": "application/cloudevents-batch+json"])
+            #expect(answer.status == 202)
+            if answered[batch] != nil { #expect(answer.body["duplicate"] as? Int == 100, "batch \(batch): \(answer.body)") }
+        }
+        #expect(try stored() == 6_000)
+        #expect(server.stop() == 0)
     }
 }
 

@@ -95,6 +95,10 @@ import Testing
 
         let status = try cli.run("stripe", "status")
         #expect(status.status == 0, "\(status)")
+        let account = try #require(secrets["account"] as? String)
+        #expect(lines(status.stdout).map { $0.split(separator: " ", omittingEmptySubsequences: true).first.map(String.init) ?? "" }
+                == ["account", "mode", "key", "webhook"], "every row, the account's first: \(status)")
+        #expect(lines(status.stdout).first?.hasSuffix(account) == true, "\(status)")
         #expect(status.stdout.contains("ends in 0001"), "\(status)")
         #expect(status.stdout.contains(endpoint), "\(status)")
         #expect(!status.stdout.contains(Self.testKey))

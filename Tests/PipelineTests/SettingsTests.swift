@@ -20,17 +20,27 @@ import Testing
         #expect(s.tax.enforced == false)
         #expect(s.tax.rates.rates.isEmpty)
         #expect(s.stripe.apiBase == "https://api.stripe.com")
-        #expect(s.stripe.writesPerSecond == 20)
-        #expect(s.stripe.readsPerSecond == 20)
+        #expect(s.stripe.requestsPerSecond == 22)
+        #expect(s.stripe.endpointRequestsPerSecond == 22)
+        #expect(s.stripe.linesPerRequest == 50)
+        #expect(s.stripe.concurrency == 4)
         #expect(s.stripe.webhookUrl == nil)
         #expect(s.dedupeRetention == ISODuration("P90D"))
         #expect(s.backupDir == "./backups")
     }
 
-    @Test func productionRaisesTheStripeRateDefaults() throws {
-        let s = try settings(#"{"environment": "production", "stripe": {"readsPerSecond": 50}}"#)
-        #expect(s.stripe.writesPerSecond == 80)
-        #expect(s.stripe.readsPerSecond == 50)
+    @Test func productionRaisesTheGlobalStripeRateNotTheEndpointOne() throws {
+        let s = try settings(#"{"environment": "production", "stripe": {"linesPerRequest": 250}}"#)
+        #expect(s.stripe.requestsPerSecond == 90)
+        #expect(s.stripe.endpointRequestsPerSecond == 22)
+        #expect(s.stripe.linesPerRequest == 250)
+    }
+
+    @Test func theOldReadAndWriteRatesAreRefusedNamingTheNewKeys() {
+        #expect(error(#"{"stripe": {"writesPerSecond": 20}}"#)
+                == "stripe.writesPerSecond is no longer read: Stripe limits an account's requests in all and per endpoint, not reads and writes apart; set stripe.requestsPerSecond (default 22 here) and stripe.endpointRequestsPerSecond (default 22) instead")
+        #expect(error(#"{"environment": "production", "stripe": {"readsPerSecond": 80}}"#)
+                == "stripe.readsPerSecond is no longer read: Stripe limits an account's requests in all and per endpoint, not reads and writes apart; set stripe.requestsPerSecond (default 90 here) and stripe.endpointRequestsPerSecond (default 22) instead")
     }
 
     @Test func everyKeyIsRead() throws {
@@ -39,7 +49,8 @@ import Testing
              "tax": {"provider": "rates", "enforced": true, "rates": [
                 {"country": "DE", "rate": "0.19", "name": "VAT"},
                 {"country": "US", "state": "CA", "rate": "0.0725", "name": "CA sales tax"}]},
-             "stripe": {"apiBase": "http://127.0.0.1:12111", "writesPerSecond": 5, "webhookUrl": "https://billing.example/webhooks/stripe"},
+             "stripe": {"apiBase": "http://127.0.0.1:12111", "requestsPerSecond": 5, "endpointRequestsPerSecond": 3,
+                        "linesPerRequest": 10, "concurrency": 2, "webhookUrl": "https://billing.example/webhooks/stripe"},
              "dedupeRetention": "P30D", "backupDir": "/var/backups/tollbooth", "somethingNew": [1, 2]}
             """)
         #expect(s.collectionWindow == ISODuration("PT2H"))
@@ -49,8 +60,10 @@ import Testing
         #expect(s.tax.rates.rate(country: "us", state: "ca")?.rate == Decimal(exactly: "0.0725"))
         #expect(s.tax.rates.rate(country: "DE", state: nil)?.name == "VAT")
         #expect(s.stripe.apiBase == "http://127.0.0.1:12111")
-        #expect(s.stripe.writesPerSecond == 5)
-        #expect(s.stripe.readsPerSecond == 20)
+        #expect(s.stripe.requestsPerSecond == 5)
+        #expect(s.stripe.endpointRequestsPerSecond == 3)
+        #expect(s.stripe.linesPerRequest == 10)
+        #expect(s.stripe.concurrency == 2)
         #expect(s.stripe.webhookUrl == "https://billing.example/webhooks/stripe")
         #expect(s.dedupeRetention == ISODuration("P30D"))
         #expect(s.backupDir == "/var/backups/tollbooth")
@@ -65,7 +78,9 @@ import Testing
         #expect(error(#"{"tax": {"rates": [{"country": "DE", "rate": 0.19, "name": "VAT"}]}}"#) == "tax.rates[0].rate must be a string, not a number")
         #expect(error(#"{"tax": {"rates": [{"country": "DE", "rate": "19", "name": "VAT"}]}}"#)
                 == "tax.rates: tax rate VAT for DE is 19; write it as a fraction from 0 to 1 (\"0.19\" for 19%)")
-        #expect(error(#"{"stripe": {"writesPerSecond": 0}}"#) == "stripe.writesPerSecond must be a whole number of at least 1, not 0")
+        #expect(error(#"{"stripe": {"requestsPerSecond": 0}}"#) == "stripe.requestsPerSecond must be a whole number of at least 1, not 0")
+        #expect(error(#"{"stripe": {"linesPerRequest": 251}}"#) == "stripe.linesPerRequest must be at most 250 (the lines a Stripe invoice holds), not 251")
+        #expect(error(#"{"stripe": {"concurrency": 0}}"#) == "stripe.concurrency must be a whole number of at least 1, not 0")
         #expect(error(#"{"stripe": {"apiBase": "api.stripe.com"}}"#) == "stripe.apiBase must be an http(s) URL such as https://api.stripe.com, not \"api.stripe.com\"")
         #expect(error(#"{"dedupeRetention": "PT0S"}"#) == "dedupeRetention must be longer than zero (default P90D)")
         #expect(error("[]") == "the settings must be a JSON object, not an array")

@@ -23,28 +23,38 @@ import Testing
 
     /// Stripe's integer amounts: cents for USD, whole yen for JPY, thousandths ending in 0 for
     /// the three-decimal currencies (lines are rounded to 0.01 BHD).
-    @Test func itemAmountsFollowStripesCurrencyRules() {
-        let amounts = [(Currency.usd, "24.69", 2_469), (.jpy, "3500", 3_500), (Currency(code: "BHD")!, "1.23", 1_230),
-                       (Currency(code: "KWD")!, "-0.5", -500)].map { currency, amount, _ in
-            StripeMapping.item(invoice(currency, amount: amount).lines[0], of: invoice(currency, amount: amount), customerId: "cus_1",
-                               invoiceId: "in_1").amount
+    @Test func lineAmountsFollowStripesCurrencyRules() throws {
+        let amounts = try [(Currency.usd, "24.69", 2_469), (.jpy, "3500", 3_500), (Currency(code: "BHD")!, "1.23", 1_230),
+                           (Currency(code: "KWD")!, "-0.5", -500)].map { currency, amount, _ in
+            try StripeMapping.addedLine(invoice(currency, amount: amount).lines[0], of: invoice(currency, amount: amount), tax: nil).amount
         }
         #expect(amounts == [2_469, 3_500, 1_230, -500])
     }
 
-    @Test func anItemSaysWhatWasBilledForWhichDaysAndNamesItsLine() {
+    @Test func aLineSaysWhatWasBilledForWhichDaysAndNamesItsLine() throws {
         let bill = invoice(.usd, amount: "24.69")
-        let item = StripeMapping.item(bill.lines[0], of: bill, customerId: "cus_1", invoiceId: "in_1")
-        #expect(item.description == "API calls: 12,345 x 0.002 (1 Nov - 30 Nov 2026)")
-        #expect(item.period == Stripe.Period(start: nov1.seconds, end: dec1.seconds))
-        #expect(item.metadata == ["tollbooth_line": "inv_acme_20261201_1", "tollbooth_invoice": "inv_acme_20261201"])
-        #expect(item.invoice == "in_1")
+        let line = try StripeMapping.addedLine(bill.lines[0], of: bill, tax: nil)
+        #expect(line.description == "API calls: 12,345 x 0.002 (1 Nov - 30 Nov 2026)")
+        #expect(line.period == Stripe.Period(start: nov1.seconds, end: dec1.seconds))
+        #expect(line.metadata == ["tollbooth_line": "inv_acme_20261201_1", "tollbooth_invoice": "inv_acme_20261201"])
+        #expect(line.taxAmounts == nil, "no tax on the line, none sent")
         let created = StripeMapping.invoice(bill, customerId: "cus_1")
         #expect(created.autoAdvance == false)
         #expect(created.collectionMethod == .chargeAutomatically)
         #expect(created.pendingInvoiceItems == .exclude)
         #expect(created.metadata == ["tollbooth_invoice": "inv_acme_20261201"])
         #expect(created.description == "API usage 1 Nov - 30 Nov 2026")
+    }
+
+    /// 100.00 at 19% exclusive: 19.00 of tax on a taxable 100.00, sent with the line.
+    @Test func aTaxedLineCarriesItsTaxAndNeedsItsRate() throws {
+        let bill = invoice(.eur, amount: "100", tax: "19")
+        #expect(throws: StripeMappingError.self) { try StripeMapping.addedLine(bill.lines[0], of: bill, tax: nil) }
+        let rate = AppliedTax(rate: Decimal(string: "0.19")!, name: "VAT", country: "DE", state: nil)
+        let line = try StripeMapping.addedLine(bill.lines[0], of: bill, tax: rate)
+        #expect(line.amount == 10_000)
+        #expect(line.taxAmounts?.map(\.amount) == [1_900])
+        #expect(line.taxAmounts?.map(\.taxableAmount) == [10_000])
     }
 
     @Test func spansAcrossAYearAndSingleDays() {
@@ -88,6 +98,25 @@ import Testing
         var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         object.merge(changes) { $1 }
         return try StripeJSON.decoder().decode(Stripe.Invoice.self, from: JSONSerialization.data(withJSONObject: object))
+    }
+
+    /// DESIGN.md "Stripe": a payment that needs authentication is `payment_failed` with the
+    /// reason "authentication required" and the hosted invoice link. The invoice shows it as a
+    /// failed automatic attempt with no next attempt; a decline Stripe retries has one.
+    @Test func aPaymentWaitingForAuthenticationSaysSoWithTheHostedLink() throws {
+        let waiting = try remote(["status": "open", "attempt_count": 1, "auto_advance": true, "next_payment_attempt": NSNull(),
+                                  "collection_method": "charge_automatically", "hosted_invoice_url": "https://pay.example/i/1"])
+        #expect(PaymentStateRule.failureReason(waiting)
+                == "authentication required: the customer confirms the payment (3-D Secure) at https://pay.example/i/1")
+        let declined = try remote(["status": "open", "attempt_count": 1, "auto_advance": true, "next_payment_attempt": 1_765_000_000,
+                                   "collection_method": "charge_automatically"])
+        #expect(PaymentStateRule.failureReason(declined) == nil)
+        let notTried = try remote(["status": "open", "attempt_count": 0, "auto_advance": true, "next_payment_attempt": NSNull()])
+        #expect(PaymentStateRule.failureReason(notTried) == nil)
+        let paid = try remote(["status": "paid", "attempt_count": 1, "auto_advance": true, "next_payment_attempt": NSNull()])
+        #expect(PaymentStateRule.failureReason(paid) == nil)
+        let manual = try remote(["status": "open", "attempt_count": 1, "auto_advance": false, "next_payment_attempt": NSNull()])
+        #expect(PaymentStateRule.failureReason(manual) == nil, "a charge Tollbooth did not leave to Stripe")
     }
 
     @Test func paymentStateKeepsTheFirstFailureAndStripesOwnTimes() throws {

@@ -126,7 +126,8 @@ import Testing
     @Test func aDeclinedCardIsACardErrorAndTheInvoiceStaysOpenWithOneAttempt() throws {
         let sim = try Simulator()
         let stripe = try sim.client()
-        let (customer, _) = try sim.customer(paying: "pm_card_visa_chargeDeclinedInsufficientFunds", stripe: stripe, name: "broke")
+        // 0341 passes the card check when saved and declines when charged.
+        let (customer, _) = try sim.customer(paying: "pm_card_chargeCustomerFail", stripe: stripe, name: "broke")
         let invoice = try issuedInvoice(stripe, customer: customer.id, amount: 5_000, name: "declined")
 
         let declined = stripeError { () throws(StripeError) in
@@ -136,11 +137,11 @@ import Testing
         #expect(declined?.status == 402)
         #expect(declined?.type == "card_error")
         #expect(declined?.code == "card_declined")
-        #expect(declined?.declineCode == "insufficient_funds")
+        #expect(declined?.declineCode == "generic_decline")
         #expect(declined?.attempts == 1, "a decline is not retried")
         #expect(declined?.isTransient == false)
         #expect(declined?.requestId?.hasPrefix("req_") == true)
-        #expect(declined?.description.contains("insufficient_funds") == true, "\(declined.map { "\($0)" } ?? "")")
+        #expect(declined?.description.contains("generic_decline") == true, "\(declined.map { "\($0)" } ?? "")")
 
         let after = try stripe.retrieveInvoice(invoice.id)
         #expect(after.status == .open)
@@ -222,7 +223,7 @@ import Testing
     @Test func finalizingWithAutoAdvanceMakesTheFirstAttemptAtOnce() throws {
         let sim = try Simulator()
         let stripe = try sim.client()
-        let (customer, _) = try sim.customer(paying: "pm_card_chargeDeclined", stripe: stripe, name: "auto")
+        let (customer, _) = try sim.customer(paying: "pm_card_chargeCustomerFail", stripe: stripe, name: "auto")
         let draft = try stripe.createInvoice(InvoiceCreate(customer: customer.id, currency: .eur), idempotencyKey: "invoice-auto")
         _ = try stripe.createInvoiceItem(InvoiceItemCreate(customer: customer.id, invoice: draft.id, amount: 3_000, currency: .eur),
                                          idempotencyKey: "item-auto")
@@ -237,6 +238,44 @@ import Testing
             return
         }
         #expect(reread.delinquent == true)
+    }
+
+    @Test func addLinesPutsEveryLineOnTheDraftWithItsTaxAndAnswersTheTotals() throws {
+        let sim = try Simulator()
+        let stripe = try sim.client()
+        let customer = try stripe.createCustomer(CustomerCreate(email: "bulk@example.com"), idempotencyKey: "customer-bulk")
+        let draft = try stripe.createInvoice(InvoiceCreate(customer: customer.id, currency: .eur), idempotencyKey: "invoice-bulk")
+        let vat = TaxRateData(displayName: "VAT", inclusive: false, percentage: 19, country: "DE")
+        var lines: [InvoiceLinesAdd.Line] = []
+        for index in 1...60 {
+            let amount = Int64(index) * 100
+            let tax = TaxAmount(amount: Int64(index) * 19, taxableAmount: amount, rate: vat)
+            lines.append(InvoiceLinesAdd.Line(amount: amount, description: "line \(index)", period: Period(start: 1_000, end: 2_000),
+                                              metadata: ["tollbooth_line": "l\(index)"], taxAmounts: [tax]))
+        }
+        let first = try stripe.addInvoiceLines(invoice: draft.id, InvoiceLinesAdd(lines: Array(lines[..<50])), idempotencyKey: "lines-bulk-l1")
+        // 100 x (1 + ... + 50) = 127,500; tax 19 x 1,275 = 24,225.
+        #expect(first.subtotal == 127_500)
+        #expect(first.total == 151_725)
+        let replayed = try stripe.addInvoiceLines(invoice: draft.id, InvoiceLinesAdd(lines: Array(lines[..<50])), idempotencyKey: "lines-bulk-l1")
+        #expect(replayed.total == first.total, "a replay adds nothing")
+        let last = try stripe.addInvoiceLines(invoice: draft.id, InvoiceLinesAdd(lines: Array(lines[50...])), idempotencyKey: "lines-bulk-l51")
+        // 100 x (1 + ... + 60) = 183,000; tax 19 x 1,830 = 34,770.
+        #expect(last.subtotal == 183_000)
+        #expect(last.total == 217_770)
+        let onStripe = try stripe.allInvoiceLines(invoice: draft.id)
+        #expect(onStripe.count == 60)
+        #expect(Set(onStripe.compactMap { $0.metadata["tollbooth_line"] }).count == 60)
+        #expect(onStripe.allSatisfy { $0.invoiceItem?.hasPrefix("ii_") == true && $0.taxes?.count == 1 })
+        #expect(try stripe.allInvoiceItems(InvoiceItemListQuery(invoice: draft.id, page: Page(limit: 100))).count == 60)
+
+        _ = try stripe.finalizeInvoice(draft.id, idempotencyKey: "finalize-bulk")
+        let late = stripeError { () throws(StripeError) in
+            try stripe.addInvoiceLines(invoice: draft.id, InvoiceLinesAdd(lines: [.init(amount: 1)]), idempotencyKey: "lines-late")
+        }
+        #expect(late?.status == 400)
+        #expect(late?.code == "invoice_not_editable")
+        #expect(try stripe.allInvoiceLines(invoice: draft.id).count == 60, "a finalized invoice takes no lines")
     }
 
     /// A finalized invoice of one item of `amount` euro cents.

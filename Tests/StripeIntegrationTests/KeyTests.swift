@@ -21,7 +21,7 @@ import Testing
         })
         #expect(refused.kind == .api)
         #expect(refused.status == 403)
-        #expect(refused.missingPermission == "rak_invoice_write")
+        #expect(refused.missingPermission == "rak_invoices_write")
         #expect(refused.permission == .invoicesWrite)
         #expect(refused.attempts == 1, "a missing permission is not retried")
         #expect(refused.isTransient == false)
@@ -30,9 +30,9 @@ import Testing
         #expect(refused.description.contains("permission 6 of 8"), "\(refused)")
         #expect(try sim.requests(method: "POST", path: "/v1/invoices").map(\.status) == [403])
 
-        // A list needs rak_invoice_read, which belongs to the same row: the fix is the same.
+        // A list needs rak_invoices_read, which belongs to the same row: the fix is the same.
         let listed = try #require(stripeError { () throws(StripeError) in try stripe.listInvoices() })
-        #expect(listed.missingPermission == "rak_invoice_read")
+        #expect(listed.missingPermission == "rak_invoices_read")
         #expect(listed.permission == .invoicesWrite)
     }
 

@@ -18,7 +18,7 @@ final class Simulator: @unchecked Sendable {
     let baseURL: String
 
     init(_ arguments: String...) throws {
-        (process, baseURL, _) = try SimulatorLaunch.start(["--writes-per-second", "100000", "--reads-per-second", "100000"] + arguments)
+        (process, baseURL, _) = try SimulatorLaunch.start(["--limits", "none"] + arguments)
     }
 
     deinit {
@@ -35,10 +35,10 @@ final class Simulator: @unchecked Sendable {
 
     /// A client of this simulator over the real transport (libcurl). Pacing far above the
     /// simulator's limits unless a test is about pacing.
-    func client(key: String = defaultKey, writesPerSecond: Double = 1000, readsPerSecond: Double = 1000,
+    func client(key: String = defaultKey, requestsPerSecond: Double = 1000, endpointRequestsPerSecond: Double = 1000,
                 retry: RetryPolicy = RetryPolicy(), logger: Logger = quietLogger) throws -> StripeClient {
-        let configuration = try StripeConfiguration(apiKey: try APIKey(key), baseURL: baseURL,
-                                                    writesPerSecond: writesPerSecond, readsPerSecond: readsPerSecond, retry: retry)
+        let configuration = try StripeConfiguration(apiKey: try APIKey(key), baseURL: baseURL, requestsPerSecond: requestsPerSecond,
+                                                    endpointRequestsPerSecond: endpointRequestsPerSecond, retry: retry)
         return StripeClient(configuration: configuration, transport: CurlTransport(), logger: logger)
     }
 

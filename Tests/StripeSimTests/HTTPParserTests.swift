@@ -134,27 +134,50 @@ import Testing
         #expect(Permission(rakName: "rak_nothing_write") == nil)
     }
 
+    @Test func stripesPermissionNamesAreAcceptedAndUsed() throws {
+        #expect(Permission(rakName: "rak_invoices_write") == Permission(.invoice, write: true))
+        #expect(Permission(rakName: "rak_accounts_kyc_basic_read") == Permission(.account, write: false))
+        #expect(Permission(rakName: "rak_webhook_endpoints_read") == Permission(.webhookEndpoint, write: false))
+        #expect(Permission(.account, write: false).stripeName == "rak_accounts_kyc_basic_read")
+        #expect(Permission(.invoice, write: true).stripeName == "rak_invoices_write")
+        #expect(Permission(.taxCalculation, write: true).stripeName == "rak_tax_calculations_write")
+        #expect(Permission(.webhookEndpoint, write: true).stripeName == "rak_webhook_endpoints_write")
+        #expect(Permission(.customer, write: true).stripeName == "rak_customer_write")
+    }
+
     @Test func commandLine() throws {
-        let options = try SimulatorOptions.parse(["--port", "0", "--writes-per-second", "3", "--live", "--account", "acct_X1"])
+        let options = try SimulatorOptions.parse(["--port", "0", "--limits", "live", "--endpoint-rps", "3", "--live", "--account", "acct_X1"])
         #expect(options.port == 0)
-        #expect(options.writesPerSecond == 3)
-        #expect(options.readsPerSecond == 25)
+        #expect(options.configuration.globalPerSecond == 100)
+        #expect(options.configuration.endpointPerSecond == 3)
         #expect(options.live)
         #expect(options.account == "acct_X1")
+        let defaults = try SimulatorOptions.parse([]).configuration
+        #expect(defaults.globalPerSecond == 25)
+        #expect(defaults.endpointPerSecond == 25)
+        let none = try SimulatorOptions.parse(["--limits", "none", "--global-rps", "7"]).configuration
+        #expect(none.globalPerSecond == 7)
+        #expect(none.endpointPerSecond == nil)
         #expect(throws: SimulatorOptions.Problem.self) { try SimulatorOptions.parse(["--port", "70000"]) }
-        #expect(throws: SimulatorOptions.Problem.self) { try SimulatorOptions.parse(["--reads-per-second", "0"]) }
+        #expect(throws: SimulatorOptions.Problem.self) { try SimulatorOptions.parse(["--global-rps", "0"]) }
+        #expect(throws: SimulatorOptions.Problem.self) { try SimulatorOptions.parse(["--limits", "test"]) }
+        #expect(throws: SimulatorOptions.Problem.self) { try SimulatorOptions.parse(["--writes-per-second", "3"]) }
         #expect(throws: SimulatorOptions.Problem.self) { try SimulatorOptions.parse(["--account", "cus_1"]) }
         #expect(throws: SimulatorOptions.Problem.self) { try SimulatorOptions.parse(["--verbose"]) }
     }
 
-    @Test func slidingWindowAdmitsTheLimitPerSecondAndKind() {
+    @Test func slidingWindowsAdmitTheGlobalAndTheEndpointLimitPerSecond() {
         var state = SimState(configuration: SimulatorConfiguration(), now: 0)
-        let configuration = SimulatorConfiguration(writesPerSecond: 2, readsPerSecond: 1)
-        let requests: [(String, Bool, Double)] = [("a", true, 10.0), ("a", true, 10.1), ("a", true, 10.9), ("a", false, 10.9),
-                                                  ("b", true, 10.9), ("a", true, 11.05), ("a", true, 11.06)]
-        let admitted = requests.map { state.admit(account: $0.0, write: $0.1, at: $0.2, configuration: configuration) }
-        // The third write is over the limit of 2; reads and other accounts count apart; the
-        // first write leaves the window at 11.0, making room for one more.
-        #expect(admitted == [true, true, false, true, true, true, false])
+        var configuration = SimulatorConfiguration()
+        configuration.globalPerSecond = 3
+        configuration.endpointPerSecond = 2
+        let create = "POST /v1/invoices", finalize = "POST /v1/invoices/{invoice}/finalize"
+        let requests: [(String, String, Double)] = [("a", create, 10.0), ("a", create, 10.1), ("a", create, 10.2), ("a", finalize, 10.3),
+                                                    ("a", finalize, 10.4), ("b", create, 10.9), ("a", create, 11.05), ("a", finalize, 11.06)]
+        let admitted = requests.map { state.admit(account: $0.0, endpoint: $0.1, at: $0.2, configuration: configuration) }
+        // The third create is over its endpoint's 2; the first finalize makes the global 3 and
+        // the second is over it; another account counts apart; the first create leaves the
+        // windows at 11.0, making room for one more create, and the global window is full again.
+        #expect(admitted == [true, true, false, true, false, true, true, false])
     }
 }

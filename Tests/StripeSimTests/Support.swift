@@ -15,7 +15,7 @@ final class SimulatorProcess: @unchecked Sendable {
 
     init(_ arguments: String...) throws {
         // Limits far above what a test sends, unless the test sets its own (a later flag wins).
-        (process, base, firstLines) = try SimulatorLaunch.start(["--writes-per-second", "100000", "--reads-per-second", "100000"] + arguments,
+        (process, base, firstLines) = try SimulatorLaunch.start(["--limits", "none"] + arguments,
                                                                 lines: 2)
     }
 

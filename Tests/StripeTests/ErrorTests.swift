@@ -38,9 +38,41 @@ import Testing
         #expect(Permission(rakName: "rak_invoice_read") == .invoicesWrite)
         #expect(Permission(rakName: "rak_checkout_session_read") == .checkoutSessionsWrite)
         #expect(Permission(rakName: "rak_webhook_endpoint_read") == .webhookEndpointsWrite)
-        // Read rows have no write form among the eight.
-        #expect(Permission(rakName: "rak_account_write") == nil)
-        #expect(Permission(rakName: "rak_payment_method_write") == nil)
+    }
+
+    /// DESIGN.md "Stripe": names map by resource family, singular or plural, whatever the
+    /// action suffix; accounts take any `rak_account*`.
+    @Test func permissionNamesMapByResourceFamily() {
+        let rows: [(String, Permission)] = [
+            ("rak_accounts_kyc_basic_read", .connectAccountsRead), ("rak_account_read", .connectAccountsRead),
+            ("rak_accounts_read", .connectAccountsRead), ("rak_account_write", .connectAccountsRead),
+            ("rak_customers_write", .customersWrite), ("rak_customer_*", .customersWrite),
+            ("rak_payment_methods_read", .paymentMethodsRead), ("rak_payment_method_write", .paymentMethodsRead),
+            ("rak_checkout_sessions_write", .checkoutSessionsWrite), ("rak_checkout_session_read", .checkoutSessionsWrite),
+            ("rak_billing_portal_session_write", .customerPortalWrite), ("rak_billing_portal_sessions_write", .customerPortalWrite),
+            ("rak_billing_portal_configuration_read", .customerPortalWrite), ("rak_customer_portal_write", .customerPortalWrite),
+            ("rak_invoices_*", .invoicesWrite), ("rak_invoice_write", .invoicesWrite), ("rak_invoices_read", .invoicesWrite),
+            ("rak_invoiceitems_write", .invoicesWrite), ("rak_invoice_items_write", .invoicesWrite),
+            ("rak_tax_calculations_*", .taxCalculationsAndTransactionsWrite), ("rak_tax_calculation_write", .taxCalculationsAndTransactionsWrite),
+            ("rak_tax_transactions_write", .taxCalculationsAndTransactionsWrite),
+            ("rak_webhook_endpoints_*", .webhookEndpointsWrite), ("rak_webhook_endpoint_write", .webhookEndpointsWrite),
+        ]
+        for (name, row) in rows { #expect(Permission(rakName: name) == row, "\(name)") }
+    }
+
+    @Test func aNameOutsideTheEightFamiliesHasNoRow() {
+        for name in ["rak_event_read", "rak_events_*", "rak_tax_rate_write", "rak_tax_rates_read", "rak_charge_read",
+                     "rak_payment_intent_read", "rak_checkout_write", "rak_customerx_read", "rak_webhooks_read", "invoice_write"] {
+            #expect(Permission(rakName: name) == nil, "\(name)")
+        }
+    }
+
+    @Test func aPluralWildcardNameInA403IsMappedToItsRow() throws {
+        let transport = FakeTransport(permissionError("rak_invoices_*"))
+        let error = try #require(stripeError { () throws(StripeError) in try makeClient(transport).retrieveInvoice("in_1") })
+        #expect(error.missingPermission == "rak_invoices_*")
+        #expect(error.permission == .invoicesWrite)
+        #expect(error.description.contains("lacks 'Invoices: write' (rak_invoices_*, permission 6 of 8)"))
     }
 
     @Test func aPermissionOutsideTheEightIsNamedButHasNoRow() throws {
@@ -92,7 +124,7 @@ import Testing
             try makeClient(transport, policy: instantPolicy(maxAttempts: 2)).retrieveAccount()
         })
         #expect(error.description.contains("after 2 attempts"))
-        #expect(error.description.contains("lower stripe.writesPerSecond and stripe.readsPerSecond"))
+        #expect(error.description.contains("lower stripe.requestsPerSecond or stripe.endpointRequestsPerSecond"))
     }
 
     @Test func aSuccessThatDoesNotDecodeNamesTheField() throws {

@@ -184,3 +184,54 @@ import Testing
         #expect(encoded(EventListQuery()).fields.isEmpty)
     }
 }
+
+/// `POST /v1/invoices/{invoice}/add_lines` as Stripe's API reference describes it (API version
+/// 2024-09-30 and later): `lines[i][amount|description|period|metadata|tax_amounts]`, tax
+/// amounts with inline `tax_rate_data`; the first test is the reference's own example.
+@Suite struct AddLinesFormTests {
+    @Test func theReferenceExampleEncodesByteForByte() {
+        let params = InvoiceLinesAdd(lines: [
+            .init(amount: 7500, description: "Pro monthly fee", period: Period(start: 1793491200, end: 1796083199),
+                  metadata: ["tollbooth_line": "inv_acme_20261101_1"]),
+        ])
+        var form = Form()
+        params.encode(into: &form)
+        // Stripe's example, percent-encoded as the client encodes every bracket.
+        let example = "lines[0][amount]=7500&lines[0][description]=Pro%20monthly%20fee&lines[0][period][start]=1793491200&lines[0][period][end]=1796083199&lines[0][metadata][tollbooth_line]=inv_acme_20261101_1"
+        #expect(form.encoded == example.replacingOccurrences(of: "[", with: "%5B").replacingOccurrences(of: "]", with: "%5D"))
+    }
+
+    @Test func eachLineCarriesItsTaxAmountsWithInlineRateData() {
+        let tax = TaxAmount(amount: 210, taxableAmount: 2900,
+                            rate: TaxRateData(displayName: "CA sales tax", inclusive: false, percentage: Decimal(string: "7.25")!,
+                                              country: "US", state: "CA"),
+                            taxabilityReason: "standard_rated")
+        let params = InvoiceLinesAdd(lines: [
+            .init(amount: 2900, description: "Starter", period: Period(start: 10, end: 20), metadata: ["tollbooth_invoice": "inv_a", "tollbooth_line": "l1"],
+                  taxAmounts: [tax]),
+            .init(amount: -500, description: "Credit"),
+        ])
+        var form = Form()
+        params.encode(into: &form)
+        #expect(fieldList(form) == [
+            "lines[0][amount]=2900", "lines[0][description]=Starter", "lines[0][period][start]=10", "lines[0][period][end]=20",
+            "lines[0][metadata][tollbooth_invoice]=inv_a", "lines[0][metadata][tollbooth_line]=l1",
+            "lines[0][tax_amounts][0][amount]=210", "lines[0][tax_amounts][0][taxable_amount]=2900",
+            "lines[0][tax_amounts][0][tax_rate_data][display_name]=CA sales tax", "lines[0][tax_amounts][0][tax_rate_data][inclusive]=false",
+            "lines[0][tax_amounts][0][tax_rate_data][percentage]=7.25", "lines[0][tax_amounts][0][tax_rate_data][country]=US",
+            "lines[0][tax_amounts][0][tax_rate_data][state]=CA", "lines[0][tax_amounts][0][taxability_reason]=standard_rated",
+            "lines[1][amount]=-500", "lines[1][description]=Credit",
+        ])
+    }
+
+    @Test func theCallPostsToTheInvoicesAddLinesPathWithItsKey() throws {
+        let transport = FakeTransport(try HTTPResponse(status: 200, body: fixture("invoice")))
+        let client = try makeClient(transport)
+        _ = try client.addInvoiceLines(invoice: "in_1", InvoiceLinesAdd(lines: [.init(amount: 100)]), idempotencyKey: "tollbooth-lines-inv_a-l1")
+        let request = try #require(transport.requests.first)
+        #expect(request.method == .post)
+        #expect(request.url == "https://api.stripe.com/v1/invoices/in_1/add_lines")
+        #expect(request.header("Idempotency-Key") == "tollbooth-lines-inv_a-l1")
+        #expect(request.body == "lines%5B0%5D%5Bamount%5D=100")
+    }
+}

@@ -104,10 +104,10 @@ func instantPolicy(maxAttempts: Int = 4, deadline: Double = 120) -> RetryPolicy 
 }
 
 func makeClient(_ transport: FakeTransport, clock: VirtualClock = VirtualClock(), policy: RetryPolicy = instantPolicy(),
-                writesPerSecond: Double = 1_000, readsPerSecond: Double = 1_000, burst: Int = 1,
+                requestsPerSecond: Double = 1_000, endpointRequestsPerSecond: Double = 1_000,
                 baseURL: String = StripeConfiguration.defaultBaseURL, logger: Logger? = nil) throws(StripeError) -> StripeClient {
-    let configuration = try StripeConfiguration(apiKey: APIKey(testKey), baseURL: baseURL, writesPerSecond: writesPerSecond,
-                                                readsPerSecond: readsPerSecond, burst: burst, retry: policy)
+    let configuration = try StripeConfiguration(apiKey: APIKey(testKey), baseURL: baseURL, requestsPerSecond: requestsPerSecond,
+                                                endpointRequestsPerSecond: endpointRequestsPerSecond, retry: policy)
     return StripeClient(configuration: configuration, transport: transport, clock: clock,
                         logger: logger ?? Logger(label: "stripe-tests") { _ in SwiftLogNoOpLogHandler() })
 }

@@ -3,7 +3,7 @@ import Foundation
 /// A parsed JSON document that keeps what the catalog rules need and JSONSerialization loses:
 /// a number keeps its exact text (so "10000000000000000000001" is never rounded through a
 /// binary float) and a boolean is never confused with the numbers 0 and 1.
-enum JSONValue: Hashable, Sendable {
+public enum JSONValue: Hashable, Sendable {
     case string(String)
     /// The number exactly as written ("1e3", "0.0004").
     case number(String)
@@ -13,7 +13,7 @@ enum JSONValue: Hashable, Sendable {
     /// Members in document order; member names are unique (the parser refuses repeats).
     case object([(String, JSONValue)])
 
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.string(let a), .string(let b)): return a == b
         case (.number(let a), .number(let b)): return a == b
@@ -26,7 +26,7 @@ enum JSONValue: Hashable, Sendable {
         }
     }
 
-    func hash(into hasher: inout Hasher) {
+    public func hash(into hasher: inout Hasher) {
         switch self {
         case .string(let s): hasher.combine(0); hasher.combine(s)
         case .number(let n): hasher.combine(1); hasher.combine(n)
@@ -40,7 +40,7 @@ enum JSONValue: Hashable, Sendable {
     }
 
     /// The member called `name`, when this is an object that has it.
-    subscript(name: String) -> JSONValue? {
+    public subscript(name: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == name }?.1
     }
@@ -62,7 +62,7 @@ enum JSONValue: Hashable, Sendable {
 
 extension JSONValue {
     /// Canonical text: members sorted by name, no insignificant white space unless `pretty`.
-    func text(pretty: Bool = false) -> String {
+    public func text(pretty: Bool = false) -> String {
         var out = ""
         write(into: &out, pretty: pretty, indent: 0)
         return out
@@ -136,23 +136,23 @@ public enum JSONText {
 // MARK: - Parsing
 
 /// Why a document is not JSON, with the line and column where reading stopped.
-struct JSONSyntaxError: Error, Sendable, Equatable {
-    let line: Int
-    let column: Int
-    let reason: String
+public struct JSONSyntaxError: Error, Sendable, Equatable {
+    public let line: Int
+    public let column: Int
+    public let reason: String
 
-    var message: String { "not valid JSON at line \(line), column \(column): \(reason)" }
+    public var message: String { "not valid JSON at line \(line), column \(column): \(reason)" }
 }
 
 extension JSONValue {
     /// Parses one JSON document (RFC 8259), UTF-8 encoded.
-    static func parse(_ data: Data) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ data: Data) throws(JSONSyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: Array(data))
         return try parser.document()
     }
 
     /// Parses JSON text.
-    static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
         try parse(Data(text.utf8))
     }
 }

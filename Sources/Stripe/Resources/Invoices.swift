@@ -323,6 +323,49 @@ public struct InvoiceLinesUpdate: Hashable, Sendable, FormEncodable {
     }
 }
 
+/// POST /v1/invoices/{invoice}/add_lines: new lines on a draft in one call, each becoming an
+/// invoice item and its line, tax amounts included.
+public struct InvoiceLinesAdd: Hashable, Sendable, FormEncodable {
+    public struct Line: Hashable, Sendable, FormEncodable {
+        /// Minor units; negative for a credit.
+        public var amount: Int64
+        public var description: String?
+        public var period: Period?
+        public var metadata: [String: String]?
+        public var taxAmounts: [TaxAmount]?
+
+        public init(amount: Int64, description: String? = nil, period: Period? = nil, metadata: [String: String]? = nil,
+                    taxAmounts: [TaxAmount]? = nil) {
+            self.amount = amount
+            self.description = description
+            self.period = period
+            self.metadata = metadata
+            self.taxAmounts = taxAmounts
+        }
+
+        public func encode(into form: inout Form) {
+            form.add("amount", amount)
+            form.add("description", description)
+            form.add("period", period)
+            form.add("metadata", map: metadata)
+            form.add("tax_amounts", each: taxAmounts) { $1.encode(into: &$0) }
+        }
+    }
+
+    public var lines: [Line]
+    public var invoiceMetadata: [String: String]?
+
+    public init(lines: [Line], invoiceMetadata: [String: String]? = nil) {
+        self.lines = lines
+        self.invoiceMetadata = invoiceMetadata
+    }
+
+    public func encode(into form: inout Form) {
+        form.add("lines", each: lines) { $1.encode(into: &$0) }
+        form.add("invoice_metadata", map: invoiceMetadata)
+    }
+}
+
 /// POST /v1/invoices/{invoice}/finalize.
 struct InvoiceFinalize: FormEncodable {
     var autoAdvance: Bool?
@@ -377,6 +420,11 @@ extension StripeClient {
     public func updateInvoiceLine(invoice: String, line: String, _ params: InvoiceLineUpdate,
                                   idempotencyKey: String) throws(StripeError) -> InvoiceLine {
         try post(StripeClient.path("/v1/invoices", invoice, "lines", line), params, idempotencyKey: idempotencyKey)
+    }
+
+    /// Adds lines to a draft; the answer is the invoice with its new totals.
+    public func addInvoiceLines(invoice: String, _ params: InvoiceLinesAdd, idempotencyKey: String) throws(StripeError) -> Invoice {
+        try post(StripeClient.path("/v1/invoices", invoice, "add_lines"), params, idempotencyKey: idempotencyKey)
     }
 
     public func updateInvoiceLines(invoice: String, _ params: InvoiceLinesUpdate, idempotencyKey: String) throws(StripeError) -> Invoice {
