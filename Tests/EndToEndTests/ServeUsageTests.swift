@@ -201,6 +201,12 @@ extension ServeTests {
             "--max-examples", "30", "--seed", "14", "--workers", "1", "--no-color",
         ], in: cli.folder)
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        // Still serving: a server that stopped under the run says how (its exit or signal) and
+        // what it logged last.
+        try #require(server.process.isRunning, """
+            serve stopped during the run: \(server.process.terminationReason == .uncaughtSignal ? "signal" : "exit") \(server.process.terminationStatus); \
+            its log ends: \(String((try? String(contentsOf: cli.folder.appendingPathComponent("serve.log"), encoding: .utf8))?.suffix(2_000) ?? ""))
+            """)
         // Every operation of the document was tried but GET /openapi.yaml (the document itself,
         // which Schemathesis leaves out), and none only with 404s or 401s.
         let operations = try operations(in: server)
