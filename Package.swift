@@ -72,9 +72,10 @@ let package = Package(
         .executableTarget(name: "stripe-sim", dependencies: ["StripeSim"]),
 
         // What several test targets share: finding built executables, starting stripe-sim,
-        // recording log lines, reading workbooks with openpyxl.
+        // recording log lines, reading workbooks with openpyxl, Python and Debian tools
+        // (measuring screenshots with Pillow, Schemathesis, Chromium).
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport",
-                exclude: ["read_workbook.py"]),
+                exclude: ["read_workbook.py", "measure_chart.py"]),
         .testTarget(name: "BillingTests", dependencies: [
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),

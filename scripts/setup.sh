@@ -2,7 +2,7 @@
 # Installs what Tollbooth needs to build on Debian/Ubuntu, only when it is missing.
 set -euo pipefail
 
-packages=(pkg-config libsqlite3-dev libcurl4-openssl-dev libxlsxwriter-dev python3-venv sqlite3)
+packages=(pkg-config libsqlite3-dev libcurl4-openssl-dev libxlsxwriter-dev python3-venv sqlite3 chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -619,13 +619,15 @@ public final class Ingestor {
 
 /// The segment window of a subscription around an instant: from the latest boundary at or
 /// before it (subscription start, phase start, a billing period of the plan or a rate card, a
-/// usage period of a metered entitlement) to the next one.
+/// usage period of a metered entitlement, UTC midnight) to the next one. Cutting at midnight
+/// makes each UTC day's usage exact (the usage page's daily chart).
 struct SegmentWindows {
     let span: Period
 
     init(subscription: Subscription, containing time: Instant) {
-        var start = subscription.start
-        var end = subscription.serviceEnd ?? Instant(seconds: Int64.max / 2)
+        let midnight = EventKeyBlock.day(of: time.seconds) * EventKeyBlock.secondsPerDay
+        var start = max(subscription.start, Instant(seconds: midnight))
+        var end = min(subscription.serviceEnd ?? Instant(seconds: Int64.max / 2), Instant(seconds: midnight + EventKeyBlock.secondsPerDay))
         if let window = subscription.phaseWindows.last(where: { $0.contains(time) }) {
             start = max(start, window.start)
             if let phaseEnd = window.end { end = min(end, phaseEnd) }

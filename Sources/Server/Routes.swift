@@ -82,10 +82,11 @@ struct RequestLogMiddleware: RouterMiddleware {
 }
 
 /// The routes of DESIGN.md's "The server" that the gateway uses: health, events, the check,
-/// entitlement values, usage, the OpenAPI document and metrics. Handlers decode, call the
-/// live state, encode.
+/// entitlement values, usage and the usage page (UsageRoutes.swift), the OpenAPI document and
+/// metrics. Handlers decode, call the live state, encode.
 struct Routes {
     let live: LiveServer
+    let reader = ReportReader()
 
     func register(on router: Router<ServerContext>) {
         router.get("/healthz") { _, _ in try await health() }
@@ -116,6 +117,11 @@ struct Routes {
             try authorize(request, .admin)
             return try await usage(customerKey: try context.parameters.require("key"))
         }
+        router.post("/v1/customers/:key/usage-link") { request, context in
+            try authorize(request, .admin)
+            return try await usageLink(request, customerKey: try context.parameters.require("key"))
+        }
+        router.get("/portal/usage") { request, _ in try await usagePage(request) }
     }
 
     // MARK: Credentials
@@ -276,25 +282,6 @@ struct Routes {
             entitlements.append((feature, try await entitlementValue(customerKey: customerKey, feature: feature)))
         }
         return JSONResponse.make(.ok, .object([("customer", .string(customerKey)), ("entitlements", .object(entitlements))]))
-    }
-
-    func usage(customerKey: String) async throws -> Response {
-        let snapshot = live.state.current
-        guard snapshot.customers[customerKey] != nil else { throw Problem(.notFound, "Not Found", "no customer \(customerKey)") }
-        let now = live.now()
-        guard let subscription = snapshot.subscriptions[customerKey]?.last(where: { $0.window(at: now) != nil }),
-              let window = subscription.window(at: now) else {
-            return JSONResponse.make(.ok, .object([("customer", .string(customerKey)), ("subscription", .null), ("features", .array([]))]))
-        }
-        var features: [JSONValue] = []
-        for card in window.phase.rateCards {
-            guard let feature = card.featureKey, card.meteredEntitlement != nil else { continue }
-            let answer = try await live.check(CheckRequest(customerKey: customerKey, feature: feature, units: 0))
-            features.append(.object([("hasAccess", .bool(answer.allowed))] + CheckJSON.fields(answer.facts)))
-        }
-        return JSONResponse.make(.ok, .object([("customer", .string(customerKey)), ("subscription", .string(subscription.id)),
-                                              ("plan", .string(subscription.plan.key)), ("planVersion", .int(subscription.plan.version)),
-                                              ("features", .array(features))]))
     }
 }
 

@@ -12,6 +12,7 @@ enum Schema {
         (4, version4, nil),
         (5, version5, nil),
         (6, version6, nil),
+        (7, version7, nil),
     ]
 
     /// The newest schema this build knows.
@@ -505,6 +506,16 @@ enum Schema {
     BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
     CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices
     BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
+    """
+
+    /// Signed usage links: the one key that signs them (HMAC-SHA256), made on first use. Kept
+    /// with the data it opens, so every process on the database signs and verifies alike.
+    static let version7 = """
+    CREATE TABLE usage_link_keys (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key BLOB NOT NULL CHECK (length(key) = 32),
+        created_at INTEGER NOT NULL
+    );
     """
 
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.

@@ -251,21 +251,28 @@ public struct StoreUsage: UsageSource {
             SELECT count, sum, min, max, latest_time, latest_value FROM usage_segments
             WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ?
             """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql])
+        return StoreUsage.aggregate(meter.aggregation, rows: rows)
+    }
+
+    /// The aggregation over segment rows of (count, sum, min, max, latest_time, latest_value),
+    /// starting at column `from`.
+    static func aggregate(_ aggregation: Aggregation, rows: some Collection<Row>, from: Int = 0) -> Decimal {
         guard !rows.isEmpty else { return 0 }
         var count: Int64 = 0, sum: Decimal = 0
         var minimum: Decimal?, maximum: Decimal?
         var latest: (Int64, Decimal)?
         for row in rows {
-            count += row.int(0) ?? 0
-            sum += row.decimal(1) ?? 0
-            if let v = row.decimal(2) { minimum = Swift.min(minimum ?? v, v) }
-            if let v = row.decimal(3) { maximum = Swift.max(maximum ?? v, v) }
+            count += row.int(from) ?? 0
+            sum += row.decimal(from + 1) ?? 0
+            if let v = row.decimal(from + 2) { minimum = Swift.min(minimum ?? v, v) }
+            if let v = row.decimal(from + 3) { maximum = Swift.max(maximum ?? v, v) }
             // Of two values at the same second the larger wins, whatever order the pieces came in.
-            if let time = row.int(4), let value = row.decimal(5), latest.map({ time > $0.0 || (time == $0.0 && value > $0.1) }) ?? true {
+            if let time = row.int(from + 4), let value = row.decimal(from + 5),
+               latest.map({ time > $0.0 || (time == $0.0 && value > $0.1) }) ?? true {
                 latest = (time, value)
             }
         }
-        switch meter.aggregation {
+        switch aggregation {
         case .sum: return sum
         case .count: return Decimal(count)
         case .max: return maximum ?? 0

@@ -7,8 +7,8 @@ import Store
 struct CustomersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customers",
-        abstract: "Import and list customers; payment and portal links.",
-        subcommands: [Import.self, List.self, PaymentLink.self, PortalLink.self, APIKeyCommand.self])
+        abstract: "Import and list customers; payment, portal and usage links; API keys.",
+        subcommands: [Import.self, List.self, PaymentLink.self, PortalLink.self, APIKeyCommand.self, UsageLinkCommand.self])
 }
 
 extension CustomersCommand {

@@ -159,3 +159,39 @@ extension CustomersCommand {
         }
     }
 }
+
+extension CustomersCommand {
+    struct UsageLinkCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "usage-link",
+            abstract: "A signed link to a customer's usage page; prints the URL.",
+            discussion: """
+                The link opens the customer's usage page at `serve` (GET /portal/usage) until it expires: \
+                server.publicUrl, else http:// + server.listen, then /portal/usage?token=... The token is \
+                signed (HMAC-SHA256) with a key kept in the database; anyone holding the link sees the page.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: ArgumentHelp("The customer's key.", valueName: "customer")) var customer: String
+        @Option(help: ArgumentHelp("How long the link works: an ISO 8601 duration, at most P366D.", valueName: "duration"))
+        var ttl = "P7D"
+
+        func validate() throws {
+            guard let duration = ISODuration(ttl), !duration.isZero else {
+                throw ValidationError("--ttl must be an ISO 8601 duration such as P7D or PT12H, not \(ttl)")
+            }
+        }
+
+        func run() throws {
+            let context = try options.context()
+            do {
+                let link = try UsageLink.make(store: context.store, customerKey: customer, ttl: ISODuration(ttl)!, base: UsageLink.base(context.settings),
+                                              now: context.now)
+                printOut(link.url)
+                printError("the link works until \(link.expiresAt.rfc3339)")
+            } catch let error as UsageLinkError {
+                throw InputError(error.description)
+            }
+        }
+    }
+}

@@ -43,6 +43,19 @@ import Testing
         #expect(windows.compactMap { $0.int(0) } == [Instant(rfc3339: "2026-04-16T12:30:00Z")!.seconds])
     }
 
+    @Test func segmentWindowsAreCutAtUTCMidnight() throws {
+        let (store, starter) = try store()
+        let text = [line("1", "2026-04-02T23:59:59Z"), line("2", "2026-04-03T00:00:00Z"), line("3", "2026-04-03T18:00:00Z")]
+            .joined(separator: "\n")
+        let summary = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-04T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
+            .ingest(Data(text.utf8), input: "test")
+        #expect(summary.accepted == 3)
+        let windows = try store.database.query("SELECT window_start, count FROM usage_segments WHERE subscription_id = ? ORDER BY window_start",
+                                               [.text(starter.id)])
+        #expect(windows.map { [$0.int(0), $0.int(1)] } == [[Instant(rfc3339: "2026-04-02T00:00:00Z")!.seconds, 1],
+                                                          [Instant(rfc3339: "2026-04-03T00:00:00Z")!.seconds, 2]])
+    }
+
     @Test func everyLineIsAcceptedDuplicateOrRejectedWithItsReason() throws {
         let (store, _) = try store()
         let now = Instant(rfc3339: "2026-04-20T00:00:00Z")!

@@ -49,7 +49,7 @@ public enum WorkbookReader {
         }
     }()
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let folder = FileManager.default.temporaryDirectory
         let out = folder.appendingPathComponent("workbook-reader-\(UUID().uuidString).out")
         let err = folder.appendingPathComponent("workbook-reader-\(UUID().uuidString).err")
@@ -66,6 +66,7 @@ public enum WorkbookReader {
         process.standardOutput = outHandle
         process.standardError = errHandle
         process.standardInput = FileHandle.nullDevice
+        if let directory { process.currentDirectoryURL = directory }
         try process.run()
         process.waitUntilExit()
         try outHandle.close()

@@ -1,0 +1,64 @@
+import Billing
+import Foundation
+
+/// One UTC day's usage of a meter: the day's first instant and the meter's aggregation over the
+/// segments whose window starts that day.
+public struct DailyUsage: Hashable, Sendable {
+    public var day: Instant
+    public var value: Decimal
+
+    public init(day: Instant, value: Decimal) {
+        self.day = day
+        self.value = value
+    }
+}
+
+extension StoreUsage {
+    /// The meter's usage per UTC day over the segments whose window starts inside `period`,
+    /// one entry for every day the period touches (0 where nothing was used). Segment windows
+    /// are cut at UTC midnight, so each day is exact: COUNT and SUM by the day's count and sum,
+    /// MIN, MAX, LATEST and AVG over the day's events, UNIQUE_COUNT the day's distinct values.
+    public func daily(meter: Meter, subscriptionId: String, period: Period) throws -> [DailyUsage] {
+        guard period.end > period.start else { return [] }
+        let secondsPerDay = EventKeyBlock.secondsPerDay
+        let first = EventKeyBlock.day(of: period.start.seconds), last = EventKeyBlock.day(of: period.end.seconds - 1)
+        var values: [Int64: Decimal] = [:]
+        if meter.aggregation == .uniqueCount {
+            var distinct: [Int64: Set<String>] = [:]
+            for row in try database.query("""
+                SELECT window_start, value FROM usage_unique_values
+                WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ?
+                """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql]) {
+                guard let start = row.int(0), let value = row.string(1) else { continue }
+                distinct[EventKeyBlock.day(of: start), default: []].insert(value)
+            }
+            values = distinct.mapValues { Decimal($0.count) }
+        } else {
+            let rows = try database.query("""
+                SELECT window_start, count, sum, min, max, latest_time, latest_value FROM usage_segments
+                WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ? ORDER BY window_start
+                """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql])
+            var byDay: [Int64: [Row]] = [:]
+            for row in rows {
+                guard let start = row.int(0) else { continue }
+                byDay[EventKeyBlock.day(of: start), default: []].append(row)
+            }
+            for (day, rows) in byDay { values[day] = StoreUsage.aggregate(meter.aggregation, rows: rows, from: 1) }
+        }
+        return (first...last).map { DailyUsage(day: Instant(seconds: $0 * secondsPerDay), value: values[$0] ?? 0) }
+    }
+}
+
+extension Store {
+    // MARK: Usage links
+
+    /// The key that signs usage links (32 bytes). The first call stores `fresh` and returns it;
+    /// every later call, from any process on the database, returns that same key.
+    public func usageLinkKey(orStore fresh: [UInt8], at now: Instant) throws -> [UInt8] {
+        try transaction {
+            if let row = try database.first("SELECT key FROM usage_link_keys WHERE id = 1"), case .blob(let key) = row[0] { return key }
+            try database.run("INSERT INTO usage_link_keys (id, key, created_at) VALUES (1, ?, ?)", [.blob(fresh), now.sql])
+            return fresh
+        }
+    }
+}
