@@ -619,18 +619,25 @@ public final class Ingestor {
 
 /// The segment window of a subscription around an instant: from the latest boundary at or
 /// before it (subscription start, phase start, a billing period of the plan or a rate card, a
-/// usage period of a metered entitlement, UTC midnight) to the next one. Cutting at midnight
-/// makes each UTC day's usage exact (the usage page's daily chart).
+/// usage period of a metered entitlement, and UTC midnight in a phase with a quota) to the next
+/// one. Cutting at midnight makes each UTC day's usage exact (the usage page's daily chart).
 struct SegmentWindows {
     let span: Period
 
     init(subscription: Subscription, containing time: Instant) {
-        let midnight = EventKeyBlock.day(of: time.seconds) * EventKeyBlock.secondsPerDay
-        var start = max(subscription.start, Instant(seconds: midnight))
-        var end = min(subscription.serviceEnd ?? Instant(seconds: Int64.max / 2), Instant(seconds: midnight + EventKeyBlock.secondsPerDay))
+        var start = subscription.start
+        var end = subscription.serviceEnd ?? Instant(seconds: Int64.max / 2)
         if let window = subscription.phaseWindows.last(where: { $0.contains(time) }) {
             start = max(start, window.start)
             if let phaseEnd = window.end { end = min(end, phaseEnd) }
+            // A phase with a quota shows its usage per UTC day (the usage page's chart): its
+            // windows end at midnight. Others keep period-long windows, far fewer rows when a
+            // customer has few events a day.
+            if window.phase.rateCards.contains(where: { $0.meteredEntitlement != nil }) {
+                let midnight = EventKeyBlock.day(of: time.seconds) * EventKeyBlock.secondsPerDay
+                start = max(start, Instant(seconds: midnight))
+                end = min(end, Instant(seconds: midnight + EventKeyBlock.secondsPerDay))
+            }
             var cadences = [subscription.plan.billingCadence]
             for card in window.phase.rateCards {
                 if let cadence = card.billingCadence { cadences.append(cadence) }

@@ -105,9 +105,12 @@ extension LiveServer {
                 counted = answer.facts.usage
             }
             let period = feature.period, subscriptionId = subscription.id
+            // Usage is kept per UTC day only in a phase with a quota (the ingest cuts its
+            // windows at midnight there); elsewhere a day's figure would not be exact.
+            let daysKept = window.phase.rateCards.contains { $0.meteredEntitlement != nil }
             let (stored, daily) = try await reader.run { store in
                 (try store.usage.aggregate(meter: meter, subscriptionId: subscriptionId, period: period),
-                 try store.usage.daily(meter: meter, subscriptionId: subscriptionId, period: billing))
+                 daysKept ? try store.usage.daily(meter: meter, subscriptionId: subscriptionId, period: billing) : [])
             }
             feature.usage = counted ?? stored
             feature.daily = daily

@@ -87,9 +87,11 @@ import Testing
         for start in times {
             #expect(Double(times.filter { $0 >= start && $0 < start + 1 }.count) <= limits.global + 1)
         }
-        // Saturated: the last send is where the tighter of the two limits puts it.
+        // Saturated: the last send is where the tighter of the two limits puts it, give or take
+        // the few slots the threads' order of asking can leave unused (at most three of an
+        // endpoint's turns, about 5% of this run).
         let floor = max(Double(times.count - 1) * gap, Double(perEndpoint - 1) * endpointGap)
-        #expect(abs((times.last! - times.first!) - floor) < endpointGap + 1e-9)
+        #expect(abs((times.last! - times.first!) - floor) < 3 * endpointGap + 1e-9)
     }
 
     @Test func aCallWhoseTurnComesAfterItsDeadlineIsNotSent() throws {
