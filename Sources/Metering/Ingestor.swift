@@ -85,7 +85,7 @@ public final class Ingestor {
         self.store = store
         self.now = now
         retention = dedupeRetention
-        catalog = try store.catalog()
+        catalog = Catalog()
         earliest = dedupeRetention.adding(times: -1, to: now).seconds
         latest = now.seconds + 300
         try loadAttribution()
@@ -194,23 +194,17 @@ public final class Ingestor {
     /// Ingests several inputs (the bodies of concurrent HTTP requests) in one transaction; each
     /// gets its own summary, its rejections numbered by its own lines. All or nothing: when the
     /// commit fails, none is stored.
-    public func ingest(parts: [Data], input: String) throws -> [IngestSummary] {
+    public func ingest(parts: [[UInt8]], input: String) throws -> [IngestSummary] {
         guard !parts.isEmpty else { return [] }
-        try store.database.begin()
+        var group = try openGroup(input: input, firstLine: 1)
         do {
-            try catchUp()
-            let batch = try store.beginBatch(input: input, at: now)
-            ownBatches.insert(batch)
-            var group = CommitGroup(batch: batch, firstLine: 1,
-                                    segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
-                                    newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
             var summaries: [IngestSummary] = []
             var firstLine = 1
             for part in parts {
                 var summary = IngestSummary()
                 let before = (group.accepted, group.duplicates, group.rejected, group.late)
                 let partFirst = firstLine
-                for chunk in LineChunk.split(Array(part), maxLines: chunkLines) {
+                for chunk in LineChunk.split(part, maxLines: chunkLines) {
                     let prepared = prepare(chunk, firstLine: firstLine, parts: chunk.lineCount > 4_096 ? Ingestor.lanes : 1)
                     firstLine += chunk.lineCount
                     try add(prepared, group: &group, summary: &summary)
@@ -225,6 +219,25 @@ public final class Ingestor {
             var total = IngestSummary()
             try commit(group, input: input, summary: &total)
             return summaries
+        } catch {
+            store.database.rollback()
+            throw error
+        }
+    }
+
+    /// Begins a write transaction and its batch. Everything from here to the commit happens under
+    /// the write lock, against what other writers committed before it: closes, subscriptions,
+    /// keys (`catchUp`).
+    func openGroup(input: String, firstLine: Int) throws -> CommitGroup {
+        try store.database.begin()
+        do {
+            try catchUp()
+            let batch = try store.beginBatch(input: input, at: now)
+            ownBatches.insert(batch)
+            return CommitGroup(batch: batch, firstLine: firstLine,
+                               // Each lane's builder reads the meters of a part of its own (see `PartState`).
+                               segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
+                               newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
         } catch {
             store.database.rollback()
             throw error
@@ -283,22 +296,7 @@ public final class Ingestor {
                 }
                 if group == nil {
                     beforeTransaction()
-                    // Everything from here to the commit happens under the write lock, against
-                    // what other writers committed before it: closes, subscriptions, keys.
-                    try store.database.begin()
-                    let batch: Int64
-                    do {
-                        try catchUp()
-                        batch = try store.beginBatch(input: input, at: now)
-                    } catch {
-                        store.database.rollback()
-                        throw error
-                    }
-                    ownBatches.insert(batch)
-                    group = CommitGroup(batch: batch, firstLine: firstLine,
-                                        // Each lane's builder reads the meters of a part of its own (see `PartState`).
-                                        segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
-                                        newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
+                    group = try openGroup(input: input, firstLine: firstLine)
                 }
                 let prepared = prepare(chunk, firstLine: firstLine, parts: Ingestor.lanes)
                 firstLine += chunk.lineCount

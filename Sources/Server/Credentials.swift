@@ -42,9 +42,4 @@ public enum Credentials {
         let secret = (production ? "tb_live_" : "tb_test_") + randomBase62()
         return (secret, "key_" + randomBase62(count: 16).lowercased(), digest(secret), String(secret.suffix(4)))
     }
-
-    /// Whether a text has the shape of a token or key (never logged either way).
-    static func looksLikeSecret(_ text: String) -> Bool {
-        text.hasPrefix("tbt_") || text.hasPrefix("tb_test_") || text.hasPrefix("tb_live_")
-    }
 }

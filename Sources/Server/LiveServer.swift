@@ -28,7 +28,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// Runs on the store's queue right after a commit, before any request is answered.
     let afterCommit: @Sendable (_ pieces: [SegmentPiece], _ events: Int) -> Void
     private let lock = NSLock()
-    private var pending: [(lines: Data, settle: @Sendable (IngestSummary?) -> Void, done: @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
+    private var pending: [(lines: [UInt8], settle: @Sendable (IngestSummary?) -> Void, done: @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
     private var scheduled = false
 
     init(worker: StoreWorker, ingestor: Ingestor, delayMillis: Int, clock: ServerClock,
@@ -43,7 +43,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// Stores NDJSON lines with the next group; returns their accounting once committed.
     /// `settle` runs on the store's queue right after the group committed (its summary) or
     /// failed (nil), before anything queued after the commit reads the store.
-    func submit(_ lines: Data, settle: @escaping @Sendable (IngestSummary?) -> Void = { _ in }) async throws -> IngestSummary {
+    func submit(_ lines: [UInt8], settle: @escaping @Sendable (IngestSummary?) -> Void = { _ in }) async throws -> IngestSummary {
         try await withCheckedThrowingContinuation { continuation in
             let schedule = lock.withLock {
                 pending.append((lines, settle, { continuation.resume(with: $0) }))
@@ -93,7 +93,7 @@ public final class LiveServer: @unchecked Sendable {
     let logger: Logger
     let events: GroupCommitter
     let consumption: GroupCommitter
-    let metrics = ServerMetrics()
+    let metrics: ServerMetrics
     /// What the change watcher last saw (used on the store's queue only).
     private var lastDataVersion: Int64 = 0
     private var lastBatch: Int64 = 0
@@ -108,7 +108,8 @@ public final class LiveServer: @unchecked Sendable {
         let now = clock.now()
         let eventIngestor = try Ingestor(store: store, now: now, dedupeRetention: settings.dedupeRetention)
         eventIngestor.keepsCommittedPieces = true
-        let metrics = metrics
+        let metrics = ServerMetrics()
+        self.metrics = metrics
         events = GroupCommitter(worker: worker, ingestor: eventIngestor, delayMillis: settings.server.eventsCommitMillis, clock: clock) { pieces, lines in
             state.add(pieces)
             metrics.committed(events: lines)
@@ -119,7 +120,7 @@ public final class LiveServer: @unchecked Sendable {
             metrics.committed(events: lines)
         }
         lastDataVersion = try store.dataVersion()
-        lastBatch = try store.ingestBatches(after: 0).last ?? 0
+        lastBatch = try store.lastIngestBatch()
     }
 
     func now() -> Instant { clock.now() }
@@ -134,7 +135,7 @@ public final class LiveServer: @unchecked Sendable {
 
     /// Stores a request's events (NDJSON lines) with the next group commit.
     func ingest(lines: [[UInt8]]) async throws -> IngestSummary {
-        var data = Data()
+        var data: [UInt8] = []
         data.reserveCapacity(lines.reduce(0) { $0 + $1.count + 1 })
         for line in lines {
             data.append(contentsOf: line)
@@ -240,7 +241,7 @@ enum ConsumedUsage {
     /// The most units a consuming check records on a COUNT meter (an event each).
     static let maxCountedUnits: Decimal = 1_000
 
-    static func events(meter: Meter, subject: String, units: Decimal, id: String, at now: Instant) -> Data {
+    static func events(meter: Meter, subject: String, units: Decimal, id: String, at now: Instant) -> [UInt8] {
         func event(_ id: String, data: String) -> String {
             "{\"specversion\":\"1.0\",\"id\":\(EventBody.jsonString(id)),\"source\":\"tollbooth-check\",\"type\":\(EventBody.jsonString(meter.eventType)),"
                 + "\"subject\":\(EventBody.jsonString(subject)),\"time\":\"\(now.rfc3339)\",\"data\":\(data)}"
@@ -249,12 +250,12 @@ enum ConsumedUsage {
         case .count:
             let count = max(1, NSDecimalNumber(decimal: units).intValue)
             let lines = count == 1 ? [event(id, data: "{}")] : (1...count).map { event("\(id)-\($0)", data: "{}") }
-            return Data((lines.joined(separator: "\n") + "\n").utf8)
+            return Array((lines.joined(separator: "\n") + "\n").utf8)
         case .sum, .max, .min, .avg, .latest, .uniqueCount:
             var data = units.plainString
             let path = (meter.valueProperty ?? "$.value").dropFirst(2).split(separator: ".").reversed()
             for name in path { data = "{\(EventBody.jsonString(String(name))):\(data)}" }
-            return Data((event(id, data: data) + "\n").utf8)
+            return Array((event(id, data: data) + "\n").utf8)
         }
     }
 }

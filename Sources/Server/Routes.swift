@@ -40,9 +40,14 @@ struct Problem: HTTPResponseError {
 
 enum JSONResponse {
     static func make(_ status: HTTPResponse.Status, _ value: JSONValue, contentType: String = "application/json") -> Response {
+        make(status, text: value.text(), contentType: contentType)
+    }
+
+    /// A JSON text already written (the usage report, whose invoice comes from Pipeline's JSON).
+    static func make(_ status: HTTPResponse.Status, text: String, contentType: String = "application/json") -> Response {
         var headers = HTTPFields()
         headers[.contentType] = contentType
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.text())))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }
 

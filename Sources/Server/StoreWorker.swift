@@ -20,8 +20,3 @@ final class StoreWorker: @unchecked Sendable {
         }
     }
 }
-
-/// Hands values to a closure on another thread when they are only ever used there.
-struct Unchecked<Value>: @unchecked Sendable {
-    var value: Value
-}

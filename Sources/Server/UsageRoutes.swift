@@ -13,7 +13,7 @@ extension Routes {
         guard let report = try await live.usageReport(customerKey: customerKey, reader: try reader.worker(for: live)) else {
             throw Problem(.notFound, "Not Found", "no customer \(customerKey)")
         }
-        return UsageJSON.response(.ok, UsageJSON.report(report))
+        return JSONResponse.make(.ok, text: UsageJSON.report(report).compact)
     }
 
     /// `POST /v1/customers/{key}/usage-link` with `{"ttl"?}` (ISO 8601, default P7D):
@@ -76,13 +76,5 @@ extension Routes {
         headers[HTTPField.Name("Content-Security-Policy")!] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: UsagePage.html(report))))
-    }
-}
-
-extension UsageJSON {
-    static func response(_ status: HTTPResponse.Status, _ json: JSON) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json.compact)))
     }
 }

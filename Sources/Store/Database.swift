@@ -161,8 +161,6 @@ public final class Database {
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-    /// True inside a transaction (`begin`, `transaction`).
-    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Copies the database into a new file (`VACUUM INTO`), consistent while others write.

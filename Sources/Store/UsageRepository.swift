@@ -80,6 +80,11 @@ extension Store {
         return database.lastInsertRowID
     }
 
+    /// The id of the newest ingest batch (0 when there is none).
+    public func lastIngestBatch() throws -> Int64 {
+        try database.first("SELECT coalesce(max(id), 0) FROM ingest_batches")?.int(0) ?? 0
+    }
+
     public func finishBatch(_ id: Int64, input: String? = nil, accepted: Int, duplicates: Int, rejected: Int, at now: Instant) throws {
         try database.run("""
             UPDATE ingest_batches SET input = coalesce(?, input), finished_at = ?, accepted = accepted + ?, duplicates = duplicates + ?,

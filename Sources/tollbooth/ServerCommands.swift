@@ -34,7 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // Logs at info by default: one line per request is what an operator reads.
         var logger = Logger(label: "tollbooth.serve")
-        logger.logLevel = ProcessInfo.processInfo.environment["TOLLBOOTH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logger.logLevel = Tollbooth.logLevel(default: .info)
         try await ServerApp.run(store: context.store, settings: context.settings, address: address, start: options.at?.instant,
                                 logger: logger) { port in
             let host = address.host.contains(":") ? "[\(address.host)]" : address.host

@@ -34,11 +34,16 @@ struct Tollbooth: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
+    /// `$TOLLBOOTH_LOG_LEVEL` (trace ... critical), else `fallback`.
+    static func logLevel(default fallback: Logger.Level) -> Logger.Level {
+        ProcessInfo.processInfo.environment["TOLLBOOTH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? fallback
+    }
+
     /// Runs the command and reports any error in one place (see `ErrorReport`).
     static func main() async {
         // Structured logs go to stderr; $TOLLBOOTH_LOG_LEVEL (trace ... critical) sets how many,
         // default warning, so an interactive run shows only its summary and progress lines.
-        let level = ProcessInfo.processInfo.environment["TOLLBOOTH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let level = Tollbooth.logLevel(default: .warning)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -224,12 +224,12 @@ import Testing
         #expect(try cli.run("subscriptions", "create", "--customer", "acme", "--plan", "starter", "--at", "2026-11-01T00:00:00Z").status == 0)
         let killed = try cli.run("run", "--at", "2026-12-01T02:00:00Z", environment: ["TOLLBOOTH_FAILPOINT": "run.rate"])
         #expect(killed.status == 9 || killed.status == 137, "killed by SIGKILL: \(killed)")
-        #expect(try sqlite(cli, "SELECT status FROM job_runs") == "running")
+        #expect(try cli.sqlite("SELECT status FROM job_runs") == "running")
         let next = try cli.run("run", "--at", "2026-12-01T02:00:00Z")
         #expect(next.status == 0, "\(next)")
         #expect(next.stderr.contains("note: a run left running by a process that died marked abandoned; this run resumed its work"), "\(next)")
-        #expect(try sqlite(cli, "SELECT group_concat(status, ' ') FROM (SELECT status FROM job_runs ORDER BY id)") == "abandoned succeeded")
-        #expect(try sqlite(cli, "SELECT status FROM job_stages WHERE run_id = 1 AND stage = 'rate'") == "abandoned")
+        #expect(try cli.sqlite("SELECT group_concat(status, ' ') FROM (SELECT status FROM job_runs ORDER BY id)") == "abandoned succeeded")
+        #expect(try cli.sqlite("SELECT status FROM job_stages WHERE run_id = 1 AND stage = 'rate'") == "abandoned")
         #expect(try lines(cli, "inv_acme_20261201") == ["fee base_fee 29.00", "usage api_requests 0.00"])
     }
 
@@ -238,7 +238,7 @@ import Testing
     @Test func aDatabaseFromANewerSchemaIsRefusedAndNotWritten() throws {
         let cli = try CLI()
         try cli.importFixtures()
-        _ = try sqlite(cli, "PRAGMA user_version = 99")
+        _ = try cli.sqlite("PRAGMA user_version = 99")
         let before = try Data(contentsOf: URL(fileURLWithPath: cli.database))
         for arguments in [["invoices", "list"], ["run", "--at", "2026-12-01T02:00:00Z"], ["catalog", "import", fixture("catalogs/sample.json")]] {
             let outcome = try cli.run(arguments)
@@ -257,7 +257,7 @@ import Testing
             + #" {"key": "two", "name": "Two", "currency": "USD", "usageAttribution": {"subjectKeys": ["a\u0000c"]}}]"#
         let imported = try cli.run("customers", "import", try cli.write("customers.json", customers))
         #expect(imported.status == 0, "\(imported)")
-        #expect(try sqlite(cli, "SELECT group_concat(customer_key || ' ' || hex(subject), ', ') FROM (SELECT * FROM customer_subjects ORDER BY customer_key)")
+        #expect(try cli.sqlite("SELECT group_concat(customer_key || ' ' || hex(subject), ', ') FROM (SELECT * FROM customer_subjects ORDER BY customer_key)")
                 == "one 610062, two 610063")
         for customer in ["one", "two"] {
             #expect(try cli.run("subscriptions", "create", "--customer", customer, "--plan", "starter", "--at", "2026-11-01T00:00:00Z").status == 0)
@@ -273,10 +273,10 @@ import Testing
         let ingest = try cli.run("meter", "ingest", path.path, "--at", "2026-11-11T00:00:00Z")
         #expect(ingest.status == 2, "\(ingest)")
         #expect(ingest.stdout == "accepted 3, duplicate 0, rejected 1\n")
-        #expect(try sqlite(cli, "SELECT hex(CAST(raw AS BLOB)) FROM quarantined_events") == broken.map { String(format: "%02X", $0) }.joined())
+        #expect(try cli.sqlite("SELECT hex(CAST(raw AS BLOB)) FROM quarantined_events") == broken.map { String(format: "%02X", $0) }.joined())
         #expect(try cli.run("run", "--at", "2026-12-01T02:00:00Z").status == 0)
         // One request for One (0.002 rounds to 0.00), two for Two (0.004 -> 0.00): by count instead.
-        #expect(try sqlite(cli, "SELECT group_concat(s.customer_key || '=' || u.count, ' ') FROM usage_segments u JOIN subscriptions s ON s.id = u.subscription_id")
+        #expect(try cli.sqlite("SELECT group_concat(s.customer_key || '=' || u.count, ' ') FROM usage_segments u JOIN subscriptions s ON s.id = u.subscription_id")
                 .split(separator: " ").sorted() == ["one=1", "two=2"])
     }
 
@@ -299,12 +299,12 @@ import Testing
         }
         #expect(try cli.run("meter", "ingest", try cli.write("logins.ndjson", events.joined(separator: "\n")), "--at", "2026-11-06T00:00:00Z").status == 0)
         // The usage can't be read: the run fails rather than bill no usage.
-        _ = try sqlite(cli, "ALTER TABLE usage_unique_values RENAME TO hidden")
+        _ = try cli.sqlite("ALTER TABLE usage_unique_values RENAME TO hidden")
         let failed = try cli.run("run", "--at", "2026-12-01T02:00:00Z")
         #expect(failed.status == 1, "\(failed)")
         #expect(failed.stderr.contains("no such table: usage_unique_values"), "\(failed)")
-        #expect(try sqlite(cli, "SELECT count(*) FROM invoices WHERE bill_date = strftime('%s', '2026-12-01')") == "0")
-        _ = try sqlite(cli, "ALTER TABLE hidden RENAME TO usage_unique_values")
+        #expect(try cli.sqlite("SELECT count(*) FROM invoices WHERE bill_date = strftime('%s', '2026-12-01')") == "0")
+        _ = try cli.sqlite("ALTER TABLE hidden RENAME TO usage_unique_values")
         #expect(try cli.run("run", "--at", "2026-12-01T02:00:00Z").status == 0)
         // ann, bob and cy: 3 x 1.00.
         #expect(try lines(cli, "inv_acme_20261201") == ["usage users 3.00"])
@@ -321,38 +321,25 @@ import Testing
             let ingest = try cli.run("meter", "ingest", try cli.write("day\(day).ndjson", events.joined(separator: "\n")), "--at", "2026-01-11T00:00:00Z")
             #expect(ingest.status == 0, "\(ingest)")
         }
-        #expect(try sqlite(cli, "SELECT count(*) FROM event_key_blocks") == "10")
+        #expect(try cli.sqlite("SELECT count(*) FROM event_key_blocks") == "10")
         let used = { (cli: CLI) throws -> Int in
-            Int(try sqlite(cli, "SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count)")) ?? 0
+            Int(try cli.sqlite("SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count)")) ?? 0
         }
-        _ = try sqlite(cli, "PRAGMA wal_checkpoint(TRUNCATE)")
+        _ = try cli.sqlite("PRAGMA wal_checkpoint(TRUNCATE)")
         let before = try used(cli)
         let fileBefore = try FileManager.default.attributesOfItem(atPath: cli.database)[.size] as? Int ?? 0
         // April 30: January 1-10 is more than 90 days back; one event that day prunes them.
         let ingest = try cli.run("meter", "ingest", try cli.write("april.ndjson", event("late-april", subject: "initech", time: "2026-04-30T10:00:00Z")),
                                  "--at", "2026-04-30T12:00:00Z")
         #expect(ingest.status == 0, "\(ingest)")
-        #expect(try sqlite(cli, "SELECT day FROM event_key_blocks") == "20573", "only April 30's block is left")
+        #expect(try cli.sqlite("SELECT day FROM event_key_blocks") == "20573", "only April 30's block is left")
         let after = try used(cli)
         #expect(after < before - 700, "about 780 pages of 4 KiB held the keys: \(after) of \(before)")
         // The freed pages take the next keys: the file does not grow for another 20,000.
         let events = (0..<20_000).map { event("may-\($0)", subject: "initech", time: "2026-05-01T10:00:00Z") }
         #expect(try cli.run("meter", "ingest", try cli.write("may.ndjson", events.joined(separator: "\n")), "--at", "2026-05-01T12:00:00Z").status == 0)
-        _ = try sqlite(cli, "PRAGMA wal_checkpoint(TRUNCATE)")
+        _ = try cli.sqlite("PRAGMA wal_checkpoint(TRUNCATE)")
         #expect(try FileManager.default.attributesOfItem(atPath: cli.database)[.size] as? Int ?? 0 <= fileBefore)
-    }
-
-    /// A query's answer through the sqlite3 command-line tool.
-    func sqlite(_ cli: CLI, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [cli.database, sql]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

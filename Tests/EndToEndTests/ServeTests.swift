@@ -292,11 +292,7 @@ import FoundationNetworking
         #expect(try cli.run("run", "--at", "2026-12-01T02:00:00Z").status == 0)
         let failedAt = Int(Date().timeIntervalSince1970) - 10 * 86_400
         let sql = "UPDATE invoices SET status = 'payment_failed', payment_failed_at = \(failedAt) WHERE id = 'inv_acme_20261201'"
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sqlite.arguments = [cli.database, sql]
-        try sqlite.run()
-        sqlite.waitUntilExit()
+        try cli.sqlite(sql)
         #expect(try eventually {
             let answer = try server.call("POST", "/v1/check", token: check, json: ["apiKey": key, "feature": "api_requests"])
             return answer.status == 403 && (answer.body["detail"] as? String)?.hasPrefix("payment overdue: invoice inv_acme_20261201") == true
@@ -339,17 +335,7 @@ import FoundationNetworking
         #expect(answered.values.allSatisfy { $0 == 100 }, "\(answered)")
         // Restarted: every event answered 202 is in the store.
         server = try Served(cli)
-        let stored = { () throws -> Int in
-            let query = Process()
-            query.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            query.arguments = [cli.database, "SELECT coalesce(sum(count), 0) FROM usage_segments"]
-            let out = Pipe()
-            query.standardOutput = out
-            try query.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            query.waitUntilExit()
-            return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        }
+        let stored = { () throws -> Int in Int(try cli.sqlite("SELECT coalesce(sum(count), 0) FROM usage_segments")) ?? -1 }
         let afterKill = try stored()
         #expect(afterKill >= answered.count * 100, "\(afterKill) stored, \(answered.count) batches answered")
         // The client sends everything again: each event is counted once.

@@ -82,6 +82,21 @@ struct CLI {
         #expect(customers.status == 0, "\(customers)")
     }
 
+    /// A query's answer through the sqlite3 command-line tool (scripts/setup.sh installs it),
+    /// trimmed.
+    @discardableResult
+    func sqlite(_ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [database, sql]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// `subscriptions list --format json` at `at`, decoded.
     func subscriptions(at: String) throws -> [[String: Any]] {
         let list = try run("subscriptions", "list", "--format", "json", "--at", at)
