@@ -74,7 +74,7 @@ run_wrk "consuming checks" 64 Benchmarks/wrk/consume.lua http://127.0.0.1:18081
 export TOLLBOOTH_TOKEN=$ingest_token
 run_wrk "events, batches of 100" 64 Benchmarks/wrk/events.lua http://127.0.0.1:18081
 kill -TERM $serve; wait $serve || true
-stored=$(sqlite3 "$db" "SELECT coalesce(sum(count), 0) FROM usage_segments")
+stored=$(sqlite3 "$db" "SELECT coalesce(sum(count), 0) FROM usage_rows")
 echo "stored after the server stopped: $stored events (consuming checks' and the batches')"
 answered=$(cat "$folder"/consuming_checks.txt "$folder"/events,_batches_of_100.txt | awk '/^answered 200:/ {s += $3} /^answered 202:/ {gsub(/\(/, "", $5); s += $5} END {print s}')
 echo "answered 200 (consuming) or 202 (events): $answered"

@@ -77,6 +77,9 @@ public final class Ingestor {
     /// the usage its checks count).
     public var keepsCommittedPieces = false
     public private(set) var committedPieces: [SegmentPiece] = []
+    /// Where commits write their segment rows: the segments, or (the server, which commits
+    /// small groups often) the usage log that is folded into them in the background.
+    public var segmentTable = SegmentTable.segments
     /// Called once the input's first chunk is read, before its write transaction begins (a
     /// failpoint for tests that let another command commit in between).
     public var beforeTransaction: () -> Void = {}
@@ -345,7 +348,7 @@ public final class Ingestor {
         committedPieces = []
         for result in results {
             let pieces = try result.wait()
-            try store.writeSegments(pieces, batch: group.batch)
+            try store.writeSegments(pieces, batch: group.batch, into: segmentTable)
             if keepsCommittedPieces { committedPieces += pieces }
         }
         // Keys of days older than dedupeRetention (and the day before, which a repeat on the
@@ -541,6 +544,12 @@ public final class Ingestor {
         group.duplicates += prepared.parts.joined().reduce(0) { $0 + $1.count } - added
         group.rejected += prepared.rejected.count
         summary.rejections += prepared.rejected.prefix(max(0, 100 - summary.rejections.count))
+    }
+
+    /// Loads the stored keys of today and the days either side now, rather than when the first
+    /// event of today arrives (a server's first requests would wait for them).
+    public func loadTodaysKeys() throws {
+        try load(around: Int32(EventKeyBlock.day(of: now.seconds)))
     }
 
     /// Loads the stored keys of `day` and the days either side, the ones a repeat of an event on

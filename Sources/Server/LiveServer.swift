@@ -1,6 +1,7 @@
 import Billing
 import Dispatch
 import Foundation
+import HTTPTypes
 import Logging
 import Metering
 import Pipeline
@@ -18,8 +19,10 @@ struct ServerClock: Sendable {
     }
 }
 
-/// Groups the events of concurrent requests into one transaction (`server.eventsCommitMillis`):
-/// each request gets its own accounting once the transaction holding its events has committed.
+/// Groups the events of concurrent requests into one transaction: each request gets its own
+/// accounting once the transaction holding its events has committed. The first request to
+/// find the store idle waits `server.eventsCommitMillis` for others to join it; requests that
+/// come while a group commits form the next group, committed as soon as that one is done.
 final class GroupCommitter: @unchecked Sendable {
     let worker: StoreWorker
     let ingestor: Ingestor
@@ -40,27 +43,40 @@ final class GroupCommitter: @unchecked Sendable {
         self.afterCommit = afterCommit
     }
 
-    /// Stores NDJSON lines with the next group; returns their accounting once committed.
+    /// Stores NDJSON lines with the next group; `done` gets their accounting once committed.
     /// `settle` runs on the store's queue right after the group committed (its summary) or
     /// failed (nil), before anything queued after the commit reads the store.
-    func submit(_ lines: [UInt8], settle: @escaping @Sendable (IngestSummary?) -> Void = { _ in }) async throws -> IngestSummary {
-        try await withCheckedThrowingContinuation { continuation in
-            let schedule = lock.withLock {
-                pending.append((lines, settle, { continuation.resume(with: $0) }))
-                defer { scheduled = true }
-                return !scheduled
-            }
-            if schedule {
-                worker.queue.asyncAfter(deadline: .now() + .milliseconds(delayMillis)) { self.flush() }
-            }
+    func submit(_ lines: [UInt8], settle: @escaping @Sendable (IngestSummary?) -> Void = { _ in },
+                done: @escaping @Sendable (Result<IngestSummary, any Error>) -> Void) {
+        let schedule = lock.withLock {
+            pending.append((lines, settle, done))
+            defer { scheduled = true }
+            return !scheduled
+        }
+        if schedule {
+            worker.queue.asyncAfter(deadline: .now() + .milliseconds(delayMillis)) { self.flush() }
         }
     }
 
-    /// On the store's queue: commits everything submitted so far in one transaction.
+    func submit(_ lines: [UInt8], settle: @escaping @Sendable (IngestSummary?) -> Void = { _ in }) async throws -> IngestSummary {
+        try await withCheckedThrowingContinuation { continuation in
+            submit(lines, settle: settle) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// On the store's queue: commits everything submitted so far in one transaction. What was
+    /// submitted meanwhile has waited already: it is committed next, without another delay.
     private func flush() {
         let group = lock.withLock {
-            defer { pending = []; scheduled = false }
+            defer { pending = [] }
             return pending
+        }
+        defer {
+            let more = lock.withLock {
+                if pending.isEmpty { scheduled = false }
+                return !pending.isEmpty
+            }
+            if more { worker.queue.async { self.flush() } }
         }
         guard !group.isEmpty else { return }
         ingestor.advance(to: clock.now())
@@ -108,6 +124,11 @@ public final class LiveServer: @unchecked Sendable {
         let now = clock.now()
         let eventIngestor = try Ingestor(store: store, now: now, dedupeRetention: settings.dedupeRetention)
         eventIngestor.keepsCommittedPieces = true
+        eventIngestor.segmentTable = .log
+        let consumptionIngestor = try Ingestor(store: store, now: now, dedupeRetention: settings.dedupeRetention)
+        consumptionIngestor.segmentTable = .log
+        try eventIngestor.loadTodaysKeys()
+        try consumptionIngestor.loadTodaysKeys()
         let metrics = ServerMetrics()
         self.metrics = metrics
         events = GroupCommitter(worker: worker, ingestor: eventIngestor, delayMillis: settings.server.eventsCommitMillis, clock: clock) { pieces, lines in
@@ -115,7 +136,7 @@ public final class LiveServer: @unchecked Sendable {
             metrics.committed(events: lines)
         }
         // Consuming checks reserve their units when decided: what they store is counted already.
-        consumption = GroupCommitter(worker: worker, ingestor: try Ingestor(store: store, now: now, dedupeRetention: settings.dedupeRetention),
+        consumption = GroupCommitter(worker: worker, ingestor: consumptionIngestor,
                                      delayMillis: settings.server.eventsCommitMillis, clock: clock) { _, lines in
             metrics.committed(events: lines)
         }
@@ -149,53 +170,98 @@ public final class LiveServer: @unchecked Sendable {
         return summary
     }
 
+    // MARK: Credentials
+
+    /// The route's scope from `Authorization: Bearer tbt_...`: none, unknown or revoked is 401,
+    /// another scope 403. An admin token may call every route.
+    func authorize(_ headers: HTTPFields, _ scope: TokenScope) throws {
+        guard let header = headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw Problem(.unauthorized, "Unauthorized", "send a service token: Authorization: Bearer tbt_...")
+        }
+        let secret = header.utf8.dropFirst(7).split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+        guard secret.count == 1, let token = state.token(secret: String(decoding: secret[0], as: UTF8.self)) else {
+            throw Problem(.unauthorized, "Unauthorized", "the service token is unknown or revoked")
+        }
+        guard token.scope == scope || token.scope == .admin else {
+            throw Problem(.forbidden, "Forbidden", "this route needs a token of scope \(scope.rawValue); this one has \(token.scope.rawValue)")
+        }
+    }
+
     // MARK: Checks
+
+    /// Decides a check that needs nothing from the store: not consuming, its usage period's
+    /// count already in memory. Nil when it must go through `check`.
+    func checkWithoutWaiting(_ request: CheckRequest) -> CheckAnswer? {
+        guard !request.consume else { return nil }
+        switch state.resolve(request, at: clock.now()) {
+        case .failure(let denial):
+            return CheckAnswer(facts: CheckFacts(feature: request.feature), denial: denial)
+        case .success(let resolved):
+            if let key = resolved.usageKey, resolved.meter != nil, state.used(key) == nil { return nil }
+            return state.decide(resolved, request: request)
+        }
+    }
 
     /// Decides a check: fresh from memory, counting usage first read from the store when a
     /// usage period is first asked about. A consuming check that is allowed is answered once its
     /// usage event is committed.
     func check(_ request: CheckRequest) async throws -> CheckAnswer {
+        try await withCheckedThrowingContinuation { continuation in
+            check(request) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// `check` for callers off Swift concurrency (the event loop's fast path): `done` gets the
+    /// answer, on whichever thread decided it.
+    func check(_ request: CheckRequest, done: @escaping @Sendable (Result<CheckAnswer, any Error>) -> Void) {
         let now = clock.now()
-        let resolved: ResolvedCheck
         switch state.resolve(request, at: now) {
         case .failure(let denial):
-            return CheckAnswer(facts: CheckFacts(feature: request.feature), denial: denial)
-        case .success(let found): resolved = found
+            done(.success(CheckAnswer(facts: CheckFacts(feature: request.feature), denial: denial)))
+        case .success(let resolved):
+            decide(request, resolved, at: now, done: done)
         }
-        var decided: CheckAnswer?
-        while decided == nil {
-            if let key = resolved.usageKey, state.used(key) == nil, let meter = resolved.meter {
-                // Read and recorded in the store queue's order: a commit queued after the read
-                // adds to what was read.
-                try await worker.run { store in
-                    let stored = try store.usage.aggregate(meter: meter, subscriptionId: key.subscriptionId, period: key.period)
+    }
+
+    private func decide(_ request: CheckRequest, _ resolved: ResolvedCheck, at now: Instant,
+                        done: @escaping @Sendable (Result<CheckAnswer, any Error>) -> Void) {
+        if let key = resolved.usageKey, state.used(key) == nil, let meter = resolved.meter {
+            // Read and recorded in the store queue's order: a commit queued after the read adds
+            // to what was read.
+            worker.queue.async {
+                do {
+                    let stored = try self.worker.store.usage.aggregate(meter: meter, subscriptionId: key.subscriptionId, period: key.period)
                     self.state.load(key, stored: stored)
+                } catch {
+                    return done(.failure(error))
                 }
+                self.decide(request, resolved, at: now, done: done)
             }
-            decided = state.decide(resolved, request: request)
+            return
         }
-        let answer = decided!
+        // Nil when the counts were forgotten meanwhile (another writer's usage): read again.
+        guard let answer = state.decide(resolved, request: request) else { return decide(request, resolved, at: now, done: done) }
         guard request.consume, answer.allowed, let meter = resolved.meter ?? state.current.catalog.meter(for: resolved.card) else {
-            return answer
+            return done(.success(answer))
         }
         let units = max(0, request.units)
         let lines = ConsumedUsage.events(meter: meter, subject: resolved.subject, units: units,
                                          id: request.idempotencyKey ?? UUID().uuidString.lowercased(), at: now)
         let state = self.state, key = resolved.usageKey
-        do {
-            // Settled on the store's queue at the commit, before a later read of the usage.
-            _ = try await consumption.submit(lines) { summary in
-                guard let key else { return }
-                guard let summary else { return state.settle(key, units: units, stored: false) }
-                // A repeated idempotency key was counted by the check that first sent it.
-                let repeated = summary.accepted == 0 ? units : 0
-                state.settle(key, units: units - repeated, stored: true)
-                if repeated > 0 { state.settle(key, units: repeated, stored: false) }
+        // Settled on the store's queue at the commit, before a later read of the usage.
+        consumption.submit(lines, settle: { summary in
+            guard let key else { return }
+            guard let summary else { return state.settle(key, units: units, stored: false) }
+            // A repeated idempotency key was counted by the check that first sent it.
+            let repeated = summary.accepted == 0 ? units : 0
+            state.settle(key, units: units - repeated, stored: true)
+            if repeated > 0 { state.settle(key, units: repeated, stored: false) }
+        }, done: { result in
+            switch result {
+            case .success: done(.success(answer))
+            case .failure(let error): done(.failure(StoreUnavailable(description: "the usage could not be stored: \(error); check again")))
             }
-        } catch {
-            throw StoreUnavailable(description: "the usage could not be stored: \(error); check again")
-        }
-        return answer
+        })
     }
 
     // MARK: Watching other writers
@@ -222,15 +288,39 @@ public final class LiveServer: @unchecked Sendable {
         }
     }
 
-    /// Watches the store every `interval` until cancelled.
-    func watch(every interval: Duration = .milliseconds(200)) async {
+    /// Watches the store every `interval` until cancelled, and folds the usage log into the
+    /// segments every `foldEvery` watches.
+    func watch(every interval: Duration = .milliseconds(200), foldEvery: Int = 5) async {
+        var watches = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
+            watches += 1
             do {
                 try await worker.run { _ in try self.catchUp() }
             } catch {
                 logger.error("could not read other writers' changes", metadata: ["error": "\(error)"])
             }
+            if watches % foldEvery == 0 { await foldUsageLog() }
+        }
+    }
+
+    // MARK: The usage log
+
+    /// Moves what the group commits appended to the usage log into the segments: in the
+    /// background, at start and at the end, so the log stays small. A transaction folds at most
+    /// `step` rows, so group commits go on between them. Readers count both, so a fold that
+    /// fails (retried at the next one) loses and changes nothing.
+    func foldUsageLog(step: Int = 1_000) async {
+        do {
+            while true {
+                let started = ContinuousClock.now
+                let rows = try await worker.run { store in try store.foldUsageLog(limit: step) }
+                guard rows > 0 else { break }
+                metrics.folded(rows: rows, seconds: started.duration(to: .now))
+                if rows < step { break }
+            }
+        } catch {
+            logger.error("could not fold the usage log", metadata: ["error": "\(error)"])
         }
     }
 }

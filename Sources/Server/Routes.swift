@@ -30,11 +30,17 @@ struct Problem: HTTPResponseError {
         self.extensions = extensions
     }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
+    static let contentType = "application/problem+json"
+
+    /// The problem's JSON text.
+    var text: String {
         let members: [(String, JSONValue)] = [("type", .string("about:blank")), ("title", .string(title)),
                                               ("status", .number(String(status.code))), ("detail", .string(detail))]
-        return JSONResponse.make(status, .object(members + extensions.filter { name, _ in !members.contains { $0.0 == name } }),
-                                 contentType: "application/problem+json")
+        return JSONValue.object(members + extensions.filter { name, _ in !members.contains { $0.0 == name } }).text()
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONResponse.make(status, text: text, contentType: Problem.contentType)
     }
 }
 
@@ -134,15 +140,7 @@ struct Routes {
     /// The route's scope from `Authorization: Bearer tbt_...`: none, unknown or revoked is 401,
     /// another scope 403. An admin token may call every route.
     func authorize(_ request: Request, _ scope: TokenScope) throws {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw Problem(.unauthorized, "Unauthorized", "send a service token: Authorization: Bearer tbt_...")
-        }
-        guard let token = live.state.token(secret: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
-            throw Problem(.unauthorized, "Unauthorized", "the service token is unknown or revoked")
-        }
-        guard token.scope == scope || token.scope == .admin else {
-            throw Problem(.forbidden, "Forbidden", "this route needs a token of scope \(scope.rawValue); this one has \(token.scope.rawValue)")
-        }
+        try live.authorize(request.headers, scope)
     }
 
     // MARK: Health
@@ -212,59 +210,14 @@ struct Routes {
     // MARK: Checks
 
     func check(_ request: Request) async throws -> Response {
-        let body = try await self.body(request)
-        guard let object = try? JSONValue.parse(Data(body)), case .object = object else {
-            throw Problem(.badRequest, "Bad Request", "the body must be a JSON object: {\"apiKey\" or \"subject\", \"feature\", \"units\", \"consume\"}")
-        }
-        func field(_ name: String, _ detail: String) -> Problem {
-            Problem(.unprocessableContent, "Unprocessable Content", detail, extensions: [("field", .string(name))])
-        }
-        func text(_ name: String) throws -> String? {
-            switch object[name] {
-            case nil, .null?: return nil
-            case .string(let value)?: return value
-            default: throw field(name, "\(name) must be a string")
-            }
-        }
-        let apiKey = try text("apiKey"), subject = try text("subject")
-        guard (apiKey == nil) != (subject == nil) else { throw field("apiKey", "give exactly one of apiKey and subject") }
-        guard let feature = try text("feature"), !feature.isEmpty else {
-            throw field("feature", "feature is required: the feature key the request uses")
-        }
-        var check = CheckRequest(apiKey: apiKey, subject: subject, feature: feature)
-        switch object["units"] {
-        case nil, .null?: break
-        case .number(let number)?:
-            guard let value = Decimal(exactly: number), value >= 0 else { throw field("units", "units must be a number of at least 0") }
-            check.units = value
-        default: throw field("units", "units must be a number of at least 0")
-        }
-        switch object["consume"] {
-        case nil, .null?: break
-        case .bool(let flag)?: check.consume = flag
-        default: throw field("consume", "consume must be true or false")
-        }
-        if let key = try text("idempotencyKey") {
-            guard !key.isEmpty, key.utf8.count <= 200 else {
-                throw field("idempotencyKey", "idempotencyKey must be a non-empty string of at most 200 bytes")
-            }
-            check.idempotencyKey = key
-        }
-        if check.consume, check.units > ConsumedUsage.maxCountedUnits || check.units != check.units.rounded(scale: 0),
-           let meter = live.meter(feature: feature), meter.aggregation == .count {
-            throw field("units", "a consuming check on the COUNT meter \(meter.slug) records one event per unit: units must be a whole number up to \(ConsumedUsage.maxCountedUnits); report larger amounts as events")
-        }
-        let answer: CheckAnswer
-        do { answer = try await live.check(check) } catch let error as StoreUnavailable {
+        let check = try CheckRoute.request(from: try await body(request), live: live)
+        let reply: CheckRoute.Reply
+        do { reply = CheckRoute.reply(try await live.check(check), live: live) } catch let error as StoreUnavailable {
             throw Problem(.serviceUnavailable, "Service Unavailable", error.description)
         }
-        live.metrics.checked(answer)
-        let fields = CheckJSON.fields(answer.facts)
-        if let denial = answer.denial {
-            throw Problem(.forbidden, denial.reason.prefix(1).uppercased() + denial.reason.dropFirst(), denial.description,
-                          extensions: [("allowed", .bool(false))] + fields)
-        }
-        return JSONResponse.make(.ok, .object([("allowed", .bool(true))] + fields))
+        // A denial is thrown like every other problem, so the log and metrics count it as one.
+        if let problem = reply.problem { throw problem }
+        return JSONResponse.make(reply.status, text: reply.text, contentType: reply.contentType)
     }
 
     /// OpenMeter's EntitlementValue of one feature for a customer.

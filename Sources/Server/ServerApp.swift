@@ -32,11 +32,15 @@ public enum ServerApp {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: MetricsMiddleware())
         Routes(live: live).register(on: router)
-        let app = Application(router: router, configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tollbooth"),
+        let checks = CheckService(live: live, logger: logger)
+        let app = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [CheckChannelHandler(checks: checks)])),
+                              configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tollbooth"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
                               logger: logger)
+        await live.foldUsageLog()
         let watcher = Task { await live.watch() }
         defer { watcher.cancel() }
         try await app.runService()
+        await live.foldUsageLog()
     }
 }

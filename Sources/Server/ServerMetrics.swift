@@ -11,7 +11,11 @@ final class ServerMetrics: Sendable {
     let duplicate: Counter
     let rejected: Counter
     let allowed: Counter
+    /// Denials by reason.
+    let denied: [String: Counter]
     let commitSizes: ValueHistogram
+    let foldedRows: Counter
+    let foldSeconds: DurationHistogram
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -19,8 +23,16 @@ final class ServerMetrics: Sendable {
         duplicate = registry.makeCounter(name: "tollbooth_events_total", labels: [("outcome", "duplicate")], help: "Events received over HTTP, by outcome")
         rejected = registry.makeCounter(name: "tollbooth_events_total", labels: [("outcome", "rejected")], help: "Events received over HTTP, by outcome")
         allowed = registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "allowed"), ("reason", "")], help: "Checks, by outcome and the reason of a denial")
+        denied = Dictionary(uniqueKeysWithValues: Entitlements.Denial.reasons.map { reason in
+            (reason, registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "denied"), ("reason", reason)],
+                                          help: "Checks, by outcome and the reason of a denial"))
+        })
         commitSizes = registry.makeValueHistogram(name: "tollbooth_commit_events", buckets: [1, 10, 100, 1_000, 10_000, 100_000],
                                                   help: "Events per group commit")
+        foldedRows = registry.makeCounter(name: "tollbooth_usage_log_folded_rows_total", help: "Usage log rows folded into the segments")
+        foldSeconds = registry.makeDurationHistogram(name: "tollbooth_usage_log_fold_seconds",
+                                                     buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .seconds(1)],
+                                                     help: "Time of one usage log fold transaction, waiting for the store included")
     }
 
     func events(_ summary: IngestSummary) {
@@ -31,17 +43,25 @@ final class ServerMetrics: Sendable {
 
     func checked(_ answer: CheckAnswer) {
         guard let denial = answer.denial else { return allowed.increment() }
-        registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "denied"), ("reason", denial.reason)],
-                             help: "Checks, by outcome and the reason of a denial").increment()
+        (denied[denial.reason] ?? registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "denied"), ("reason", denial.reason)],
+                                                       help: "Checks, by outcome and the reason of a denial")).increment()
     }
 
     func committed(events: Int) { commitSizes.record(Double(events)) }
+
+    func folded(rows: Int, seconds: Duration) {
+        foldedRows.increment(by: Int64(rows))
+        foldSeconds.record(seconds)
+    }
 
     /// The Prometheus exposition of everything recorded.
     func text() -> String { registry.emitToString() }
 }
 
 extension Entitlements.Denial {
+    /// Every reason a check is denied for.
+    static let reasons = ["invalid key", "expired subscription", "payment overdue", "meter not in subscription", "quota exhausted"]
+
     /// The reason's name, as DESIGN.md words it (a metric label, a problem's title).
     public var reason: String {
         switch self {

@@ -13,6 +13,7 @@ enum Schema {
         (5, version5, nil),
         (6, version6, nil),
         (7, version7, nil),
+        (8, version8, nil),
     ]
 
     /// The newest schema this build knows.
@@ -516,6 +517,35 @@ enum Schema {
         key BLOB NOT NULL CHECK (length(key) = 32),
         created_at INTEGER NOT NULL
     );
+    """
+
+    /// The server's usage log: what its group commits add to the segments, appended in commit order
+    /// and moved into `usage_segments` in the background (`Store.foldUsageLog`). A commit of
+    /// events for many subscriptions then writes a few pages at the log's end rather than a row
+    /// into every subscription's part of the segments. Readers read both (`usage_rows`).
+    static let version8 = """
+    CREATE TABLE usage_log (
+        id INTEGER PRIMARY KEY,
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id),
+        meter_slug TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        group_key TEXT NOT NULL DEFAULT '',
+        batch_id INTEGER NOT NULL REFERENCES ingest_batches (id),
+        count INTEGER NOT NULL CHECK (count > 0),
+        sum TEXT NOT NULL,
+        min TEXT NOT NULL,
+        max TEXT NOT NULL,
+        latest_time INTEGER NOT NULL,
+        latest_value TEXT NOT NULL,
+        late INTEGER NOT NULL DEFAULT 0 CHECK (late IN (0, 1, 2))
+    );
+    -- Every segment row, folded or not: what an operator's query of usage should read.
+    CREATE VIEW usage_rows AS
+        SELECT subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max, latest_time, latest_value, late
+        FROM usage_segments
+        UNION ALL
+        SELECT subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max, latest_time, latest_value, late
+        FROM usage_log;
     """
 
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.

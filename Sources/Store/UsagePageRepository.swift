@@ -35,7 +35,7 @@ extension StoreUsage {
             values = distinct.mapValues { Decimal($0.count) }
         } else {
             let rows = try database.query("""
-                SELECT window_start, count, sum, min, max, latest_time, latest_value FROM usage_segments
+                SELECT window_start, count, sum, min, max, latest_time, latest_value FROM usage_rows
                 WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ? ORDER BY window_start
                 """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql])
             var byDay: [Int64: [Row]] = [:]

@@ -165,10 +165,10 @@ extension Store {
     /// its subscription's latest closed bill date lies in a period already closed, and is billed
     /// as late usage on the next invoice. Returns how many pieces were late.
     @discardableResult
-    public func writeSegments(_ pieces: [SegmentPiece], batch: Int64) throws -> Int {
+    public func writeSegments(_ pieces: [SegmentPiece], batch: Int64, into table: SegmentTable = .segments) throws -> Int {
         try database.transaction {
             let insert = try database.prepare("""
-                INSERT INTO usage_segments (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
+                INSERT INTO \(table.rawValue) (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
                                             latest_time, latest_value, late)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
@@ -217,18 +217,75 @@ extension Store {
                            [.integer(Int64(limit))]).map { ($0.int(0) ?? 0, Int($0.int(1) ?? 0), $0.string(2) ?? "", $0.string(3) ?? "") }
     }
 
+    // MARK: The usage log
+
+    /// Moves the oldest `limit` rows of the usage log into `usage_segments`, one row per
+    /// subscription, meter, window, group and lateness: the log's rows of that key added up
+    /// (count and sum added, the least min, the greatest max, the latest value by time, the
+    /// larger at the same second), filed under the newest batch among them. Readers see the same
+    /// usage before and after. Returns the number of log rows moved. (A key has one row per
+    /// batch, and a batch's rows are consecutive in the log, so the rows folded for a key in one
+    /// call never share their newest batch with another call's.)
+    @discardableResult
+    public func foldUsageLog(limit: Int = Int.max) throws -> Int {
+        try transaction {
+            guard let first = try database.first("SELECT min(id) FROM usage_log")?.int(0) else { return 0 }
+            let rows = try database.query("""
+                SELECT subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max, latest_time, latest_value, id
+                FROM usage_log WHERE id <= ? ORDER BY subscription_id, meter_slug, window_start, group_key, late
+                """, [.integer(first + Int64(min(limit, 1 << 40)) - 1)])
+            guard !rows.isEmpty else { return 0 }
+            let insert = try database.prepare("""
+                INSERT INTO usage_segments (subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max,
+                                            latest_time, latest_value)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            var folded: FoldedSegment?, newest: Int64 = 0
+            func write(_ segment: FoldedSegment) throws {
+                try insert.bind(segment.key + [.integer(segment.batch), .integer(segment.count), .text(segment.sum.plainString),
+                                               .text(segment.min.plainString), .text(segment.max.plainString), .integer(segment.latestTime),
+                                               .text(segment.latestValue.plainString)])
+                _ = try insert.step()
+            }
+            for row in rows {
+                newest = Swift.max(newest, row.int(12) ?? 0)
+                let key = (0..<5).map { row[$0] }
+                let piece = FoldedSegment(key: key, batch: row.int(5) ?? 0, count: row.int(6) ?? 0, sum: row.decimal(7) ?? 0,
+                                          min: row.decimal(8) ?? 0, max: row.decimal(9) ?? 0, latestTime: row.int(10) ?? 0,
+                                          latestValue: row.decimal(11) ?? 0)
+                if var open = folded, open.key == key {
+                    open.absorb(piece)
+                    folded = open
+                } else {
+                    if let open = folded { try write(open) }
+                    folded = piece
+                }
+            }
+            if let open = folded { try write(open) }
+            try database.run("DELETE FROM usage_log WHERE id <= ?", [.integer(newest)])
+            return rows.count
+        }
+    }
+
+    /// Rows in the usage log, not yet folded.
+    public func usageLogRows() throws -> Int {
+        Int(try database.first("SELECT count(*) FROM usage_log")?.int(0) ?? 0)
+    }
+
     // MARK: Late usage
 
     /// Windows holding late usage not yet billed: (subscription, meter, window start).
     public func lateWindows() throws -> [(subscriptionId: String, meterSlug: String, windowStart: Instant)] {
-        try database.query("SELECT DISTINCT subscription_id, meter_slug, window_start FROM usage_segments WHERE late = 1 ORDER BY 1, 2, 3")
+        try database.query("SELECT DISTINCT subscription_id, meter_slug, window_start FROM usage_rows WHERE late = 1 ORDER BY 1, 2, 3")
             .map { ($0.string(0) ?? "", $0.string(1) ?? "", $0.instant(2) ?? Instant(seconds: 0)) }
     }
 
-    /// Marks the late usage of a subscription's period as billed.
+    /// Marks the late usage of a subscription's period as billed, folded or not.
     public func markLateBilled(subscriptionId: String, period: Period) throws {
-        try database.run("UPDATE usage_segments SET late = 2 WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?",
-                         [.text(subscriptionId), period.start.sql, period.end.sql])
+        for table in SegmentTable.allCases {
+            try database.run("UPDATE \(table.rawValue) SET late = 2 WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?",
+                             [.text(subscriptionId), period.start.sql, period.end.sql])
+        }
     }
 
     /// Usage read from the segments, for the billing core and quota checks.
@@ -253,7 +310,7 @@ public struct StoreUsage: UsageSource {
             return Decimal(row?.int(0) ?? 0)
         }
         let rows = try database.query("""
-            SELECT count, sum, min, max, latest_time, latest_value FROM usage_segments
+            SELECT count, sum, min, max, latest_time, latest_value FROM usage_rows
             WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ?
             """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql])
         return StoreUsage.aggregate(meter.aggregation, rows: rows)
@@ -285,6 +342,37 @@ public struct StoreUsage: UsageSource {
         case .avg: return count == 0 ? 0 : (sum / Decimal(count)).rounded(scale: Aggregator.averageScale)
         case .latest: return latest?.1 ?? 0
         case .uniqueCount: return 0
+        }
+    }
+}
+
+/// Where segment rows are written: `usage_segments`, or the server's usage log, which is folded
+/// into it in the background.
+public enum SegmentTable: String, CaseIterable, Sendable {
+    case segments = "usage_segments"
+    case log = "usage_log"
+}
+
+/// Log rows of one key being added up by `foldUsageLog`.
+struct FoldedSegment {
+    var key: [SQLValue]
+    var batch: Int64
+    var count: Int64
+    var sum: Decimal
+    var min: Decimal
+    var max: Decimal
+    var latestTime: Int64
+    var latestValue: Decimal
+
+    mutating func absorb(_ other: FoldedSegment) {
+        batch = Swift.max(batch, other.batch)
+        count += other.count
+        sum += other.sum
+        min = Swift.min(min, other.min)
+        max = Swift.max(max, other.max)
+        if other.latestTime > latestTime || (other.latestTime == latestTime && other.latestValue > latestValue) {
+            latestTime = other.latestTime
+            latestValue = other.latestValue
         }
     }
 }

@@ -225,6 +225,43 @@ import FoundationNetworking
         })
     }
 
+    @Test func pipelinedRequestsOnOneConnectionAreAnsweredInOrder() throws {
+        let (cli, _, check, _, _, _) = try setUp()
+        let server = try Served(cli)
+        let port = try #require(URLComponents(string: server.base)?.port)
+        func post(_ body: String) -> String {
+            "POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(check)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        let health = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        func consume(_ id: String, units: Int = 1) -> String {
+            post(#"{"subject":"acme_prod","feature":"api_requests","consume":true,"units":\#(units),"idempotencyKey":"\#(id)"}"#)
+        }
+        let plain = post(#"{"subject":"acme_prod","feature":"api_requests"}"#), bad = post(#"{"subject":"acme_prod","feature":"api_requests","units":-1}"#)
+        // Each sequence is sent in one write; each answer must come back in its request's place.
+        // The first starts with a consuming check, answered on the event loop once committed, while
+        // the requests behind it wait; the second starts with a routed request, and the checks
+        // behind it go the routed way too.
+        let sequences: [(requests: [String], usage: [Int?])] = [
+            // A consuming check's answer counts its own units: 3; the check after it sees 3; then
+            // 3 + 1 = 4 and 4 + 1 = 5.
+            ([consume("p-1", units: 3), plain, bad, health, consume("p-2"), consume("p-3")], [3, 3, nil, nil, 4, 5]),
+            ([health, consume("p-4", units: 2), plain, bad, health, consume("p-5")], [nil, 7, 7, nil, nil, 8]),
+        ]
+        for (requests, usage) in sequences {
+            let answers = try RawHTTP.exchange(port: port, requests.joined(), answers: requests.count)
+            #expect(answers.map(\.status) == requests.map { $0 == bad ? 422 : 200 }, "\(answers)")
+            let bodies = answers.map { (try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any]) ?? [:] }
+            #expect(bodies.map { ($0["usage"] as? NSNumber)?.intValue } == usage, "\(answers)")
+            for (request, body) in zip(requests, bodies) {
+                if request == health { #expect(body["status"] as? String == "ok") }
+                if request == bad { #expect(body["field"] as? String == "units") }
+            }
+            #expect(answers.allSatisfy { $0.headers["server"] == "tollbooth" && $0.headers["date"] != nil }, "\(answers)")
+        }
+        #expect(server.stop() == 0)
+    }
+
     @Test func aHardQuotaIsExactUnder200ConcurrentConsumingChecks() throws {
         let (cli, _, check, _, key, _) = try setUp()
         // 9,900 of the 10,000 requests used already, ingested from a file.
@@ -335,7 +372,7 @@ import FoundationNetworking
         #expect(answered.values.allSatisfy { $0 == 100 }, "\(answered)")
         // Restarted: every event answered 202 is in the store.
         server = try Served(cli)
-        let stored = { () throws -> Int in Int(try cli.sqlite("SELECT coalesce(sum(count), 0) FROM usage_segments")) ?? -1 }
+        let stored = { () throws -> Int in Int(try cli.sqlite("SELECT coalesce(sum(count), 0) FROM usage_rows")) ?? -1 }
         let afterKill = try stored()
         #expect(afterKill >= answered.count * 100, "\(afterKill) stored, \(answered.count) batches answered")
         // The client sends everything again: each event is counted once.
@@ -345,7 +382,8 @@ import FoundationNetworking
             #expect(answer.status == 202)
             if answered[batch] != nil { #expect(answer.body["duplicate"] as? Int == 100, "batch \(batch): \(answer.body)") }
         }
-        #expect(try stored() == 6_000)
+        let final = try stored(), log = try cli.sqlite("SELECT count(*), coalesce(sum(count), 0) FROM usage_log")
+        #expect(final == 6_000, "\(final) stored; \(log) in the log")
         #expect(server.stop() == 0)
     }
 }
@@ -355,5 +393,64 @@ extension URL {
     func creatingFile() throws -> URL {
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         return self
+    }
+}
+
+/// HTTP/1.1 over a plain socket, for what URLSession does not do: several requests written at
+/// once on one connection (pipelining), their answers read back in order.
+enum RawHTTP {
+    struct Answer: CustomStringConvertible {
+        var status: Int
+        var headers: [String: String]
+        var body: String
+        var description: String { "\(status) \(body)" }
+    }
+
+    static func exchange(port: Int, _ text: String, answers count: Int) throws -> [Answer] {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw POSIXError(.EIO) }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ send(socket, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw POSIXError(.EIO) }
+        var received: [UInt8] = []
+        var answers: [Answer] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while answers.count < count {
+            if let (answer, used) = parse(received) {
+                answers.append(answer)
+                received.removeFirst(used)
+                continue
+            }
+            let read = recv(socket, &buffer, buffer.count, 0)
+            guard read > 0 else { break }
+            received += buffer[0..<read]
+        }
+        return answers
+    }
+
+    /// The first whole answer in `bytes` and how many bytes it took.
+    static func parse(_ bytes: [UInt8]) -> (Answer, Int)? {
+        let separator = Array("\r\n\r\n".utf8)
+        guard let end = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
+        let lines = String(decoding: bytes[0..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        let status = Int(lines[0].split(separator: " ")[1]) ?? 0
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        guard bytes.count >= end + 4 + length else { return nil }
+        return (Answer(status: status, headers: headers, body: String(decoding: bytes[end + 4..<end + 4 + length], as: UTF8.self)), end + 4 + length)
     }
 }

@@ -228,6 +228,88 @@ import Testing
         #expect(try usage.quantity(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-05-01T00:00:00Z"), end: t("2026-06-01T00:00:00Z"))) == 0)
     }
 
+    @Test func theUsageLogCountsBeforeItsFoldAndFoldsIntoOneRowPerWindow() throws {
+        let store = try storeWithCustomers()
+        let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: now, now: now)
+        let hour = t("2026-04-02T10:00:00Z"), next = t("2026-04-02T11:00:00Z")
+        // Three commits to the log: values 1.5 and 2 in the 10:00 window (two commits), 7 in 11:00.
+        var batches: [Int64] = []
+        for (window, value, second) in [(hour, d("1.5"), "10:05:00"), (hour, d("2"), "10:05:00"), (next, d("7"), "11:00:30")] {
+            let id = try store.beginBatch(input: "http", at: now)
+            batches.append(id)
+            try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "tokens", windowStart: window, count: 1, sum: value,
+                                                  min: value, max: value, latestTime: t("2026-04-02T\(second)Z"), latestValue: value)],
+                                    batch: id, into: .log)
+        }
+        let april = Period(start: now, end: t("2026-05-01T00:00:00Z"))
+        func meter(_ aggregation: Aggregation) -> Meter { Meter(slug: "tokens", name: "t", eventType: "e", aggregation: aggregation) }
+        // Values 1.5, 2, 7: sum 10.5, count 3, min 1.5, max 7, latest 7; the 10:00 window's latest
+        // is 2 (1.5 and 2 at the same second: the larger).
+        func figures() throws -> [Decimal] {
+            try [Aggregation.sum, .count, .min, .max, .latest].map { try store.usage.quantity(meter: meter($0), subscriptionId: sub.id, period: april) }
+        }
+        #expect(try figures() == [d("10.5"), 3, d("1.5"), 7, 7])
+        #expect(try store.usage.daily(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-04-02T00:00:00Z"), end: t("2026-04-03T00:00:00Z")))
+            .map(\.value) == [d("10.5")])
+        #expect(try store.database.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
+
+        // The oldest row first (a transaction may fold part of the log), then the rest.
+        #expect(try store.foldUsageLog(limit: 1) == 1)
+        #expect(try figures() == [d("10.5"), 3, d("1.5"), 7, 7])
+        #expect(try store.foldUsageLog() == 2)
+        #expect(try store.usageLogRows() == 0)
+        #expect(try figures() == [d("10.5"), 3, d("1.5"), 7, 7])
+        // Per window, a row per fold, filed under the newest of its batches.
+        let rows = try store.database.query("SELECT window_start, batch_id, count, sum, min, max, latest_value FROM usage_segments ORDER BY window_start, batch_id")
+        #expect(rows.map { $0.values } == [
+            [hour.sql, .integer(batches[0]), .integer(1), .text("1.5"), .text("1.5"), .text("1.5"), .text("1.5")],
+            [hour.sql, .integer(batches[1]), .integer(1), .text("2"), .text("2"), .text("2"), .text("2")],
+            [next.sql, .integer(batches[2]), .integer(1), .text("7"), .text("7"), .text("7"), .text("7")],
+        ])
+        #expect(try store.foldUsageLog() == 0)
+    }
+
+    @Test func oneFoldAddsUpAWindowsRowsUnderItsNewestBatch() throws {
+        let store = try storeWithCustomers()
+        let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: now, now: now)
+        let hour = t("2026-04-02T10:00:00Z")
+        var batches: [Int64] = []
+        // 1.5 at 10:05:00, then 2 at the same second (the larger is the latest), then 0.25 at 10:04.
+        for (value, second) in [(d("1.5"), "10:05:00"), (d("2"), "10:05:00"), (d("0.25"), "10:04:00")] {
+            let id = try store.beginBatch(input: "http", at: now)
+            batches.append(id)
+            try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "tokens", windowStart: hour, count: 1, sum: value,
+                                                  min: value, max: value, latestTime: t("2026-04-02T\(second)Z"), latestValue: value)],
+                                    batch: id, into: .log)
+        }
+        #expect(try store.foldUsageLog() == 3)
+        // count 3, sum 1.5 + 2 + 0.25 = 3.75, min 0.25, max 2, latest 2 (10:05:00, the larger).
+        #expect(try store.database.query("SELECT batch_id, count, sum, min, max, latest_value FROM usage_segments").map { $0.values } == [
+            [.integer(batches[2]), .integer(3), .text("3.75"), .text("0.25"), .text("2"), .text("2")],
+        ])
+    }
+
+    @Test func lateUsageInTheLogIsFoundAndMarkedBilledLikeFoldedUsage() throws {
+        let store = try storeWithCustomers()
+        let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
+        let run = try store.startRun(asOf: now, dryRun: false, at: now)
+        let may1 = t("2026-05-01T00:00:00Z")
+        #expect(try store.close(subscriptionId: sub.id, customerKey: "acme", billDate: may1, run: run))
+        let window = t("2026-04-20T00:00:00Z")
+        for table in SegmentTable.allCases {
+            let batch = try store.beginBatch(input: "test", at: may1)
+            #expect(try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "api_requests", windowStart: window, count: 1,
+                                                          sum: 1, min: 1, max: 1, latestTime: window, latestValue: 1)], batch: batch, into: table) == 1)
+        }
+        #expect(try store.lateWindows().count == 1)
+        try store.markLateBilled(subscriptionId: sub.id, period: Period(start: now, end: may1))
+        #expect(try store.database.query("SELECT late FROM usage_rows").compactMap { $0.int(0) } == [2, 2])
+        #expect(try store.lateWindows().isEmpty)
+        // Billed late usage stays billed when folded: one row, late = 2, both events.
+        #expect(try store.foldUsageLog() == 1)
+        #expect(try store.database.query("SELECT late, sum(count) FROM usage_segments GROUP BY late").map { $0.values } == [[.integer(2), .integer(2)]])
+    }
+
     func keys(_ store: Store, day: Int64) throws -> [String] {
         var found: [String] = []
         try store.forEachEventKey(day: day) { found.append("\($0)/\($1)") }

@@ -88,7 +88,7 @@ extension JSONValue {
             guard !members.isEmpty else { out += "{}"; return }
             out += "{"
             // Sorted by UTF-8 bytes so the order never depends on locale or normalisation.
-            let sorted = members.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
+            let sorted = members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
             for (index, (name, value)) in sorted.enumerated() {
                 if index > 0 { out += "," }
                 JSONValue.newline(into: &out, pretty: pretty, indent: indent + 1)
@@ -116,6 +116,12 @@ public enum JSONText {
     /// Appends `text` as a JSON string literal: quotes, backslashes and control characters escaped.
     public static func quote(_ text: String, into out: inout String) {
         out += "\""
+        // Most texts need no escape: appended whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
