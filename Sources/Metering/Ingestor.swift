@@ -201,24 +201,39 @@ public final class Ingestor {
         guard !parts.isEmpty else { return [] }
         var group = try openGroup(input: input, firstLine: 1)
         do {
-            var summaries: [IngestSummary] = []
-            var firstLine = 1
-            for part in parts {
-                var summary = IngestSummary()
-                let before = (group.accepted, group.duplicates, group.rejected, group.late)
-                let partFirst = firstLine
+            // Each part's chunks, numbered on from the previous part's lines.
+            var chunks: [(part: Int, chunk: LineChunk, firstLine: Int)] = []
+            var firstLine = 1, partFirstLines: [Int] = []
+            for (index, part) in parts.enumerated() {
+                partFirstLines.append(firstLine)
                 for chunk in LineChunk.split(part, maxLines: chunkLines) {
-                    let prepared = prepare(chunk, firstLine: firstLine, parts: chunk.lineCount > 4_096 ? Ingestor.lanes : 1)
+                    chunks.append((index, chunk, firstLine))
                     firstLine += chunk.lineCount
-                    try add(prepared, group: &group, summary: &summary)
                 }
-                summary.accepted = group.accepted - before.0
-                summary.duplicates = group.duplicates - before.1
-                summary.rejected = group.rejected - before.2
-                summary.late = group.late - before.3
-                summary.rejections = summary.rejections.map { ($0.line - partFirst + 1, $0.reason) }
-                summaries.append(summary)
             }
+            // Parsed on both cores, a lane taking every other chunk, then de-duplicated and
+            // aggregated in one pass, in input order.
+            let results = chunks.map { _ in Pending<PreparedChunk>() }
+            let ingestor = UncheckedSendable(value: (self, chunks))
+            DispatchQueue.concurrentPerform(iterations: min(Ingestor.lanes, chunks.count)) { lane in
+                let (ingestor, chunks) = ingestor.value
+                for index in stride(from: lane, to: chunks.count, by: Ingestor.lanes) {
+                    results[index].resolve(.success(ingestor.prepare(chunks[index].chunk, firstLine: chunks[index].firstLine,
+                                                                      state: ingestor.partStates[lane])))
+                }
+            }
+            var counts = try add(results.map { try $0.wait() }, group: &group)
+            var summaries = [IngestSummary](repeating: IngestSummary(), count: parts.count)
+            for (index, chunk) in chunks.enumerated() {
+                let partFirst = partFirstLines[chunk.part]
+                summaries[chunk.part].accepted += counts[index].accepted
+                summaries[chunk.part].duplicates += counts[index].duplicates
+                summaries[chunk.part].rejected += counts[index].rejected.count
+                summaries[chunk.part].late += counts[index].late
+                summaries[chunk.part].rejections += counts[index].rejected.map { ($0.line - partFirst + 1, $0.reason) }
+                counts[index].rejected = []
+            }
+            for index in summaries.indices { summaries[index].rejections = Array(summaries[index].rejections.prefix(100)) }
             var total = IngestSummary()
             try commit(group, input: input, summary: &total)
             return summaries
@@ -447,6 +462,12 @@ public final class Ingestor {
         return prepared
     }
 
+    /// Parses and attributes a whole chunk with one lane's state.
+    func prepare(_ chunk: LineChunk, firstLine: Int, state: PartState) -> PreparedChunk {
+        let part = prepare(chunk, lines: 0..<chunk.lineCount, firstLine: firstLine, state: state)
+        return PreparedChunk(chunk: chunk, firstLine: firstLine, parts: [part.candidates], rejected: part.rejected, days: part.days)
+    }
+
     func prepare(_ chunk: LineChunk, lines: Range<Int>, firstLine: Int, state: PartState)
         -> (candidates: [[Candidate]], rejected: [(line: Int, reason: String)], days: Set<Int32>) {
         var days: Set<Int32> = []
@@ -486,9 +507,26 @@ public final class Ingestor {
     /// key seen (loading the days they fall on from the store first), adds the new ones to the
     /// segments and quarantines its rejected lines.
     func add(_ prepared: PreparedChunk, group: inout CommitGroup, summary: inout IngestSummary) throws {
-        for day in prepared.days where !loadedDays.contains(day) { try load(around: day) }
+        let counts = try add([prepared], group: &group)[0]
+        summary.rejections += counts.rejected.prefix(max(0, 100 - summary.rejections.count))
+    }
+
+    /// What `add` found in one chunk.
+    struct ChunkCounts {
+        var accepted = 0
+        var duplicates = 0
+        var late = 0
+        var rejected: [(line: Int, reason: String)] = []
+    }
+
+    /// Adds parsed chunks, in order, in one pass: each lane walks its candidates of every chunk
+    /// in input order. Returns each chunk's counts.
+    func add(_ chunks: [PreparedChunk], group: inout CommitGroup) throws -> [ChunkCounts] {
+        for day in Set(chunks.flatMap(\.days)) where !loadedDays.contains(day) { try load(around: day) }
         let lanes = Ingestor.lanes
-        var accepted = [Int](repeating: 0, count: lanes), late = [Int](repeating: 0, count: lanes)
+        // Per lane, per chunk: events accepted and late.
+        var accepted = [[Int]](repeating: [Int](repeating: 0, count: chunks.count), count: lanes)
+        var late = accepted
         // Lane `hash % lanes` owns a key and aggregates the events it accepts; each lane walks
         // its candidates in input order, so the first copy of an event is the one accepted. A
         // subscription's segments are split over the lanes and merged at commit.
@@ -497,32 +535,34 @@ public final class Ingestor {
                 group.segments.withUnsafeMutableBufferPointer { segments in
                     accepted.withUnsafeMutableBufferPointer { accepted in
                         late.withUnsafeMutableBufferPointer { late in
-                            let shared = UncheckedSendable(value: (prepared.parts, seen, newKeys, segments, accepted, late, keysToReserve))
+                            let shared = UncheckedSendable(value: (chunks, seen, newKeys, segments, accepted, late, keysToReserve))
                             DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                                let (parts, seen, newKeys, segments, accepted, late, reserve) = shared.value
+                                let (chunks, seen, newKeys, segments, accepted, late, reserve) = shared.value
                                 // Each lane fills its own table's memory: on both cores at once.
                                 if reserve > 0 { seen[lane].reserve(seen[lane].count + reserve) }
-                                for part in parts {
-                                    part[lane].withUnsafeBufferPointer { candidates in
-                                        for index in candidates.indices {
-                                            // The memory a later candidate will need is asked for now, so the
-                                            // waits for it overlap this candidate's work.
-                                            let ahead = index + Ingestor.prefetchDistance
-                                            if ahead < candidates.count {
-                                                seen[lane].prefetch(candidates[ahead].hash)
-                                                segments[lane].prefetch(subscription: Int(candidates[ahead].subscription), meter: Int(candidates[ahead].input.meter))
+                                for (chunk, prepared) in chunks.enumerated() {
+                                    for part in prepared.parts {
+                                        part[lane].withUnsafeBufferPointer { candidates in
+                                            for index in candidates.indices {
+                                                // The memory a later candidate will need is asked for now, so the
+                                                // waits for it overlap this candidate's work.
+                                                let ahead = index + Ingestor.prefetchDistance
+                                                if ahead < candidates.count {
+                                                    seen[lane].prefetch(candidates[ahead].hash)
+                                                    segments[lane].prefetch(subscription: Int(candidates[ahead].subscription), meter: Int(candidates[ahead].input.meter))
+                                                }
+                                                let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
+                                                guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
+                                                newKeys[lane].append(hash, hash2, day: day)
+                                                let time = candidates[index].time, subscription = Int(candidates[index].subscription)
+                                                let window = candidates[index].window
+                                                segments[lane].add(candidates[index].input, time: time, subscription: subscription, window: window)
+                                                for input in candidates[index].more {
+                                                    segments[lane].add(input, time: time, subscription: subscription, window: window)
+                                                }
+                                                accepted[lane][chunk] += 1
+                                                if candidates[index].late { late[lane][chunk] += 1 }
                                             }
-                                            let hash = candidates[index].hash, hash2 = candidates[index].hash2, day = candidates[index].day
-                                            guard seen[lane].insertUnlessRepeat(hash, hash2, day: day) else { continue }
-                                            newKeys[lane].append(hash, hash2, day: day)
-                                            let time = candidates[index].time, subscription = Int(candidates[index].subscription)
-                                            let window = candidates[index].window
-                                            segments[lane].add(candidates[index].input, time: time, subscription: subscription, window: window)
-                                            for input in candidates[index].more {
-                                                segments[lane].add(input, time: time, subscription: subscription, window: window)
-                                            }
-                                            accepted[lane] += 1
-                                            if candidates[index].late { late[lane] += 1 }
                                         }
                                     }
                                 }
@@ -533,17 +573,23 @@ public final class Ingestor {
             }
         }
         keysToReserve = 0
-        for rejection in prepared.rejected {
-            try store.quarantine(batch: group.batch, line: rejection.line, reason: rejection.reason,
-                                 raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
+        var counts: [ChunkCounts] = []
+        for (index, prepared) in chunks.enumerated() {
+            for rejection in prepared.rejected {
+                try store.quarantine(batch: group.batch, line: rejection.line, reason: rejection.reason,
+                                     raw: prepared.chunk.text(line: rejection.line - prepared.firstLine))
+            }
+            let added = (0..<lanes).reduce(0) { $0 + accepted[$1][index] }
+            let candidates = prepared.parts.joined().reduce(0) { $0 + $1.count }
+            counts.append(ChunkCounts(accepted: added, duplicates: candidates - added, late: (0..<lanes).reduce(0) { $0 + late[$1][index] },
+                                      rejected: prepared.rejected))
+            group.lines += prepared.chunk.lineCount
+            group.accepted += added
+            group.late += counts[index].late
+            group.duplicates += candidates - added
+            group.rejected += prepared.rejected.count
         }
-        let added = accepted.reduce(0, +)
-        group.lines += prepared.chunk.lineCount
-        group.accepted += added
-        group.late += late.reduce(0, +)
-        group.duplicates += prepared.parts.joined().reduce(0) { $0 + $1.count } - added
-        group.rejected += prepared.rejected.count
-        summary.rejections += prepared.rejected.prefix(max(0, 100 - summary.rejections.count))
+        return counts
     }
 
     /// Loads the stored keys of today and the days either side now, rather than when the first

@@ -76,10 +76,11 @@ final class CheckChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             send(reply, started: request.started, context: context)
         case .later(let check):
             waiting = true
-            let promise = context.eventLoop.makePromise(of: CheckRoute.Reply.self)
-            checks.decide(check) { promise.succeed($0) }
-            promise.futureResult.assumeIsolated().whenSuccess { reply in
-                self.send(reply, started: request.started, context: context)
+            // The store's queue only hands the answer over; it is written out on the event loop.
+            let promise = context.eventLoop.makePromise(of: CheckAnswer.self)
+            checks.live.check(check) { promise.completeWith($0) }
+            promise.futureResult.assumeIsolated().whenComplete { result in
+                self.send(self.checks.reply(result), started: request.started, context: context)
                 self.waiting = false
                 let parts = self.held
                 self.held = []
@@ -153,19 +154,16 @@ final class CheckService: Sendable {
         }
     }
 
-    /// Decides a check with the store (a consuming check once its usage is committed); `done`
-    /// gets the reply.
-    func decide(_ check: CheckRequest, done: @escaping @Sendable (CheckRoute.Reply) -> Void) {
-        live.check(check) { result in
-            switch result {
-            case .success(let answer):
-                done(CheckRoute.reply(answer, live: self.live))
-            case .failure(let error as StoreUnavailable):
-                done(CheckRoute.Reply(Problem(.serviceUnavailable, "Service Unavailable", error.description)))
-            case .failure(let error):
-                self.logger.error("request failed", metadata: ["error": "\(error)"])
-                done(CheckRoute.Reply(Problem(.internalServerError, "Internal Server Error", "the server could not answer; try again")))
-            }
+    /// The reply to a check decided with the store (a consuming check once its usage is committed).
+    func reply(_ result: Result<CheckAnswer, any Error>) -> CheckRoute.Reply {
+        switch result {
+        case .success(let answer):
+            return CheckRoute.reply(answer, live: live)
+        case .failure(let error as StoreUnavailable):
+            return CheckRoute.Reply(Problem(.serviceUnavailable, "Service Unavailable", error.description))
+        case .failure(let error):
+            logger.error("request failed", metadata: ["error": "\(error)"])
+            return CheckRoute.Reply(Problem(.internalServerError, "Internal Server Error", "the server could not answer; try again"))
         }
     }
 

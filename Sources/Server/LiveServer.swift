@@ -28,15 +28,18 @@ final class GroupCommitter: @unchecked Sendable {
     let ingestor: Ingestor
     let delayMillis: Int
     let clock: ServerClock
+    /// Makes each commit durable before its requests are answered.
+    let durability: WALSync
     /// Runs on the store's queue right after a commit, before any request is answered.
     let afterCommit: @Sendable (_ pieces: [SegmentPiece], _ events: Int) -> Void
     private let lock = NSLock()
     private var pending: [(lines: [UInt8], settle: @Sendable (IngestSummary?) -> Void, done: @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
     private var scheduled = false
 
-    init(worker: StoreWorker, ingestor: Ingestor, delayMillis: Int, clock: ServerClock,
+    init(worker: StoreWorker, ingestor: Ingestor, delayMillis: Int, clock: ServerClock, durability: WALSync,
          afterCommit: @escaping @Sendable (_ pieces: [SegmentPiece], _ events: Int) -> Void) {
         self.worker = worker
+        self.durability = durability
         self.ingestor = ingestor
         self.delayMillis = delayMillis
         self.clock = clock
@@ -84,7 +87,15 @@ final class GroupCommitter: @unchecked Sendable {
             let summaries = try ingestor.ingest(parts: group.map(\.lines), input: "http")
             afterCommit(ingestor.committedPieces, summaries.reduce(0) { $0 + $1.lines })
             for (item, summary) in zip(group, summaries) { item.settle(summary) }
-            for (item, summary) in zip(group, summaries) { item.done(.success(summary)) }
+            // Answered once durable; this queue goes on to the next group meanwhile.
+            durability.sync { error in
+                if let error {
+                    let failure = StoreUnavailable(description: "the commit could not be synced to disk (\(error)); send again")
+                    for item in group { item.done(.failure(failure)) }
+                } else {
+                    for (item, summary) in zip(group, summaries) { item.done(.success(summary)) }
+                }
+            }
         } catch {
             for item in group { item.settle(nil) }
             for item in group { item.done(.failure(error)) }
@@ -131,13 +142,15 @@ public final class LiveServer: @unchecked Sendable {
         try consumptionIngestor.loadTodaysKeys()
         let metrics = ServerMetrics()
         self.metrics = metrics
-        events = GroupCommitter(worker: worker, ingestor: eventIngestor, delayMillis: settings.server.eventsCommitMillis, clock: clock) { pieces, lines in
+        let durability = WALSync(databasePath: store.database.path)
+        events = GroupCommitter(worker: worker, ingestor: eventIngestor, delayMillis: settings.server.eventsCommitMillis, clock: clock,
+                                durability: durability) { pieces, lines in
             state.add(pieces)
             metrics.committed(events: lines)
         }
         // Consuming checks reserve their units when decided: what they store is counted already.
         consumption = GroupCommitter(worker: worker, ingestor: consumptionIngestor,
-                                     delayMillis: settings.server.eventsCommitMillis, clock: clock) { _, lines in
+                                     delayMillis: settings.server.eventsCommitMillis, clock: clock, durability: durability) { _, lines in
             metrics.committed(events: lines)
         }
         lastDataVersion = try store.dataVersion()

@@ -524,13 +524,15 @@ enum Schema {
     /// events for many subscriptions then writes a few pages at the log's end rather than a row
     /// into every subscription's part of the segments. Readers read both (`usage_rows`).
     static let version8 = """
+    -- No foreign keys: rows come from the ingest, which attributes each to a subscription and
+    -- its batch in the same transaction, and the fold's insert into usage_segments checks both.
     CREATE TABLE usage_log (
         id INTEGER PRIMARY KEY,
-        subscription_id TEXT NOT NULL REFERENCES subscriptions (id),
+        subscription_id TEXT NOT NULL,
         meter_slug TEXT NOT NULL,
         window_start INTEGER NOT NULL,
         group_key TEXT NOT NULL DEFAULT '',
-        batch_id INTEGER NOT NULL REFERENCES ingest_batches (id),
+        batch_id INTEGER NOT NULL,
         count INTEGER NOT NULL CHECK (count > 0),
         sum TEXT NOT NULL,
         min TEXT NOT NULL,

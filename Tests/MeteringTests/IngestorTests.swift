@@ -24,6 +24,30 @@ import Testing
         #"{"specversion":"1.0","id":"\#(id)","source":"gw","type":"\#(type)","subject":"\#(subject)","time":"\#(time)","data":\#(data)}"#
     }
 
+    @Test func partsCommittedTogetherAreEachAccountedForWithTheirOwnLineNumbers() throws {
+        let (store, starter) = try store()
+        let ingestor = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-17T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
+        ingestor.segmentTable = .log
+        func part(_ lines: [String]) -> [UInt8] { Array((lines.joined(separator: "\n") + "\n").utf8) }
+        // Part 0: two events and a line that is not JSON (its line 2). Part 1: a repeat of part 0's
+        // first event, a new one, and an unknown subject (its line 3). Part 2: the new one again.
+        let summaries = try ingestor.ingest(parts: [
+            part([line("a", "2026-04-10T10:00:00Z"), "not json", line("b", "2026-04-10T10:00:01Z")]),
+            part([line("a", "2026-04-10T10:00:00Z"), line("c", "2026-04-10T10:00:02Z"), line("d", "2026-04-10T10:00:03Z", subject: "nobody")]),
+            part([line("c", "2026-04-10T10:00:02Z")]),
+        ], input: "http")
+        #expect(summaries.map { [$0.accepted, $0.duplicates, $0.rejected] } == [[2, 0, 1], [1, 1, 1], [0, 1, 0]])
+        #expect(summaries[0].rejections.map(\.line) == [2])
+        #expect(summaries[1].rejections.map(\.line) == [3])
+        #expect(summaries[1].rejections.first?.reason.hasPrefix("unknown subject") == true)
+        // The three accepted events are in the log, not yet in the segments.
+        let meter = Meter(slug: "api_requests", name: "API requests", eventType: "api.request", aggregation: .count)
+        let april = Period(start: apr1, end: Instant(rfc3339: "2026-05-01T00:00:00Z")!)
+        #expect(try store.usage.quantity(meter: meter, subscriptionId: starter.id, period: april) == 3)
+        #expect(try store.database.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
+        #expect(try store.database.first("SELECT count(*) FROM quarantined_events")?.int(0) == 2)
+    }
+
     @Test func aPlanChangeSplitsUsageExactlyAtTheChangeInstant() throws {
         let (store, starter) = try store()
         let pro = try store.changeSubscription(id: starter.id, planKey: "pro", version: nil, timing: .immediate,
