@@ -149,8 +149,10 @@ public final class LiveServer: @unchecked Sendable {
             metrics.committed(events: lines)
         }
         // Consuming checks reserve their units when decided: what they store is counted already.
+        // A gateway waits on each one, so a group commits as soon as the store is free: the
+        // checks that come while one commits share the next.
         consumption = GroupCommitter(worker: worker, ingestor: consumptionIngestor,
-                                     delayMillis: settings.server.eventsCommitMillis, clock: clock, durability: durability) { _, lines in
+                                     delayMillis: 0, clock: clock, durability: durability) { _, lines in
             metrics.committed(events: lines)
         }
         lastDataVersion = try store.dataVersion()
@@ -323,7 +325,7 @@ public final class LiveServer: @unchecked Sendable {
     /// background, at start and at the end, so the log stays small. A transaction folds at most
     /// `step` rows, so group commits go on between them. Readers count both, so a fold that
     /// fails (retried at the next one) loses and changes nothing.
-    func foldUsageLog(step: Int = 1_000) async {
+    func foldUsageLog(step: Int = 250) async {
         do {
             while true {
                 let started = ContinuousClock.now
