@@ -67,12 +67,20 @@ extension JSONValue {
 /// token, API key or usage-link token never reaches a log.
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = ServerContext
+    let routes: RouteTable
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let response: Response
+        var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPResponseError where error.status == .notFound && context.endpointPath == "NotFound"
+            && !routes.methods(for: request.uri.path).isEmpty {
+            // No route for this method on a path that has routes: 405, naming the methods it has.
+            let allowed = routes.methods(for: request.uri.path).joined(separator: ", ")
+            response = try Problem(.methodNotAllowed, "Method Not Allowed", "\(request.uri.path) answers \(allowed)")
+                .response(from: request, context: context)
+            response.headers[.allow] = allowed
         } catch let problem as Problem {
             response = try problem.response(from: request, context: context)
         } catch let error as HTTPResponseError {
@@ -92,47 +100,74 @@ struct RequestLogMiddleware: RouterMiddleware {
     }
 }
 
+/// Every route's method and path template (`:name` matching one segment): which methods a path
+/// answers, for a 405.
+final class RouteTable: @unchecked Sendable {
+    private var routes: [(method: HTTPRequest.Method, segments: [Substring])] = []
+
+    /// Called while the routes are registered, before the server starts.
+    func add(_ method: HTTPRequest.Method, _ path: String) {
+        routes.append((method, path.split(separator: "/")))
+    }
+
+    func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        let matching = routes.filter { route in
+            route.segments.count == segments.count && zip(route.segments, segments).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+        }
+        return Array(Set(matching.map(\.method.rawValue))).sorted()
+    }
+}
+
 /// The routes of DESIGN.md's "The server" that the gateway uses: health, events, the check,
 /// entitlement values, usage and the usage page (UsageRoutes.swift), the OpenAPI document and
 /// metrics. Handlers decode, call the live state, encode.
 struct Routes {
     let live: LiveServer
+    let table: RouteTable
     let reader = ReportReader()
 
+    /// Registers every route, each also in `table` (what a 405 names as allowed).
     func register(on router: Router<ServerContext>) {
-        router.get("/healthz") { _, _ in try await health() }
-        router.get("/openapi.yaml") { _, _ in openAPI() }
-        router.get("/metrics") { _, _ in
+        add(.get, "/healthz", to: router) { _, _ in try await health() }
+        add(.get, "/openapi.yaml", to: router) { _, _ in openAPI() }
+        add(.get, "/metrics", to: router) { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: live.metrics.text())))
         }
-        router.post("/v1/events") { request, _ in
+        add(.post, "/v1/events", to: router) { request, _ in
             try authorize(request, .ingest)
             return try await events(request)
         }
-        router.post("/v1/check") { request, _ in
+        add(.post, "/v1/check", to: router) { request, _ in
             try authorize(request, .check)
             return try await check(request)
         }
-        router.get("/v1/customers/:key/entitlements/:feature/value") { request, context in
+        add(.get, "/v1/customers/:key/entitlements/:feature/value", to: router) { request, context in
             try authorize(request, .check)
             let key = try context.parameters.require("key"), feature = try context.parameters.require("feature")
             return JSONResponse.make(.ok, try await entitlementValue(customerKey: key, feature: feature))
         }
-        router.get("/v1/customers/:key/access") { request, context in
+        add(.get, "/v1/customers/:key/access", to: router) { request, context in
             try authorize(request, .check)
             return try await access(customerKey: try context.parameters.require("key"))
         }
-        router.get("/v1/customers/:key/usage") { request, context in
+        add(.get, "/v1/customers/:key/usage", to: router) { request, context in
             try authorize(request, .admin)
             return try await usage(customerKey: try context.parameters.require("key"))
         }
-        router.post("/v1/customers/:key/usage-link") { request, context in
+        add(.post, "/v1/customers/:key/usage-link", to: router) { request, context in
             try authorize(request, .admin)
             return try await usageLink(request, customerKey: try context.parameters.require("key"))
         }
-        router.get("/portal/usage") { request, _ in try await usagePage(request) }
+        add(.get, "/portal/usage", to: router) { request, _ in try await usagePage(request) }
+    }
+
+    private func add(_ method: HTTPRequest.Method, _ path: String, to router: Router<ServerContext>,
+                     _ handler: @escaping @Sendable (Request, ServerContext) async throws -> Response) {
+        table.add(method, path)
+        router.on(RouterPath(path), method: method, use: handler)
     }
 
     // MARK: Credentials

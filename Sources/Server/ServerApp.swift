@@ -30,9 +30,10 @@ public enum ServerApp {
         // Hummingbird's request metrics go through swift-metrics into the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: live.metrics.registry))
         let router = Router(context: ServerContext.self)
-        router.add(middleware: RequestLogMiddleware())
+        let routes = RouteTable()
+        router.add(middleware: RequestLogMiddleware(routes: routes))
         router.add(middleware: MetricsMiddleware())
-        Routes(live: live).register(on: router)
+        Routes(live: live, table: routes).register(on: router)
         let checks = CheckService(live: live, logger: logger)
         let app = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [CheckChannelHandler(checks: checks)])),
                               configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tollbooth"),

@@ -111,6 +111,11 @@ import FoundationNetworking
         let (cli, admin, check, ingest, key, _) = try setUp()
         let server = try Served(cli)
         #expect(try server.call("GET", "/healthz").status == 200)
+        // A path that has routes, asked with another method: 405 naming the methods; no path: 404.
+        let wrongMethod = try server.call("GET", "/v1/check")
+        #expect(wrongMethod.status == 405 && wrongMethod.body["detail"] as? String == "/v1/check answers POST", "\(wrongMethod)")
+        #expect(try server.call("DELETE", "/v1/customers/acme/usage").status == 405)
+        #expect(try server.call("GET", "/v1/nothing").status == 404)
         let none = try server.call("POST", "/v1/check", json: ["apiKey": key, "feature": "api_requests"])
         #expect(none.status == 401)
         #expect(none.body["title"] as? String == "Unauthorized")
