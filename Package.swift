@@ -88,6 +88,8 @@ let package = Package(
         // compares CSV exports with the golden files in Tests/ReportsTests/Golden.
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Billing", "Store", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store"]),
+        // The server's pieces without HTTP (the end-to-end tests drive it over loopback).
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Billing", "Metering"]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline", "Stripe", .product(name: "Logging", package: "swift-log")]),
         // Reads its Stripe object fixtures from Tests/Fixtures/stripe by #filePath.
         .testTarget(name: "StripeTests", dependencies: ["Stripe", "Billing", "TestSupport", .product(name: "Logging", package: "swift-log")]),

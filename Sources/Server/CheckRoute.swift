@@ -70,9 +70,9 @@ enum CheckRoute {
             self.problem = problem
         }
 
-        init(allowed fields: [(String, JSONValue)]) {
+        init(allowed facts: CheckFacts) {
             status = .ok
-            text = JSONValue.object([("allowed", .bool(true))] + fields).text()
+            text = CheckJSON.allowedText(facts)
             contentType = "application/json"
         }
     }
@@ -80,9 +80,8 @@ enum CheckRoute {
     /// The reply to a decided check; counts it in the metrics.
     static func reply(_ answer: CheckAnswer, live: LiveServer) -> Reply {
         live.metrics.checked(answer)
-        let fields = CheckJSON.fields(answer.facts)
-        guard let denial = answer.denial else { return Reply(allowed: fields) }
+        guard let denial = answer.denial else { return Reply(allowed: answer.facts) }
         return Reply(Problem(.forbidden, denial.reason.prefix(1).uppercased() + denial.reason.dropFirst(), denial.description,
-                             extensions: [("allowed", .bool(false))] + fields))
+                             extensions: [("allowed", .bool(false))] + CheckJSON.fields(answer.facts)))
     }
 }

@@ -299,6 +299,30 @@ enum CheckJSON {
         return fields
     }
 
+    /// An allowed check's body: `{"allowed": true}` and `fields`, written directly in the
+    /// order `JSONValue.text` sorts them into (the gateway asks for one per API request).
+    static func allowedText(_ facts: CheckFacts) -> String {
+        var out = "{\"allowed\":true"
+        func member(_ name: String, _ value: String?, quoted: Bool) {
+            guard let value else { return }
+            out += ",\"" + name + "\":"
+            if quoted { JSONText.quote(value, into: &out) } else { out += value }
+        }
+        member("balance", facts.balance?.plainString, quoted: false)
+        member("customer", facts.customer, quoted: true)
+        member("feature", facts.feature, quoted: true)
+        member("isSoftLimit", facts.isSoftLimit.map { $0 ? "true" : "false" }, quoted: false)
+        member("limit", facts.limit?.plainString, quoted: false)
+        member("overage", facts.overage?.plainString, quoted: false)
+        member("periodEnd", facts.period?.end.rfc3339, quoted: true)
+        member("periodStart", facts.period?.start.rfc3339, quoted: true)
+        member("plan", facts.plan, quoted: true)
+        member("subject", facts.subject, quoted: true)
+        member("subscription", facts.subscription, quoted: true)
+        member("usage", facts.usage?.plainString, quoted: false)
+        return out + "}"
+    }
+
     static func entitlementValue(_ answer: CheckAnswer) -> JSONValue {
         var value: [(String, JSONValue)] = [("hasAccess", .bool(answer.allowed))]
         if let balance = answer.facts.balance { value.append(("balance", .decimal(balance))) }

@@ -1,4 +1,5 @@
 import Foundation
+import PropertyBased
 import Testing
 @testable import Billing
 
@@ -51,5 +52,17 @@ import Testing
         #expect(Decimal(exactly: "") == nil)
         #expect(Decimal(exactly: "-") == nil)
         #expect(Decimal(exactly: "-3.50")?.plainString == "-3.5")
+    }
+
+    @Test func plainTextIsWhatNSDecimalNumberWrites() async {
+        for value in [Decimal(0), Decimal(1), Decimal(-1), Decimal(exactly: "0.0004")!, Decimal(exactly: "1000000000000")!,
+                      Decimal(exactly: "-12.500")!, Decimal(UInt64.max), Decimal(UInt64.max) * 10 + 7, Decimal(exactly: "0.1")! / 3,
+                      Decimal(sign: .plus, exponent: 30, significand: 7), Decimal(sign: .minus, exponent: -30, significand: 7)] {
+            #expect(value.plainString == NSDecimalNumber(decimal: value).stringValue)
+        }
+        await propertyCheck(input: Gen.int(in: -1_000_000_000...1_000_000_000), Gen.int(in: -20...20)) { mantissa, exponent in
+            let value = Decimal(sign: mantissa < 0 ? .minus : .plus, exponent: exponent, significand: Decimal(mantissa.magnitude))
+            #expect(value.plainString == NSDecimalNumber(decimal: value).stringValue)
+        }
     }
 }

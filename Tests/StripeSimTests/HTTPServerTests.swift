@@ -19,7 +19,8 @@ import StripeSim
         return server
     }
 
-    /// A blocking client socket with a 5-second read timeout.
+    /// A blocking client socket with a 30-second read timeout (long: the whole suite may be
+    /// running at once, and only a broken server makes a read wait for it).
     private final class Connection {
         let fd: Int32
 
@@ -33,7 +34,7 @@ import StripeSim
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             try #require(connected == 0)
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            var timeout = timeval(tv_sec: 30, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
 

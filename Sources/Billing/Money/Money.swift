@@ -37,7 +37,8 @@ extension Decimal {
 
     /// The canonical text of this value ("12.5", "-0.0004"), the inverse of `init?(exactly:)`.
     public var plainString: String {
-        NSDecimalNumber(decimal: self).stringValue
+        // What NSDecimalNumber's stringValue writes, without making one.
+        description
     }
 }
 
