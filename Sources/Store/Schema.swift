@@ -519,13 +519,14 @@ enum Schema {
     );
     """
 
-    /// The server's usage log: what its group commits add to the segments, appended in commit order
-    /// and moved into `usage_segments` in the background (`Store.foldUsageLog`). A commit of
-    /// events for many subscriptions then writes a few pages at the log's end rather than a row
-    /// into every subscription's part of the segments. Readers read both (`usage_rows`).
+    /// The server's usage: its group commits append segment rows to `usage_log` in commit order
+    /// (a commit of events for many subscriptions writes a few pages at the log's end rather
+    /// than a row into every subscription's part of the segments), and `Store.foldUsageLog`
+    /// adds them up in the background into `usage_live`, one row per window and lateness however
+    /// many commits fed it. Readers read all three (`usage_rows`).
     static let version8 = """
     -- No foreign keys: rows come from the ingest, which attributes each to a subscription and
-    -- its batch in the same transaction, and the fold's insert into usage_segments checks both.
+    -- its batch in the same transaction; usage_live checks both when they are folded into it.
     CREATE TABLE usage_log (
         id INTEGER PRIMARY KEY,
         subscription_id TEXT NOT NULL,
@@ -541,10 +542,30 @@ enum Schema {
         latest_value TEXT NOT NULL,
         late INTEGER NOT NULL DEFAULT 0 CHECK (late IN (0, 1, 2))
     );
+    -- The server's usage added up: one row per window, group and lateness; batch_id is the
+    -- newest batch folded into it.
+    CREATE TABLE usage_live (
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id),
+        meter_slug TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        group_key TEXT NOT NULL DEFAULT '',
+        late INTEGER NOT NULL CHECK (late IN (0, 1, 2)),
+        batch_id INTEGER NOT NULL REFERENCES ingest_batches (id),
+        count INTEGER NOT NULL CHECK (count > 0),
+        sum TEXT NOT NULL,
+        min TEXT NOT NULL,
+        max TEXT NOT NULL,
+        latest_time INTEGER NOT NULL,
+        latest_value TEXT NOT NULL,
+        PRIMARY KEY (subscription_id, meter_slug, window_start, group_key, late)
+    ) WITHOUT ROWID;
     -- Every segment row, folded or not: what an operator's query of usage should read.
     CREATE VIEW usage_rows AS
         SELECT subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max, latest_time, latest_value, late
         FROM usage_segments
+        UNION ALL
+        SELECT subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max, latest_time, latest_value, late
+        FROM usage_live
         UNION ALL
         SELECT subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max, latest_time, latest_value, late
         FROM usage_log;

@@ -219,13 +219,10 @@ extension Store {
 
     // MARK: The usage log
 
-    /// Moves the oldest `limit` rows of the usage log into `usage_segments`, one row per
-    /// subscription, meter, window, group and lateness: the log's rows of that key added up
-    /// (count and sum added, the least min, the greatest max, the latest value by time, the
-    /// larger at the same second), filed under the newest batch among them. Readers see the same
-    /// usage before and after. Returns the number of log rows moved. (A key has one row per
-    /// batch, and a batch's rows are consecutive in the log, so the rows folded for a key in one
-    /// call never share their newest batch with another call's.)
+    /// Adds the oldest `limit` rows of the usage log into `usage_live`: per subscription, meter,
+    /// window, group and lateness, count and sum added, the least min, the greatest max, the
+    /// latest value by time (the larger at the same second), filed under the newest batch.
+    /// Readers see the same usage before and after. Returns the number of log rows folded.
     @discardableResult
     public func foldUsageLog(limit: Int = Int.max) throws -> Int {
         try transaction {
@@ -235,35 +232,38 @@ extension Store {
                 FROM usage_log WHERE id <= ? ORDER BY subscription_id, meter_slug, window_start, group_key, late
                 """, [.integer(first + Int64(min(limit, 1 << 40)) - 1)])
             guard !rows.isEmpty else { return 0 }
-            let insert = try database.prepare("""
-                INSERT INTO usage_segments (subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max,
-                                            latest_time, latest_value)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            var folded: FoldedSegment?, newest: Int64 = 0
-            func write(_ segment: FoldedSegment) throws {
-                try insert.bind(segment.key + [.integer(segment.batch), .integer(segment.count), .text(segment.sum.plainString),
-                                               .text(segment.min.plainString), .text(segment.max.plainString), .integer(segment.latestTime),
-                                               .text(segment.latestValue.plainString)])
-                _ = try insert.step()
-            }
+            var folded: [FoldedSegment] = []
+            var newest: Int64 = 0
             for row in rows {
                 newest = Swift.max(newest, row.int(12) ?? 0)
-                let key = (0..<5).map { row[$0] }
-                let piece = FoldedSegment(key: key, batch: row.int(5) ?? 0, count: row.int(6) ?? 0, sum: row.decimal(7) ?? 0,
-                                          min: row.decimal(8) ?? 0, max: row.decimal(9) ?? 0, latestTime: row.int(10) ?? 0,
-                                          latestValue: row.decimal(11) ?? 0)
-                if var open = folded, open.key == key {
-                    open.absorb(piece)
-                    folded = open
-                } else {
-                    if let open = folded { try write(open) }
-                    folded = piece
-                }
+                let piece = FoldedSegment(row)
+                if folded.last?.key == piece.key { folded[folded.count - 1].absorb(piece) } else { folded.append(piece) }
             }
-            if let open = folded { try write(open) }
+            try addToLive(folded)
             try database.run("DELETE FROM usage_log WHERE id <= ?", [.integer(newest)])
             return rows.count
+        }
+    }
+
+    /// Adds each segment to its row of `usage_live`, making the row when there is none.
+    func addToLive(_ segments: [FoldedSegment]) throws {
+        let existing = try database.prepare("""
+            SELECT subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max, latest_time, latest_value
+            FROM usage_live WHERE subscription_id = ? AND meter_slug = ? AND window_start = ? AND group_key = ? AND late = ?
+            """)
+        let upsert = try database.prepare("""
+            INSERT OR REPLACE INTO usage_live (subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max,
+                                               latest_time, latest_value)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for segment in segments {
+            var merged = segment
+            try existing.bind(segment.key)
+            if let row = try existing.next() { merged.absorb(FoldedSegment(row)) }
+            existing.reset()
+            try upsert.bind(merged.key + [.integer(merged.batch), .integer(merged.count), .text(merged.sum), .text(merged.min),
+                                          .text(merged.max), .integer(merged.latestTime), .text(merged.latestValue)])
+            _ = try upsert.step()
         }
     }
 
@@ -280,11 +280,27 @@ extension Store {
             .map { ($0.string(0) ?? "", $0.string(1) ?? "", $0.instant(2) ?? Instant(seconds: 0)) }
     }
 
-    /// Marks the late usage of a subscription's period as billed, folded or not.
+    /// Marks the late usage of a subscription's period as billed, folded or not. In
+    /// `usage_live`, where lateness is part of the key, a window's late row is added to its
+    /// billed row.
     public func markLateBilled(subscriptionId: String, period: Period) throws {
-        for table in SegmentTable.allCases {
-            try database.run("UPDATE \(table.rawValue) SET late = 2 WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?",
-                             [.text(subscriptionId), period.start.sql, period.end.sql])
+        try transaction {
+            for table in SegmentTable.allCases {
+                try database.run("UPDATE \(table.rawValue) SET late = 2 WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?",
+                                 [.text(subscriptionId), period.start.sql, period.end.sql])
+            }
+            let bounds: [SQLValue] = [.text(subscriptionId), period.start.sql, period.end.sql]
+            let late = try database.query("""
+                SELECT subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max, latest_time, latest_value
+                FROM usage_live WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?
+                """, bounds)
+            guard !late.isEmpty else { return }
+            try database.run("DELETE FROM usage_live WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?", bounds)
+            try addToLive(late.map { row in
+                var segment = FoldedSegment(row)
+                segment.key[4] = .integer(2)
+                return segment
+            })
         }
     }
 
@@ -353,26 +369,44 @@ public enum SegmentTable: String, CaseIterable, Sendable {
     case log = "usage_log"
 }
 
-/// Log rows of one key being added up by `foldUsageLog`.
+/// Segment rows of one key being added up by `foldUsageLog`. Texts are read as numbers only
+/// when they differ (a COUNT meter's are all "0").
 struct FoldedSegment {
+    /// subscription, meter, window start, group, lateness.
     var key: [SQLValue]
     var batch: Int64
     var count: Int64
-    var sum: Decimal
-    var min: Decimal
-    var max: Decimal
+    var sum: String
+    var min: String
+    var max: String
     var latestTime: Int64
-    var latestValue: Decimal
+    var latestValue: String
+
+    /// From a row of (subscription, meter, window, group, late, batch, count, sum, min, max,
+    /// latest time, latest value).
+    init(_ row: Row) {
+        key = (0..<5).map { row[$0] }
+        batch = row.int(5) ?? 0
+        count = row.int(6) ?? 0
+        sum = row.string(7) ?? "0"
+        min = row.string(8) ?? "0"
+        max = row.string(9) ?? "0"
+        latestTime = row.int(10) ?? 0
+        latestValue = row.string(11) ?? "0"
+    }
 
     mutating func absorb(_ other: FoldedSegment) {
         batch = Swift.max(batch, other.batch)
         count += other.count
-        sum += other.sum
-        min = Swift.min(min, other.min)
-        max = Swift.max(max, other.max)
-        if other.latestTime > latestTime || (other.latestTime == latestTime && other.latestValue > latestValue) {
+        if other.sum != "0" { sum = sum == "0" ? other.sum : (FoldedSegment.number(sum) + FoldedSegment.number(other.sum)).plainString }
+        if other.min != min, FoldedSegment.number(other.min) < FoldedSegment.number(min) { min = other.min }
+        if other.max != max, FoldedSegment.number(other.max) > FoldedSegment.number(max) { max = other.max }
+        if other.latestTime > latestTime
+            || (other.latestTime == latestTime && other.latestValue != latestValue && FoldedSegment.number(other.latestValue) > FoldedSegment.number(latestValue)) {
             latestTime = other.latestTime
             latestValue = other.latestValue
         }
     }
+
+    static func number(_ text: String) -> Decimal { Decimal(exactly: text) ?? 0 }
 }

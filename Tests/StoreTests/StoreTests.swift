@@ -259,13 +259,14 @@ import Testing
         #expect(try store.foldUsageLog() == 2)
         #expect(try store.usageLogRows() == 0)
         #expect(try figures() == [d("10.5"), 3, d("1.5"), 7, 7])
-        // Per window, a row per fold, filed under the newest of its batches.
-        let rows = try store.database.query("SELECT window_start, batch_id, count, sum, min, max, latest_value FROM usage_segments ORDER BY window_start, batch_id")
+        // One live row per window, however many folds fed it, filed under the newest batch:
+        // 10:00 has 1.5 + 2 = 3.5 (min 1.5, max 2, latest 2 at the same second: the larger).
+        let rows = try store.database.query("SELECT window_start, batch_id, count, sum, min, max, latest_value FROM usage_live ORDER BY window_start")
         #expect(rows.map { $0.values } == [
-            [hour.sql, .integer(batches[0]), .integer(1), .text("1.5"), .text("1.5"), .text("1.5"), .text("1.5")],
-            [hour.sql, .integer(batches[1]), .integer(1), .text("2"), .text("2"), .text("2"), .text("2")],
+            [hour.sql, .integer(batches[1]), .integer(2), .text("3.5"), .text("1.5"), .text("2"), .text("2")],
             [next.sql, .integer(batches[2]), .integer(1), .text("7"), .text("7"), .text("7"), .text("7")],
         ])
+        #expect(try store.database.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
         #expect(try store.foldUsageLog() == 0)
     }
 
@@ -284,9 +285,16 @@ import Testing
         }
         #expect(try store.foldUsageLog() == 3)
         // count 3, sum 1.5 + 2 + 0.25 = 3.75, min 0.25, max 2, latest 2 (10:05:00, the larger).
-        #expect(try store.database.query("SELECT batch_id, count, sum, min, max, latest_value FROM usage_segments").map { $0.values } == [
+        #expect(try store.database.query("SELECT batch_id, count, sum, min, max, latest_value FROM usage_live").map { $0.values } == [
             [.integer(batches[2]), .integer(3), .text("3.75"), .text("0.25"), .text("2"), .text("2")],
         ])
+        // A COUNT meter's rows ("0" texts) fold without arithmetic: 5 more events, count 8.
+        let id = try store.beginBatch(input: "http", at: now)
+        try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "api_requests", windowStart: hour, count: 5, sum: 0,
+                                              min: 0, max: 0, latestTime: hour, latestValue: 0)], batch: id, into: .log)
+        #expect(try store.foldUsageLog() == 1)
+        #expect(try store.database.query("SELECT count, sum, min, max, latest_value FROM usage_live WHERE meter_slug = 'api_requests'").map { $0.values }
+            == [[.integer(5), .text("0"), .text("0"), .text("0"), .text("0")]])
     }
 
     @Test func lateUsageInTheLogIsFoundAndMarkedBilledLikeFoldedUsage() throws {
@@ -301,13 +309,27 @@ import Testing
             #expect(try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "api_requests", windowStart: window, count: 1,
                                                           sum: 1, min: 1, max: 1, latestTime: window, latestValue: 1)], batch: batch, into: table) == 1)
         }
+        // One late event folded into usage_live, one still in the log, one in usage_segments.
+        let batch = try store.beginBatch(input: "test", at: may1)
+        try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "api_requests", windowStart: window, count: 1,
+                                              sum: 1, min: 1, max: 1, latestTime: window, latestValue: 1)], batch: batch, into: .log)
+        #expect(try store.foldUsageLog(limit: 1) == 1)
         #expect(try store.lateWindows().count == 1)
         try store.markLateBilled(subscriptionId: sub.id, period: Period(start: now, end: may1))
-        #expect(try store.database.query("SELECT late FROM usage_rows").compactMap { $0.int(0) } == [2, 2])
+        #expect(try store.database.query("SELECT late FROM usage_rows").compactMap { $0.int(0) } == [2, 2, 2])
         #expect(try store.lateWindows().isEmpty)
-        // Billed late usage stays billed when folded: one row, late = 2, both events.
+        // Billed late usage stays billed when folded: in usage_live one row, late = 2, both events
+        // that went through the log.
         #expect(try store.foldUsageLog() == 1)
-        #expect(try store.database.query("SELECT late, sum(count) FROM usage_segments GROUP BY late").map { $0.values } == [[.integer(2), .integer(2)]])
+        #expect(try store.database.query("SELECT late, count FROM usage_live").map { $0.values } == [[.integer(2), .integer(2)]])
+        // Late usage that comes after the billing is late again, in a row of its own.
+        let after = try store.beginBatch(input: "test", at: may1)
+        try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "api_requests", windowStart: window, count: 1,
+                                              sum: 1, min: 1, max: 1, latestTime: window, latestValue: 1)], batch: after, into: .log)
+        #expect(try store.foldUsageLog() == 1)
+        #expect(try store.database.query("SELECT late, count FROM usage_live ORDER BY late").map { $0.values } == [[.integer(1), .integer(1)], [.integer(2), .integer(2)]])
+        try store.markLateBilled(subscriptionId: sub.id, period: Period(start: now, end: may1))
+        #expect(try store.database.query("SELECT late, count FROM usage_live").map { $0.values } == [[.integer(2), .integer(3)]])
     }
 
     func keys(_ store: Store, day: Int64) throws -> [String] {
