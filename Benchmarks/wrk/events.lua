@@ -1,9 +1,10 @@
--- Batches of 100 CloudEvents, each event's id unique: POST /v1/events.
+-- Batches of 100 CloudEvents, each event's id unique (TOLLBOOTH_RUN tells runs apart): POST /v1/events.
 -- Counts the requests answered 202, so the script can compare them with what was stored.
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOLLBOOTH_TOKEN")
 wrk.headers["Content-Type"] = "application/cloudevents-batch+json"
 local time = os.getenv("TOLLBOOTH_EVENT_TIME")
+local run = os.getenv("TOLLBOOTH_RUN") or "run"
 local threads = {}
 id, n, accepted, other = 0, 0, 0, 0
 
@@ -17,8 +18,8 @@ request = function()
   local events = {}
   for i = 1, 100 do
     events[i] = string.format(
-      '{"specversion":"1.0","id":"%d-%d-%d","source":"wrk","type":"api.request","subject":"c%05d","time":"%s","data":{}}',
-      id, n, i, (n * 100 + i) % 1000, time)
+      '{"specversion":"1.0","id":"%s-%d-%d-%d","source":"wrk","type":"api.request","subject":"c%05d","time":"%s","data":{}}',
+      run, id, n, i, (n * 100 + i) % 1000, time)
   end
   return wrk.format(nil, "/v1/events", nil, "[" .. table.concat(events, ",") .. "]")
 end
