@@ -99,12 +99,18 @@ import Testing
         #expect(try store.quarantinedEvents().first?.raw == "{\"id\": \"x\u{0}y\"}")
     }
 
-    @Test func aSegmentIsLateWhenItsPeriodClosedBeforeItsTransaction() throws {
+    /// Acme on Starter from April 1, its April closed at May 1.
+    func storeWithAprilClosed() throws -> (Store, Subscription, Instant) {
         let store = try storeWithCustomers()
         let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
         let run = try store.startRun(asOf: now, dryRun: false, at: now)
         let may1 = t("2026-05-01T00:00:00Z")
         #expect(try store.close(subscriptionId: sub.id, customerKey: "acme", billDate: may1, run: run))
+        return (store, sub, may1)
+    }
+
+    @Test func aSegmentIsLateWhenItsPeriodClosedBeforeItsTransaction() throws {
+        let (store, sub, may1) = try storeWithAprilClosed()
         let batch = try store.beginBatch(input: "test", at: may1)
         // April's window is in the closed period, May's is not, whatever the writer thought.
         let pieces = [t("2026-04-20T00:00:00Z"), t("2026-05-02T00:00:00Z")].map {
@@ -298,11 +304,7 @@ import Testing
     }
 
     @Test func lateUsageInTheLogIsFoundAndMarkedBilledLikeFoldedUsage() throws {
-        let store = try storeWithCustomers()
-        let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
-        let run = try store.startRun(asOf: now, dryRun: false, at: now)
-        let may1 = t("2026-05-01T00:00:00Z")
-        #expect(try store.close(subscriptionId: sub.id, customerKey: "acme", billDate: may1, run: run))
+        let (store, sub, may1) = try storeWithAprilClosed()
         let window = t("2026-04-20T00:00:00Z")
         for table in SegmentTable.allCases {
             let batch = try store.beginBatch(input: "test", at: may1)
