@@ -24,6 +24,8 @@ public final class HTTPServer: @unchecked Sendable {
     private let lock = NSLock()
     private var connections: Set<Int32> = []
     private var stopped = false
+    /// Whether `start` began the accept loop (which closes the listener when it ends).
+    private var accepting = false
 
     /// Binds 127.0.0.1:`port` and listens; `start()` begins accepting.
     public init(port: UInt16, handler: @escaping Handler) throws(ServerError) {
@@ -60,28 +62,35 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Starts the accept loop on its own thread and returns.
     public func start() {
+        lock.withLock { accepting = true }
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "http-accept"
         thread.start()
     }
 
-    /// Stops accepting and closes every open connection.
+    /// Stops accepting and ends every open connection. Descriptors are only shut down here and
+    /// closed by the threads that use them: a descriptor closed under a thread still blocked on
+    /// it can be reused for another socket of the process (another server's listener) before
+    /// that thread wakes, which would then accept or cut that socket's connections.
     public func stop() {
         lock.lock()
-        guard !stopped else { lock.unlock(); return }
+        defer { lock.unlock() }
+        guard !stopped else { return }
         stopped = true
-        let open = connections
-        lock.unlock()
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        for fd in open { shutdown(fd, Int32(SHUT_RDWR)) }
+        // With no accept loop to close it, the listener is closed here.
+        if !accepting { close(listener) }
+        // Under the lock: a connection leaves the set before its thread closes it, so every
+        // descriptor here is still open and still this server's.
+        for fd in connections { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let fd = accept(listener, nil, nil)
             if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno == EINTR || errno == ECONNABORTED, !lock.withLock({ stopped }) { continue }
                 return
             }
             lock.lock()
