@@ -222,7 +222,7 @@ public final class Ingestor {
                                                                       state: ingestor.partStates[lane])))
                 }
             }
-            var counts = try add(results.map { try $0.wait() }, group: &group)
+            let counts = try add(results.map { try $0.wait() }, group: &group)
             var summaries = [IngestSummary](repeating: IngestSummary(), count: parts.count)
             for (index, chunk) in chunks.enumerated() {
                 let partFirst = partFirstLines[chunk.part]
@@ -231,7 +231,6 @@ public final class Ingestor {
                 summaries[chunk.part].rejected += counts[index].rejected.count
                 summaries[chunk.part].late += counts[index].late
                 summaries[chunk.part].rejections += counts[index].rejected.map { ($0.line - partFirst + 1, $0.reason) }
-                counts[index].rejected = []
             }
             for index in summaries.indices { summaries[index].rejections = Array(summaries[index].rejections.prefix(100)) }
             var total = IngestSummary()

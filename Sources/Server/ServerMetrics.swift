@@ -22,11 +22,8 @@ final class ServerMetrics: Sendable {
         accepted = registry.makeCounter(name: "tollbooth_events_total", labels: [("outcome", "accepted")], help: "Events received over HTTP, by outcome")
         duplicate = registry.makeCounter(name: "tollbooth_events_total", labels: [("outcome", "duplicate")], help: "Events received over HTTP, by outcome")
         rejected = registry.makeCounter(name: "tollbooth_events_total", labels: [("outcome", "rejected")], help: "Events received over HTTP, by outcome")
-        allowed = registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "allowed"), ("reason", "")], help: "Checks, by outcome and the reason of a denial")
-        denied = Dictionary(uniqueKeysWithValues: Entitlements.Denial.reasons.map { reason in
-            (reason, registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "denied"), ("reason", reason)],
-                                          help: "Checks, by outcome and the reason of a denial"))
-        })
+        allowed = ServerMetrics.checks(registry, outcome: "allowed", reason: "")
+        denied = Dictionary(uniqueKeysWithValues: Entitlements.Denial.reasons.map { ($0, ServerMetrics.checks(registry, outcome: "denied", reason: $0)) })
         commitSizes = registry.makeValueHistogram(name: "tollbooth_commit_events", buckets: [1, 10, 100, 1_000, 10_000, 100_000],
                                                   help: "Events per group commit")
         foldedRows = registry.makeCounter(name: "tollbooth_usage_log_folded_rows_total", help: "Usage log rows folded into the segments")
@@ -43,8 +40,11 @@ final class ServerMetrics: Sendable {
 
     func checked(_ answer: CheckAnswer) {
         guard let denial = answer.denial else { return allowed.increment() }
-        (denied[denial.reason] ?? registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", "denied"), ("reason", denial.reason)],
-                                                       help: "Checks, by outcome and the reason of a denial")).increment()
+        (denied[denial.reason] ?? ServerMetrics.checks(registry, outcome: "denied", reason: denial.reason)).increment()
+    }
+
+    static func checks(_ registry: PrometheusCollectorRegistry, outcome: String, reason: String) -> Counter {
+        registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", outcome), ("reason", reason)], help: "Checks, by outcome and the reason of a denial")
     }
 
     func committed(events: Int) { commitSizes.record(Double(events)) }
