@@ -14,6 +14,7 @@ enum Schema {
         (6, version6, nil),
         (7, version7, nil),
         (8, version8, nil),
+        (9, version9, nil),
     ]
 
     /// The newest schema this build knows.
@@ -569,6 +570,54 @@ enum Schema {
         UNION ALL
         SELECT subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max, latest_time, latest_value, late
         FROM usage_log;
+    """
+
+    /// Stripe, live: the webhook inbox, the newest Stripe event applied to each invoice, and
+    /// subscriptions waiting for a payment method saved through Checkout.
+    static let version9 = """
+    -- Stripe's events as delivered to the webhook route, kept by id: a repeat is answered and
+    -- not applied again. applied_at is set once the event was applied or deliberately ignored
+    -- (outcome says which); an event whose invoice is not issued yet waits, and is tried again.
+    CREATE TABLE stripe_events (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        account TEXT,
+        object_id TEXT,
+        created INTEGER NOT NULL,
+        livemode INTEGER NOT NULL CHECK (livemode IN (0, 1)),
+        payload TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        applied_at INTEGER,
+        outcome TEXT
+    );
+    CREATE INDEX stripe_events_waiting ON stripe_events (received_at) WHERE applied_at IS NULL;
+    -- The `created` time of the newest Stripe event applied to the invoice: an older one that
+    -- would move its state back changes nothing.
+    ALTER TABLE invoices ADD COLUMN stripe_event_created INTEGER;
+
+    -- A subscription asked for through the server for a customer with no saved payment method:
+    -- it waits for the Checkout Session (setup mode) to complete, and then starts under the
+    -- same id. The API key made for the customer then is shown once (api_key_secret is cleared
+    -- by the first read).
+    CREATE TABLE subscription_requests (
+        id TEXT PRIMARY KEY,
+        customer_key TEXT NOT NULL REFERENCES customers (key),
+        plan_key TEXT NOT NULL,
+        plan_version INTEGER NOT NULL,
+        anchor INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('pending_payment', 'started', 'expired', 'failed')),
+        checkout_session_id TEXT UNIQUE,
+        checkout_url TEXT,
+        checkout_expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        api_key_id TEXT,
+        api_key_secret TEXT,
+        failure TEXT,
+        FOREIGN KEY (plan_key, plan_version) REFERENCES plans (key, version)
+    );
+    CREATE INDEX subscription_requests_customer ON subscription_requests (customer_key, status);
     """
 
     /// Rewrites version 1's per-event keys as blocks, then drops the old tables.

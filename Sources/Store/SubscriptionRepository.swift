@@ -42,8 +42,8 @@ extension Store {
 
     func plan(_ key: String, version: Int?, in catalog: Catalog) throws -> Plan {
         guard let plan = catalog.plan(key: key, version: version) else {
-            if let version, catalog.plan(key: key) != nil { throw StoreInputError("plan \(key) has no version \(version)") }
-            throw StoreInputError("no plan \(key) in the catalog: import it with `tollbooth catalog import`")
+            if let version, catalog.plan(key: key) != nil { throw StoreInputError("plan \(key) has no version \(version)", kind: .invalid("version")) }
+            throw StoreInputError("no plan \(key) in the catalog: import it with `tollbooth catalog import`", kind: .invalid("plan"))
         }
         return plan
     }
@@ -60,10 +60,10 @@ extension Store {
     /// Subscribes a customer to a plan from `start` (default `now`). One subscription at a time:
     /// refused while another is in service or scheduled after `start`.
     public func createSubscription(customerKey: String, planKey: String, version: Int?, anchor: Instant?,
-                                   start: Instant?, now: Instant) throws -> Subscription {
+                                   start: Instant?, now: Instant, id: String? = nil) throws -> Subscription {
         try transaction {
             guard let customer = try customer(key: customerKey) else {
-                throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`")
+                throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`", kind: .notFound)
             }
             let catalog = try self.catalog()
             let plan = try plan(planKey, version: version, in: catalog)
@@ -76,10 +76,11 @@ extension Store {
                 let end = existing.subscription.serviceEnd
                 if end == existing.subscription.start { continue }  // cancelled before it began
                 if end.map({ $0 > from }) ?? true {
-                    throw StoreInputError("customer \(customerKey) already has subscription \(existing.id) (plan \(existing.subscription.plan.key)); a customer holds one subscription at a time: change or cancel it")
+                    throw StoreInputError("customer \(customerKey) already has subscription \(existing.id) (plan \(existing.subscription.plan.key)); a customer holds one subscription at a time: change or cancel it",
+                                          kind: .conflict)
                 }
             }
-            let subscription = Subscription(id: Identifier.make("sub"), customerKey: customerKey, plan: plan,
+            let subscription = Subscription(id: id ?? Identifier.make("sub"), customerKey: customerKey, plan: plan,
                                             anchor: anchor ?? from, start: from)
             try insert(subscription, predecessor: nil, at: now)
             return subscription
@@ -94,14 +95,15 @@ extension Store {
 
     func refuseBeforeBilled(_ instant: Instant, customerKey: String, what: String) throws {
         if let billed = try billedThrough(customerKey: customerKey), instant <= billed {
-            throw StoreInputError("customer \(customerKey) is billed through \(billed.rfc3339): \(what) must take effect after that, not at \(instant.rfc3339)")
+            throw StoreInputError("customer \(customerKey) is billed through \(billed.rfc3339): \(what) must take effect after that, not at \(instant.rfc3339)",
+                                  kind: .conflict)
         }
     }
 
     func modifiable(_ id: String) throws -> SubscriptionRecord {
-        guard let record = try subscription(id: id) else { throw StoreInputError("no subscription \(id)") }
+        guard let record = try subscription(id: id) else { throw StoreInputError("no subscription \(id)", kind: .notFound) }
         if let successor = record.successorId {
-            throw StoreInputError("subscription \(id) was changed into \(successor) and is read-only: use \(successor)")
+            throw StoreInputError("subscription \(id) was changed into \(successor) and is read-only: use \(successor)", kind: .conflict)
         }
         return record
     }
@@ -116,7 +118,7 @@ extension Store {
             let old = record.subscription
             let plan = try plan(planKey, version: version, in: catalog())
             if plan.key == old.plan.key, plan.version == old.plan.version {
-                throw StoreInputError("subscription \(id) is already on plan \(plan.key) v\(plan.version)")
+                throw StoreInputError("subscription \(id) is already on plan \(plan.key) v\(plan.version)", kind: .invalid("plan"))
             }
             let customer = try customer(key: old.customerKey)
             if let problem = Subscription.currencyProblem(plan: plan, customerKey: old.customerKey, customerCurrency: customer?.currency ?? old.plan.currency) {
@@ -125,7 +127,7 @@ extension Store {
             let instant = old.changeInstant(to: plan, timing: timing, now: now)
             try refuseBeforeBilled(instant, customerKey: old.customerKey, what: "a plan change")
             if let end = old.serviceEnd, instant >= end {
-                throw StoreInputError("subscription \(id) ends at \(end) before the change at \(instant): reactivate it first")
+                throw StoreInputError("subscription \(id) ends at \(end) before the change at \(instant): reactivate it first", kind: .conflict)
             }
             let successor = Subscription(id: Identifier.make("sub"), customerKey: old.customerKey, plan: plan,
                                          anchor: old.billingAnchor(at: instant), start: instant,
@@ -142,7 +144,7 @@ extension Store {
         try transaction {
             let subscription = try modifiable(id).subscription
             if let end = subscription.end, end <= now {
-                throw StoreInputError("subscription \(id) already ended at \(end)")
+                throw StoreInputError("subscription \(id) already ended at \(end)", kind: .conflict)
             }
             let end = subscription.cancellationEnd(timing: timing ?? .immediate, now: now)
             try refuseBeforeBilled(end, customerKey: subscription.customerKey, what: "a cancellation")
@@ -156,8 +158,10 @@ extension Store {
         try transaction {
             let subscription = try modifiable(id).subscription
             guard subscription.reactivated(at: now) != nil else {
-                if let end = subscription.end { throw StoreInputError("subscription \(id) ended at \(end); subscribe the customer again instead") }
-                throw StoreInputError("subscription \(id) has no pending cancellation")
+                if let end = subscription.end {
+                    throw StoreInputError("subscription \(id) ended at \(end); subscribe the customer again instead", kind: .conflict)
+                }
+                throw StoreInputError("subscription \(id) has no pending cancellation", kind: .conflict)
             }
             try database.run("UPDATE subscriptions SET \"end\" = NULL, updated_at = ? WHERE id = ?", [now.sql, .text(id)])
         }

@@ -109,6 +109,10 @@ public struct Plan: Hashable, Sendable {
         self.metadata = metadata
         self.phases = phases
     }
+
+    /// A plan that bills something in some phase (not free throughout): subscribing to it
+    /// needs a payment method.
+    public var billsSomething: Bool { phases.contains { !$0.isFreeTrial } }
 }
 
 public struct Phase: Hashable, Sendable {

@@ -93,6 +93,11 @@ public struct Event: StripeObject, Hashable {
     public var account: String?
     public var data: Payload
 
+    /// An event from a webhook delivery's body (verify its signature first).
+    public static func decode(_ body: Data) throws(StripeError) -> Event {
+        try StripeJSON.decode(Event.self, from: body, call: "webhook delivery", requestId: nil)
+    }
+
     /// `data.object`'s own `object` field: `invoice`, `checkout.session`…
     public var objectType: String? { data.object["object"]?.string }
 
@@ -143,6 +148,12 @@ extension StripeClient {
         try post(StripeClient.path("/v1/webhook_endpoints", id), params, idempotencyKey: idempotencyKey)
     }
 
+    /// Removes an endpoint (when it is replaced by one with a new signing secret); Stripe stops
+    /// delivering to it at once.
+    public func deleteWebhookEndpoint(_ id: String) throws(StripeError) {
+        let _: DeletedObject = try call(.delete, StripeClient.path("/v1/webhook_endpoints", id))
+    }
+
     /// Needs `rak_event_read`, which is not among the eight permissions: the collect stage reads
     /// invoices instead.
     public func retrieveEvent(_ id: String) throws(StripeError) -> Event {
@@ -152,4 +163,10 @@ extension StripeClient {
     public func listEvents(_ query: EventListQuery = EventListQuery()) throws(StripeError) -> StripeList<Event> {
         try get("/v1/events", query)
     }
+}
+
+/// What Stripe answers a DELETE with.
+public struct DeletedObject: Decodable, Hashable, Sendable {
+    public var id: String
+    public var deleted: Bool
 }
