@@ -49,7 +49,8 @@ let package = Package(
         // Finance reports: xlsx workbooks (libxlsxwriter, constant memory) and CSV.
         .target(name: "Reports", dependencies: ["Billing", "Store", "CXLSXWriter"], exclude: ["README.md"]),
         // The staged bill run and its job ledger.
-        .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", "Stripe", .product(name: "Logging", package: "swift-log")],
+        .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", "Stripe", .product(name: "Logging", package: "swift-log"),
+                                                 .product(name: "Crypto", package: "swift-crypto")],
                 exclude: ["README.md"]),
         // The HTTP server (`tollbooth serve`): events, the entitlement check, credentials, usage.
         .target(name: "Server", dependencies: [
@@ -95,7 +96,7 @@ let package = Package(
         .testTarget(name: "StripeTests", dependencies: ["Stripe", "Billing", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         // Runs the built `tollbooth` executable as a subprocess; depends on no module of the
         // product (only on TestSupport) so it tests the command line exactly as a user meets it.
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Unit tests of the simulator's parsers, and the built `stripe-sim` driven over loopback HTTP.
         .testTarget(name: "StripeSimTests", dependencies: ["StripeSim", "TestSupport"], exclude: ["Fixtures"]),
         // The real Stripe client (libcurl) against the built `stripe-sim`, one simulator per test.

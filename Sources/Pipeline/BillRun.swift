@@ -410,6 +410,11 @@ public final class BillRun {
     /// invoice as it was, for the next run.
     func collect(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
         guard let stripe else { return waitForStripe(.collect) }
+        // What the webhooks delivered first (events the server could not apply yet), then
+        // Stripe's invoices for what a lost webhook missed.
+        let production = settings.environment == .production
+        _ = try StripeInbox(store: store, connection: stripe, now: now, makeAPIKey: { Credentials.newAPIKey(production: production) })
+            .applyWaiting()
         let invoices = try store.collectableInvoices().filter { only?.contains($0.id) ?? true }
         let counts = try Collector(store: store, stripe: stripe.client, now: now).collect(invoices)
         var message = "paid \(counts.paid), payment failed \(counts.paymentFailed), uncollectible \(counts.uncollectible), void \(counts.void), awaiting payment \(counts.open)"

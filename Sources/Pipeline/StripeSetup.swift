@@ -12,15 +12,44 @@ public struct StripeSecrets: Codable, Hashable, Sendable {
     public var webhookEndpointId: String?
     public var webhookSecret: String?
     public var webhookUrl: String?
+    /// Signing secrets of endpoints replaced by a newer one: still accepted for events signed
+    /// before the replacement, for `RetiredWebhookSecret.acceptedFor` (Stripe's 24 hours).
+    public var retiredWebhookSecrets: [RetiredWebhookSecret]?
 
     public init(apiKey: String, account: String, mode: String, webhookEndpointId: String? = nil,
-                webhookSecret: String? = nil, webhookUrl: String? = nil) {
+                webhookSecret: String? = nil, webhookUrl: String? = nil, retiredWebhookSecrets: [RetiredWebhookSecret]? = nil) {
         self.apiKey = apiKey
         self.account = account
         self.mode = mode
         self.webhookEndpointId = webhookEndpointId
         self.webhookSecret = webhookSecret
         self.webhookUrl = webhookUrl
+        self.retiredWebhookSecrets = retiredWebhookSecrets
+    }
+
+    /// The signing secrets a delivery signed at `signedAt` (its `t=`) may use at `now`: the
+    /// current one, and each retired one for events signed before it was retired, within a day
+    /// of its retirement.
+    public func webhookSecrets(signedAt: Int64?, now: Int64) -> [String] {
+        let retired = (retiredWebhookSecrets ?? []).filter { secret in
+            now - secret.retiredAt <= RetiredWebhookSecret.acceptedFor && signedAt.map { $0 <= secret.retiredAt } ?? false
+        }
+        return (webhookSecret.map { [$0] } ?? []) + retired.map(\.secret)
+    }
+}
+
+/// A webhook signing secret replaced when its endpoint was re-created.
+public struct RetiredWebhookSecret: Codable, Hashable, Sendable {
+    public var secret: String
+    /// Unix seconds.
+    public var retiredAt: Int64
+
+    /// As Stripe does when a secret is rolled: the old one keeps working for 24 hours.
+    public static let acceptedFor: Int64 = 86_400
+
+    public init(secret: String, retiredAt: Int64) {
+        self.secret = secret
+        self.retiredAt = retiredAt
     }
 }
 
@@ -138,20 +167,37 @@ public struct StripeSetup: Sendable {
         public let registered: Bool
     }
 
-    /// Verifies the key (GET /v1/account), registers the webhook endpoint once (when
-    /// `stripe.webhookUrl` is set), and stores key and signing secret in the secrets file.
-    public func connect(keyText: String) throws -> Connection {
+    /// The webhook URL Stripe is given: `stripe.webhookUrl`, else the server's webhook route
+    /// on `server.publicUrl`; nil when neither is set.
+    public var webhookUrl: String? {
+        if let url = settings.stripe.webhookUrl { return url }
+        guard var base = settings.server.publicUrl else { return nil }
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + StripeSetup.webhookPath
+    }
+
+    /// The server's webhook route.
+    public static let webhookPath = "/v1/stripe/webhook"
+
+    /// Verifies the key (GET /v1/account), registers the webhook endpoint once (at
+    /// `webhookUrl`, when there is one), and stores key and signing secret in the secrets file.
+    /// With `newWebhookSecret`, or when the URL changed, the endpoint is re-created: the old
+    /// secret stays accepted for events signed before, for a day, and the old endpoint is
+    /// deleted. `name` describes the endpoint in the Dashboard.
+    public func connect(keyText: String, name: String? = nil, newWebhookSecret: Bool = false, now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> Connection {
         let key = try key(keyText)
         let stripe = try client(key)
         let account = try call("verify the key (GET /v1/account)") { () throws(StripeError) in try stripe.retrieveAccount() }
         let stored = try secretsFile.read()
         var secrets = StripeSecrets(apiKey: key.revealed, account: account.id, mode: key.mode.rawValue)
+        let sameAccount = stored?.account == account.id
+        secrets.retiredWebhookSecrets = sameAccount ? stored?.retiredWebhookSecrets?.filter { now - $0.retiredAt <= RetiredWebhookSecret.acceptedFor } : nil
         var endpoint: WebhookEndpoint?
         var registered = false
-        if let url = settings.stripe.webhookUrl {
+        if let url = webhookUrl {
             // Keep the endpoint registered before when it still exists for this account and URL:
             // its signing secret was shown only when it was created.
-            if let stored, stored.account == account.id, stored.webhookUrl == url, let id = stored.webhookEndpointId,
+            if !newWebhookSecret, let stored, sameAccount, stored.webhookUrl == url, let id = stored.webhookEndpointId,
                let secret = stored.webhookSecret,
                let existing = try? stripe.retrieveWebhookEndpoint(id), existing.url == url {
                 endpoint = existing
@@ -160,12 +206,17 @@ public struct StripeSetup: Sendable {
             } else {
                 let created = try call("register the webhook endpoint") { () throws(StripeError) in
                     try stripe.createWebhookEndpoint(
-                        WebhookEndpointCreate(url: url, enabledEvents: StripeSetup.webhookEvents, description: "Tollbooth",
+                        WebhookEndpointCreate(url: url, enabledEvents: StripeSetup.webhookEvents, description: name ?? "Tollbooth",
                                               metadata: ["tollbooth": "webhook"]),
-                        idempotencyKey: "tollbooth-webhook-\(account.id)-\(StripeSetup.digest(url))")
+                        idempotencyKey: "tollbooth-webhook-\(account.id)-\(StripeSetup.digest(url))-\(newWebhookSecret ? String(now) : "first")")
                 }
                 guard let secret = created.secret else {
                     throw StripeSetupError("Stripe registered webhook endpoint \(created.id) without returning its signing secret; delete it in the Dashboard and connect again", isInput: false)
+                }
+                if let stored, sameAccount, let old = stored.webhookSecret, let oldId = stored.webhookEndpointId, oldId != created.id {
+                    // Events already signed with the old secret may still arrive: accepted for a day.
+                    secrets.retiredWebhookSecrets = (secrets.retiredWebhookSecrets ?? []) + [RetiredWebhookSecret(secret: old, retiredAt: now)]
+                    _ = try? stripe.deleteWebhookEndpoint(oldId)
                 }
                 endpoint = created
                 registered = true
@@ -251,8 +302,8 @@ public struct StripeSetup: Sendable {
 
     func webhookCheck(_ stripe: StripeClient, account: String?) -> Check {
         let name = "webhook endpoint"
-        guard let url = settings.stripe.webhookUrl else {
-            return Check(name: name, ready: false, detail: "stripe.webhookUrl is not set: set it to the public URL of `tollbooth serve`'s webhook route, then run `tollbooth stripe connect`")
+        guard let url = webhookUrl else {
+            return Check(name: name, ready: false, detail: "neither server.publicUrl nor stripe.webhookUrl is set: set server.publicUrl to the public URL of `tollbooth serve` (its webhook route is \(StripeSetup.webhookPath)), then run `tollbooth stripe connect`")
         }
         guard let secrets = try? secretsFile.read(), let id = secrets.webhookEndpointId, secrets.webhookSecret != nil,
               account == nil || secrets.account == account else {

@@ -1,6 +1,7 @@
 import Billing
 import Foundation
 import Metering
+import Pipeline
 import Store
 
 /// What the check route decides from, held in memory: credentials by digest, customers and their
@@ -22,7 +23,10 @@ struct AccessSnapshot: Sendable {
 
     static func load(_ store: Store, parts: Set<Part> = Set(Part.allCases), into snapshot: AccessSnapshot = AccessSnapshot()) throws -> AccessSnapshot {
         var snapshot = snapshot
-        snapshot.counters = try store.changeCounters()
+        // Read before the parts, and kept for the parts loaded only: a change committed
+        // meanwhile is loaded again at the next look, never missed.
+        let counters = try store.changeCounters()
+        for part in parts { snapshot.counters[part.rawValue] = counters[part.rawValue] }
         if parts.contains(.attribution) {
             snapshot.catalog = try store.catalog()
             snapshot.subjects = try store.subjectOwners()

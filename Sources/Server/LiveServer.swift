@@ -288,11 +288,8 @@ public final class LiveServer: @unchecked Sendable {
         let version = try store.dataVersion()
         guard version != lastDataVersion else { return }
         lastDataVersion = version
-        let current = state.current
-        let counters = try store.changeCounters()
-        let changed = Set(AccessSnapshot.Part.allCases.filter { counters[$0.rawValue] != current.counters[$0.rawValue] })
+        let changed = try reloadChanged()
         if !changed.isEmpty {
-            state.replace(try AccessSnapshot.load(store, parts: changed, into: current))
             logger.info("reloaded what other writers changed", metadata: ["parts": "\(changed.map(\.rawValue).sorted())"])
         }
         let batches = try store.ingestBatches(after: lastBatch)
@@ -301,6 +298,17 @@ public final class LiveServer: @unchecked Sendable {
             let own = events.ownBatches.union(consumption.ownBatches)
             if batches.contains(where: { !own.contains($0) }) { state.forgetUsage() }
         }
+    }
+
+    /// On the store's queue: reloads the parts of the state whose change counters moved (a
+    /// write of another connection, such as the server's Stripe side); returns them.
+    @discardableResult
+    func reloadChanged() throws -> Set<AccessSnapshot.Part> {
+        let current = state.current
+        let counters = try worker.store.changeCounters()
+        let changed = Set(AccessSnapshot.Part.allCases.filter { counters[$0.rawValue] != current.counters[$0.rawValue] })
+        if !changed.isEmpty { state.replace(try AccessSnapshot.load(worker.store, parts: changed, into: current)) }
+        return changed
     }
 
     /// Watches the store every `interval` until cancelled, and folds the usage log into the

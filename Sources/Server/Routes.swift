@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import Metering
 import NIOCore
+import Pipeline
 import Store
 
 /// Each request's context: Hummingbird's, and the request id every log line carries.
@@ -124,6 +125,7 @@ final class RouteTable: @unchecked Sendable {
 /// metrics. Handlers decode, call the live state, encode.
 struct Routes {
     let live: LiveServer
+    let stripe: StripeLink
     let table: RouteTable
     let reader = ReportReader()
 
@@ -162,6 +164,59 @@ struct Routes {
             return try await usageLink(request, customerKey: try context.parameters.require("key"))
         }
         add(.get, "/portal/usage", to: router) { request, _ in try await usagePage(request) }
+        add(.get, "/portal/checkout/done", to: router) { _, _ in CheckoutPage.response(saved: true) }
+        add(.get, "/portal/checkout/cancelled", to: router) { _, _ in CheckoutPage.response(saved: false) }
+
+        add(.post, StripeSetup.webhookPath, to: router) { request, _ in try await webhook(request) }
+        add(.post, "/setup/stripe", to: router) { request, _ in
+            try authorize(request, .admin)
+            return try await setupStripe(request)
+        }
+        add(.get, "/billing-readiness", to: router) { request, _ in
+            try authorize(request, .admin)
+            return try await billingReadiness()
+        }
+        add(.post, "/setup/stripe/rotate-key", to: router) { request, _ in
+            try authorize(request, .admin)
+            return try await rotateStripeKey(request)
+        }
+
+        add(.post, "/v1/subscriptions", to: router) { request, _ in
+            try authorize(request, .admin)
+            return try await subscribe(request)
+        }
+        add(.get, "/v1/subscriptions/:id", to: router) { request, context in
+            try authorize(request, .admin)
+            return try await subscription(id: try context.parameters.require("id"))
+        }
+        add(.post, "/v1/subscriptions/:id/change", to: router) { request, context in
+            try authorize(request, .admin)
+            return try await changeSubscription(request, id: try context.parameters.require("id"))
+        }
+        add(.post, "/v1/subscriptions/:id/cancel", to: router) { request, context in
+            try authorize(request, .admin)
+            return try await cancelSubscription(request, id: try context.parameters.require("id"))
+        }
+        add(.post, "/v1/subscriptions/:id/reactivate", to: router) { request, context in
+            try authorize(request, .admin)
+            return try await reactivateSubscription(id: try context.parameters.require("id"))
+        }
+        add(.post, "/v1/customers/:key/portal-session", to: router) { request, context in
+            try authorize(request, .admin)
+            return try await portalSession(request, customerKey: try context.parameters.require("key"))
+        }
+        add(.get, "/v1/customers/:key/api-keys", to: router) { request, context in
+            try authorize(request, .admin)
+            return try await apiKeys(customerKey: try context.parameters.require("key"))
+        }
+        add(.post, "/v1/customers/:key/api-keys", to: router) { request, context in
+            try authorize(request, .admin)
+            return try await createAPIKey(customerKey: try context.parameters.require("key"))
+        }
+        add(.delete, "/v1/customers/:key/api-keys/:id", to: router) { request, context in
+            try authorize(request, .admin)
+            return try await revokeAPIKey(customerKey: try context.parameters.require("key"), id: try context.parameters.require("id"))
+        }
     }
 
     private func add(_ method: HTTPRequest.Method, _ path: String, to router: Router<ServerContext>,

@@ -33,7 +33,8 @@ public enum ServerApp {
         let routes = RouteTable()
         router.add(middleware: RequestLogMiddleware(routes: routes))
         router.add(middleware: MetricsMiddleware())
-        Routes(live: live, table: routes).register(on: router)
+        let stripe = try StripeLink(live: live, databasePath: store.database.path)
+        Routes(live: live, stripe: stripe, table: routes).register(on: router)
         let checks = CheckService(live: live, logger: logger)
         let app = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [CheckChannelHandler(checks: checks)])),
                               configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tollbooth"),
@@ -41,7 +42,11 @@ public enum ServerApp {
                               logger: logger)
         await live.foldUsageLog()
         let watcher = Task { await live.watch() }
-        defer { watcher.cancel() }
+        let inbox = Task { await stripe.watch() }
+        defer {
+            watcher.cancel()
+            inbox.cancel()
+        }
         try await app.runService()
         await live.foldUsageLog()
     }

@@ -41,16 +41,23 @@ struct StripeCommand: ParsableCommand {
 
     struct Connect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify a key, register the webhook endpoint once and store both secrets.")
+            abstract: "Verify a key, register the webhook endpoint once and store both secrets.",
+            discussion: """
+                The endpoint is stripe.webhookUrl, or serve's webhook route (/v1/stripe/webhook) on \
+                server.publicUrl. --new-webhook-secret re-creates it with a new signing secret and \
+                deletes the old endpoint; the old secret stays accepted for a day for events signed \
+                before, as Stripe does when a secret is rolled.
+                """)
         @OptionGroup var options: GlobalOptions
+        @Flag(help: "Re-create the webhook endpoint with a new signing secret.") var newWebhookSecret = false
 
         func run() throws {
-            let connection = try StripeCommand.setup(options).connect(keyText: try StripeCommand.givenKey())
+            let connection = try StripeCommand.setup(options).connect(keyText: try StripeCommand.givenKey(), newWebhookSecret: newWebhookSecret)
             printOut("connected to \(connection.account.id) in \(connection.key.mode.rawValue) mode with key \(connection.key)")
             if let endpoint = connection.endpoint {
                 printOut("webhook endpoint \(endpoint.id) \(connection.registered ? "registered" : "already registered"): \(endpoint.url)")
             } else {
-                printOut("webhook endpoint not registered: set stripe.webhookUrl in the settings file and connect again")
+                printOut("webhook endpoint not registered: set server.publicUrl (or stripe.webhookUrl) in the settings file and connect again")
             }
         }
     }

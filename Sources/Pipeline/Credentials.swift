@@ -38,8 +38,23 @@ public enum Credentials {
     }
 
     /// A new API key for an installation (`tb_live_` in production, else `tb_test_`).
-    public static func newAPIKey(production: Bool) -> (secret: String, id: String, digest: String, last4: String) {
+    public static func newAPIKey(production: Bool) -> NewAPIKey {
         let secret = (production ? "tb_live_" : "tb_test_") + randomBase62()
-        return (secret, "key_" + randomBase62(count: 16).lowercased(), digest(secret), String(secret.suffix(4)))
+        return NewAPIKey(id: "key_" + randomBase62(count: 16).lowercased(), digest: digest(secret), last4: String(secret.suffix(4)), secret: secret)
+    }
+}
+
+/// A customer's new API key: the secret to show once and what is stored of it.
+public struct NewAPIKey: Sendable {
+    public let id: String
+    public let digest: String
+    public let last4: String
+    public let secret: String
+
+    public init(id: String, digest: String, last4: String, secret: String) {
+        self.id = id
+        self.digest = digest
+        self.last4 = last4
+        self.secret = secret
     }
 }

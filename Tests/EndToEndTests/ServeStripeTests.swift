@@ -1,0 +1,242 @@
+import Crypto
+import Foundation
+import Testing
+import TestSupport
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `tollbooth serve` and `stripe-sim` talking over real HTTP on loopback: the simulator delivers
+/// its signed webhooks to the server's webhook route, the server calls the simulator's API.
+///
+/// Amounts: the sample catalog's Starter plan bills a 29.00 fee in advance at the start of each
+/// monthly period (2,900 cents in Stripe); Acme's grace for an unpaid invoice is 5 days (its
+/// metadata), the other customers' 3 (the settings' default).
+@Suite(.serialized) struct ServeStripeTests {
+    static let key = "sk_test_serve0000000000001"
+
+    /// A simulator, a served database connected to it (its webhook endpoint at the server's
+    /// route) and an admin and a check token.
+    final class Live {
+        let cli: CLI
+        let simulator: Simulator
+        let server: ServeTests.Served
+        let admin: String
+        let check: String
+
+        init() throws {
+            cli = try CLI()
+            simulator = try Simulator(arguments: ["--limits", "none"])
+            try cli.importFixtures()
+            let stripe: [String: Any] = ["apiBase": simulator.baseURL, "requestsPerSecond": 1000, "endpointRequestsPerSecond": 1000]
+            try Live.writeSettings(cli, ["stripe": stripe])
+            admin = try cli.run("tokens", "create", "--scope", "admin").output
+            check = try cli.run("tokens", "create", "--scope", "check").output
+            server = try ServeTests.Served(cli)
+            // The endpoint is registered at the server's public URL, known once it listens.
+            try Live.writeSettings(cli, ["stripe": stripe, "server": ["publicUrl": server.base]])
+            let connected = try cli.run(["stripe", "connect"], environment: ["TOLLBOOTH_STRIPE_KEY": ServeStripeTests.key])
+            #expect(connected.status == 0 && connected.stdout.contains("\(server.base)/v1/stripe/webhook"), "\(connected)")
+        }
+
+        static func writeSettings(_ cli: CLI, _ settings: [String: Any]) throws {
+            try cli.write("tollbooth.json", String(decoding: try JSONSerialization.data(withJSONObject: settings), as: UTF8.self))
+        }
+
+        /// The stored webhook signing secret.
+        var webhookSecret: String {
+            get throws {
+                let data = try Data(contentsOf: URL(fileURLWithPath: cli.database + ".secrets.json"))
+                return try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["webhookSecret"] as? String)
+            }
+        }
+
+        /// A GET of the simulator's API.
+        func stripe(_ path: String) throws -> [String: Any] {
+            var request = URLRequest(url: URL(string: simulator.baseURL + path)!)
+            request.setValue("Bearer \(ServeStripeTests.key)", forHTTPHeaderField: "Authorization")
+            let (data, _) = try SimulatorControl.send(request)
+            return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        }
+
+        /// Posts a body to the webhook route with `signature` as the Stripe-Signature header (none when nil).
+        func deliver(_ body: Data, signature: String?) throws -> (status: Int, body: [String: Any], data: Data) {
+            try server.call("POST", "/v1/stripe/webhook", body: body, headers: signature.map { ["Stripe-Signature": $0] } ?? [:])
+        }
+
+        /// An event as Stripe renders it, about `object`.
+        func event(_ id: String, type: String, created: Int, object: [String: Any]) throws -> Data {
+            try JSONSerialization.data(withJSONObject: [
+                "id": id, "object": "event", "api_version": "2026-07-29.dahlia", "created": created, "livemode": false,
+                "pending_webhooks": 1, "type": type, "request": ["id": NSNull(), "idempotency_key": NSNull()],
+                "data": ["object": object],
+            ], options: [.sortedKeys])
+        }
+
+        func check(_ apiKey: String) throws -> (status: Int, body: [String: Any], data: Data) {
+            try server.call("POST", "/v1/check", token: check, json: ["apiKey": apiKey, "feature": "api_requests"])
+        }
+
+        func count(_ sql: String) throws -> Int { Int(try cli.sqlite(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+    }
+
+    /// Stripe's signature: HMAC-SHA256 keyed with the whole secret over "{t}.{body}", in hex.
+    static func signature(_ body: Data, secret: String, at timestamp: Int) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
+        return "t=\(timestamp),v1=" + code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static var now: Int { Int(Date().timeIntervalSince1970) }
+
+    func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        } while Date() < deadline
+        return try condition()
+    }
+
+    /// Subscribes Acme to Starter through the server and completes Checkout with `card`;
+    /// returns the subscription id and the API key shown once.
+    func subscribeThroughCheckout(_ live: Live, card: String = "pm_card_visa") throws -> (id: String, apiKey: String) {
+        let created = try live.server.call("POST", "/v1/subscriptions", token: live.admin, json: ["customer": "acme", "plan": "starter"])
+        #expect(created.status == 201, "\(String(decoding: created.data, as: UTF8.self))")
+        #expect(created.body["status"] as? String == "pending_payment")
+        let id = try #require(created.body["id"] as? String)
+        let url = try #require(created.body["checkoutUrl"] as? String)
+        let session = String(try #require(url.firstMatch(of: /cs_[A-Za-z0-9_]+/)).output)
+        try live.simulator.control("POST", "checkout/sessions/\(session)/complete", ["payment_method": card])
+        var first: [String: Any] = [:]
+        #expect(try eventually {
+            first = try live.server.call("GET", "/v1/subscriptions/\(id)", token: live.admin).body
+            return first["status"] as? String == "active"
+        }, "\(first)")
+        let apiKey = try #require((first["apiKey"] as? [String: Any])?["key"] as? String, "\(first)")
+        return (id, apiKey)
+    }
+
+    @Test func aPendingSubscriptionStartsOnlyWhenCheckoutCompletesAndItsKeyIsShownOnce() throws {
+        let live = try Live()
+        let created = try live.server.call("POST", "/v1/subscriptions", token: live.admin, json: ["customer": "acme", "plan": "starter"])
+        #expect(created.status == 201)
+        #expect(created.body["status"] as? String == "pending_payment")
+        let id = try #require(created.body["id"] as? String)
+        #expect((created.body["checkoutUrl"] as? String)?.hasPrefix(live.simulator.baseURL + "/_sim/pages/checkout/cs_") == true, "\(created.body)")
+        // Nothing is in service while Checkout waits.
+        #expect(try live.count("SELECT count(*) FROM subscriptions WHERE customer_key = 'acme'") == 0)
+        let waiting = try live.server.call("GET", "/v1/subscriptions/\(id)", token: live.admin)
+        #expect(waiting.status == 200 && waiting.body["status"] as? String == "pending_payment")
+        #expect(waiting.body["apiKey"] == nil)
+
+        let before = ServeStripeTests.now
+        let session = String(try #require((created.body["checkoutUrl"] as? String)?.firstMatch(of: /cs_[A-Za-z0-9_]+/)).output)
+        try live.simulator.control("POST", "checkout/sessions/\(session)/complete", ["payment_method": "pm_card_visa"])
+        var first: [String: Any] = [:]
+        #expect(try eventually {
+            first = try live.server.call("GET", "/v1/subscriptions/\(id)", token: live.admin).body
+            return first["status"] as? String == "active"
+        }, "\(first)")
+        let start = try #require((first["start"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        #expect(Int(start.timeIntervalSince1970) >= before - 1 && Int(start.timeIntervalSince1970) <= ServeStripeTests.now)
+        let apiKey = try #require((first["apiKey"] as? [String: Any])?["key"] as? String)
+        #expect(apiKey.hasPrefix("tb_test_") && apiKey.count == 40)
+        // Shown the first time only.
+        let second = try live.server.call("GET", "/v1/subscriptions/\(id)", token: live.admin)
+        #expect(second.body["status"] as? String == "active" && second.body["apiKey"] == nil)
+        // The key works at once; the saved card is the Customer's default payment method.
+        let allowed = try live.check(apiKey)
+        #expect(allowed.status == 200 && allowed.body["plan"] as? String == "starter" && allowed.body["subscription"] as? String == id)
+        let customers = try #require(try live.stripe("/v1/customers?limit=10")["data"] as? [[String: Any]])
+        let customer = try #require(customers.first { ($0["metadata"] as? [String: String])?["tollbooth_customer"] == "acme" })
+        let methods = try #require(try live.stripe("/v1/customers/\(customer["id"] as? String ?? "")/payment_methods")["data"] as? [[String: Any]])
+        #expect(methods.count == 1)
+        #expect((customer["invoice_settings"] as? [String: Any])?["default_payment_method"] as? String == methods.first?["id"] as? String)
+        // A second subscription is refused while this one is in service.
+        let again = try live.server.call("POST", "/v1/subscriptions", token: live.admin, json: ["customer": "acme", "plan": "pro"])
+        #expect(again.status == 409, "\(again.body)")
+    }
+
+    @Test func aCardSavedInCheckoutIsChargedByTheNextBillRun() throws {
+        let live = try Live()
+        let (id, _) = try subscribeThroughCheckout(live)
+        let record = try #require(try live.cli.subscriptions(at: "2030-01-01T00:00:00Z").first { $0["id"] as? String == id })
+        let start = try #require((record["start"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        // Its first period's fee is billed in advance at the start, closed once the collection
+        // window (an hour) has passed: 29.00, charged to the card saved in Checkout.
+        let at = ISO8601DateFormatter().string(from: start.addingTimeInterval(2 * 3600))
+        let run = try live.cli.run("run", "--at", at)
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains("collect: paid 1, payment failed 0"), "\(run)")
+        let invoices = try #require(try live.stripe("/v1/invoices?limit=10")["data"] as? [[String: Any]])
+        #expect(invoices.count == 1)
+        #expect(invoices.first?["status"] as? String == "paid" && invoices.first?["amount_paid"] as? Int == 2900, "\(invoices)")
+    }
+
+    @Test func badSignaturesAreRefusedAndNothingIsStored() throws {
+        let live = try Live()
+        let secret = try live.webhookSecret
+        let body = try live.event("evt_sig_1", type: "invoice.paid", created: ServeStripeTests.now, object: ["id": "in_unknown", "object": "invoice"])
+        let now = ServeStripeTests.now
+        var tampered = body
+        tampered[tampered.index(tampered.startIndex, offsetBy: 10)] ^= 0x01
+        let refused: [(String, Data, String?)] = [
+            ("301 s old", body, ServeStripeTests.signature(body, secret: secret, at: now - 301)),
+            ("wrong secret", body, ServeStripeTests.signature(body, secret: "whsec_not_the_secret", at: now)),
+            ("tampered body", tampered, ServeStripeTests.signature(body, secret: secret, at: now)),
+            ("no header", body, nil),
+        ]
+        for (name, sent, header) in refused {
+            let answer = try live.deliver(sent, signature: header)
+            #expect(answer.status == 400, "\(name): \(answer.status) \(String(decoding: answer.data, as: UTF8.self))")
+            #expect(answer.body["type"] as? String == "about:blank", "\(name): a problem document")
+        }
+        #expect(try live.count("SELECT count(*) FROM stripe_events WHERE id = 'evt_sig_1'") == 0)
+        // 299 s old is inside the tolerance: stored, and ignored (no such invoice).
+        let accepted = try live.deliver(body, signature: ServeStripeTests.signature(body, secret: secret, at: now - 299))
+        #expect(accepted.status == 200, "\(String(decoding: accepted.data, as: UTF8.self))")
+        let outcome = try live.cli.sqlite("SELECT outcome FROM stripe_events WHERE id = 'evt_sig_1'")
+        #expect(outcome.hasPrefix("ignored: no invoice of Tollbooth's is in_unknown"), "\(outcome)")
+    }
+
+    @Test func paymentStateFollowsWebhooksAtOnceOnlyForwardWithGraceFromTheFailuresTime() throws {
+        let live = try Live()
+        let (_, apiKey) = try subscribeThroughCheckout(live, card: "pm_card_chargeCustomerFail")
+        let record = try #require(try live.cli.subscriptions(at: "2030-01-01T00:00:00Z").first)
+        let start = try #require((record["start"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        // The run issues the 29.00 invoice; the card declines; Stripe's invoice.payment_failed
+        // reaches the server, which records the failure at the event's time: within the grace.
+        #expect(try live.cli.run("run", "--at", ISO8601DateFormatter().string(from: start.addingTimeInterval(7200))).status == 0)
+        let invoice = try #require((try live.stripe("/v1/invoices?limit=10")["data"] as? [[String: Any]])?.first)
+        let stripeId = try #require(invoice["id"] as? String)
+        #expect(try eventually { try live.count("SELECT count(*) FROM stripe_events WHERE type = 'invoice.payment_failed' AND applied_at IS NOT NULL") == 1 })
+        #expect(try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "payment_failed")
+        #expect(try live.check(apiKey).status == 200)
+
+        // An earlier failure, 10 days ago, delivered late: the grace (5 days) counts from it,
+        // and the next check is refused.
+        let secret = try live.webhookSecret
+        let now = ServeStripeTests.now
+        let early = try live.event("evt_early_failure", type: "invoice.payment_failed", created: now - 10 * 86_400, object: invoice)
+        #expect(try live.deliver(early, signature: ServeStripeTests.signature(early, secret: secret, at: now)).status == 200)
+        #expect(try live.count("SELECT payment_failed_at FROM invoices") == now - 10 * 86_400)
+        let refused = try live.check(apiKey)
+        #expect(refused.status == 403 && (refused.body["detail"] as? String)?.hasPrefix("payment overdue") == true, "\(refused.body)")
+
+        // Delivered twice: applied once.
+        #expect(try live.deliver(early, signature: ServeStripeTests.signature(early, secret: secret, at: now)).body["duplicate"] as? Bool == true)
+        #expect(try live.count("SELECT attempts FROM stripe_events WHERE id = 'evt_early_failure'") == 1)
+
+        // Paid (the customer paid on the hosted page): allowed at once.
+        try live.simulator.control("POST", "invoices/\(stripeId)/pay")
+        #expect(try eventually { try live.check(apiKey).status == 200 })
+        #expect(try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid")
+
+        // A failure event delivered after the payment changes nothing, even a newer one.
+        let late = try live.event("evt_late_failure", type: "invoice.payment_failed", created: ServeStripeTests.now + 5, object: invoice)
+        #expect(try live.deliver(late, signature: ServeStripeTests.signature(late, secret: secret, at: ServeStripeTests.now)).status == 200)
+        #expect(try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid")
+        #expect(try live.cli.sqlite("SELECT outcome FROM stripe_events WHERE id = 'evt_late_failure'").contains("does not move it forward"))
+        #expect(try live.check(apiKey).status == 200)
+    }
+}
