@@ -124,9 +124,7 @@ extension Routes {
     static func signedAt(_ header: String) -> Int64? {
         for part in header.split(separator: ",") {
             let pair = part.split(separator: "=", maxSplits: 1)
-            if pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == "t" {
-                return Int64(pair[1].trimmingCharacters(in: .whitespaces))
-            }
+            if pair.count == 2, pair[0] == "t" { return Int64(pair[1]) }
         }
         return nil
     }

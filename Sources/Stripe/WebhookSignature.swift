@@ -15,21 +15,24 @@ public enum WebhookSignature {
     }
 
     /// Checks `header` against the raw body as received (before any parsing), at `now` (Unix
-    /// seconds). Every v1 value is compared in constant time.
+    /// seconds). Every v1 value is compared in constant time. The header is read as Stripe's
+    /// own libraries read it: items split at commas with nothing trimmed (" v1=" is not a v1),
+    /// the first `t` counts, and a signature is lowercase hex.
     public static func verify(payload: Data, header: String, secret: WebhookSecret, now: Int64,
                               tolerance: Int64 = WebhookSignature.tolerance) throws(WebhookSignatureError) {
-        var timestamp: Int64?
+        var timestamps: [Substring] = []
         var signatures: [Data] = []
-        for part in header.split(separator: ",") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        for part in header.split(separator: ",", omittingEmptySubsequences: false) {
+            let pair = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard pair.count == 2 else { continue }
             switch pair[0] {
-            case "t": timestamp = Int64(pair[1])
+            case "t": timestamps.append(pair[1])
             case "v1": if let bytes = bytes(fromHex: pair[1]) { signatures.append(bytes) }
             default: continue  // v0 and schemes to come are not ours to check
             }
         }
-        guard let timestamp else { throw .malformedHeader("no t=<timestamp>") }
+        guard let first = timestamps.first else { throw .malformedHeader("no t=<timestamp>") }
+        guard let timestamp = Int64(first) else { throw .malformedHeader("t=\(first) is not a number of seconds") }
         guard !signatures.isEmpty else { throw .malformedHeader("no v1=<signature>") }
         let key = SymmetricKey(data: Data(secret.revealed.utf8))
         let signed = signedPayload(payload, timestamp: timestamp)
@@ -53,8 +56,10 @@ public enum WebhookSignature {
         bytes.map { String(format: "%02x", $0) }.joined()
     }
 
-    static func bytes(fromHex text: String) -> Data? {
-        guard text.count.isMultiple(of: 2), !text.isEmpty else { return nil }
+    /// The bytes of lowercase hex text (as Stripe writes signatures); nil for anything else.
+    static func bytes<Text: StringProtocol>(fromHex text: Text) -> Data? {
+        guard text.count.isMultiple(of: 2), !text.isEmpty,
+              text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
         var out = Data(capacity: text.count / 2)
         var index = text.startIndex
         while index < text.endIndex {

@@ -57,7 +57,11 @@ import Testing
         let good = WebhookSignature.header(payload: payload, secret: secret, timestamp: signedAt).split(separator: ",")[1]
         let stale = "v1=" + String(repeating: "ab", count: 32)
         #expect(verify("t=\(signedAt),\(stale),\(good)") == nil)
-        #expect(verify("t=\(signedAt), \(good), v0=deadbeef") == nil)
+        #expect(verify("t=\(signedAt),\(good),v0=deadbeef") == nil)
+        // Read as Stripe's libraries read it: nothing is trimmed, so " v1=" is no v1 at all,
+        // and a signature in capitals is not Stripe's lowercase hex.
+        #expect(verify("t=\(signedAt), \(good)") == .malformedHeader("no v1=<signature>"))
+        #expect(verify("t=\(signedAt),\(good.uppercased().replacingOccurrences(of: "V1=", with: "v1="))") == .malformedHeader("no v1=<signature>"))
         #expect(verify("t=\(signedAt),\(stale),v1=zz") == .noMatchingSignature)
     }
 
@@ -66,7 +70,10 @@ import Testing
         let v1 = good.split(separator: ",")[1]
         #expect(verify("") == .malformedHeader("no t=<timestamp>"))
         #expect(verify(String(v1)) == .malformedHeader("no t=<timestamp>"))
-        #expect(verify("t=yesterday,\(v1)") == .malformedHeader("no t=<timestamp>"))
+        #expect(verify("t=yesterday,\(v1)") == .malformedHeader("t=yesterday is not a number of seconds"))
+        // The first t counts, as in Stripe's libraries.
+        #expect(verify("t=\(signedAt - 5),t=\(signedAt),\(v1)") == .noMatchingSignature)
+        #expect(verify("t=\(signedAt),t=\(signedAt - 5),\(v1)") == nil)
         #expect(verify("t=\(signedAt)") == .malformedHeader("no v1=<signature>"))
         #expect(verify("t=\(signedAt),v1=not-hex") == .malformedHeader("no v1=<signature>"))
         #expect(verify("garbage") == .malformedHeader("no t=<timestamp>"))
