@@ -1,3 +1,4 @@
+import Crypto
 import Billing
 import Foundation
 import Store
@@ -116,15 +117,21 @@ public struct CustomerPayments {
         let session = try connection.client.createCheckoutSetupSession(
             CheckoutSetupSessionCreate(customer: id, currency: currency, successUrl: successUrl, clientReferenceId: customerKey,
                                        metadata: [StripeMapping.customerKey: customerKey]),
-            idempotencyKey: "tollbooth-checkout-\(customerKey)-\(now.seconds)")
+            idempotencyKey: "tollbooth-checkout-\(customerKey)-\(now.seconds)-\(CustomerPayments.digest(successUrl))")
         try store.requestPaymentMethodsCheck(customerKey: customerKey, account: connection.account)
         return (session.id, session.url ?? "")
+    }
+
+    /// Twelve hex digits of SHA-256 of `text`: in an idempotency key, so that two requests in
+    /// the same second that differ in a URL are two requests, and a retry of one is the same.
+    static func digest(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 
     public func portalLink(customerKey: String, returnUrl: String?) throws -> String {
         let (_, id) = try stripeCustomer(customerKey)
         let url = try connection.client.createPortalSession(PortalSessionCreate(customer: id, returnUrl: returnUrl),
-                                                            idempotencyKey: "tollbooth-portal-\(customerKey)-\(now.seconds)").url
+                                                            idempotencyKey: "tollbooth-portal-\(customerKey)-\(now.seconds)-\(CustomerPayments.digest(returnUrl.map { "url:" + $0 } ?? "none"))").url
         try store.requestPaymentMethodsCheck(customerKey: customerKey, account: connection.account)
         return url
     }

@@ -58,10 +58,13 @@ public struct RetiredWebhookSecret: Codable, Hashable, Sendable {
 public struct StripeSetupError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public let isInput: Bool
+    /// Refused because Stripe was never connected (a state to fix first, not a failure).
+    public let isNotConnected: Bool
 
-    public init(_ message: String, isInput: Bool = true) {
+    public init(_ message: String, isInput: Bool = true, isNotConnected: Bool = false) {
         self.message = Redact.secrets(in: message)
         self.isInput = isInput
+        self.isNotConnected = isNotConnected
     }
 
     public var description: String { message }
@@ -233,7 +236,8 @@ public struct StripeSetup: Sendable {
     /// The stored connection; fails with what to do when there is none.
     public func stored() throws -> StripeSecrets {
         guard let secrets = try secretsFile.read() else {
-            throw StripeSetupError("Stripe is not connected: run `tollbooth stripe connect` with the key in $TOLLBOOTH_STRIPE_KEY or on stdin", isInput: false)
+            throw StripeSetupError("Stripe is not connected: run `tollbooth stripe connect` with the key in $TOLLBOOTH_STRIPE_KEY or on stdin",
+                                   isInput: false, isNotConnected: true)
         }
         return secrets
     }

@@ -165,7 +165,7 @@ struct Routes {
         }
         add(.get, "/portal/usage", to: router) { request, _ in try await usagePage(request) }
         add(.get, "/portal/checkout/done", to: router) { _, _ in CheckoutPage.response(saved: true) }
-        add(.get, "/portal/checkout/cancelled", to: router) { _, _ in CheckoutPage.response(saved: false) }
+        add(.get, "/portal/checkout/cancelled", to: router) { request, _ in try await checkoutCancelled(request) }
 
         add(.post, StripeSetup.webhookPath, to: router) { request, _ in try await webhook(request) }
         add(.post, "/setup/stripe", to: router) { request, _ in
@@ -213,9 +213,9 @@ struct Routes {
             try authorize(request, .admin)
             return try await createAPIKey(customerKey: try context.parameters.require("key"))
         }
-        add(.delete, "/v1/customers/:key/api-keys/:id", to: router) { request, context in
+        add(.delete, "/v1/customers/:key/api-keys/:keyId", to: router) { request, context in
             try authorize(request, .admin)
-            return try await revokeAPIKey(customerKey: try context.parameters.require("key"), id: try context.parameters.require("id"))
+            return try await revokeAPIKey(customerKey: try context.parameters.require("key"), id: try context.parameters.require("keyId"))
         }
     }
 

@@ -61,9 +61,12 @@ extension Problem {
         }
     }
 
-    /// A Stripe set-up step refused (the key: 422 on `field`) or failed (502).
+    /// A Stripe set-up step refused (the key: 422 on `field`; not connected yet: 409) or
+    /// failed (502).
     init(_ error: StripeSetupError, field: String = "apiKey") {
-        if error.isInput {
+        if error.isNotConnected {
+            self.init(.conflict, "Conflict", error.message)
+        } else if error.isInput {
             self.init(.unprocessableContent, "Unprocessable Content", error.message, extensions: [("field", .string(field))])
         } else {
             self.init(.badGateway, "Bad Gateway", error.message)
@@ -187,6 +190,21 @@ extension Routes {
         }
         return JSONResponse.make(.ok, .object([("account", .string(rotation.account)), ("key", .string("\(rotation.new)")),
                                                ("previousKey", .string(rotation.old))]))
+    }
+}
+
+extension Routes {
+    /// Checkout's default `cancelUrl`: the customer left without saving a card, so the
+    /// subscription waiting for it (`?subscription=`) is cancelled and never starts, even if
+    /// the same Checkout Session is completed later.
+    func checkoutCancelled(_ request: Request) async throws -> Response {
+        if let id = request.uri.queryParameters.get("subscription"), !id.isEmpty {
+            let now = live.now()
+            try await stripe.run { store in
+                try store.endSubscriptionRequest(id: id, status: .cancelled, reason: "the customer left Checkout without saving a card", at: now)
+            }
+        }
+        return CheckoutPage.response(saved: false)
     }
 }
 

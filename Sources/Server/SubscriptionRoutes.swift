@@ -85,9 +85,9 @@ extension Routes {
 
     /// `POST /v1/customers/{key}/portal-session` `{"returnUrl"?}`: `{"url"}` of a Customer Portal session.
     func portalSession(_ request: Request, customerKey: String) async throws -> Response {
-        let returnUrl = try JSONBody(try await self.body(request)).string("returnUrl")
+        let returnUrl = try JSONBody(try await self.body(request)).string("returnUrl").flatMap { $0.isEmpty ? nil : $0 }
         guard let connection = try stripeConnection() else {
-            throw Problem(.serviceUnavailable, "Service Unavailable", "Stripe is not connected: connect it first (POST /setup/stripe)")
+            throw Problem(.conflict, "Conflict", "Stripe is not connected: connect it first (POST /setup/stripe)")
         }
         let now = live.now()
         let url = try await answering { try await stripe.worker.run { store in
@@ -137,19 +137,19 @@ extension Routes {
             throw Problem(error)
         } catch let error as SubscribeError {
             switch error.kind {
-            case .stripeNotConnected: throw Problem(.serviceUnavailable, "Service Unavailable", error.message)
+            case .stripeNotConnected: throw Problem(.conflict, "Conflict", error.message)
             case .stripeFailed: throw Problem(.badGateway, "Bad Gateway", error.message)
             }
         } catch let error as StripeError {
             throw Problem(.badGateway, "Bad Gateway", "Stripe: \(error.description)")
         } catch let error as StripeSetupError {
-            throw Problem(.badGateway, "Bad Gateway", error.message)
+            throw Problem(error)
         }
     }
 
     func stripeConnection() throws -> StripeConnection? {
         do { return try stripe.connection() } catch let error as StripeSetupError {
-            throw Problem(.badGateway, "Bad Gateway", error.message)
+            throw Problem(error)
         }
     }
 
@@ -162,11 +162,11 @@ extension Routes {
 
     func subscriptionJSON(_ id: String) async throws -> JSON {
         let now = live.now()
-        return try await stripe.worker.run { store in
+        return try await answering { try await stripe.worker.run { store in
             guard let record = try store.subscription(id: id) else { throw StoreInputError("no subscription \(id)", kind: .notFound) }
             let successor = try record.successorId.flatMap { try store.subscription(id: $0) }
             return SubscriptionJSON.subscription(record, successor: successor, now: now)
-        }
+        } }
     }
 
     func adding(apiKey secret: String, id: String, to json: JSON) -> JSON {

@@ -606,7 +606,7 @@ enum Schema {
         plan_key TEXT NOT NULL,
         plan_version INTEGER NOT NULL,
         anchor INTEGER,
-        status TEXT NOT NULL CHECK (status IN ('pending_payment', 'started', 'expired', 'failed')),
+        status TEXT NOT NULL CHECK (status IN ('pending_payment', 'started', 'expired', 'cancelled', 'failed')),
         checkout_session_id TEXT UNIQUE,
         checkout_url TEXT,
         checkout_expires_at INTEGER,

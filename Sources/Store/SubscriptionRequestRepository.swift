@@ -6,7 +6,7 @@ import Foundation
 public struct SubscriptionRequest: Hashable, Sendable {
     public enum Status: String, Hashable, Sendable {
         case pendingPayment = "pending_payment"
-        case started, expired, failed
+        case started, expired, cancelled, failed
     }
 
     public var id: String

@@ -167,7 +167,9 @@ import FoundationNetworking
         let at = ISO8601DateFormatter().string(from: start.addingTimeInterval(2 * 3600))
         let run = try live.cli.run("run", "--at", at)
         #expect(run.status == 0, "\(run)")
-        #expect(run.stdout.contains("collect: paid 1, payment failed 0"), "\(run)")
+        // Paid: seen by the run's collect stage or, first, by the server through invoice.paid.
+        #expect(run.stdout.contains("issue: issued 1,"), "\(run)")
+        #expect(try eventually { try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid" })
         let invoices = try #require(try live.stripe("/v1/invoices?limit=10")["data"] as? [[String: Any]])
         #expect(invoices.count == 1)
         #expect(invoices.first?["status"] as? String == "paid" && invoices.first?["amount_paid"] as? Int == 2900, "\(invoices)")

@@ -181,17 +181,33 @@ extension ServeTests {
 
     @Test func schemathesisFindsNoServerErrorAndNoAnswerThatBreaksTheDocument() throws {
         let (cli, admin, _, _) = try setUpUsage()
+        // Stripe connected (to the simulator), so its routes answer as on a configured
+        // installation; the server's own address is not known yet, any will do for the endpoint.
+        let simulator = try Simulator(arguments: ["--limits", "none"])
+        try ServeStripeTests.Live.writeSettings(cli, [
+            "stripe": ["apiBase": simulator.baseURL, "requestsPerSecond": 1000, "endpointRequestsPerSecond": 1000],
+            "server": ["publicUrl": "http://127.0.0.1:9"],
+        ])
+        let connected = try cli.run(["stripe", "connect"], environment: ["TOLLBOOTH_STRIPE_KEY": ServeStripeTests.key])
+        #expect(connected.status == 0, "\(connected)")
+        let subscription = try cli.sqlite("SELECT id FROM subscriptions").trimmingCharacters(in: .whitespacesAndNewlines)
+        let keyId = try cli.sqlite("SELECT id FROM api_keys").trimmingCharacters(in: .whitespacesAndNewlines)
         let server = try Served(cli, arguments: ["--at", Self.serverNow])
         let tools = try PythonTools.environment("tollbooth-test-tools-venv", packages: ["pillow", "schemathesis"], probe: "import PIL, schemathesis")
         // Real values for the path, the page's token and the check's feature, so the routes answer
-        // more than 404 and 401: Acme, its metered feature, a link valid for a day.
+        // more than 404 and 401: Acme, its metered feature, its subscription and key, a link
+        // valid for a day, the sample catalog's plans.
         let link = try usageLink(server, admin: admin, ttl: "P1D")
         let config = try cli.write("schemathesis.toml", """
             [parameters]
             "path.key" = "acme"
             "path.feature" = "api_requests"
+            "path.id" = "\(subscription)"
+            "path.keyId" = "\(keyId)"
             "query.token" = "\(link.split(separator: "=", maxSplits: 1)[1])"
             "body.feature" = "api_requests"
+            "body.customer" = "acme"
+            "body.plan" = "pro"
             """)
         // Through its module: the environment was renamed into place, so its scripts' #! lines are stale.
         let run = try PythonTools.run(tools + "/bin/python", [
@@ -210,7 +226,7 @@ extension ServeTests {
         // Every operation of the document was tried but GET /openapi.yaml (the document itself,
         // which Schemathesis leaves out), and none only with 404s or 401s.
         let operations = try operations(in: server)
-        #expect(operations == 10 && run.stdout.contains("Tested: \(operations - 1)\n"), "\(run.stdout)")
+        #expect(operations == 25 && run.stdout.contains("Tested: \(operations - 1)\n"), "\(run.stdout)")
         #expect(!run.stdout.contains("Missing test data") && !run.stdout.contains("Authentication failed"), "\(run.stdout)")
         #expect(server.stop() == 0)
     }
