@@ -1,7 +1,7 @@
 /// Control routes under `/_sim/` (no key needed): reset, keys, faults, forced payment outcomes,
-/// Checkout completion, the tax rate table, the request and delivery logs, the clock, direct
-/// invoice edits, and the hosted pages the simulator's links point at. Bodies are JSON or form
-/// encoded.
+/// Checkout completion and expiry, webhook holding and redelivery, the tax rate table, the
+/// request and delivery logs, the clock, direct invoice edits, and the hosted pages the
+/// simulator's links point at. Bodies are JSON or form encoded.
 extension Simulator {
     func control(_ request: HTTPRequest) -> HTTPResponse {
         let requestId = Identifiers.make("req_", 14)
@@ -59,6 +59,18 @@ extension Simulator {
                 body = try forcePayment(id, params, succeed: false)
             } else if let id = match("POST checkout/sessions/*/complete")?.first {
                 body = try completeCheckout(id, params)
+            } else if let id = match("POST checkout/sessions/*/expire")?.first {
+                body = try expireCheckout(id)
+            } else if match("POST webhooks/hold") != nil {
+                body = ["holding": true, "held": .int(Int64(deliverer.hold()))]
+            } else if match("GET webhooks/held") != nil {
+                body = ["data": .array(deliverer.heldDeliveries.map(\.json))]
+            } else if match("POST webhooks/release") != nil {
+                body = try releaseHeld(params)
+            } else if match("POST webhooks/discard") != nil {
+                body = ["discarded": .int(Int64(deliverer.discard()))]
+            } else if let id = match("POST events/*/deliver")?.first {
+                body = try redeliver(id, params)
             } else if let found = match("GET pages/*/*") ?? match("GET pages/*/*/*") {
                 return page(kind: found[0], id: found[1])
             } else {
@@ -230,6 +242,72 @@ extension Simulator {
         }
     }
 
+    /// Expires an open session, as Stripe's expire call or its 24 hours running out would:
+    /// `status` becomes expired, `url` null, and checkout.session.expired is emitted.
+    private func expireCheckout(_ id: String) throws(APIError) -> JSON {
+        guard let account = state.accounts.first(where: { $0.value.checkoutSessions[id] != nil })?.key else {
+            throw .noSuch("checkout.session", id)
+        }
+        return try changing(account) { (accountState: inout AccountState, context: RequestContext) throws(APIError) -> JSON in
+            var session = accountState.checkoutSessions[id]!
+            guard session.status == "open" else {
+                throw .state("Only an open Checkout Session can expire; \(id) is \(session.status).")
+            }
+            session.status = "expired"
+            accountState.checkoutSessions[id] = session
+            let json = session.json(livemode: accountState.livemode)
+            accountState.emit("checkout.session.expired", json, context: context)
+            return json
+        }
+    }
+
+    /// `order` `created` (default) or `reverse`: sends every held delivery in that order and
+    /// stops holding.
+    private func releaseHeld(_ params: Params) throws(APIError) -> JSON {
+        let order = params.text("order") ?? "created"
+        guard order == "created" || order == "reverse" else {
+            throw .invalidRequest("Give `order`: created or reverse.", param: "order")
+        }
+        let released = deliverer.release(reversed: order == "reverse")
+        return ["released": .int(Int64(released)), "order": .string(order)]
+    }
+
+    /// Sends a stored event again, to the endpoints that want its type or only to `endpoint`
+    /// (named, it gets the event whatever its `enabled_events`): `times` copies (1 to 10, default
+    /// 1), the first after `delay_ms`, signed `signature_age` seconds in the past. Held
+    /// deliveries do not hold these back.
+    private func redeliver(_ id: String, _ params: Params) throws(APIError) -> JSON {
+        guard let accountState = state.accounts.values.first(where: { $0.events[id] != nil }),
+              let event = accountState.events[id] else {
+            throw .noSuch("event", id)
+        }
+        let times = try wholeNumber(params, "times", default: 1, in: 1...10)
+        let delay = try wholeNumber(params, "delay_ms", default: 0, in: 0...600_000)
+        let age = try wholeNumber(params, "signature_age", default: 0, in: 0...31_536_000)
+        let targets: [DeliveryTarget]
+        if let endpointId = params.text("endpoint") {
+            guard let endpoint = accountState.webhookEndpoints[endpointId] else {
+                throw .noSuch("webhook endpoint", endpointId, param: "endpoint")
+            }
+            targets = [endpoint.target]
+        } else {
+            targets = accountState.webhookEndpoints.oldestFirst.filter { $0.wants(event.type) }.map(\.target)
+        }
+        let queued = deliverer.redeliver(event: event.json(livemode: accountState.livemode), eventId: event.id, type: event.type,
+                                         to: targets, times: Int(times), delay: Double(delay) / 1000, signatureAge: age)
+        return ["event": .string(id), "queued": .int(Int64(queued))]
+    }
+
+    /// A whole-number control parameter within `range`, or `fallback` when it is not given.
+    private func wholeNumber(_ params: Params, _ name: String, default fallback: Int64,
+                             in range: ClosedRange<Int64>) throws(APIError) -> Int64 {
+        guard let text = params.text(name) else { return fallback }
+        guard let value = Int64(text), range.contains(value) else {
+            throw .invalidRequest("`\(name)` is a whole number from \(range.lowerBound) to \(range.upperBound).", param: name)
+        }
+        return value
+    }
+
     /// An invoice Tollbooth did not make (an orphan): `customer`, `currency`, `amount` (one
     /// line), `status` (default open), `metadata`, `account`. No events.
     private func plantInvoice(_ params: Params) throws(APIError) -> JSON {
@@ -317,6 +395,7 @@ extension Simulator {
             }
             if let session = accountState.checkoutSessions[id] {
                 lines.append("Checkout Session (setup) for \(session.customer ?? "a new customer"): \(session.status). Complete it with POST /_sim/checkout/sessions/\(id)/complete.")
+                if let cancelURL = session.cancelURL { lines.append("Cancel: \(cancelURL)") }
             }
             if let session = accountState.portalSessions[id] {
                 lines.append("Customer portal for \(session.customer).")

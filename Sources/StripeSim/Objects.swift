@@ -300,6 +300,9 @@ struct WebhookEndpoint: Sendable {
         !disabled && enabledEvents.contains { $0 == "*" || $0 == type }
     }
 
+    /// Where the deliverer sends to it.
+    var target: DeliveryTarget { DeliveryTarget(endpoint: id, url: url, secret: secret) }
+
     func json(livemode: Bool, withSecret: Bool = false) -> JSON {
         var json: JSON = [
             "id": .string(id), "object": "webhook_endpoint",

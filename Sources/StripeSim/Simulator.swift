@@ -240,7 +240,8 @@ public final class Simulator: @unchecked Sendable {
         return (status, bytes)
     }
 
-    /// Queues the events the last call made for every endpoint that wants them.
+    /// Queues the events the last call made for every endpoint that wants them (or holds them,
+    /// after `POST /_sim/webhooks/hold`).
     func deliverEvents(of account: inout AccountState) {
         let events = account.undelivered
         account.undelivered = []
@@ -249,7 +250,7 @@ public final class Simulator: @unchecked Sendable {
         for event in events {
             for endpoint in endpoints where endpoint.wants(event.type) {
                 deliverer.enqueue(event: event.json(livemode: account.livemode), eventId: event.id, type: event.type,
-                                  endpoint: endpoint.id, url: endpoint.url, secret: endpoint.secret)
+                                  target: endpoint.target)
             }
         }
     }
