@@ -119,7 +119,7 @@ public struct StripeSetup: Sendable {
     /// The webhook events Tollbooth handles (DESIGN.md "Webhooks").
     public static let webhookEvents = [
         "invoice.paid", "invoice.payment_failed", "invoice.payment_action_required", "invoice.marked_uncollectible",
-        "invoice.voided", "invoice.finalized", "invoice.finalization_failed", "checkout.session.completed",
+        "invoice.voided", "invoice.finalized", "invoice.finalization_failed", "checkout.session.completed", "checkout.session.expired",
     ]
 
     public let settings: Settings

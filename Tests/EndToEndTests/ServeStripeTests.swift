@@ -78,6 +78,11 @@ import FoundationNetworking
         }
 
         func count(_ sql: String) throws -> Int { Int(try cli.sqlite(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+
+        /// The status of the only local invoice.
+        var status: String {
+            get throws { try cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
     }
 
     /// Stripe's signature: HMAC-SHA256 keyed with the whole secret over "{t}.{body}", in hex.
@@ -261,5 +266,99 @@ import FoundationNetworking
         #expect(try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid")
         #expect(try live.cli.sqlite("SELECT outcome FROM stripe_events WHERE id = 'evt_late_failure'").contains("does not move it forward"))
         #expect(try live.check(apiKey).status == 200)
+    }
+
+    /// Bills Acme's first Starter period (29.00) with a card that declines, and waits until the
+    /// server has applied Stripe's invoice.payment_failed; returns the Stripe invoice's id and
+    /// the subscription's start.
+    func billWithADecliningCard(_ live: Live) throws -> (stripeId: String, apiKey: String, start: Date) {
+        let (_, apiKey) = try subscribeThroughCheckout(live, card: "pm_card_chargeCustomerFail")
+        let record = try #require(try live.cli.subscriptions(at: "2030-01-01T00:00:00Z").first)
+        let start = try #require((record["start"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        #expect(try live.cli.run("run", "--at", ISO8601DateFormatter().string(from: start.addingTimeInterval(7200))).status == 0)
+        let invoice = try #require((try live.stripe("/v1/invoices?limit=10")["data"] as? [[String: Any]])?.first)
+        #expect(try eventually { try live.status == "payment_failed" })
+        return (try #require(invoice["id"] as? String), apiKey, start)
+    }
+
+    /// The held deliveries' event ids of `type`.
+    func held(_ live: Live, _ type: String) throws -> [String] {
+        let rows = try #require(try live.simulator.control("GET", "webhooks/held")["data"] as? [[String: Any]])
+        return rows.filter { $0["type"] as? String == type }.compactMap { $0["event"] as? String }
+    }
+
+    @Test func eventsDeliveredOutOfOrderOnlyMoveForward() throws {
+        let live = try Live()
+        let (stripeId, apiKey, _) = try billWithADecliningCard(live)
+        // The customer pays on the hosted page, then the next retry fails: Stripe's events are
+        // held and arrive in reverse, the failure after the payment.
+        try live.simulator.control("POST", "webhooks/hold")
+        try live.simulator.control("POST", "invoices/\(stripeId)/pay")
+        let paid = try #require(try held(live, "invoice.paid").first)
+        let failure = try live.event("evt_retry_failure", type: "invoice.payment_failed", created: ServeStripeTests.now, object:
+            try #require(try live.stripe("/v1/invoices/\(stripeId)") as [String: Any]?))
+        #expect(try live.simulator.control("POST", "webhooks/release", ["order": "reverse"])["released"] as? Int ?? 0 >= 1)
+        #expect(try eventually { try live.status == "paid" })
+        #expect(try live.count("SELECT count(*) FROM stripe_events WHERE id = '\(paid)' AND outcome LIKE 'applied: %'") == 1)
+        // A failure delivered after the payment (signed now by the endpoint's secret) changes nothing.
+        let answer = try live.deliver(failure, signature: ServeStripeTests.signature(failure, secret: try live.webhookSecret, at: ServeStripeTests.now))
+        #expect(answer.status == 200 && (answer.body["outcome"] as? String)?.hasPrefix("ignored: ") == true, "\(answer.body)")
+        #expect(try live.status == "paid")
+        #expect(try live.check(apiKey).status == 200)
+    }
+
+    @Test func aLostWebhookIsBackfilledByCollectAndRedeliveriesAreRefusedWhenStaleAndAppliedOnce() throws {
+        let live = try Live()
+        let (stripeId, _, start) = try billWithADecliningCard(live)
+        // The invoice.paid webhook is lost.
+        try live.simulator.control("POST", "webhooks/hold")
+        try live.simulator.control("POST", "invoices/\(stripeId)/pay")
+        let paid = try #require(try held(live, "invoice.paid").first)
+        #expect(try live.simulator.control("POST", "webhooks/discard")["discarded"] as? Int ?? 0 >= 1)
+        // Stripe retries it with a signature 301 s old: 400 each time, nothing stored.
+        try live.simulator.control("POST", "events/\(paid)/deliver", ["signature_age": 301])
+        #expect(try eventually {
+            let deliveries = try #require(try live.simulator.control("GET", "deliveries")["data"] as? [[String: Any]])
+            return deliveries.contains { $0["event"] as? String == paid && $0["status"] as? Int == 400 }
+        })
+        #expect(try live.count("SELECT count(*) FROM stripe_events WHERE id = '\(paid)'") == 0)
+        #expect(try live.status == "payment_failed")
+        // The next run's collect stage reads the invoice from Stripe: paid.
+        let run = try live.cli.run("run", "--at", ISO8601DateFormatter().string(from: start.addingTimeInterval(3 * 3600)))
+        #expect(run.status == 0 && run.stdout.contains("collect: paid 1,"), "\(run)")
+        #expect(try live.status == "paid")
+        // Delivered twice, signed now: stored once, and it changes nothing (already paid).
+        try live.simulator.control("POST", "events/\(paid)/deliver", ["times": 2])
+        #expect(try eventually {
+            let deliveries = try #require(try live.simulator.control("GET", "deliveries")["data"] as? [[String: Any]])
+            return deliveries.filter { $0["event"] as? String == paid && $0["status"] as? Int == 200 }.count == 2
+        })
+        #expect(try live.count("SELECT count(*) FROM stripe_events WHERE id = '\(paid)'") == 1)
+        #expect(try live.count("SELECT attempts FROM stripe_events WHERE id = '\(paid)'") == 1)
+        #expect(try live.status == "paid")
+    }
+
+    @Test func anAbandonedCheckoutLeavesNothingInService() throws {
+        let live = try Live()
+        // Expired: Stripe's checkout.session.expired ends the waiting subscription.
+        let first = try live.server.call("POST", "/v1/subscriptions", token: live.admin, json: ["customer": "acme", "plan": "starter"])
+        let firstId = try #require(first.body["id"] as? String)
+        let session = String(try #require((first.body["checkoutUrl"] as? String)?.firstMatch(of: /cs_[A-Za-z0-9_]+/)).output)
+        try live.simulator.control("POST", "checkout/sessions/\(session)/expire")
+        #expect(try eventually { try live.server.call("GET", "/v1/subscriptions/\(firstId)", token: live.admin).body["status"] as? String == "expired" })
+        // Cancelled: the customer comes back through the cancel URL; completing that Checkout
+        // later still starts nothing.
+        let second = try live.server.call("POST", "/v1/subscriptions", token: live.admin, json: ["customer": "acme", "plan": "starter"])
+        let secondId = try #require(second.body["id"] as? String)
+        let secondSession = String(try #require((second.body["checkoutUrl"] as? String)?.firstMatch(of: /cs_[A-Za-z0-9_]+/)).output)
+        let page = try live.server.call("GET", "/portal/checkout/cancelled?subscription=\(secondId)")
+        #expect(page.status == 200 && String(decoding: page.data, as: UTF8.self).contains("Checkout cancelled"))
+        let cancelled = try live.server.call("GET", "/v1/subscriptions/\(secondId)", token: live.admin)
+        #expect(cancelled.body["status"] as? String == "cancelled" && cancelled.body["checkoutUrl"] is NSNull, "\(cancelled.body)")
+        try live.simulator.control("POST", "checkout/sessions/\(secondSession)/complete", ["payment_method": "pm_card_visa"])
+        #expect(try eventually { try live.count("SELECT count(*) FROM stripe_events WHERE type = 'checkout.session.completed' AND applied_at IS NOT NULL") == 1 })
+        #expect(try live.count("SELECT count(*) FROM subscriptions") == 0)
+        #expect(try live.count("SELECT count(*) FROM api_keys") == 0)
+        #expect(try live.server.call("GET", "/v1/subscriptions/\(secondId)", token: live.admin).body["status"] as? String == "cancelled")
     }
 }
