@@ -122,7 +122,7 @@ public struct StripeSetup: Sendable {
         "invoice.voided", "invoice.finalized", "invoice.finalization_failed", "checkout.session.completed", "checkout.session.expired",
     ]
 
-    public let settings: Settings
+    public private(set) var settings: Settings
     public let secretsFile: SecretsFile
     public let logger: Logger
     /// Builds a client for a key; tests may hand in a fake transport.
@@ -168,6 +168,15 @@ public struct StripeSetup: Sendable {
         public let endpoint: WebhookEndpoint?
         /// True when the endpoint was registered by this call rather than found.
         public let registered: Bool
+    }
+
+    /// The same set-up for a server reached at `base` when the settings name no public URL
+    /// (`POST /setup/stripe` registers the webhook at the address it was called on).
+    public func reached(at base: String) -> StripeSetup {
+        guard settings.stripe.webhookUrl == nil, settings.server.publicUrl == nil else { return self }
+        var copy = self
+        copy.settings.server.publicUrl = base
+        return copy
     }
 
     /// The webhook URL Stripe is given: `stripe.webhookUrl`, else the server's webhook route
@@ -227,6 +236,12 @@ public struct StripeSetup: Sendable {
                 secrets.webhookSecret = secret.revealed
             }
             secrets.webhookUrl = url
+        } else if let stored, sameAccount {
+            // No URL to register here (a command run without the server's settings): the
+            // endpoint registered before stays, with its secrets.
+            secrets.webhookUrl = stored.webhookUrl
+            secrets.webhookEndpointId = stored.webhookEndpointId
+            secrets.webhookSecret = stored.webhookSecret
         }
         try secretsFile.write(secrets)
         logger.info("stripe connected", metadata: ["stripe.account": "\(account.id)", "stripe.mode": "\(key.mode.rawValue)"])

@@ -174,7 +174,7 @@ struct Routes {
         }
         add(.get, "/billing-readiness", to: router) { request, _ in
             try authorize(request, .admin)
-            return try await billingReadiness()
+            return try await billingReadiness(request)
         }
         add(.post, "/setup/stripe/rotate-key", to: router) { request, _ in
             try authorize(request, .admin)

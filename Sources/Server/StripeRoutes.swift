@@ -138,7 +138,7 @@ extension Routes {
     func setupStripe(_ request: Request) async throws -> Response {
         let body = try JSONBody(try await self.body(request))
         let key = try body.requiredString("apiKey"), name = try body.string("name")
-        let setup = stripe.setup
+        let setup = stripe.setup.reached(at: publicBase(request))
         let connection: StripeSetup.Connection
         do {
             connection = try await stripe.worker.run { _ in try setup.connect(keyText: key, name: name) }
@@ -159,8 +159,8 @@ extension Routes {
     }
 
     /// `GET /billing-readiness`: `tollbooth stripe readiness` as JSON.
-    func billingReadiness() async throws -> Response {
-        let setup = stripe.setup, environment = stripe.environment
+    func billingReadiness(_ request: Request) async throws -> Response {
+        let setup = stripe.setup.reached(at: publicBase(request)), environment = stripe.environment
         let checks: [StripeSetup.Check]
         do {
             checks = try await stripe.worker.run { _ in try setup.readiness(environment: environment) }

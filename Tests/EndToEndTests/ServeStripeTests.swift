@@ -24,7 +24,8 @@ import FoundationNetworking
         let admin: String
         let check: String
 
-        init() throws {
+        /// `connect: false` leaves Stripe unconnected and the server without a public URL.
+        init(connect: Bool = true) throws {
             cli = try CLI()
             simulator = try Simulator(arguments: ["--limits", "none"])
             try cli.importFixtures()
@@ -33,6 +34,7 @@ import FoundationNetworking
             admin = try cli.run("tokens", "create", "--scope", "admin").output
             check = try cli.run("tokens", "create", "--scope", "check").output
             server = try ServeTests.Served(cli)
+            guard connect else { return }
             // The endpoint is registered at the server's public URL, known once it listens.
             try Live.writeSettings(cli, ["stripe": stripe, "server": ["publicUrl": server.base]])
             let connected = try cli.run(["stripe", "connect"], environment: ["TOLLBOOTH_STRIPE_KEY": ServeStripeTests.key])
@@ -360,5 +362,70 @@ import FoundationNetworking
         #expect(try live.count("SELECT count(*) FROM subscriptions") == 0)
         #expect(try live.count("SELECT count(*) FROM api_keys") == 0)
         #expect(try live.server.call("GET", "/v1/subscriptions/\(secondId)", token: live.admin).body["status"] as? String == "cancelled")
+    }
+
+    @Test func theSetupAPIConnectsReportsReadinessAndRotatesTheKeyWithoutShowingIt() throws {
+        let live = try Live(connect: false)
+        let before = try live.server.call("GET", "/billing-readiness", token: live.admin)
+        #expect(before.status == 200 && before.body["ready"] as? Bool == false, "\(before.body)")
+        #expect(((before.body["checks"] as? [[String: Any]])?.first?["detail"] as? String)?.hasPrefix("Stripe is not connected") == true)
+        // The commands' rules: a publishable key, a live key in a test installation.
+        for (key, detail) in [("pk_test_" + String(repeating: "a", count: 24), "a publishable key, pk_, cannot call the API"), ("sk_live_" + String(repeating: "b", count: 24), "live-mode key")] {
+            let refused = try live.server.call("POST", "/setup/stripe", token: live.admin, json: ["apiKey": key])
+            #expect(refused.status == 422 && refused.body["field"] as? String == "apiKey", "\(refused.body)")
+            #expect((refused.body["detail"] as? String)?.contains(detail) == true && !String(decoding: refused.data, as: UTF8.self).contains(key),
+                    "\(refused.body)")
+        }
+        let rotatedBeforeConnect = try live.server.call("POST", "/setup/stripe/rotate-key", token: live.admin, json: ["apiKey": ServeStripeTests.key])
+        #expect(rotatedBeforeConnect.status == 409, "\(rotatedBeforeConnect.body)")
+        // Connected: the webhook endpoint at the address the server was called on.
+        let connected = try live.server.call("POST", "/setup/stripe", token: live.admin, json: ["apiKey": ServeStripeTests.key, "name": "Acme API"])
+        #expect(connected.status == 200, "\(connected.body)")
+        #expect(connected.body["account"] as? String == "acct_1TbSimulator0000" && connected.body["mode"] as? String == "test")
+        let endpoint = try #require(connected.body["webhookEndpoint"] as? [String: Any])
+        #expect(endpoint["url"] as? String == live.server.base + "/v1/stripe/webhook" && endpoint["registered"] as? Bool == true)
+        let ready = try live.server.call("GET", "/billing-readiness", token: live.admin)
+        let failing = (ready.body["checks"] as? [[String: Any]] ?? []).filter { $0["ok"] as? Bool != true }
+        #expect(ready.body["ready"] as? Bool == true && failing.isEmpty, "\(failing)")
+        // Rotation: the same key is refused, another key of the account taken.
+        let second = "sk_test_serve0000000000002"
+        let same = try live.server.call("POST", "/setup/stripe/rotate-key", token: live.admin, json: ["apiKey": ServeStripeTests.key])
+        #expect(same.status == 422 && (same.body["detail"] as? String)?.contains("already connected") == true, "\(same.body)")
+        let rotated = try live.server.call("POST", "/setup/stripe/rotate-key", token: live.admin, json: ["apiKey": second])
+        #expect(rotated.status == 200 && rotated.body["account"] as? String == "acct_1TbSimulator0000", "\(rotated.body)")
+        // Only a check token: 403.
+        #expect(try live.server.call("POST", "/setup/stripe", token: live.check, json: ["apiKey": second]).status == 403)
+        // No answer and no log line holds a key or the signing secret.
+        let secret = try live.webhookSecret
+        for answer in [connected, ready, rotated, same] {
+            let text = String(decoding: answer.data, as: UTF8.self)
+            #expect(!text.contains(ServeStripeTests.key) && !text.contains(second) && !text.contains(secret), "\(text)")
+        }
+        let log = try String(contentsOf: live.cli.folder.appendingPathComponent("serve.log"), encoding: .utf8)
+        #expect(!log.contains(ServeStripeTests.key) && !log.contains(second) && !log.contains(secret))
+        #expect(log.contains("/setup/stripe"))
+    }
+
+    @Test func aRotatedSigningSecretStillVerifiesEventsSignedBeforeTheRotation() throws {
+        let live = try Live()
+        let old = try live.webhookSecret
+        let rotatedAt = ServeStripeTests.now
+        let rotation = try live.cli.run(["stripe", "connect", "--new-webhook-secret"], environment: ["TOLLBOOTH_STRIPE_KEY": ServeStripeTests.key])
+        #expect(rotation.status == 0, "\(rotation)")
+        let new = try live.webhookSecret
+        #expect(new != old && new.hasPrefix("whsec_"))
+        // One endpoint remains: the old one is deleted.
+        let endpoints = try #require(try live.stripe("/v1/webhook_endpoints")["data"] as? [[String: Any]])
+        #expect(endpoints.count == 1)
+        func delivery(_ id: String, secret: String, at time: Int) throws -> Int {
+            let body = try live.event(id, type: "customer.updated", created: time, object: ["id": "cus_x", "object": "customer"])
+            return try live.deliver(body, signature: ServeStripeTests.signature(body, secret: secret, at: time)).status
+        }
+        // Signed with the old secret before the rotation (in flight when it happened): taken.
+        #expect(try delivery("evt_before_rotation", secret: old, at: rotatedAt - 5) == 200)
+        // Signed with the old secret after it: refused. The new secret: taken.
+        #expect(try delivery("evt_after_rotation_old", secret: old, at: ServeStripeTests.now + 2) == 400)
+        #expect(try delivery("evt_after_rotation_new", secret: new, at: ServeStripeTests.now) == 200)
+        #expect(try live.count("SELECT count(*) FROM stripe_events WHERE id LIKE 'evt_%rotation%'") == 2)
     }
 }
