@@ -428,4 +428,64 @@ import FoundationNetworking
         #expect(try delivery("evt_after_rotation_new", secret: new, at: ServeStripeTests.now) == 200)
         #expect(try live.count("SELECT count(*) FROM stripe_events WHERE id LIKE 'evt_%rotation%'") == 2)
     }
+
+    /// The subscription and key routes with the command line's rules: Acme on Starter through
+    /// Checkout, then a second key, an upgrade to Pro (immediate), a cancellation at the period
+    /// end and its reactivation, an immediate cancellation.
+    @Test func subscriptionAndKeyRoutesFollowTheCommandLinesRules() throws {
+        let live = try Live()
+        let (id, firstKey) = try subscribeThroughCheckout(live)
+        let admin = live.admin
+        // Keys: listed without their secrets, a new one shown once, revoked at once.
+        let listed = try live.server.call("GET", "/v1/customers/acme/api-keys", token: admin)
+        let keys = try #require(listed.body["data"] as? [[String: Any]])
+        #expect(listed.status == 200 && keys.count == 1 && keys.first?["last4"] as? String == String(firstKey.suffix(4)))
+        #expect(!String(decoding: listed.data, as: UTF8.self).contains(firstKey))
+        let made = try live.server.call("POST", "/v1/customers/acme/api-keys", token: admin)
+        let secondKey = try #require(made.body["key"] as? String)
+        let secondId = try #require(made.body["id"] as? String)
+        #expect(made.status == 201 && secondKey.hasPrefix("tb_test_") && secondKey != firstKey)
+        #expect(try live.check(secondKey).status == 200)
+        #expect(try live.server.call("DELETE", "/v1/customers/acme/api-keys/\(secondId)", token: admin).status == 200)
+        let revoked = try live.check(secondKey)
+        #expect(revoked.status == 403 && (revoked.body["detail"] as? String)?.hasPrefix("invalid key") == true, "\(revoked.body)")
+        #expect(try live.server.call("DELETE", "/v1/customers/acme/api-keys/\(secondId)", token: admin).status == 404)
+        #expect(try live.server.call("GET", "/v1/customers/nobody/api-keys", token: admin).status == 404)
+
+        // Errors: an unknown subscription in the path 404; an unknown customer or plan in the
+        // body 422 on that field; a bad timing 422 on "timing"; nothing to reactivate 409.
+        #expect(try live.server.call("GET", "/v1/subscriptions/sub_nope", token: admin).status == 404)
+        let nobody = try live.server.call("POST", "/v1/subscriptions", token: admin, json: ["customer": "nobody", "plan": "starter"])
+        #expect(nobody.status == 422 && nobody.body["field"] as? String == "customer", "\(nobody.body)")
+        let badPlan = try live.server.call("POST", "/v1/subscriptions/\(id)/change", token: admin, json: ["plan": "platinum"])
+        #expect(badPlan.status == 422 && badPlan.body["field"] as? String == "plan", "\(badPlan.body)")
+        let badTiming = try live.server.call("POST", "/v1/subscriptions/\(id)/cancel", token: admin, json: ["timing": "someday"])
+        #expect(badTiming.status == 422 && badTiming.body["field"] as? String == "timing", "\(badTiming.body)")
+        #expect(try live.server.call("POST", "/v1/subscriptions/\(id)/reactivate", token: admin).status == 409)
+
+        // An upgrade is immediate: the successor is in service and the check says so.
+        let changed = try live.server.call("POST", "/v1/subscriptions/\(id)/change", token: admin, json: ["plan": "pro"])
+        #expect(changed.status == 200 && changed.body["planKey"] as? String == "pro" && changed.body["status"] as? String == "active", "\(changed.body)")
+        let successor = try #require(changed.body["id"] as? String)
+        #expect(try live.check(firstKey).body["plan"] as? String == "pro")
+        #expect(try live.server.call("POST", "/v1/subscriptions/\(id)/cancel", token: admin, json: [:]).status == 409, "the old one is read-only")
+
+        // Cancelled at the period end (as a portal does): access until then; reactivated.
+        let atEnd = try live.server.call("POST", "/v1/subscriptions/\(successor)/cancel", token: admin, json: ["timing": "next_billing_cycle"])
+        #expect(atEnd.status == 200 && atEnd.body["pendingCancel"] is String && atEnd.body["status"] as? String == "canceled", "\(atEnd.body)")
+        #expect(try live.check(firstKey).status == 200)
+        let reactivated = try live.server.call("POST", "/v1/subscriptions/\(successor)/reactivate", token: admin)
+        #expect(reactivated.status == 200 && reactivated.body["pendingCancel"] is NSNull && reactivated.body["status"] as? String == "active")
+
+        // The portal session: a Customer Portal URL of the simulator.
+        let portal = try live.server.call("POST", "/v1/customers/acme/portal-session", token: admin, json: ["returnUrl": "https://example.com/account"])
+        #expect(portal.status == 200 && (portal.body["url"] as? String)?.hasPrefix(live.simulator.baseURL) == true, "\(portal.body)")
+        #expect(try live.server.call("POST", "/v1/customers/nobody/portal-session", token: admin, json: [:]).status == 404)
+
+        // Cancelled with no timing: at once, and the next check is refused.
+        let now = try live.server.call("POST", "/v1/subscriptions/\(successor)/cancel", token: admin, json: [:])
+        #expect(now.status == 200, "\(now.body)")
+        let refused = try live.check(firstKey)
+        #expect(refused.status == 403 && (refused.body["detail"] as? String)?.hasPrefix("expired subscription") == true, "\(refused.body)")
+    }
 }
