@@ -34,7 +34,7 @@ public enum Demo {
 
     /// A card that passes Stripe's check when saved and declines when charged (0341), saved by
     /// one customer of the demo.
-    static let declinedCard = "pm_card_chargeCustomerFail"
+    public static let declinedCard = "pm_card_chargeCustomerFail"
 
     /// Loads the sample catalog and customers, subscribes everyone on October 1, plays the
     /// month's upgrade, downgrade and cancellation, ingests a month of usage and runs the bill

@@ -20,7 +20,11 @@ struct DemoCommand: ParsableCommand {
             usage, and runs the bill run as of 2026-11-01T02:00:00Z against a Stripe simulator \
             (stripe-sim) started on loopback for the demo: every customer saves a card through a \
             Checkout link (one card declines), one invoice fails to issue and is re-run. Prints \
-            the invoices and writes them as CSV next to the database.
+            the invoices and writes them as CSV next to the database. Then the live story in \
+            live.db beside it: `tollbooth serve` connects Stripe through its set-up API, a \
+            customer subscribes through Checkout and gets its API key by webhook, its checks \
+            meet the hard quota's 403, an upgrade lifts it, the period-end bill run is paid by \
+            webhook, and a declined card blocks access once the grace period is over.
             """)
 
     /// `--db` (where to create the demo database; it must not exist) is the global option, so it
@@ -78,15 +82,10 @@ struct DemoCommand: ParsableCommand {
             CSV export: \(csvPath)
             Look closer: \(CommandLine.arguments[0]) --db \(path) invoices show inv_acme_20261101
             """)
-        // The live half: the same database served over HTTP, as a gateway would use it.
-        let changed = Set(DemoData.events.map { event -> String in
-            switch event {
-            case .change(let customer, _, _), .cancel(let customer, _): return customer
-            }
-        })
-        for line in try DemoLive.run(databasePath: path, store: store, avoiding: changed.union([result.declinedCustomer].compactMap { $0 })) {
-            printOut(line)
-        }
+        // The live half: the model product's story over HTTP, in a database of its own.
+        printOut("")
+        let live = DemoLive(folder: URL(fileURLWithPath: path).deletingLastPathComponent(), simulator: simulator, stripe: try simulator.side())
+        for line in try live.run() { printOut(line) }
     }
 
     /// What happened in Stripe, in words: how many were paid, whose card declined, which
