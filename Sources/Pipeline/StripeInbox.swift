@@ -110,6 +110,12 @@ public struct StripeInbox {
     func invoiceEvent(_ event: Event) throws -> InboxOutcome {
         guard let remoteId = event.data.object["id"]?.string else { return .ignored("the event's object has no id") }
         guard let (stored, lastEvent) = try store.invoice(stripeInvoiceId: remoteId) else {
+            // Stripe may send the event before the issue stage has recorded the Stripe id of
+            // the invoice it is issuing (the metadata names it): that one waits.
+            if case .object(let members)? = event.data.object["metadata"], let localId = members[StripeMapping.invoiceKey]?.string,
+               let local = try store.invoice(id: localId), local.stripeInvoiceId == nil, local.status == .issuing {
+                return .waiting("invoice \(localId) is being issued as \(remoteId)")
+            }
             return .ignored("no invoice of Tollbooth's is \(remoteId)")
         }
         let remote: Invoice
@@ -123,7 +129,9 @@ public struct StripeInbox {
             return .waiting("invoice \(stored.id) is \(stored.status.rawValue), not issued yet")
         }
         let created = Instant(seconds: event.created)
-        guard let change = PaymentStateRule.apply(event: event.type, remote: remote, created: created, to: stored, lastEventCreated: lastEvent)
+        let reason = stored.failure.flatMap { $0.stage == "collect" ? $0.message : nil }
+        guard let change = PaymentStateRule.apply(event: event.type, remote: remote, created: created, status: stored.status,
+                                                  payment: stored.payment, reason: reason, lastEventCreated: lastEvent)
         else {
             return .ignored("invoice \(stored.id) is \(stored.status.rawValue); \(event.type) of \(created.rfc3339) does not move it forward")
         }
@@ -196,10 +204,12 @@ extension PaymentStateRule {
         }
     }
 
-    /// What an invoice event makes of the stored invoice: its status, payment state and
-    /// failure reason; nil when it changes nothing. The object is the invoice as it was when
-    /// the event was made (`created`); `lastEventCreated` is the newest event applied before.
-    static func apply(event type: String, remote: Invoice, created: Instant, to stored: StoredInvoice, lastEventCreated: Instant?)
+    /// What an invoice event makes of a stored invoice's `status`, `payment` state and failure
+    /// `reason`: the new three, or nil when it changes nothing. `remote` is the invoice as it
+    /// was when the event was made (`created`); `lastEventCreated` is the newest event applied
+    /// before.
+    static func apply(event type: String, remote: Invoice, created: Instant, status: Billing.InvoiceStatus, payment stored: PaymentState,
+                      reason storedReason: String?, lastEventCreated: Instant?)
         -> (status: Billing.InvoiceStatus, payment: PaymentState, reason: String?)? {
         let target: Billing.InvoiceStatus
         switch type {
@@ -210,21 +220,21 @@ extension PaymentStateRule {
         case "invoice.finalized": target = .issued
         default: return nil  // finalization_failed: the issue stage sees and records it
         }
-        guard let from = rank(stored.status), let to = rank(target), from < 3, to >= from else { return nil }
-        var payment = stored.payment
+        guard let from = rank(status), let to = rank(target), from < 3, to >= from else { return nil }
+        var payment = stored
         if to == from, let lastEventCreated, created < lastEventCreated {
             // Older than what was applied: its state is stale, but an earlier failure still
             // moves the failure time back (the grace counts from the first failure).
-            guard target == .paymentFailed, let failedAt = stored.payment.paymentFailedAt, created < failedAt else { return nil }
+            guard target == .paymentFailed, let failedAt = stored.paymentFailedAt, created < failedAt else { return nil }
             payment.paymentFailedAt = created
-            return (stored.status, payment, stored.failure.flatMap { $0.stage == "collect" ? $0.message : nil })
+            return (status, payment, storedReason)
         }
         payment.stripeStatus = remote.status?.rawValue
         payment.stripeTotal = remote.total
         payment.amountDue = remote.amountDue
         payment.amountPaid = remote.amountPaid
         payment.startingBalance = remote.startingBalance
-        payment.attemptCount = max(stored.payment.attemptCount, remote.attemptCount)
+        payment.attemptCount = max(stored.attemptCount, remote.attemptCount)
         payment.nextPaymentAttempt = remote.nextPaymentAttempt.map { Instant(seconds: $0) }
         var reason: String?
         switch target {
@@ -235,7 +245,7 @@ extension PaymentStateRule {
         case .uncollectible:
             payment.uncollectibleAt = remote.statusTransitions.markedUncollectibleAt.map { Instant(seconds: $0) } ?? created
         case .paymentFailed:
-            payment.paymentFailedAt = min(stored.payment.paymentFailedAt ?? created, created)
+            payment.paymentFailedAt = min(stored.paymentFailedAt ?? created, created)
             if type == "invoice.payment_action_required" {
                 let link = remote.hostedInvoiceUrl.map { " at \($0)" } ?? ""
                 reason = "\(authenticationRequired): the customer confirms the payment (3-D Secure)\(link)"
@@ -245,6 +255,6 @@ extension PaymentStateRule {
         default:
             break
         }
-        return (target == .issued ? stored.status : target, payment, reason)
+        return (target == .issued ? status : target, payment, reason)
     }
 }
