@@ -62,29 +62,38 @@ extension Store {
     public func createSubscription(customerKey: String, planKey: String, version: Int?, anchor: Instant?,
                                    start: Instant?, now: Instant, id: String? = nil) throws -> Subscription {
         try transaction {
-            guard let customer = try customer(key: customerKey) else {
-                throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`", kind: .notFound)
-            }
-            let catalog = try self.catalog()
-            let plan = try plan(planKey, version: version, in: catalog)
-            if let problem = Subscription.currencyProblem(plan: plan, customerKey: customerKey, customerCurrency: customer.currency) {
-                throw StoreInputError(problem)
-            }
             let from = start ?? now
-            try refuseBeforeBilled(from, customerKey: customerKey, what: "a new subscription")
-            for existing in try subscriptions(customerKey: customerKey, catalog: catalog) {
-                let end = existing.subscription.serviceEnd
-                if end == existing.subscription.start { continue }  // cancelled before it began
-                if end.map({ $0 > from }) ?? true {
-                    throw StoreInputError("customer \(customerKey) already has subscription \(existing.id) (plan \(existing.subscription.plan.key)); a customer holds one subscription at a time: change or cancel it",
-                                          kind: .conflict)
-                }
-            }
+            let plan = try planForNewSubscription(customerKey: customerKey, planKey: planKey, version: version, from: from)
             let subscription = Subscription(id: id ?? Identifier.make("sub"), customerKey: customerKey, plan: plan,
                                             anchor: anchor ?? from, start: from)
             try insert(subscription, predecessor: nil, at: now)
             return subscription
         }
+    }
+
+    /// The plan a new subscription of `customerKey` from `from` would be on, after the rules a new
+    /// subscription must pass: the customer exists, the plan exists in its currency, nothing
+    /// takes effect in a billed period, and no other subscription is in service or scheduled
+    /// after `from`.
+    func planForNewSubscription(customerKey: String, planKey: String, version: Int?, from: Instant) throws -> Plan {
+        guard let customer = try customer(key: customerKey) else {
+            throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`", kind: .notFound)
+        }
+        let catalog = try self.catalog()
+        let plan = try plan(planKey, version: version, in: catalog)
+        if let problem = Subscription.currencyProblem(plan: plan, customerKey: customerKey, customerCurrency: customer.currency) {
+            throw StoreInputError(problem, kind: .invalid("plan"))
+        }
+        try refuseBeforeBilled(from, customerKey: customerKey, what: "a new subscription")
+        for existing in try subscriptions(customerKey: customerKey, catalog: catalog) {
+            let end = existing.subscription.serviceEnd
+            if end == existing.subscription.start { continue }  // cancelled before it began
+            if end.map({ $0 > from }) ?? true {
+                throw StoreInputError("customer \(customerKey) already has subscription \(existing.id) (plan \(existing.subscription.plan.key)); a customer holds one subscription at a time: change or cancel it",
+                                      kind: .conflict)
+            }
+        }
+        return plan
     }
 
     /// The customer's latest closed bill date: its invoice for that date is made, so nothing

@@ -36,22 +36,7 @@ extension Store {
     public func insertSubscriptionRequest(id: String, customerKey: String, planKey: String, version: Int?, anchor: Instant?,
                                           now: Instant) throws -> SubscriptionRequest {
         try transaction {
-            guard let customer = try customer(key: customerKey) else {
-                throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`", kind: .notFound)
-            }
-            let catalog = try self.catalog()
-            let plan = try plan(planKey, version: version, in: catalog)
-            if let problem = Subscription.currencyProblem(plan: plan, customerKey: customerKey, customerCurrency: customer.currency) {
-                throw StoreInputError(problem, kind: .invalid("plan"))
-            }
-            try refuseBeforeBilled(now, customerKey: customerKey, what: "a new subscription")
-            if let existing = try subscriptions(customerKey: customerKey, catalog: catalog).first(where: { record in
-                let end = record.subscription.serviceEnd
-                return end != record.subscription.start && end.map { $0 > now } ?? true
-            }) {
-                throw StoreInputError("customer \(customerKey) already has subscription \(existing.id) (plan \(existing.subscription.plan.key)); a customer holds one subscription at a time: change or cancel it",
-                                      kind: .conflict)
-            }
+            let plan = try planForNewSubscription(customerKey: customerKey, planKey: planKey, version: version, from: now)
             try database.run("""
                 UPDATE subscription_requests SET status = 'expired', failure = ?, updated_at = ?
                 WHERE customer_key = ? AND status = 'pending_payment'

@@ -96,12 +96,7 @@ import FoundationNetworking
     static var now: Int { Int(Date().timeIntervalSince1970) }
 
     func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if try condition() { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        } while Date() < deadline
-        return try condition()
+        try poll(for: seconds, condition)
     }
 
     /// Subscribes Acme to Starter through the server and completes Checkout with `card`;

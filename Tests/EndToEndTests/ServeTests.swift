@@ -84,12 +84,7 @@ import FoundationNetworking
 
     /// Waits up to `seconds` for `condition`, polling.
     func eventually(_ seconds: Double = 1.0, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if try condition() { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        } while Date() < deadline
-        return try condition()
+        try poll(for: seconds, condition)
     }
 
     @Test func theOpenAPIDocumentAndMetricsAreServed() throws {

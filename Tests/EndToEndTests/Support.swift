@@ -120,3 +120,13 @@ func lines(_ text: String) -> [String] {
     if result.last == "" { result.removeLast() }
     return result
 }
+
+/// Polls `condition` every 50 ms for up to `seconds`: whether it came true.
+func poll(for seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    repeat {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+    } while Date() < deadline
+    return try condition()
+}
