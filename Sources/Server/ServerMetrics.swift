@@ -3,8 +3,8 @@ import Prometheus
 
 /// What an operator's dashboard and alerts read at `GET /metrics`, in Prometheus' text format:
 /// requests and their latency per route and status (Hummingbird's `MetricsMiddleware`, through
-/// swift-metrics into this registry), events by outcome, checks by outcome and reason, and the
-/// sizes of the groups committed.
+/// swift-metrics into this registry), events by outcome, checks by outcome and reason, the
+/// sizes of the groups committed, and Stripe's webhook deliveries by outcome.
 final class ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     let accepted: Counter
@@ -45,6 +45,13 @@ final class ServerMetrics: Sendable {
 
     static func checks(_ registry: PrometheusCollectorRegistry, outcome: String, reason: String) -> Counter {
         registry.makeCounter(name: "tollbooth_checks_total", labels: [("outcome", outcome), ("reason", reason)], help: "Checks, by outcome and the reason of a denial")
+    }
+
+    /// A Stripe webhook delivery: `refused` (its signature), `duplicate`, or stored and then
+    /// `applied`, `ignored` or `waiting`.
+    func webhook(_ outcome: String) {
+        registry.makeCounter(name: "tollbooth_stripe_webhooks_total", labels: [("outcome", outcome)],
+                             help: "Stripe webhook deliveries, by outcome").increment()
     }
 
     func committed(events: Int) { commitSizes.record(Double(events)) }

@@ -85,6 +85,7 @@ extension Routes {
     func webhook(_ request: Request) async throws -> Response {
         let body = try await self.body(request)
         guard let header = request.headers[HTTPField.Name("Stripe-Signature")!], !header.isEmpty else {
+            live.metrics.webhook("refused")
             throw Problem(.badRequest, "Bad Request", "no Stripe-Signature header: only Stripe's signed deliveries are taken here")
         }
         guard let secrets = try stripe.setup.secretsFile.read(), secrets.webhookSecret != nil else {
@@ -109,7 +110,10 @@ extension Routes {
                 break
             }
         }
-        guard verified else { throw Problem(.badRequest, "Bad Request", failure.description) }
+        guard verified else {
+            live.metrics.webhook("refused")
+            throw Problem(.badRequest, "Bad Request", failure.description)
+        }
         guard let event = StripeInbox.inboxEvent(payload: payload, receivedAt: live.now()) else {
             throw Problem(.badRequest, "Bad Request", "the body is signed but is not a Stripe event (id, type, created, data.object)")
         }
@@ -117,8 +121,14 @@ extension Routes {
         var members: [(String, JSONValue)] = [("id", .string(event.id)), ("type", .string(event.type))]
         switch receipt {
         case .duplicate:
+            live.metrics.webhook("duplicate")
             members.append(("duplicate", .bool(true)))
         case .stored(_, let outcome):
+            switch outcome {
+            case .applied?: live.metrics.webhook("applied")
+            case .ignored?: live.metrics.webhook("ignored")
+            case .waiting?, nil: live.metrics.webhook("waiting")
+            }
             members.append(("duplicate", .bool(false)))
             members.append(("outcome", .string(outcome?.text ?? "waiting: applied after this answer")))
         }

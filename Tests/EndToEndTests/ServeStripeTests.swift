@@ -201,6 +201,10 @@ import FoundationNetworking
         #expect(accepted.status == 200, "\(String(decoding: accepted.data, as: UTF8.self))")
         let outcome = try live.cli.sqlite("SELECT outcome FROM stripe_events WHERE id = 'evt_sig_1'")
         #expect(outcome.hasPrefix("ignored: no invoice of Tollbooth's is in_unknown"), "\(outcome)")
+        // An operator sees them counted.
+        let metrics = String(decoding: try live.server.call("GET", "/metrics").data, as: UTF8.self)
+        #expect(metrics.contains(#"tollbooth_stripe_webhooks_total{outcome="refused"} 4"#), "\(metrics)")
+        #expect(metrics.contains(#"tollbooth_stripe_webhooks_total{outcome="ignored"} 1"#), "\(metrics)")
     }
 
     /// Headers made with Python's `hmac` as Stripe documents, judged by Stripe's official
