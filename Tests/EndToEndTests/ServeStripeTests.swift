@@ -386,8 +386,17 @@ import FoundationNetworking
         let ready = try live.server.call("GET", "/billing-readiness", token: live.admin)
         let failing = (ready.body["checks"] as? [[String: Any]] ?? []).filter { $0["ok"] as? Bool != true }
         #expect(ready.body["ready"] as? Bool == true && failing.isEmpty, "\(failing)")
-        // Rotation: the same key is refused, another key of the account taken.
+        // Rotation: the same key, a key of another account and a restricted key lacking
+        // permissions are refused with the command's messages; another key of the account is taken.
         let second = "sk_test_serve0000000000002"
+        let foreign = "sk_test_foreign000000000001", narrow = "rk_test_narrow0000000000001"
+        try live.simulator.register(key: foreign, account: "acct_1TbOtherAccount00")
+        try live.simulator.register(key: narrow, permissions: ["rak_account_read", "rak_customer_write"])
+        let otherAccount = try live.server.call("POST", "/setup/stripe/rotate-key", token: live.admin, json: ["apiKey": foreign])
+        #expect(otherAccount.status == 422 && (otherAccount.body["detail"] as? String)?.contains("belongs to account acct_1TbOtherAccount00, not the connected account acct_1TbSimulator0000") == true,
+                "\(otherAccount.body)")
+        let lacking = try live.server.call("POST", "/setup/stripe/rotate-key", token: live.admin, json: ["apiKey": narrow])
+        #expect(lacking.status == 422 && (lacking.body["detail"] as? String)?.contains("lacks 6 permissions Tollbooth needs") == true, "\(lacking.body)")
         let same = try live.server.call("POST", "/setup/stripe/rotate-key", token: live.admin, json: ["apiKey": ServeStripeTests.key])
         #expect(same.status == 422 && (same.body["detail"] as? String)?.contains("already connected") == true, "\(same.body)")
         let rotated = try live.server.call("POST", "/setup/stripe/rotate-key", token: live.admin, json: ["apiKey": second])
@@ -396,12 +405,12 @@ import FoundationNetworking
         #expect(try live.server.call("POST", "/setup/stripe", token: live.check, json: ["apiKey": second]).status == 403)
         // No answer and no log line holds a key or the signing secret.
         let secret = try live.webhookSecret
-        for answer in [connected, ready, rotated, same] {
+        for answer in [connected, ready, rotated, same, otherAccount, lacking] {
             let text = String(decoding: answer.data, as: UTF8.self)
-            #expect(!text.contains(ServeStripeTests.key) && !text.contains(second) && !text.contains(secret), "\(text)")
+            #expect(![ServeStripeTests.key, second, foreign, narrow, secret].contains { text.contains($0) }, "\(text)")
         }
         let log = try String(contentsOf: live.cli.folder.appendingPathComponent("serve.log"), encoding: .utf8)
-        #expect(!log.contains(ServeStripeTests.key) && !log.contains(second) && !log.contains(secret))
+        #expect(![ServeStripeTests.key, second, foreign, narrow, secret].contains { log.contains($0) })
         #expect(log.contains("/setup/stripe"))
     }
 
