@@ -52,6 +52,11 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", "Stripe", .product(name: "Logging", package: "swift-log"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 exclude: ["README.md"]),
+        // The demo's sample data and story, the benchmarks' preparation and the event generator:
+        // what shows the product off or measures it, kept out of the product's modules.
+        .target(name: "Showcase", dependencies: ["Billing", "Store", "Metering", "Pipeline", "Reports", "Stripe",
+                                                 .product(name: "Logging", package: "swift-log")],
+                exclude: ["README.md"]),
         // The HTTP server (`tollbooth serve`): events, the entitlement check, credentials, usage.
         .target(name: "Server", dependencies: [
             "Billing", "Store", "Metering", "Pipeline",
@@ -66,7 +71,7 @@ let package = Package(
         ], exclude: ["README.md"], resources: [.copy("openapi.yaml")]),
         // The command-line tool: parses arguments, calls the modules, maps errors to exit codes.
         .executableTarget(name: "tollbooth", dependencies: [
-            "Billing", "Store", "Metering", "Pipeline", "Reports", "Stripe", "StripeSim", "Server",
+            "Billing", "Store", "Metering", "Pipeline", "Reports", "Stripe", "Server", "Showcase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
@@ -88,7 +93,7 @@ let package = Package(
         // Opens the generated workbooks with openpyxl, in a virtual environment made once per run;
         // compares CSV exports with the golden files in Tests/ReportsTests/Golden.
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Billing", "Store", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store"]),
+        .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store", "Showcase"]),
         // The server's pieces without HTTP (the end-to-end tests drive it over loopback).
         .testTarget(name: "ServerTests", dependencies: ["Server", "Billing", "Metering"]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline", "Stripe", .product(name: "Logging", package: "swift-log")]),

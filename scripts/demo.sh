@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build --product tollbooth
+swift build --product stripe-sim   # the demo starts it as its Stripe
 .build/debug/tollbooth demo "$@"

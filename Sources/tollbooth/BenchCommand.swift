@@ -2,11 +2,13 @@ import ArgumentParser
 import Billing
 import Foundation
 import Pipeline
+import Showcase
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Prepare the benchmarks: ingest and bill run (Benchmarks/run.sh), issuing (Benchmarks/issue.sh).",
+        shouldDisplay: false,
         subcommands: [Prepare.self, PrepareIssue.self, XLSXRecord.self, XLSXReplay.self])
 }
 

@@ -6,7 +6,10 @@ import Pipeline
 import Reports
 import Store
 import Stripe
-import StripeSim
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Showcase
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -105,45 +108,68 @@ struct DemoCommand: ParsableCommand {
     }
 }
 
-/// A `stripe-sim` running inside the demo on a free loopback port, with a test key of its own.
+/// The `stripe-sim` executable beside this one, started for the demo on a free loopback port
+/// with no rate limits, and stopped with it; the demo's key is a test key of its default account.
 final class DemoSimulator {
-    let simulator: Simulator
-    let server: HTTPServer
-    var baseURL: String { "http://127.0.0.1:\(server.port)" }
+    let process = Process()
+    let baseURL: String
+    let account: String
 
     init() throws {
-        simulator = Simulator(configuration: SimulatorConfiguration(limits: .none))
-        let simulator = self.simulator
-        do { server = try HTTPServer(port: 0) { simulator.handle($0) } } catch {
-            throw CommandFailure("cannot start the demo's Stripe simulator: \(error.message)")
+        let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = folder.appendingPathComponent("stripe-sim")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw CommandFailure("the demo starts stripe-sim from \(folder.path), and it is not there: build it with `swift build --product stripe-sim`")
         }
-        simulator.publicBase = baseURL
-        server.start()
+        let output = Pipe()
+        process.executableURL = executable
+        process.arguments = ["--port", "0", "--limits", "none"]
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        var text = ""
+        while text.split(separator: "\n").count < 2, process.isRunning {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        let lines = text.split(separator: "\n")
+        guard lines.count >= 2, lines[0].hasPrefix("listening on "), lines[1].hasPrefix("account ") else {
+            if process.isRunning { process.terminate() }
+            throw CommandFailure("cannot start the demo's Stripe simulator (stripe-sim said: \(text.trimmingCharacters(in: .whitespacesAndNewlines)))")
+        }
+        baseURL = "http://" + lines[0].dropFirst("listening on ".count)
+        account = String(lines[1].dropFirst("account ".count).prefix { $0 != " " })
     }
 
-    func stop() { server.stop() }
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
 
-    /// A control route (`/_sim/...`) called in process.
+    /// A control route (`/_sim/...`) of the simulator.
     func control(_ path: String, _ body: [String: Any]) throws {
-        let request = HTTPRequest(method: "POST", target: "/_sim/" + path, headers: [("Content-Type", "application/json")],
-                                  body: Array(try JSONSerialization.data(withJSONObject: body)))
-        guard case .response(let response) = simulator.handle(request), (200..<300).contains(response.status) else {
-            throw CommandFailure("the demo's Stripe simulator refused /_sim/\(path)")
-        }
+        var request = URLRequest(url: URL(string: baseURL + "/_sim/" + path)!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        let (status, _) = Loopback.send(request)
+        guard (200..<300).contains(status) else { throw CommandFailure("the demo's Stripe simulator refused /_sim/\(path) (\(status))") }
     }
 
     func side() throws -> Demo.StripeSide {
         let key: APIKey
         let configuration: StripeConfiguration
         do {
-            key = try APIKey("sk_test_tollboothDemo00000000")
+            key = try APIKey(DemoLive.stripeKey)
             configuration = try StripeConfiguration(apiKey: key, baseURL: baseURL, requestsPerSecond: 10_000, endpointRequestsPerSecond: 10_000)
         } catch {
             throw CommandFailure(error.description)
         }
         let client = StripeClient(configuration: configuration, logger: Logger(label: "tollbooth.demo", factory: { _ in SwiftLogNoOpLogHandler() }))
         return Demo.StripeSide(
-            connection: StripeConnection(client: client, account: SimulatorConfiguration.defaultAccountId),
+            connection: StripeConnection(client: client, account: account),
             completeCheckout: { [self] session, card in try control("checkout/sessions/\(session)/complete", ["payment_method": card]) },
             failWrites: { [self] path, count in try control("faults", ["kind": "500", "method": "POST", "path": path, "count": count]) })
     }

@@ -2,6 +2,7 @@ import Billing
 import Foundation
 import Logging
 import Pipeline
+import Showcase
 import Server
 import Store
 #if canImport(FoundationNetworking)
@@ -181,7 +182,6 @@ extension Instant {
 final class ServeProcess {
     let process = Process()
     let base: String
-    let session = URLSession(configuration: .ephemeral)
 
     /// `at` fixes the server's clock (none: the real one).
     init(databasePath: String, config: String, at start: Instant? = nil) throws {
@@ -219,15 +219,8 @@ final class ServeProcess {
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         request.httpBody = body
-        final class Box: @unchecked Sendable { var result: (Data?, URLResponse?)? }
-        let box = Box(), done = DispatchSemaphore(value: 0)
-        session.dataTask(with: request) { data, response, _ in
-            box.result = (data, response)
-            done.signal()
-        }.resume()
-        done.wait()
-        let status = (box.result?.1 as? HTTPURLResponse)?.statusCode ?? 0
-        let object = box.result?.0.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+        let (status, data) = Loopback.send(request)
+        let object = data.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
         return (status, object)
     }
 
@@ -235,5 +228,22 @@ final class ServeProcess {
         guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
+    }
+}
+
+/// One request to a server of the demo on loopback, waited for: its status (0 when none came)
+/// and body.
+enum Loopback {
+    static let session = URLSession(configuration: .ephemeral)
+
+    static func send(_ request: URLRequest) -> (status: Int, body: Data?) {
+        final class Box: @unchecked Sendable { var result: (Data?, URLResponse?)? }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        session.dataTask(with: request) { data, response, _ in
+            box.result = (data, response)
+            done.signal()
+        }.resume()
+        done.wait()
+        return ((box.result?.1 as? HTTPURLResponse)?.statusCode ?? 0, box.result?.0)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Reports
+import Showcase
 
 extension BenchCommand {
     struct XLSXRecord: ParsableCommand {

@@ -2,6 +2,7 @@ import Billing
 import Foundation
 import Testing
 @testable import Metering
+import Showcase
 
 struct AggregatorTests {
     func meter(_ aggregation: Aggregation) -> Meter {

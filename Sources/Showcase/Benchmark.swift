@@ -1,6 +1,7 @@
 import Billing
 import Foundation
 import Metering
+import Pipeline
 import Store
 
 /// Sets up the ingest and bill-run benchmark: a generated NDJSON file and a database with the

@@ -2,6 +2,7 @@ import Billing
 import Foundation
 import Logging
 import Metering
+import Pipeline
 import Store
 
 /// `tollbooth demo`: a complete bill run on the built-in sample data, in a fresh store.

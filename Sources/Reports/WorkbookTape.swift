@@ -2,12 +2,12 @@ import Billing
 import Foundation
 import Store
 
-/// The workbook benchmark's peer: libxlsxwriter making exactly the calls `report
-/// reconciliation` makes, with nothing of Tollbooth around it. `record` runs the report and
-/// keeps its tape of libxlsxwriter calls in a file; `replay` makes those calls from the mapped
-/// file, so both write the same cells, formats, formulas and chart.
-public enum XLSXBenchmark {
-    public static func record(store: Store, from: Instant, to: Instant, tape path: String) throws {
+/// The reconciliation workbook as a tape of libxlsxwriter calls, kept in a file, and the
+/// workbook written again from such a file: what the workbook benchmark (`Showcase`) measures
+/// against, the same calls with nothing of Tollbooth around them.
+package enum WorkbookTape {
+    /// Runs `report reconciliation` for `[from, to)` into a tape at `path`.
+    package static func record(store: Store, from: Instant, to: Instant, tape path: String) throws {
         guard let stream = fopen(path, "w") else { throw ReportError("cannot write \(path): \(String(cString: strerror(errno)))", isInput: true) }
         defer { fclose(stream) }
         let writer = TapeWriter { chunk in
@@ -20,8 +20,9 @@ public enum XLSXBenchmark {
         try output.finish()
     }
 
-    /// Writes the workbook the tape describes to `out`; returns the seconds the writing took.
-    public static func replay(tape path: String, out: String) throws -> Double {
+    /// Writes the workbook the tape at `path` describes to `out`; returns the seconds the
+    /// writing took.
+    package static func replay(tape path: String, out: String) throws -> Double {
         let tape = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         let started = DispatchTime.now().uptimeNanoseconds
         let replayer = try TapeReplayer(path: out)

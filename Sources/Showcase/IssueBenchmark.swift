@@ -1,5 +1,6 @@
 import Billing
 import Foundation
+import Pipeline
 import Store
 
 /// Sets up the issue benchmark: a database whose bill run makes `invoices` invoices of `lines`
