@@ -71,27 +71,18 @@ extension Store {
         }
     }
 
-    /// The plan a new subscription of `customerKey` from `from` would be on, after the rules a new
-    /// subscription must pass: the customer exists, the plan exists in its currency, nothing
-    /// takes effect in a billed period, and no other subscription is in service or scheduled
-    /// after `from`.
+    /// The plan a new subscription of `customerKey` from `from` would be on, once the customer
+    /// and plan are found and `SubscriptionRules.checkNew` passes.
     func planForNewSubscription(customerKey: String, planKey: String, version: Int?, from: Instant) throws -> Plan {
         guard let customer = try customer(key: customerKey) else {
             throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`", kind: .notFound)
         }
         let catalog = try self.catalog()
         let plan = try plan(planKey, version: version, in: catalog)
-        if let problem = Subscription.currencyProblem(plan: plan, customerKey: customerKey, customerCurrency: customer.currency) {
-            throw StoreInputError(problem, kind: .invalid("plan"))
-        }
-        try refuseBeforeBilled(from, customerKey: customerKey, what: "a new subscription")
-        for existing in try subscriptions(customerKey: customerKey, catalog: catalog) {
-            let end = existing.subscription.serviceEnd
-            if end == existing.subscription.start { continue }  // cancelled before it began
-            if end.map({ $0 > from }) ?? true {
-                throw StoreInputError("customer \(customerKey) already has subscription \(existing.id) (plan \(existing.subscription.plan.key)); a customer holds one subscription at a time: change or cancel it",
-                                      kind: .conflict)
-            }
+        let existing = try subscriptions(customerKey: customerKey, catalog: catalog).map { (id: $0.id, subscription: $0.subscription) }
+        try refusing {
+            try SubscriptionRules.checkNew(customer: customerKey, customerCurrency: customer.currency, plan: plan, from: from, existing: existing,
+                                           billedThrough: try billedThrough(customerKey: customerKey))
         }
         return plan
     }
@@ -102,18 +93,16 @@ extension Store {
         try database.first("SELECT max(bill_date) FROM period_closes WHERE customer_key = ?", [.text(customerKey)])?.instant(0)
     }
 
-    func refuseBeforeBilled(_ instant: Instant, customerKey: String, what: String) throws {
-        if let billed = try billedThrough(customerKey: customerKey), instant <= billed {
-            throw StoreInputError("customer \(customerKey) is billed through \(billed.rfc3339): \(what) must take effect after that, not at \(instant.rfc3339)",
-                                  kind: .conflict)
+    /// Runs `body`, a refusal of Billing's subscription rules becoming the store's refusal:
+    /// of a state (409) or of a given value (422 on its field).
+    func refusing<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let refusal as SubscriptionRefusal {
+            throw StoreInputError(refusal.description, kind: refusal.field.map { .invalid($0) } ?? .conflict)
         }
     }
 
-    func modifiable(_ id: String) throws -> SubscriptionRecord {
+    func record(_ id: String) throws -> SubscriptionRecord {
         guard let record = try subscription(id: id) else { throw StoreInputError("no subscription \(id)", kind: .notFound) }
-        if let successor = record.successorId {
-            throw StoreInputError("subscription \(id) was changed into \(successor) and is read-only: use \(successor)", kind: .conflict)
-        }
         return record
     }
 
@@ -123,20 +112,13 @@ extension Store {
     public func changeSubscription(id: String, planKey: String, version: Int?, timing: ChangeTiming?,
                                    now: Instant) throws -> Subscription {
         try transaction {
-            let record = try modifiable(id)
+            let record = try record(id)
             let old = record.subscription
             let plan = try plan(planKey, version: version, in: catalog())
-            if plan.key == old.plan.key, plan.version == old.plan.version {
-                throw StoreInputError("subscription \(id) is already on plan \(plan.key) v\(plan.version)", kind: .invalid("plan"))
-            }
-            let customer = try customer(key: old.customerKey)
-            if let problem = Subscription.currencyProblem(plan: plan, customerKey: old.customerKey, customerCurrency: customer?.currency ?? old.plan.currency) {
-                throw StoreInputError(problem)
-            }
-            let instant = old.changeInstant(to: plan, timing: timing, now: now)
-            try refuseBeforeBilled(instant, customerKey: old.customerKey, what: "a plan change")
-            if let end = old.serviceEnd, instant >= end {
-                throw StoreInputError("subscription \(id) ends at \(end) before the change at \(instant): reactivate it first", kind: .conflict)
+            let currency = try customer(key: old.customerKey)?.currency
+            let instant = try refusing {
+                try SubscriptionRules.change(old, successorId: record.successorId, to: plan, customerCurrency: currency, timing: timing, now: now,
+                                             billedThrough: try billedThrough(customerKey: old.customerKey))
             }
             let successor = Subscription(id: Identifier.make("sub"), customerKey: old.customerKey, plan: plan,
                                          anchor: old.billingAnchor(at: instant), start: instant,
@@ -151,12 +133,11 @@ extension Store {
     /// Cancels with `timing` (default immediate); returns the instant access ends.
     public func cancelSubscription(id: String, timing: ChangeTiming?, now: Instant) throws -> Instant {
         try transaction {
-            let subscription = try modifiable(id).subscription
-            if let end = subscription.end, end <= now {
-                throw StoreInputError("subscription \(id) already ended at \(end)", kind: .conflict)
+            let record = try record(id)
+            let end = try refusing {
+                try SubscriptionRules.cancel(record.subscription, successorId: record.successorId, timing: timing, now: now,
+                                             billedThrough: try billedThrough(customerKey: record.subscription.customerKey))
             }
-            let end = subscription.cancellationEnd(timing: timing ?? .immediate, now: now)
-            try refuseBeforeBilled(end, customerKey: subscription.customerKey, what: "a cancellation")
             try database.run("UPDATE subscriptions SET \"end\" = ?, updated_at = ? WHERE id = ?", [end.sql, now.sql, .text(id)])
             return end
         }
@@ -165,13 +146,8 @@ extension Store {
     /// Removes a pending cancellation.
     public func reactivateSubscription(id: String, now: Instant) throws {
         try transaction {
-            let subscription = try modifiable(id).subscription
-            guard subscription.reactivated(at: now) != nil else {
-                if let end = subscription.end {
-                    throw StoreInputError("subscription \(id) ended at \(end); subscribe the customer again instead", kind: .conflict)
-                }
-                throw StoreInputError("subscription \(id) has no pending cancellation", kind: .conflict)
-            }
+            let record = try record(id)
+            try refusing { try SubscriptionRules.reactivate(record.subscription, successorId: record.successorId, now: now) }
             try database.run("UPDATE subscriptions SET \"end\" = NULL, updated_at = ? WHERE id = ?", [now.sql, .text(id)])
         }
     }
