@@ -1,15 +1,6 @@
 import Billing
 import Foundation
 
-/// The bill run's stages, in order.
-public enum Stage: String, CaseIterable, Sendable, Comparable {
-    case close, rate, tax, issue, collect, reconcile
-
-    public static func < (lhs: Stage, rhs: Stage) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-    }
-}
-
 /// One (subscription, bill date) closed but not yet rated, grouped by customer and bill date.
 public struct PendingBill: Hashable, Sendable {
     public var customerKey: String
