@@ -9,7 +9,7 @@ enum PaymentStateRule {
     /// The local status and payment state for Stripe's invoice, given what was stored before.
     /// Times Stripe records (`status_transitions`) are used as they are; a payment failure has
     /// none on the invoice, so its first sighting (`now`) is kept as the time it happened.
-    static func apply(_ remote: Invoice, to stored: StoredInvoice, now: Instant) -> (Billing.InvoiceStatus, PaymentState) {
+    static func apply(_ remote: StripeInvoice, to stored: StoredInvoice, now: Instant) -> (InvoiceStatus, PaymentState) {
         var payment = stored.payment
         payment.stripeStatus = remote.status?.rawValue
         payment.stripeTotal = remote.total
@@ -22,7 +22,7 @@ enum PaymentStateRule {
         if payment.paymentFailedAt == nil, remote.attemptCount > 0, remote.status != .paid {
             payment.paymentFailedAt = now
         }
-        let status: Billing.InvoiceStatus
+        let status: InvoiceStatus
         switch remote.status {
         case .paid?:
             status = .paid
@@ -46,7 +46,7 @@ enum PaymentStateRule {
     /// attempt with no next attempt scheduled while Stripe still collects it automatically is
     /// a payment waiting for the customer's authentication (3-D Secure), which Stripe does not
     /// retry by itself. The customer confirms it on the hosted invoice page.
-    static func failureReason(_ remote: Invoice) -> String? {
+    static func failureReason(_ remote: StripeInvoice) -> String? {
         guard remote.status == .open, remote.attemptCount > 0, remote.autoAdvance, remote.nextPaymentAttempt == nil,
               remote.collectionMethod == .chargeAutomatically else { return nil }
         let link = remote.hostedInvoiceUrl.map { " at \($0)" } ?? ""
@@ -72,7 +72,7 @@ struct Collector {
             guard let id = invoice.stripeInvoiceId else { continue }
             var stripe = self.stripe
             stripe.logger[metadataKey: "invoice.id"] = "\(invoice.id)"
-            let remote: Invoice
+            let remote: StripeInvoice
             do { remote = try stripe.retrieveInvoice(id) } catch {
                 counts.errors.append("\(invoice.id): \(error.description)")
                 continue

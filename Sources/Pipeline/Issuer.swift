@@ -62,7 +62,7 @@ struct Issuer {
     var linesPerRequest = 50
 
     /// Issues `invoice`; nil when it was issued, else why not. Store errors are thrown.
-    func issue(_ invoice: StoredInvoice, customer: Billing.Customer, tax: AppliedTax?) throws -> IssueFailure? {
+    func issue(_ invoice: StoredInvoice, customer: Customer, tax: AppliedTax?) throws -> IssueFailure? {
         if invoice.lines.count > Issuer.maxLines {
             return .refused("invoice \(invoice.id) has \(invoice.lines.count) lines and a Stripe invoice holds at most \(Issuer.maxLines): split the customer's charges (fewer rate cards or a longer billing cadence), then `tollbooth rerun \(invoice.id)`")
         }
@@ -106,7 +106,7 @@ struct Issuer {
     /// `metadata[tollbooth_invoice]` among the customer's invoices), else a new draft. `adopted`
     /// is true when it was not made by this call, so its lines must be looked up too.
     func ensureInvoice(_ invoice: StoredInvoice, customerId: String, resumed: Bool, stripe: StripeClient,
-                       keys: IdempotencyKeys) throws -> (Invoice, adopted: Bool) {
+                       keys: IdempotencyKeys) throws -> (StripeInvoice, adopted: Bool) {
         if let id = invoice.stripeInvoiceId {
             return (try stripe.retrieveInvoice(id), true)
         }
@@ -126,8 +126,8 @@ struct Issuer {
     /// call, each with its tax. With `lookUp`, the invoice's lines are listed first and those
     /// whose `metadata[tollbooth_line]` names one of ours are recorded, not sent again. Returns
     /// the last call's answer, nil when nothing was sent.
-    func ensureLines(_ invoice: StoredInvoice, on remote: Invoice, tax: AppliedTax?, lookUp: Bool, stripe: StripeClient,
-                     keys: IdempotencyKeys) throws -> Invoice? {
+    func ensureLines(_ invoice: StoredInvoice, on remote: StripeInvoice, tax: AppliedTax?, lookUp: Bool, stripe: StripeClient,
+                     keys: IdempotencyKeys) throws -> StripeInvoice? {
         var pending = invoice.lines.filter { !$0.isOnStripe }
         if lookUp, !pending.isEmpty {
             let wanted = Set(pending.map(\.id))
@@ -141,7 +141,7 @@ struct Issuer {
             }
             pending.removeAll { found.contains($0.id) }
         }
-        var answer: Invoice?
+        var answer: StripeInvoice?
         var chunk = 0
         for start in stride(from: 0, to: pending.count, by: max(1, linesPerRequest)) {
             let lines = Array(pending[start..<min(pending.count, start + max(1, linesPerRequest))])
@@ -157,7 +157,7 @@ struct Issuer {
 
     /// Why Stripe's invoice may not be finalized: its currency, subtotal or total differ from
     /// ours. Nil when they agree.
-    func difference(_ invoice: StoredInvoice, _ remote: Invoice) -> String? {
+    func difference(_ invoice: StoredInvoice, _ remote: StripeInvoice) -> String? {
         let currency = invoice.currency
         let show = { (minor: Int64) in Money(minorUnits: minor, currency).description }
         if remote.currency.uppercased() != currency.code {

@@ -54,7 +54,7 @@ struct Reconciler {
     }
 
     /// Stripe's status for each local one, for invoices that reached Stripe; nil for the rest.
-    static func expectedStatus(_ status: Billing.InvoiceStatus) -> Stripe.InvoiceStatus? {
+    static func expectedStatus(_ status: InvoiceStatus) -> StripeInvoiceStatus? {
         switch status {
         case .issued, .paymentFailed: return .open
         case .paid: return .paid
@@ -65,7 +65,7 @@ struct Reconciler {
     }
 
     /// The differences between a local invoice and Stripe's.
-    static func compare(_ invoice: StoredInvoice, lines: Int, _ remote: Stripe.Invoice, itemCount: Int) -> [ReconciliationDifference] {
+    static func compare(_ invoice: StoredInvoice, lines: Int, _ remote: StripeInvoice, itemCount: Int) -> [ReconciliationDifference] {
         var found: [ReconciliationDifference] = []
         func add(_ kind: ReconciliationDifference.Kind, _ local: String?, _ stripe: String?, _ detail: String) {
             found.append(ReconciliationDifference(invoiceId: invoice.id, stripeInvoiceId: remote.id, customerKey: invoice.customerKey,

@@ -17,13 +17,13 @@ struct StripeCustomers {
     /// The customer's Stripe id; a Stripe Customer made from details that have changed since
     /// (name, email, address, tax exemption, tax ids) is updated first, so invoices and tax use
     /// what the customer file says now.
-    func ensure(_ customer: Billing.Customer, keys: IdempotencyKeys = IdempotencyKeys(generation: 0)) throws -> String {
+    func ensure(_ customer: Customer, keys: IdempotencyKeys = IdempotencyKeys(generation: 0)) throws -> String {
         try ensureReportingCreation(customer, keys: keys).id
     }
 
     /// As `ensure`, telling too whether this call created the Stripe Customer (so it has no
     /// saved payment method yet).
-    func ensureReportingCreation(_ customer: Billing.Customer, keys: IdempotencyKeys) throws -> (id: String, created: Bool) {
+    func ensureReportingCreation(_ customer: Customer, keys: IdempotencyKeys) throws -> (id: String, created: Bool) {
         let details = StripeMapping.customer(customer)
         let digest = StripeCustomers.digest(details)
         switch try store.stripeCustomer(customerKey: customer.key, account: account) {
@@ -81,7 +81,7 @@ struct StripeCustomers {
     }
 
     /// Listed by email (every customer when it has none), matched on `metadata[tollbooth_customer]`.
-    func find(_ customer: Billing.Customer) throws -> String? {
+    func find(_ customer: Customer) throws -> String? {
         try stripe.allCustomers(CustomerListQuery(email: customer.email, page: Page(limit: 100)))
             .first { $0.metadata[StripeMapping.customerKey] == customer.key }?.id
     }
@@ -101,7 +101,7 @@ public struct CustomerPayments {
         self.now = now
     }
 
-    func stripeCustomer(_ key: String) throws -> (Billing.Customer, String) {
+    func stripeCustomer(_ key: String) throws -> (Customer, String) {
         guard let customer = try store.customer(key: key) else {
             throw StoreInputError("no customer \(key): import it with `tollbooth customers import`")
         }

@@ -118,9 +118,9 @@ public struct StripeInbox {
             }
             return .ignored("no invoice of Tollbooth's is \(remoteId)")
         }
-        let remote: Invoice
+        let remote: StripeInvoice
         do {
-            remote = try event.object(as: Invoice.self)
+            remote = try event.object(as: StripeInvoice.self)
         } catch {
             return .ignored("invoice \(remoteId) in the event cannot be read: \(error)")
         }
@@ -195,7 +195,7 @@ public struct StripeInbox {
 extension PaymentStateRule {
     /// How far an invoice's payment has come; a webhook never moves it to a lower rank. Nil
     /// for an invoice not issued (yet), which webhooks leave to the issue stage.
-    static func rank(_ status: Billing.InvoiceStatus) -> Int? {
+    static func rank(_ status: InvoiceStatus) -> Int? {
         switch status {
         case .issued: return 1
         case .paymentFailed: return 2
@@ -208,10 +208,10 @@ extension PaymentStateRule {
     /// `reason`: the new three, or nil when it changes nothing. `remote` is the invoice as it
     /// was when the event was made (`created`); `lastEventCreated` is the newest event applied
     /// before.
-    static func apply(event type: String, remote: Invoice, created: Instant, status: Billing.InvoiceStatus, payment stored: PaymentState,
+    static func apply(event type: String, remote: StripeInvoice, created: Instant, status: InvoiceStatus, payment stored: PaymentState,
                       reason storedReason: String?, lastEventCreated: Instant?)
-        -> (status: Billing.InvoiceStatus, payment: PaymentState, reason: String?)? {
-        let target: Billing.InvoiceStatus
+        -> (status: InvoiceStatus, payment: PaymentState, reason: String?)? {
+        let target: InvoiceStatus
         switch type {
         case "invoice.paid": target = .paid
         case "invoice.voided": target = .void

@@ -11,7 +11,7 @@ enum StripeMapping {
     static let invoiceKey = "tollbooth_invoice"
     static let lineKey = "tollbooth_line"
 
-    static func customer(_ customer: Billing.Customer) -> CustomerCreate {
+    static func customer(_ customer: Customer) -> CustomerCreate {
         let address = customer.billingAddress
         let hasAddress = [address.country, address.postalCode, address.state, address.city, address.line1].contains { $0 != nil }
         return CustomerCreate(
@@ -59,12 +59,12 @@ enum StripeMapping {
             taxAmounts = [taxAmount(line.line, tax: tax, currency: invoice.currency)]
         }
         return InvoiceLinesAdd.Line(amount: Money(line.line.amount, invoice.currency).minorUnits, description: description(line.line),
-                                    period: Stripe.Period(start: line.line.period.start.seconds, end: line.line.period.end.seconds),
+                                    period: StripePeriod(start: line.line.period.start.seconds, end: line.line.period.end.seconds),
                                     metadata: [lineKey: line.id, invoiceKey: invoice.id], taxAmounts: taxAmounts)
     }
 
     /// What a customer reads on the Stripe invoice: "API calls: 12,345 x 0.002 (1 Nov - 30 Nov 2026)".
-    static func description(_ line: Billing.InvoiceLine) -> String {
+    static func description(_ line: InvoiceLine) -> String {
         let text = line.detail.isEmpty ? line.description : "\(line.description): \(line.detail)"
         return "\(text) (\(span(line.period.start, line.period.end)))"
     }
@@ -87,7 +87,7 @@ enum StripeMapping {
 
     /// The line's tax as Stripe's `tax_amounts` entry. The taxable amount is the line's amount
     /// without tax: the amount itself when exclusive, less the tax when inclusive.
-    static func taxAmount(_ line: Billing.InvoiceLine, tax: AppliedTax, currency: Currency) -> TaxAmount {
+    static func taxAmount(_ line: InvoiceLine, tax: AppliedTax, currency: Currency) -> TaxAmount {
         let inclusive = line.taxBehavior == .inclusive
         let taxable = inclusive ? line.amount - line.taxAmount : line.amount
         return TaxAmount(amount: Money(line.taxAmount, currency).minorUnits, taxableAmount: Money(taxable, currency).minorUnits,

@@ -21,7 +21,7 @@ struct StripeTax {
         var applied: AppliedTax?
     }
 
-    func calculate(_ invoice: StoredInvoice, customer: Billing.Customer, generation: Int) throws -> Result {
+    func calculate(_ invoice: StoredInvoice, customer: Customer, generation: Int) throws -> Result {
         let currency = invoice.currency
         let priced = invoice.lines.filter { $0.line.amount != 0 }
         guard !priced.isEmpty else { return Result(taxes: invoice.lines.map { _ in 0 }, calculationId: nil, applied: nil) }

@@ -80,7 +80,7 @@ public protocol PagedQuery: FormEncodable {
 }
 
 /// A span of time in Unix seconds, as Stripe writes an invoice line's or item's period.
-public struct Period: Hashable, Sendable, Decodable, FormEncodable {
+public struct StripePeriod: Hashable, Sendable, Decodable, FormEncodable {
     public var start: Int64
     public var end: Int64
 

@@ -94,7 +94,7 @@ struct DemoCommand: ParsableCommand {
     /// What happened in Stripe, in words: how many were paid, whose card declined, which
     /// invoice failed to issue and how the re-run ended.
     static func stripeStory(invoices: [StoredInvoice], result: Demo.Result) -> String {
-        let count = { (status: Billing.InvoiceStatus) in invoices.filter { $0.status == status }.count }
+        let count = { (status: InvoiceStatus) in invoices.filter { $0.status == status }.count }
         var story = "Stripe (a simulator that stops with the demo): \(count(.paid)) paid, \(count(.paymentFailed)) payment failed, "
             + "\(count(.notRequired)) not required (zero total), \(count(.failed)) failed."
         if let declined = result.declinedCustomer,

@@ -11,7 +11,7 @@ import Testing
     let failedAt = Instant(seconds: 1_796_000_000)
 
     /// Stripe's example invoice (Tests/Fixtures/stripe/invoice.json) as an event's object, with `changes`.
-    func remote(_ changes: [String: Any] = [:]) throws -> Invoice {
+    func remote(_ changes: [String: Any] = [:]) throws -> StripeInvoice {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/stripe/invoice.json")
         var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
@@ -21,7 +21,7 @@ import Testing
             "pending_webhooks": 1, "request": ["id": NSNull(), "idempotency_key": NSNull()], "type": "invoice.paid",
             "data": ["object": object],
         ])
-        return try Event.decode(event).object(as: Invoice.self)
+        return try Event.decode(event).object(as: StripeInvoice.self)
     }
 
     func apply(_ type: String, at created: Instant, to status: Billing.InvoiceStatus, payment: PaymentState = PaymentState(),

@@ -38,7 +38,7 @@ import Testing
             .appendingPathComponent("Fixtures/stripe/invoice.json")
         var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         object.merge(["id": "in_1", "currency": "jpy", "total": 3_800, "status": "open", "starting_balance": -50, "amount_due": 3_750]) { $1 }
-        let remote = try StripeJSON.decoder().decode(Stripe.Invoice.self, from: JSONSerialization.data(withJSONObject: object))
+        let remote = try StripeJSON.decoder().decode(StripeInvoice.self, from: JSONSerialization.data(withJSONObject: object))
         let found = Reconciler.compare(local, lines: local.lines.count, remote, itemCount: 1)
         #expect(found.map(\.kind) == [.total, .carriedBalance])
         #expect(found[0].detail == "Stripe's total for in_1 is 3800 JPY, Tollbooth's for inv_umbrella_20260201 3850 JPY: a difference of -50 JPY")

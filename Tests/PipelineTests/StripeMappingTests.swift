@@ -35,7 +35,7 @@ import Testing
         let bill = invoice(.usd, amount: "24.69")
         let line = try StripeMapping.addedLine(bill.lines[0], of: bill, tax: nil)
         #expect(line.description == "API calls: 12,345 x 0.002 (1 Nov - 30 Nov 2026)")
-        #expect(line.period == Stripe.Period(start: nov1.seconds, end: dec1.seconds))
+        #expect(line.period == StripePeriod(start: nov1.seconds, end: dec1.seconds))
         #expect(line.metadata == ["tollbooth_line": "inv_acme_20261201_1", "tollbooth_invoice": "inv_acme_20261201"])
         #expect(line.taxAmounts == nil, "no tax on the line, none sent")
         let created = StripeMapping.invoice(bill, customerId: "cus_1")
@@ -92,12 +92,12 @@ import Testing
 
     /// Stripe's invoice (its own example object, Tests/Fixtures/stripe/invoice.json) with
     /// `changes` applied.
-    func remote(_ changes: [String: Any]) throws -> Stripe.Invoice {
+    func remote(_ changes: [String: Any]) throws -> StripeInvoice {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/stripe/invoice.json")
         var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         object.merge(changes) { $1 }
-        return try StripeJSON.decoder().decode(Stripe.Invoice.self, from: JSONSerialization.data(withJSONObject: object))
+        return try StripeJSON.decoder().decode(StripeInvoice.self, from: JSONSerialization.data(withJSONObject: object))
     }
 
     /// DESIGN.md "Stripe": a payment that needs authentication is `payment_failed` with the

@@ -35,7 +35,7 @@ import Testing
         #expect(draft.total == 0)
         #expect(draft.number == nil)
 
-        let march = Period(start: 1_772_323_200, end: 1_775_001_600)
+        let march = StripePeriod(start: 1_772_323_200, end: 1_775_001_600)
         let amounts: [Int64] = [1_850, 2_500, 125]
         var items: [InvoiceItem] = []
         for (index, amount) in amounts.enumerated() {
@@ -250,7 +250,7 @@ import Testing
         for index in 1...60 {
             let amount = Int64(index) * 100
             let tax = TaxAmount(amount: Int64(index) * 19, taxableAmount: amount, rate: vat)
-            lines.append(InvoiceLinesAdd.Line(amount: amount, description: "line \(index)", period: Period(start: 1_000, end: 2_000),
+            lines.append(InvoiceLinesAdd.Line(amount: amount, description: "line \(index)", period: StripePeriod(start: 1_000, end: 2_000),
                                               metadata: ["tollbooth_line": "l\(index)"], taxAmounts: [tax]))
         }
         let first = try stripe.addInvoiceLines(invoice: draft.id, InvoiceLinesAdd(lines: Array(lines[..<50])), idempotencyKey: "lines-bulk-l1")
@@ -279,7 +279,7 @@ import Testing
     }
 
     /// A finalized invoice of one item of `amount` euro cents.
-    private func issuedInvoice(_ stripe: StripeClient, customer: String, amount: Int64, name: String) throws -> Invoice {
+    private func issuedInvoice(_ stripe: StripeClient, customer: String, amount: Int64, name: String) throws -> StripeInvoice {
         let draft = try stripe.createInvoice(InvoiceCreate(customer: customer, currency: .eur), idempotencyKey: "invoice-\(name)")
         _ = try stripe.createInvoiceItem(InvoiceItemCreate(customer: customer, invoice: draft.id, amount: amount, currency: .eur),
                                          idempotencyKey: "item-\(name)")

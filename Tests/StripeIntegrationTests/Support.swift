@@ -138,7 +138,7 @@ extension Simulator {
     /// A customer whose default payment method is the test card `token` (`pm_card_visa`, …),
     /// saved the way Tollbooth saves one: a setup Checkout Session, completed, then the card
     /// made the default.
-    func customer(paying token: String, stripe: StripeClient, name: String) throws -> (customer: Customer, card: PaymentMethod) {
+    func customer(paying token: String, stripe: StripeClient, name: String) throws -> (customer: StripeCustomer, card: PaymentMethod) {
         let customer = try stripe.createCustomer(CustomerCreate(name: name, email: "\(name)@example.com"),
                                                  idempotencyKey: "customer-\(name)")
         let session = try stripe.createCheckoutSetupSession(

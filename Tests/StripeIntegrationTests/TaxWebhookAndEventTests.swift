@@ -157,7 +157,7 @@ import Testing
         #expect(paid.request?.id?.hasPrefix("req_") == true)
         #expect(paid.pendingWebhooks == 1, "one endpoint wants invoice.paid")
         #expect(paid.livemode == false)
-        let invoice = try paid.object(as: Invoice.self)
+        let invoice = try paid.object(as: StripeInvoice.self)
         #expect(invoice.id == draft.id)
         #expect(invoice.status == .paid)
         #expect(invoice.amountPaid == 4_200)
@@ -167,7 +167,7 @@ import Testing
         let lifecycle = try stripe.listEvents(EventListQuery(types: ["invoice.created", "invoice.finalized"]))
         #expect(Set(lifecycle.data.map(\.type)) == ["invoice.created", "invoice.finalized"])
         #expect(lifecycle.data.allSatisfy { $0.pendingWebhooks == 0 }, "no endpoint wants these")
-        #expect(try lifecycle.data.map { try $0.object(as: Invoice.self).id } == [draft.id, draft.id])
+        #expect(try lifecycle.data.map { try $0.object(as: StripeInvoice.self).id } == [draft.id, draft.id])
 
         var all: [Event] = []
         var page = try stripe.listEvents(EventListQuery(page: Page(limit: 3)))
@@ -218,7 +218,7 @@ import Testing
                 try WebhookSignature.verify(payload: delivery.body + Data(" ".utf8), header: delivery.signature, secret: secret, now: now)
             }
             let event = try decoder.decode(Event.self, from: delivery.body)
-            #expect(try event.object(as: Invoice.self).id == draft.id)
+            #expect(try event.object(as: StripeInvoice.self).id == draft.id)
             #expect(try stripe.retrieveEvent(event.id).id == event.id)
             types.append(event.type)
         }

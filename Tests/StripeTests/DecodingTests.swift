@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func customer() throws {
-        let customer = try decode(Customer.self, "customer")
+        let customer = try decode(StripeCustomer.self, "customer")
         #expect(customer.id == "cus_QXg1o8vcGmoR32")
         #expect(customer.created == 1_234_567_890)
         #expect(customer.currency == "usd")
@@ -43,7 +43,7 @@ import Testing
     @Test func metadataKeysKeepTheirUnderscores() throws {
         var text = try fixtureText("customer")
         text = text.replacingOccurrences(of: "\"metadata\": {}", with: #""metadata": {"tollbooth_customer": "acme_eu"}"#)
-        let customer = try StripeJSON.decoder().decode(Customer.self, from: Data(text.utf8))
+        let customer = try StripeJSON.decoder().decode(StripeCustomer.self, from: Data(text.utf8))
         #expect(customer.metadata == ["tollbooth_customer": "acme_eu"])
     }
 
@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test func invoice() throws {
-        let invoice = try decode(Invoice.self, "invoice")
+        let invoice = try decode(StripeInvoice.self, "invoice")
         #expect(invoice.id == "in_1Pgc6tB7WZ01zgkWu9fdqL6I")
         #expect(invoice.customer == "cus_QXg1o8vcGmoR32")
         #expect(invoice.status == .draft)
@@ -108,12 +108,12 @@ import Testing
         let line = try #require(invoice.lines.data.first)
         #expect(line.id == "il_1Pgc6sB7WZ01zgkWFnxLrLCq")
         #expect(line.amount == 1_000)
-        #expect(line.period == Period(start: 1_721_954_054, end: 1_721_954_054))
+        #expect(line.period == StripePeriod(start: 1_721_954_054, end: 1_721_954_054))
         #expect(line.invoiceItem == "invoice_item")
     }
 
     @Test func invoiceLine() throws {
-        let line = try decode(InvoiceLine.self, "line_item")
+        let line = try decode(StripeInvoiceLine.self, "line_item")
         #expect(line.id == "il_tmp_1Pgc6sB7WZ01zgkWrG16hkdl")
         #expect(line.invoice == "in_1Pgc6tB7WZ01zgkWu9fdqL6I")
         #expect(line.amount == 1_000)
@@ -129,8 +129,8 @@ import Testing
         var text = try fixtureText("line_item")
         let taxes = #"[{"amount": 190, "tax_behavior": "exclusive", "taxability_reason": "standard_rated", "taxable_amount": 1000, "type": "tax_rate_details", "tax_rate_details": {"tax_rate": "txr_1"}}]"#
         text = text.replacingOccurrences(of: "\"taxes\": null", with: "\"taxes\": \(taxes)")
-        let line = try StripeJSON.decoder().decode(InvoiceLine.self, from: Data(text.utf8))
-        #expect(line.taxes == [InvoiceTax(amount: 190, taxBehavior: "exclusive", taxabilityReason: "standard_rated",
+        let line = try StripeJSON.decoder().decode(StripeInvoiceLine.self, from: Data(text.utf8))
+        #expect(line.taxes == [StripeInvoiceTax(amount: 190, taxBehavior: "exclusive", taxabilityReason: "standard_rated",
                                           taxableAmount: 1_000, type: "tax_rate_details", taxRateDetails: .init(taxRate: "txr_1"))])
     }
 
@@ -141,7 +141,7 @@ import Testing
         #expect(item.invoice == nil)
         #expect(item.amount == 1_000)
         #expect(item.currency == "usd")
-        #expect(item.period == Period(start: 1_721_954_054, end: 1_721_954_054))
+        #expect(item.period == StripePeriod(start: 1_721_954_054, end: 1_721_954_054))
         #expect(item.proration == false)
         #expect(item.metadata == [:])
     }
@@ -221,8 +221,8 @@ import Testing
         let text = #"{"id":"evt_2","object":"event","type":"invoice.paid","created":1767225600,"livemode":false,"pending_webhooks":1,"api_version":"2026-07-29.dahlia","request":{"id":null,"idempotency_key":null},"data":{"object":\#(try fixtureText("invoice"))}}"#
         let event = try StripeJSON.decoder().decode(Event.self, from: Data(text.utf8))
         #expect(event.objectType == "invoice")
-        let invoice = try event.object(as: Invoice.self)
-        #expect(invoice == (try decode(Invoice.self, "invoice")))
+        let invoice = try event.object(as: StripeInvoice.self)
+        #expect(invoice == (try decode(StripeInvoice.self, "invoice")))
         let wrong = stripeError { () throws(StripeError) in try event.object(as: CheckoutSession.self) }
         #expect(wrong?.kind == .decoding)
     }
@@ -234,10 +234,10 @@ import Testing
             let decoder = StripeJSON.decoder()
             let count: Int
             switch name {
-            case "customer": count = try decoder.decode(StripeList<Customer>.self, from: data).data.count
-            case "invoice": count = try decoder.decode(StripeList<Invoice>.self, from: data).data.count
+            case "customer": count = try decoder.decode(StripeList<StripeCustomer>.self, from: data).data.count
+            case "invoice": count = try decoder.decode(StripeList<StripeInvoice>.self, from: data).data.count
             case "invoiceitem": count = try decoder.decode(StripeList<InvoiceItem>.self, from: data).data.count
-            case "line_item": count = try decoder.decode(StripeList<InvoiceLine>.self, from: data).data.count
+            case "line_item": count = try decoder.decode(StripeList<StripeInvoiceLine>.self, from: data).data.count
             case "payment_method": count = try decoder.decode(StripeList<PaymentMethod>.self, from: data).data.count
             case "webhook_endpoint": count = try decoder.decode(StripeList<WebhookEndpoint>.self, from: data).data.count
             case "event": count = try decoder.decode(StripeList<Event>.self, from: data).data.count

@@ -132,7 +132,7 @@ import Testing
         let error = try #require(stripeError { () throws(StripeError) in try makeClient(transport).retrieveInvoice("in_1") })
         #expect(error.kind == .decoding)
         #expect(error.requestId == "req_dec")
-        #expect(error.description.hasPrefix("Stripe's answer to GET /v1/invoices/in_1 was not what the client expected: not a Invoice: "))
+        #expect(error.description.hasPrefix("Stripe's answer to GET /v1/invoices/in_1 was not what the client expected: not a StripeInvoice: "))
         #expect(error.description.contains("is missing"))
         #expect(error.description.hasSuffix("(request req_dec)"))
     }

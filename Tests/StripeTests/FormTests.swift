@@ -76,7 +76,7 @@ import Testing
     @Test func anInvoiceItemCarriesItsInvoicePeriodAndLineID() {
         let item = InvoiceItemCreate(customer: "cus_1", invoice: "in_1", amount: 1_850, currency: .eur,
                                      description: "API requests, Jan 2026",
-                                     period: Period(start: 1_767_225_600, end: 1_769_904_000),
+                                     period: StripePeriod(start: 1_767_225_600, end: 1_769_904_000),
                                      metadata: ["tollbooth_line": "42", "tollbooth_invoice": "7"])
         #expect(fieldList(encoded(item)) == [
             "customer=cus_1", "invoice=in_1", "amount=1850", "currency=eur", "description=API requests, Jan 2026",
@@ -191,7 +191,7 @@ import Testing
 @Suite struct AddLinesFormTests {
     @Test func theReferenceExampleEncodesByteForByte() {
         let params = InvoiceLinesAdd(lines: [
-            .init(amount: 7500, description: "Pro monthly fee", period: Period(start: 1793491200, end: 1796083199),
+            .init(amount: 7500, description: "Pro monthly fee", period: StripePeriod(start: 1793491200, end: 1796083199),
                   metadata: ["tollbooth_line": "inv_acme_20261101_1"]),
         ])
         var form = Form()
@@ -207,7 +207,7 @@ import Testing
                                               country: "US", state: "CA"),
                             taxabilityReason: "standard_rated")
         let params = InvoiceLinesAdd(lines: [
-            .init(amount: 2900, description: "Starter", period: Period(start: 10, end: 20), metadata: ["tollbooth_invoice": "inv_a", "tollbooth_line": "l1"],
+            .init(amount: 2900, description: "Starter", period: StripePeriod(start: 10, end: 20), metadata: ["tollbooth_invoice": "inv_a", "tollbooth_line": "l1"],
                   taxAmounts: [tax]),
             .init(amount: -500, description: "Credit"),
         ])

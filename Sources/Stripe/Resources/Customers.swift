@@ -1,7 +1,7 @@
 import Foundation
 
 /// A Stripe Customer: one per Tollbooth customer, found again by `metadata[tollbooth_customer]`.
-public struct Customer: StripeObject, Hashable {
+public struct StripeCustomer: StripeObject, Hashable {
     public struct InvoiceSettings: Hashable, Sendable, Decodable {
         /// The payment method invoices charge.
         public var defaultPaymentMethod: String?
@@ -31,7 +31,7 @@ public enum TaxExempt: String, Hashable, Sendable, Decodable {
 
 /// What retrieving a customer found: the customer, or the stub Stripe keeps of a deleted one.
 public enum RetrievedCustomer: Hashable, Sendable, Decodable {
-    case customer(Customer)
+    case customer(StripeCustomer)
     case deleted(id: String)
 
     private struct Stub: Decodable {
@@ -41,7 +41,7 @@ public enum RetrievedCustomer: Hashable, Sendable, Decodable {
 
     public init(from decoder: any Decoder) throws {
         let stub = try Stub(from: decoder)
-        self = stub.deleted == true ? .deleted(id: stub.id) : .customer(try Customer(from: decoder))
+        self = stub.deleted == true ? .deleted(id: stub.id) : .customer(try StripeCustomer(from: decoder))
     }
 }
 
@@ -146,11 +146,11 @@ public struct CustomerListQuery: Hashable, Sendable, PagedQuery {
 }
 
 extension StripeClient {
-    public func createCustomer(_ params: CustomerCreate, idempotencyKey: String) throws(StripeError) -> Customer {
+    public func createCustomer(_ params: CustomerCreate, idempotencyKey: String) throws(StripeError) -> StripeCustomer {
         try post("/v1/customers", params, idempotencyKey: idempotencyKey)
     }
 
-    public func updateCustomer(_ id: String, _ params: CustomerUpdate, idempotencyKey: String) throws(StripeError) -> Customer {
+    public func updateCustomer(_ id: String, _ params: CustomerUpdate, idempotencyKey: String) throws(StripeError) -> StripeCustomer {
         try post(StripeClient.path("/v1/customers", id), params, idempotencyKey: idempotencyKey)
     }
 
@@ -158,12 +158,12 @@ extension StripeClient {
         try call(.get, StripeClient.path("/v1/customers", id))
     }
 
-    public func listCustomers(_ query: CustomerListQuery = CustomerListQuery()) throws(StripeError) -> StripeList<Customer> {
+    public func listCustomers(_ query: CustomerListQuery = CustomerListQuery()) throws(StripeError) -> StripeList<StripeCustomer> {
         try get("/v1/customers", query)
     }
 
     /// Every customer the query finds, all pages.
-    public func allCustomers(_ query: CustomerListQuery = CustomerListQuery()) throws(StripeError) -> [Customer] {
+    public func allCustomers(_ query: CustomerListQuery = CustomerListQuery()) throws(StripeError) -> [StripeCustomer] {
         try all(query) { (query) throws(StripeError) in try listCustomers(query) }
     }
 }

@@ -10,7 +10,7 @@ public struct InvoiceItem: StripeObject, Hashable {
     public var amount: Int64
     public var currency: String
     public var description: String?
-    public var period: Period
+    public var period: StripePeriod
     public var quantity: Int
     public var proration: Bool
     public var discountable: Bool
@@ -30,13 +30,13 @@ public struct InvoiceItemCreate: Hashable, Sendable, FormEncodable {
     public var amount: Int64
     public var currency: Currency
     public var description: String?
-    public var period: Period?
+    public var period: StripePeriod?
     public var taxBehavior: TaxBehavior?
     public var taxCode: String?
     public var metadata: [String: String]?
 
     public init(customer: String, invoice: String?, amount: Int64, currency: Currency, description: String? = nil,
-                period: Period? = nil, taxBehavior: TaxBehavior? = nil, taxCode: String? = nil,
+                period: StripePeriod? = nil, taxBehavior: TaxBehavior? = nil, taxCode: String? = nil,
                 metadata: [String: String]? = nil) {
         self.customer = customer
         self.invoice = invoice

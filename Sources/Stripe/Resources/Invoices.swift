@@ -2,7 +2,7 @@ import Billing
 import Foundation
 
 /// A Stripe invoice. Amounts are integers of the currency's minor units.
-public struct Invoice: StripeObject, Hashable {
+public struct StripeInvoice: StripeObject, Hashable {
     public struct StatusTransitions: Hashable, Sendable, Decodable {
         public var finalizedAt: Int64?
         public var paidAt: Int64?
@@ -20,13 +20,13 @@ public struct Invoice: StripeObject, Hashable {
 
     public var id: String
     public var customer: String
-    public var status: InvoiceStatus?
+    public var status: StripeInvoiceStatus?
     public var currency: String
     public var subtotal: Int64
     public var subtotalExcludingTax: Int64?
     public var total: Int64
     public var totalExcludingTax: Int64?
-    public var totalTaxes: [InvoiceTax]?
+    public var totalTaxes: [StripeInvoiceTax]?
     public var amountDue: Int64
     public var amountPaid: Int64
     public var amountRemaining: Int64
@@ -53,10 +53,10 @@ public struct Invoice: StripeObject, Hashable {
     public var statusTransitions: StatusTransitions
     public var lastFinalizationError: FinalizationError?
     /// The first page of lines; `allInvoiceLines` reads the rest.
-    public var lines: StripeList<InvoiceLine>
+    public var lines: StripeList<StripeInvoiceLine>
 }
 
-public enum InvoiceStatus: String, Hashable, Sendable, Decodable {
+public enum StripeInvoiceStatus: String, Hashable, Sendable, Decodable {
     case draft, open, paid, uncollectible, void
 }
 
@@ -66,7 +66,7 @@ public enum CollectionMethod: String, Hashable, Sendable, Decodable {
 }
 
 /// One tax on an invoice or a line.
-public struct InvoiceTax: Hashable, Sendable, Decodable {
+public struct StripeInvoiceTax: Hashable, Sendable, Decodable {
     public struct RateDetails: Hashable, Sendable, Decodable {
         /// The tax rate's id (`txr_…`).
         public var taxRate: String
@@ -82,7 +82,7 @@ public struct InvoiceTax: Hashable, Sendable, Decodable {
 
 /// A line of an invoice (Stripe's `line_item`). A line made from an invoice item names it in
 /// `parent.invoice_item_details.invoice_item`.
-public struct InvoiceLine: StripeObject, Hashable {
+public struct StripeInvoiceLine: StripeObject, Hashable {
     public struct Parent: Hashable, Sendable, Decodable {
         public struct InvoiceItemDetails: Hashable, Sendable, Decodable {
             public var invoiceItem: String
@@ -100,8 +100,8 @@ public struct InvoiceLine: StripeObject, Hashable {
     public var currency: String
     public var description: String?
     public var quantity: Int?
-    public var period: Period
-    public var taxes: [InvoiceTax]?
+    public var period: StripePeriod
+    public var taxes: [StripeInvoiceTax]?
     public var parent: Parent?
     public var livemode: Bool
     public var metadata: [String: String]
@@ -156,12 +156,12 @@ public struct InvoiceCreate: Hashable, Sendable, FormEncodable {
 /// GET /v1/invoices: all, or one customer's, optionally of one status or created since a time.
 public struct InvoiceListQuery: Hashable, Sendable, PagedQuery {
     public var customer: String?
-    public var status: InvoiceStatus?
+    public var status: StripeInvoiceStatus?
     /// Only invoices created at or after this Unix time (`created[gte]`).
     public var createdSince: Int64?
     public var page: Page
 
-    public init(customer: String? = nil, status: InvoiceStatus? = nil, createdSince: Int64? = nil, page: Page = Page()) {
+    public init(customer: String? = nil, status: StripeInvoiceStatus? = nil, createdSince: Int64? = nil, page: Page = Page()) {
         self.customer = customer
         self.status = status
         self.createdSince = createdSince
@@ -264,12 +264,12 @@ public struct TaxAmount: Hashable, Sendable, FormEncodable {
 public struct InvoiceLineUpdate: Hashable, Sendable, FormEncodable {
     public var amount: Int64?
     public var description: String?
-    public var period: Period?
+    public var period: StripePeriod?
     public var metadata: [String: String]?
     /// The line's taxes, replacing any it had; an empty list removes them all.
     public var taxAmounts: [TaxAmount]?
 
-    public init(amount: Int64? = nil, description: String? = nil, period: Period? = nil, metadata: [String: String]? = nil,
+    public init(amount: Int64? = nil, description: String? = nil, period: StripePeriod? = nil, metadata: [String: String]? = nil,
                 taxAmounts: [TaxAmount]? = nil) {
         self.amount = amount
         self.description = description
@@ -330,11 +330,11 @@ public struct InvoiceLinesAdd: Hashable, Sendable, FormEncodable {
         /// Minor units; negative for a credit.
         public var amount: Int64
         public var description: String?
-        public var period: Period?
+        public var period: StripePeriod?
         public var metadata: [String: String]?
         public var taxAmounts: [TaxAmount]?
 
-        public init(amount: Int64, description: String? = nil, period: Period? = nil, metadata: [String: String]? = nil,
+        public init(amount: Int64, description: String? = nil, period: StripePeriod? = nil, metadata: [String: String]? = nil,
                     taxAmounts: [TaxAmount]? = nil) {
             self.amount = amount
             self.description = description
@@ -374,60 +374,60 @@ struct InvoiceFinalize: FormEncodable {
 }
 
 extension StripeClient {
-    public func createInvoice(_ params: InvoiceCreate, idempotencyKey: String) throws(StripeError) -> Invoice {
+    public func createInvoice(_ params: InvoiceCreate, idempotencyKey: String) throws(StripeError) -> StripeInvoice {
         try post("/v1/invoices", params, idempotencyKey: idempotencyKey)
     }
 
-    public func retrieveInvoice(_ id: String) throws(StripeError) -> Invoice {
+    public func retrieveInvoice(_ id: String) throws(StripeError) -> StripeInvoice {
         try call(.get, StripeClient.path("/v1/invoices", id))
     }
 
-    public func listInvoices(_ query: InvoiceListQuery = InvoiceListQuery()) throws(StripeError) -> StripeList<Invoice> {
+    public func listInvoices(_ query: InvoiceListQuery = InvoiceListQuery()) throws(StripeError) -> StripeList<StripeInvoice> {
         try get("/v1/invoices", query)
     }
 
     /// Every invoice the query finds, walking the pages (`starting_after` the last of each).
-    public func allInvoices(_ query: InvoiceListQuery = InvoiceListQuery()) throws(StripeError) -> [Invoice] {
+    public func allInvoices(_ query: InvoiceListQuery = InvoiceListQuery()) throws(StripeError) -> [StripeInvoice] {
         try all(query) { (query) throws(StripeError) in try listInvoices(query) }
     }
 
     /// Finalizes a draft; `autoAdvance` true lets Stripe then collect it automatically.
-    public func finalizeInvoice(_ id: String, autoAdvance: Bool? = nil, idempotencyKey: String) throws(StripeError) -> Invoice {
+    public func finalizeInvoice(_ id: String, autoAdvance: Bool? = nil, idempotencyKey: String) throws(StripeError) -> StripeInvoice {
         try post(StripeClient.path("/v1/invoices", id, "finalize"), InvoiceFinalize(autoAdvance: autoAdvance), idempotencyKey: idempotencyKey)
     }
 
-    public func payInvoice(_ id: String, _ params: InvoicePay = InvoicePay(), idempotencyKey: String) throws(StripeError) -> Invoice {
+    public func payInvoice(_ id: String, _ params: InvoicePay = InvoicePay(), idempotencyKey: String) throws(StripeError) -> StripeInvoice {
         try post(StripeClient.path("/v1/invoices", id, "pay"), params, idempotencyKey: idempotencyKey)
     }
 
-    public func voidInvoice(_ id: String, idempotencyKey: String) throws(StripeError) -> Invoice {
+    public func voidInvoice(_ id: String, idempotencyKey: String) throws(StripeError) -> StripeInvoice {
         try call(.post, StripeClient.path("/v1/invoices", id, "void"), idempotencyKey: idempotencyKey)
     }
 
-    public func markInvoiceUncollectible(_ id: String, idempotencyKey: String) throws(StripeError) -> Invoice {
+    public func markInvoiceUncollectible(_ id: String, idempotencyKey: String) throws(StripeError) -> StripeInvoice {
         try call(.post, StripeClient.path("/v1/invoices", id, "mark_uncollectible"), idempotencyKey: idempotencyKey)
     }
 
-    public func listInvoiceLines(invoice: String, _ page: Page = Page()) throws(StripeError) -> StripeList<InvoiceLine> {
+    public func listInvoiceLines(invoice: String, _ page: Page = Page()) throws(StripeError) -> StripeList<StripeInvoiceLine> {
         try get(StripeClient.path("/v1/invoices", invoice, "lines"), page)
     }
 
     /// Every line of an invoice, all pages (an invoice may hold 250).
-    public func allInvoiceLines(invoice: String) throws(StripeError) -> [InvoiceLine] {
+    public func allInvoiceLines(invoice: String) throws(StripeError) -> [StripeInvoiceLine] {
         try all(Page(limit: 100)) { (page) throws(StripeError) in try listInvoiceLines(invoice: invoice, page) }
     }
 
     public func updateInvoiceLine(invoice: String, line: String, _ params: InvoiceLineUpdate,
-                                  idempotencyKey: String) throws(StripeError) -> InvoiceLine {
+                                  idempotencyKey: String) throws(StripeError) -> StripeInvoiceLine {
         try post(StripeClient.path("/v1/invoices", invoice, "lines", line), params, idempotencyKey: idempotencyKey)
     }
 
     /// Adds lines to a draft; the answer is the invoice with its new totals.
-    public func addInvoiceLines(invoice: String, _ params: InvoiceLinesAdd, idempotencyKey: String) throws(StripeError) -> Invoice {
+    public func addInvoiceLines(invoice: String, _ params: InvoiceLinesAdd, idempotencyKey: String) throws(StripeError) -> StripeInvoice {
         try post(StripeClient.path("/v1/invoices", invoice, "add_lines"), params, idempotencyKey: idempotencyKey)
     }
 
-    public func updateInvoiceLines(invoice: String, _ params: InvoiceLinesUpdate, idempotencyKey: String) throws(StripeError) -> Invoice {
+    public func updateInvoiceLines(invoice: String, _ params: InvoiceLinesUpdate, idempotencyKey: String) throws(StripeError) -> StripeInvoice {
         try post(StripeClient.path("/v1/invoices", invoice, "update_lines"), params, idempotencyKey: idempotencyKey)
     }
 }
