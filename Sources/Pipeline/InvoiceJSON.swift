@@ -7,9 +7,9 @@ import Store
 /// Amounts are decimal strings in major units with the currency's decimals ("12.30", JPY
 /// "500"); times are RFC 3339; a missing value is `null`, never an absent key.
 public enum InvoiceJSON {
-    public static func invoice(_ invoice: StoredInvoice) -> JSON {
-        func money(_ amount: Decimal) -> JSON { .string(Money(amount, invoice.currency).formatted) }
-        let failure: JSON = invoice.failure.map {
+    public static func invoice(_ invoice: StoredInvoice) -> JSONValue {
+        func money(_ amount: Decimal) -> JSONValue { .string(Money(amount, invoice.currency).formatted) }
+        let failure: JSONValue = invoice.failure.map {
             .object(["stage": .string($0.stage), "message": .string($0.message), "stripeRequestId": .string($0.stripeRequestId)])
         } ?? .null
         return .object([
@@ -32,7 +32,7 @@ public enum InvoiceJSON {
         ])
     }
 
-    public static func line(_ line: InvoiceLine, currency: Currency) -> JSON {
+    public static func line(_ line: InvoiceLine, currency: Currency) -> JSONValue {
         .object([
             "kind": .string(line.kind.rawValue),
             "subscriptionId": .string(line.subscriptionId),
@@ -48,7 +48,7 @@ public enum InvoiceJSON {
         ])
     }
 
-    public static func invoices(_ invoices: [StoredInvoice]) -> JSON {
+    public static func invoices(_ invoices: [StoredInvoice]) -> JSONValue {
         .array(invoices.map(invoice))
     }
 }
@@ -71,10 +71,10 @@ public enum SubscriptionJSON {
         return pending
     }
 
-    public static func subscription(_ record: SubscriptionRecord, successor: SubscriptionRecord?, now: Instant) -> JSON {
+    public static func subscription(_ record: SubscriptionRecord, successor: SubscriptionRecord?, now: Instant) -> JSONValue {
         let s = record.subscription
         let pending = pending(record, successor: successor, now: now)
-        let change: JSON = pending.change.map {
+        let change: JSONValue = pending.change.map {
             .object(["id": .string($0.id), "planKey": .string($0.subscription.plan.key),
                      "planVersion": .number($0.subscription.plan.version), "at": .string($0.subscription.start.rfc3339)])
         } ?? .null
@@ -94,7 +94,7 @@ public enum SubscriptionJSON {
     }
 
     /// Every record, each with its successor looked up among `records`.
-    public static func subscriptions(_ records: [SubscriptionRecord], now: Instant) -> JSON {
+    public static func subscriptions(_ records: [SubscriptionRecord], now: Instant) -> JSONValue {
         let byId = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return .array(records.map { subscription($0, successor: $0.successorId.flatMap { byId[$0] }, now: now) })
     }
@@ -102,9 +102,9 @@ public enum SubscriptionJSON {
 
 public enum CustomerJSON {
     /// The customers JSON of DESIGN.md ("Formats"), so a listed customer imports back unchanged.
-    public static func customer(_ customer: Customer) -> JSON {
+    public static func customer(_ customer: Customer) -> JSONValue {
         let a = customer.billingAddress
-        var address: [String: JSON] = [:]
+        var address: [String: JSONValue] = [:]
         for (key, value) in [("country", a.country), ("postalCode", a.postalCode), ("state", a.state), ("city", a.city), ("line1", a.line1)] {
             if let value { address[key] = .string(value) }
         }

@@ -101,8 +101,8 @@ public struct Settings: Hashable, Sendable {
 
     /// Decodes the settings JSON. The error names the first key with a bad value.
     public init(json data: Data) throws(SettingsError) {
-        let root: JSON
-        do { root = try JSON.parse(data) } catch {
+        let root: JSONValue
+        do { root = try JSONValue.parse(data) } catch {
             throw SettingsError("not valid JSON; the settings are one JSON object")
         }
         guard case .object = root else { throw SettingsError("the settings must be a JSON object, not \(root.kindName)") }
@@ -198,11 +198,11 @@ public struct Settings: Hashable, Sendable {
 
     /// A Stripe secret or restricted key anywhere in the file is refused without echoing it:
     /// the file is typically readable by more people than the key should be.
-    static func refuseSecrets(in value: JSON, path: String, key: String = "") throws(SettingsError) {
+    static func refuseSecrets(in value: JSONValue, path: String, key: String = "") throws(SettingsError) {
         switch value {
         case .object(let members):
-            for name in members.keys.sorted() {
-                try refuseSecrets(in: members[name]!, path: path.isEmpty ? name : "\(path).\(name)", key: name)
+            for (name, member) in members.sorted(by: { $0.0 < $1.0 }) {
+                try refuseSecrets(in: member, path: path.isEmpty ? name : "\(path).\(name)", key: name)
             }
         case .array(let items):
             for (index, item) in items.enumerated() { try refuseSecrets(in: item, path: "\(path)[\(index)]", key: key) }
@@ -232,10 +232,10 @@ public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible 
 /// Typed access to dotted paths ("tax.rates[2].rate") of the settings JSON, each miss of type
 /// reported with the path and the expected kind.
 private struct SettingsReader {
-    let root: JSON
+    let root: JSONValue
 
-    func value(_ path: String) -> JSON? {
-        var current: JSON? = root
+    func value(_ path: String) -> JSONValue? {
+        var current: JSONValue? = root
         for part in path.split(separator: ".") {
             var name = Substring(part)
             var indexes: [Int] = []
@@ -288,7 +288,7 @@ private struct SettingsReader {
         return true
     }
 
-    func array(_ path: String) throws(SettingsError) -> [JSON]? {
+    func array(_ path: String) throws(SettingsError) -> [JSONValue]? {
         guard let found = value(path) else { return nil }
         guard case .array(let items) = found else { throw SettingsError("\(path) must be an array, not \(found.kindName)") }
         return items

@@ -112,7 +112,7 @@ public struct StripeInbox {
         guard let (stored, lastEvent) = try store.invoice(stripeInvoiceId: remoteId) else {
             // Stripe may send the event before the issue stage has recorded the Stripe id of
             // the invoice it is issuing (the metadata names it): that one waits.
-            if case .object(let members)? = event.data.object["metadata"], let localId = members[StripeMapping.invoiceKey]?.string,
+            if let localId = event.data.object["metadata"]?[StripeMapping.invoiceKey]?.string,
                let local = try store.invoice(id: localId), local.stripeInvoiceId == nil, local.status == .issuing {
                 return .waiting("invoice \(localId) is being issued as \(remoteId)")
             }

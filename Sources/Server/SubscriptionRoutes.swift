@@ -160,7 +160,7 @@ extension Routes {
         return base
     }
 
-    func subscriptionJSON(_ id: String) async throws -> JSON {
+    func subscriptionJSON(_ id: String) async throws -> JSONValue {
         let now = live.now()
         return try await answering { try await stripe.worker.run { store in
             guard let record = try store.subscription(id: id) else { throw StoreInputError("no subscription \(id)", kind: .notFound) }
@@ -169,13 +169,11 @@ extension Routes {
         } }
     }
 
-    func adding(apiKey secret: String, id: String, to json: JSON) -> JSON {
-        guard case .object(var members) = json else { return json }
-        members["apiKey"] = .object(["id": .string(id), "key": .string(secret)])
-        return .object(members)
+    func adding(apiKey secret: String, id: String, to json: JSONValue) -> JSONValue {
+        json.setting("apiKey", .object(["id": .string(id), "key": .string(secret)]))
     }
 
-    static func requestJSON(_ request: SubscriptionRequest, checkoutUrl: String?, apiKey: String?) -> JSON {
+    static func requestJSON(_ request: SubscriptionRequest, checkoutUrl: String?, apiKey: String?) -> JSONValue {
         .object([
             "id": .string(request.id), "customerKey": .string(request.customerKey), "planKey": .string(request.planKey),
             "planVersion": .number(request.planVersion), "status": .string(request.status.rawValue),

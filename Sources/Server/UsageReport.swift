@@ -124,7 +124,7 @@ extension LiveServer {
 /// text), money as decimal strings in major units (the invoice JSON of `invoices preview
 /// --format json`), instants as RFC 3339, days as `YYYY-MM-DD`.
 enum UsageJSON {
-    static func report(_ report: UsageReport) -> JSON {
+    static func report(_ report: UsageReport) -> JSONValue {
         let subscription = report.subscription
         return .object([
             "customer": .string(report.customer.key),
@@ -141,8 +141,8 @@ enum UsageJSON {
         ])
     }
 
-    static func feature(_ feature: UsageReport.Feature) -> JSON {
-        func number(_ value: Decimal?) -> JSON { value.map { .number($0.plainString) } ?? .null }
+    static func feature(_ feature: UsageReport.Feature) -> JSONValue {
+        func number(_ value: Decimal?) -> JSONValue { value.map { .number($0.plainString) } ?? .null }
         return .object([
             "feature": .string(feature.key),
             "name": .string(feature.name),

@@ -16,7 +16,7 @@ extension CatalogCommand {
         static let configuration = CommandConfiguration(
             abstract: "Publish the meters, features and plans of a catalog file.",
             discussion: """
-                The file is one JSON object {"meters": [...], "features": [...], "plans": [...]} \
+                The file is one JSONValue object {"meters": [...], "features": [...], "plans": [...]} \
                 with OpenMeter's v1 field names. A published plan version is immutable: importing \
                 it again unchanged does nothing, and a changed plan with the same key and version \
                 is refused (publish it as a new version). The file is checked as a whole and \

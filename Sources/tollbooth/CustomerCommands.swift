@@ -16,7 +16,7 @@ extension CustomersCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add new customers and update known ones from a JSON file.",
             discussion: """
-                The file is a JSON array of {key, name, email, currency, billingAddress, \
+                The file is a JSONValue array of {key, name, email, currency, billingAddress, \
                 taxExempt, taxIds, usageAttribution: {subjectKeys}, metadata}. A known key \
                 updates that customer. All or nothing: every problem of the file is listed, and \
                 nothing is stored unless every customer can be.
@@ -48,7 +48,7 @@ extension CustomersCommand {
             let customers = try options.context().store.customers()
             switch format {
             case .json:
-                printOut(JSON.array(customers.map(CustomerJSON.customer)).rendered)
+                printOut(JSONValue.array(customers.map(CustomerJSON.customer)).rendered)
             case .table:
                 var table = Table("CUSTOMER", "NAME", "EMAIL", "CURRENCY", "COUNTRY", "TAX", "SUBJECT KEYS")
                 for customer in customers {

@@ -10,7 +10,7 @@ struct InvoicesCommand: ParsableCommand {
         commandName: "invoices",
         abstract: "List, show and preview invoices.",
         discussion: """
-            Amounts in JSON and CSV are decimal strings in major units with the currency's \
+            Amounts in JSONValue and CSV are decimal strings in major units with the currency's \
             decimals ("12.30", JPY "500"); times are RFC 3339.
             """,
         subcommands: [List.self, Show.self, Preview.self, VoidInvoice.self])

@@ -104,7 +104,7 @@ extension SubscriptionsCommand {
         static let configuration = CommandConfiguration(
             abstract: "List subscriptions, oldest first, with their status at now (--at).",
             discussion: """
-                JSON fields: id, customerKey, planKey, planVersion, anchor, start, end (null while \
+                JSONValue fields: id, customerKey, planKey, planVersion, anchor, start, end (null while \
                 open), status (scheduled, active, canceled, inactive), pendingChange ({id, planKey, \
                 planVersion, at} of a successor that starts later), pendingCancel (a scheduled \
                 end), successorId.
@@ -143,7 +143,7 @@ extension SubscriptionsCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create subscriptions from a JSON file; prints their ids in order.",
             discussion: """
-                The file is a JSON array of {customer, plan, version?, at, anchor?}; each is \
+                The file is a JSONValue array of {customer, plan, version?, at, anchor?}; each is \
                 created in order, starting at its `at` (RFC 3339), as if typed then. All or \
                 nothing: the first refusal names its index and customer, and nothing is stored.
                 """)

@@ -71,8 +71,8 @@ import Testing
     }
 
     @Test func jsonTextIsEscapedAndParsedBack() throws {
-        let value = JSON.object(["a": .string("line\nbreak \u{1}"), "n": .number("-0.5"), "b": .bool(true), "z": .array([])])
+        let value = JSONValue.object(["a": .string("line\nbreak \u{1}"), "n": .number("-0.5"), "b": .bool(true), "z": .array([])])
         #expect(value.compact == #"{"a":"line\nbreak \u0001","b":true,"n":-0.5,"z":[]}"#)
-        #expect(try JSON.parse(Data(value.compact.utf8)) == value)
+        #expect(try JSONValue.parse(Data(value.compact.utf8)) == value)
     }
 }

@@ -213,7 +213,7 @@ import Testing
         #expect(event.pendingWebhooks == 0)
         #expect(event.request?.id == nil)
         #expect(event.objectType == "plan")
-        #expect(event.data.object["amount"] == .integer(2_000))
+        #expect(event.data.object["amount"] == .number("2000"))
         #expect(event.data.object["amount_decimal"] == .string("2000"))
     }
 

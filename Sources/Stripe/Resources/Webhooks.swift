@@ -1,3 +1,4 @@
+import Billing
 import Foundation
 
 /// Where Stripe sends events: registered once, on `stripe connect`.
@@ -78,8 +79,8 @@ public struct Event: StripeObject, Hashable {
     }
 
     public struct Payload: Hashable, Sendable, Decodable {
-        public var object: RawJSON
-        public var previousAttributes: RawJSON?
+        public var object: JSONValue
+        public var previousAttributes: JSONValue?
     }
 
     public var id: String

@@ -46,7 +46,7 @@ public enum JSONValue: Hashable, Sendable {
     }
 
     /// What kind of value this is, for messages ("must be a string, not a number").
-    var kindName: String {
+    public var kindName: String {
         switch self {
         case .string: return "a string"
         case .number: return "a number"
@@ -366,5 +366,74 @@ private struct JSONParser {
         else { throw failure("a \\u escape needs four hex digits") }
         index += 4
         return value
+    }
+}
+
+// MARK: - Building, reading, Codable
+
+extension JSONValue {
+    /// A whole number.
+    public static func number(_ value: Int) -> JSONValue { .number(String(value)) }
+
+    /// `.string(value)`, or `.null` when there is no value.
+    public static func string(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
+
+    /// An object from a dictionary (its members are written sorted by name in any case).
+    public static func object(_ members: [String: JSONValue]) -> JSONValue {
+        .object(members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, $0.value) })
+    }
+
+    /// The members of an object by name; nil for anything else.
+    public var members: [String: JSONValue]? {
+        guard case .object(let pairs) = self else { return nil }
+        return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The text of a string; nil for anything else.
+    public var string: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// Pretty-printed with two-space indentation and sorted keys, without a trailing newline.
+    public var rendered: String { text(pretty: true) }
+
+    /// One line, sorted keys: for logs and NDJSON.
+    public var compact: String { text(pretty: false) }
+
+    /// With `value` as its member `name` (added, or replacing one of that name); an object only.
+    public func setting(_ name: String, _ value: JSONValue) -> JSONValue {
+        guard case .object(var pairs) = self else { return self }
+        pairs.removeAll { $0.0 == name }
+        pairs.append((name, value))
+        return .object(pairs)
+    }
+}
+
+extension JSONValue: Codable {
+    /// Reads any JSON through a `Decoder`: a whole number keeps its text, a fraction goes
+    /// through `Decimal`, never `Double`. (`parse` keeps every number's text exactly.)
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Int64.self) { self = .number(String(value)) }
+        else if let value = try? container.decode(Decimal.self) { self = .number(value.plainString) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let text):
+            if let whole = Int64(text) { try container.encode(whole) } else { try container.encode(Decimal(string: text) ?? 0) }
+        case .string(let value): try container.encode(value)
+        case .array(let items): try container.encode(items)
+        case .object: try container.encode(members ?? [:])
+        }
     }
 }
