@@ -53,19 +53,29 @@ public struct RetiredWebhookSecret: Codable, Hashable, Sendable {
     }
 }
 
-/// A Stripe set-up step refused or failed, with what to do. `isInput` marks a refusal of what
-/// the user gave (a key of the wrong kind, mode or account: exit 2) rather than a failure (exit 1).
+/// A Stripe set-up step refused or failed, with what to do: a `kind` a caller switches over
+/// (the command line's exit status, the server's status code) and a message for people.
 public struct StripeSetupError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public let isInput: Bool
-    /// Refused because Stripe was never connected (a state to fix first, not a failure).
-    public let isNotConnected: Bool
-
-    public init(_ message: String, isInput: Bool = true, isNotConnected: Bool = false) {
-        self.message = Redact.secrets(in: message)
-        self.isInput = isInput
-        self.isNotConnected = isNotConnected
+    public enum Kind: Hashable, Sendable {
+        /// What the user gave is refused: a key of the wrong kind, mode or account, or one
+        /// lacking permissions (exit 2; HTTP 422).
+        case input
+        /// Stripe was never connected: a state to fix first (exit 1; HTTP 409).
+        case notConnected
+        /// A step failed: Stripe, the network, the secrets file (exit 1; HTTP 502).
+        case failure
     }
+
+    public let message: String
+    public let kind: Kind
+
+    public init(_ message: String, kind: Kind = .input) {
+        self.message = Redact.secrets(in: message)
+        self.kind = kind
+    }
+
+    /// A refusal of what the user gave.
+    public var isInput: Bool { kind == .input }
 
     public var description: String { message }
 }
@@ -82,12 +92,12 @@ public struct SecretsFile: Sendable {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         if info.st_mode & 0o077 != 0 {
-            throw StripeSetupError("the secrets file \(path) may be read by other users (mode \(String(info.st_mode & 0o777, radix: 8))): run `chmod 600 \(path)`", isInput: false)
+            throw StripeSetupError("the secrets file \(path) may be read by other users (mode \(String(info.st_mode & 0o777, radix: 8))): run `chmod 600 \(path)`", kind: .failure)
         }
         do {
             return try JSONDecoder().decode(StripeSecrets.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw StripeSetupError("the secrets file \(path) cannot be read: run `tollbooth stripe connect` again", isInput: false)
+            throw StripeSetupError("the secrets file \(path) cannot be read: run `tollbooth stripe connect` again", kind: .failure)
         }
     }
 
@@ -101,14 +111,14 @@ public struct SecretsFile: Sendable {
         unlink(temporary)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else {
-            throw StripeSetupError("cannot write the secrets file \(temporary): \(String(cString: strerror(errno)))", isInput: false)
+            throw StripeSetupError("cannot write the secrets file \(temporary): \(String(cString: strerror(errno)))", kind: .failure)
         }
         let written = data.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
         let synced = fsync(descriptor) == 0
         close(descriptor)
         guard written == data.count, synced, rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw StripeSetupError("cannot write the secrets file \(path): \(String(cString: strerror(errno)))", isInput: false)
+            throw StripeSetupError("cannot write the secrets file \(path): \(String(cString: strerror(errno)))", kind: .failure)
         }
     }
 }
@@ -223,7 +233,7 @@ public struct StripeSetup: Sendable {
                         idempotencyKey: "tollbooth-webhook-\(account.id)-\(StripeSetup.digest(url))-\(newWebhookSecret ? String(now) : "first")")
                 }
                 guard let secret = created.secret else {
-                    throw StripeSetupError("Stripe registered webhook endpoint \(created.id) without returning its signing secret; delete it in the Dashboard and connect again", isInput: false)
+                    throw StripeSetupError("Stripe registered webhook endpoint \(created.id) without returning its signing secret; delete it in the Dashboard and connect again", kind: .failure)
                 }
                 if let stored, sameAccount, let old = stored.webhookSecret, let oldId = stored.webhookEndpointId, oldId != created.id {
                     // Events already signed with the old secret may still arrive: accepted for a day.
@@ -252,7 +262,7 @@ public struct StripeSetup: Sendable {
     public func stored() throws -> StripeSecrets {
         guard let secrets = try secretsFile.read() else {
             throw StripeSetupError("Stripe is not connected: run `tollbooth stripe connect` with the key in $TOLLBOOTH_STRIPE_KEY or on stdin",
-                                   isInput: false, isNotConnected: true)
+                                   kind: .notConnected)
         }
         return secrets
     }
@@ -392,7 +402,7 @@ public struct StripeSetup: Sendable {
         do { return try body() } catch {
             // A key Stripe does not know (401) or one without a permission (403) is the user's to fix.
             let reason = error.status == 401 ? "Stripe refused the key (\(error.message))" : error.description
-            throw StripeSetupError("could not \(what): \(reason)", isInput: error.status == 401 || error.permission != nil)
+            throw StripeSetupError("could not \(what): \(reason)", kind: error.status == 401 || error.permission != nil ? .input : .failure)
         }
     }
 

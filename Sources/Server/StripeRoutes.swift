@@ -64,12 +64,10 @@ extension Problem {
     /// A Stripe set-up step refused (the key: 422 on `field`; not connected yet: 409) or
     /// failed (502).
     init(_ error: StripeSetupError, field: String = "apiKey") {
-        if error.isNotConnected {
-            self.init(.conflict, "Conflict", error.message)
-        } else if error.isInput {
-            self.init(.unprocessableContent, "Unprocessable Content", error.message, extensions: [("field", .string(field))])
-        } else {
-            self.init(.badGateway, "Bad Gateway", error.message)
+        switch error.kind {
+        case .notConnected: self.init(.conflict, "Conflict", error.message)
+        case .input: self.init(.unprocessableContent, "Unprocessable Content", error.message, extensions: [("field", .string(field))])
+        case .failure: self.init(.badGateway, "Bad Gateway", error.message)
         }
     }
 }
