@@ -95,7 +95,7 @@ public final class Ingestor {
         keyBlockMark = try store.lastEventKeyBlock()
         // Writing segments checks each one's subscription (a foreign key) and lands in the
         // segment B-tree: with SQLite's default 2 MB page cache both miss at almost every row.
-        try store.database.execute("PRAGMA cache_size = -65536")
+        try store.useLargeCache()
     }
 
     /// Moves "now" for a long-running ingest (the server): events are judged too old or too far
@@ -237,7 +237,7 @@ public final class Ingestor {
             try commit(group, input: input, summary: &total)
             return summaries
         } catch {
-            store.database.rollback()
+            store.rollbackWrite()
             throw error
         }
     }
@@ -246,7 +246,7 @@ public final class Ingestor {
     /// the write lock, against what other writers committed before it: closes, subscriptions,
     /// keys (`catchUp`).
     func openGroup(input: String, firstLine: Int) throws -> CommitGroup {
-        try store.database.begin()
+        try store.beginWrite()
         do {
             try catchUp()
             let batch = try store.beginBatch(input: input, at: now)
@@ -256,7 +256,7 @@ public final class Ingestor {
                                segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
                                newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
         } catch {
-            store.database.rollback()
+            store.rollbackWrite()
             throw error
         }
     }
@@ -335,7 +335,7 @@ public final class Ingestor {
             if let open = group { try commit(open, input: input, summary: &summary) }
         } catch {
             _ = try? reading.wait()
-            if group != nil { store.database.rollback() }
+            if group != nil { store.rollbackWrite() }
             throw error
         }
         return summary
@@ -372,7 +372,7 @@ public final class Ingestor {
                               accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
         // Every block up to here is in `seen`: this transaction's, or read in by `catchUp` or `load`.
         keyBlockMark = try store.lastEventKeyBlock()
-        try store.database.commit()
+        try store.commitWrite()
         summary.accepted += group.accepted
         summary.duplicates += group.duplicates
         summary.rejected += group.rejected
@@ -607,444 +607,4 @@ public final class Ingestor {
             }
         }
     }
-
-    // MARK: Attribution
-
-    struct AttributionProblem: Error {
-        let reason: String
-    }
-
-    /// The subscription (an index into `subscriptions`) in effect at the event's time for its
-    /// subject's customer (a slot in `customerSpans`), or why there is none.
-    func attribute(customer: Int?, unknownSubject: String, time instant: Instant) -> Result<Int, AttributionProblem> {
-        guard let slot = customer else {
-            return .failure(AttributionProblem(reason: "unknown subject \"\(unknownSubject.prefix(80))\": no customer has it as a usage-attribution key"))
-        }
-        let time = instant.seconds
-        if time > latest {
-            return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is more than 5 minutes in the future"))
-        }
-        if time < earliest {
-            return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is older than dedupeRetention \(retention.text): too old to de-duplicate"))
-        }
-        // Spans of one customer are in start order and rarely more than a few: walk back from
-        // the latest, kept with the customer's slot.
-        let customer = customerSpans[slot]
-        if customer.latest.start <= time && time < customer.latest.end { return .success(Int(customer.latest.subscription)) }
-        var index = Int(customer.first + customer.count) - 1
-        while index > Int(customer.first) {
-            index -= 1
-            let span = flatSpans[index]
-            if span.start <= time && time < span.end { return .success(Int(span.subscription)) }
-        }
-        return .failure(AttributionProblem(reason: "time \(instant.rfc3339) is outside every subscription of customer \(customerKeys[slot])"))
-    }
-
-    /// The start of the segment window holding `time`, and whether the window lies in a period
-    /// already closed: windows are cut at every boundary the subscription bills or counts quota
-    /// at, so every period is a union of whole windows. `cache` holds each subscription's latest
-    /// window: most events fall in it again.
-    func window(_ subscription: Int, _ time: Instant, cache: inout [CachedWindow]) -> (start: Int64, late: Bool) {
-        let cached = cache[subscription], seconds = time.seconds
-        if cached.start <= seconds && seconds < cached.end { return (cached.start, cached.late) }
-        let span = SegmentWindows(subscription: subscriptions[subscription], containing: time).span
-        let window = CachedWindow(start: span.start.seconds, end: span.end.seconds, late: span.start.seconds < lastClosed[subscription])
-        cache[subscription] = window
-        return (window.start, window.late)
-    }
-
-    /// A subscription's service span, in seconds.
-    struct Span {
-        var subscription: Int32
-        var start: Int64
-        var end: Int64
-    }
-
-    struct CustomerSpans {
-        var first: Int32
-        var count: Int32
-        /// The span at `first + count - 1`, or an empty one: most customers have one span, found
-        /// here with no other memory read.
-        var latest: Span
-    }
-}
-
-/// The segment window of a subscription around an instant: from the latest boundary at or
-/// before it (subscription start, phase start, a billing period of the plan or a rate card, a
-/// usage period of a metered entitlement, and UTC midnight in a phase with a quota) to the next
-/// one. Cutting at midnight makes each UTC day's usage exact (the usage page's daily chart).
-struct SegmentWindows {
-    let span: Period
-
-    init(subscription: Subscription, containing time: Instant) {
-        var start = subscription.start
-        var end = subscription.serviceEnd ?? Instant(seconds: Int64.max / 2)
-        if let window = subscription.phaseWindows.last(where: { $0.contains(time) }) {
-            start = max(start, window.start)
-            if let phaseEnd = window.end { end = min(end, phaseEnd) }
-            // A phase with a quota shows its usage per UTC day (the usage page's chart): its
-            // windows end at midnight. Others keep period-long windows, far fewer rows when a
-            // customer has few events a day.
-            if window.phase.rateCards.contains(where: { $0.meteredEntitlement != nil }) {
-                let midnight = EventKeyBlock.day(of: time.seconds) * EventKeyBlock.secondsPerDay
-                start = max(start, Instant(seconds: midnight))
-                end = min(end, Instant(seconds: midnight + EventKeyBlock.secondsPerDay))
-            }
-            var cadences = [subscription.plan.billingCadence]
-            for card in window.phase.rateCards {
-                if let cadence = card.billingCadence { cadences.append(cadence) }
-                if let period = card.meteredEntitlement?.usagePeriod { cadences.append(period) }
-            }
-            for cadence in Set(cadences) {
-                let period = PeriodSchedule(anchor: window.anchor, cadence: cadence).period(containing: time)
-                start = max(start, period.start)
-                end = min(end, period.end)
-            }
-        }
-        span = Period(start: start, end: max(start, end))
-    }
-}
-
-/// A subscription's segment window in seconds, `[start, end)`, and whether it lies in a period
-/// already closed.
-struct CachedWindow {
-    var start: Int64
-    var end: Int64
-    var late: Bool
-}
-
-/// What one part of a chunk's parsing uses, one per thread parsing at once. Used by one thread
-/// at a time.
-final class PartState: @unchecked Sendable {
-    /// Per subscription, the segment window of its latest event (empty before one): most events
-    /// fall in it again.
-    var latest: [CachedWindow]
-    /// A parser and subject table of the part's own: the threads would otherwise count
-    /// references to the same objects on every line, each write taking the memory from the
-    /// other core.
-    let parser: EventParser
-    let subjects: SubjectTable
-
-    init(subscriptions: Int, parser: EventParser, subjects: SubjectTable) {
-        latest = Array(repeating: CachedWindow(start: 0, end: 0, late: false), count: subscriptions)
-        self.parser = parser
-        self.subjects = subjects
-    }
-
-    func forgetWindows() {
-        for index in latest.indices { latest[index] = CachedWindow(start: 0, end: 0, late: false) }
-    }
-}
-
-/// Segment pieces of one transaction, keyed by subscription, meter, window and group-by values.
-struct SegmentBuilder {
-    struct Key: Hashable {
-        var subscription: Int32
-        var meter: Int32
-        var window: Int64
-        var group: Int32
-    }
-
-    let meters: MeterSet
-    var index: [Key: Int] = [:]
-    /// Per (subscription, meter, group below `cachedGroups`): the slot of its latest segment,
-    /// plus one (0: none). Nearly every event falls in its series' latest window, found here
-    /// without hashing.
-    var latestSlot: [Int32]
-    static let cachedGroups = 8
-    var keys: [Key] = []
-    var aggregates: [UsageAggregate] = []
-    /// Interned group-by texts ("model=gpt-4o"); 0 is no group-by.
-    var groups: [String] = [""]
-    var groupByText: [String: Int32] = ["": 0]
-    /// Per meter with one group-by: its values' texts -> group id, without building the text.
-    var groupIDs: [[String: Int32]]
-
-    init(meters: MeterSet, subscriptions: Int) {
-        self.meters = meters
-        groupIDs = Array(repeating: [:], count: meters.meters.count)
-        latestSlot = Array(repeating: 0, count: subscriptions * meters.meters.count * SegmentBuilder.cachedGroups)
-    }
-
-    /// What one meter takes from one event, worked out off the aggregating thread.
-    struct Input: Sendable {
-        var meter: Int32
-        /// The group-by value text (`MeterSet.groupValue`); empty without a group-by.
-        var group: String
-        var reading: MeterReading
-
-        init(values: [DataValue?], meter: Int, meters: MeterSet) {
-            self.meter = Int32(meter)
-            group = meters.groupValue(of: values, meter: meter)
-            reading = meters.reading(of: values, meter: meter)
-        }
-    }
-
-    mutating func add(_ input: Input, time: Instant, subscription: Int, window: Int64) {
-        let meter = Int(input.meter)
-        let key = Key(subscription: Int32(subscription), meter: input.meter, window: window, group: group(input.group, meter: meter))
-        let cache = key.group < SegmentBuilder.cachedGroups
-            ? (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups + Int(key.group) : -1
-        let slot: Int
-        if cache >= 0, latestSlot[cache] > 0, keys[Int(latestSlot[cache]) - 1] == key {
-            slot = Int(latestSlot[cache]) - 1
-        } else if let found = index[key] {
-            slot = found
-        } else {
-            slot = keys.count
-            index[key] = slot
-            keys.append(key)
-            aggregates.append(UsageAggregate())
-        }
-        if cache >= 0 { latestSlot[cache] = Int32(slot + 1) }
-        aggregates[slot].add(input.reading, at: time)
-    }
-
-    /// Asks for the memory of a series' latest segments ahead of adding to them. Mutating only
-    /// so a lane calls it on its builder in place: a copy retains and releases every array.
-    mutating func prefetch(subscription: Int, meter: Int) {
-        latestSlot.withUnsafeBufferPointer { latest in
-            guard let base = latest.baseAddress else { return }
-            tollbooth_prefetch(base + (subscription * meters.meters.count + meter) * SegmentBuilder.cachedGroups)
-        }
-    }
-
-    /// The group id of a meter's group-by value text.
-    mutating func group(_ value: String, meter: Int) -> Int32 {
-        let slots = meters.groupSlots[meter]
-        guard !slots.isEmpty else { return 0 }
-        if let id = groupIDs[meter][value] { return id }
-        let id = intern(slots.count == 1 ? "\(meters.groupNames[meter][0])=\(value)" : value)
-        groupIDs[meter][value] = id
-        return id
-    }
-
-    mutating func intern(_ text: String) -> Int32 {
-        if let id = groupByText[text] { return id }
-        let id = Int32(groups.count)
-        groups.append(text)
-        groupByText[text] = id
-        return id
-    }
-
-    /// Each text's place among them in byte order.
-    static func ranks(_ texts: [String]) -> [Int32] {
-        var ranks = [Int32](repeating: 0, count: texts.count)
-        let order = texts.indices.sorted { texts[$0].utf8.lexicographicallyPrecedes(texts[$1].utf8) }
-        for (rank, index) in order.enumerated() { ranks[index] = Int32(rank) }
-        return ranks
-    }
-
-    /// The pieces of the subscriptions in `range`, merged from several builders (of the same
-    /// subscriptions and meters), in key order.
-    static func pieces(of builders: [SegmentBuilder], subscriptions range: Range<Int32>, subscriptionIds: [String]) -> [SegmentPiece] {
-        guard let first = builders.first else { return [] }
-        // Only absorbed into, never added to: no latest-window slots needed.
-        var merged = SegmentBuilder(meters: first.meters, subscriptions: 0)
-        for builder in builders { merged.absorb(builder, subscriptions: range) }
-        return merged.pieces(subscriptionIds: subscriptionIds)
-    }
-
-    /// Adds another builder's segments of the subscriptions in `range` to these.
-    mutating func absorb(_ other: SegmentBuilder, subscriptions range: Range<Int32>) {
-        for (slot, key) in other.keys.enumerated() where range.contains(key.subscription) {
-            var translated = key
-            if key.group != 0 { translated.group = intern(other.groups[Int(key.group)]) }
-            if let found = index[translated] {
-                aggregates[found].merge(other.aggregates[slot])
-            } else {
-                index[translated] = keys.count
-                keys.append(translated)
-                aggregates.append(other.aggregates[slot])
-            }
-        }
-    }
-
-    /// The pieces in key order (subscriptions are numbered in id order), ready to append.
-    func pieces(subscriptionIds: [String]) -> [SegmentPiece] {
-        // Meters and group texts by their places in byte order: the sort compares integers.
-        let meterRank = SegmentBuilder.ranks(meters.meters.map(\.slug)), groupRank = SegmentBuilder.ranks(groups)
-        let order = keys.indices.sorted {
-            let a = keys[$0], b = keys[$1]
-            return (a.subscription, meterRank[Int(a.meter)], a.window, groupRank[Int(a.group)])
-                < (b.subscription, meterRank[Int(b.meter)], b.window, groupRank[Int(b.group)])
-        }
-        return order.map { slot in
-            let key = keys[slot], aggregate = aggregates[slot]
-            let latest = aggregate.latest
-            return SegmentPiece(subscriptionId: subscriptionIds[Int(key.subscription)], meterSlug: meters.meters[Int(key.meter)].slug,
-                                windowStart: Instant(seconds: key.window), groupKey: groups[Int(key.group)], count: aggregate.count,
-                                sum: aggregate.sum.description, min: aggregate.min?.description ?? "0", max: aggregate.max?.description ?? "0",
-                                latestTime: latest?.time ?? Instant(seconds: key.window), latestValue: latest?.value.description ?? "0",
-                                uniqueValues: aggregate.distinct.sorted())
-        }
-    }
-}
-
-extension MeterSet {
-    /// What a meter groups an event by: with one group-by, the value's text; with several,
-    /// `groupKey`; without, empty.
-    func groupValue(of values: [DataValue?], meter index: Int) -> String {
-        let slots = groupSlots[index]
-        if slots.isEmpty { return "" }
-        return slots.count == 1 ? (values[slots[0]]?.keyText ?? "") : groupKey(of: values, meter: index)
-    }
-
-    /// The group-by values of an event for a meter as one text: "model=large&region=eu", names
-    /// sorted; an absent value is empty.
-    func groupKey(of values: [DataValue?], meter index: Int) -> String {
-        let slots = groupSlots[index]
-        guard !slots.isEmpty else { return "" }
-        return zip(groupNames[index], slots).map { name, slot in "\(name)=\(values[slot]?.keyText ?? "")" }.joined(separator: "&")
-    }
-}
-
-/// Whole lines of input: the bytes and each line's range (without its newline).
-struct LineChunk: @unchecked Sendable {
-    /// Keeps `bytes` alive; shared by the chunks cut from one buffer.
-    let storage: InputBuffer
-    let bytes: UnsafeRawBufferPointer
-    var lines: [Range<Int>]
-
-    var lineCount: Int { lines.count }
-
-    func text(line index: Int) -> String {
-        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[lines[index]]), as: UTF8.self)
-    }
-
-    /// Splits bytes into chunks of at most `maxLines` lines.
-    static func split(_ input: [UInt8], maxLines: Int) -> [LineChunk] {
-        let storage = InputBuffer(capacity: input.count)
-        input.withUnsafeBytes { storage.memory.copyMemory(from: $0) }
-        let all = UnsafeRawBufferPointer(storage.memory)
-        var ranges: [Range<Int>] = []
-        var start = 0
-        for (index, byte) in all.enumerated() where byte == 0x0A {
-            ranges.append(start..<index)
-            start = index + 1
-        }
-        if start < all.count { ranges.append(start..<all.count) }
-        var chunks: [LineChunk] = []
-        var from = 0
-        while from < ranges.count {
-            let to = min(ranges.count, from + maxLines)
-            let offset = ranges[from].lowerBound
-            let end = ranges[to - 1].upperBound
-            chunks.append(LineChunk(storage: storage, bytes: UnsafeRawBufferPointer(rebasing: all[offset..<end]),
-                                    lines: ranges[from..<to].map { ($0.lowerBound - offset)..<($0.upperBound - offset) }))
-            from = to
-        }
-        return chunks
-    }
-}
-
-/// A block of memory input is read into, freed when the last chunk that uses it is done.
-final class InputBuffer: @unchecked Sendable {
-    let memory: UnsafeMutableRawBufferPointer
-
-    init(capacity: Int) {
-        memory = .allocate(byteCount: max(capacity, 1), alignment: 16)
-    }
-
-    deinit { memory.deallocate() }
-}
-
-/// Reads a file descriptor into large buffers and hands out chunks of whole lines: each chunk
-/// is the whole lines of one buffer (at most `maxLines`); the partial line at its end starts the
-/// next buffer. A line longer than a buffer gets a buffer twice the size.
-struct LineChunkReader {
-    let descriptor: Int32
-    let block: Int
-    /// The start of a line not yet handed out, to carry into the next buffer.
-    var carry: (storage: InputBuffer, range: Range<Int>)?
-    var finished = false
-
-    /// Reads into buffers of `block` bytes (16 MiB by default).
-    init(descriptor: Int32, block: Int = 16 << 20) {
-        self.descriptor = descriptor
-        self.block = max(block, 1)
-    }
-
-    mutating func next(maxLines: Int) throws -> LineChunk? {
-        var size = block
-        while true {
-            let carried = carry?.range.count ?? 0
-            if carried >= size { size *= 2 }
-            let storage = InputBuffer(capacity: max(size, carried + 1))
-            var filled = 0
-            if let carry {
-                storage.memory.baseAddress!.copyMemory(from: carry.storage.memory.baseAddress! + carry.range.lowerBound, byteCount: carried)
-                filled = carried
-            }
-            carry = nil
-            // Fill the buffer (a pipe hands out little at a time) or reach the end of input.
-            while filled < storage.memory.count, !finished {
-                let read = Foundation.read(descriptor, storage.memory.baseAddress! + filled, storage.memory.count - filled)
-                if read < 0 {
-                    if errno == EINTR { continue }
-                    throw CocoaError(.fileReadUnknown)
-                }
-                if read == 0 { finished = true }
-                filled += read
-            }
-            let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage.memory)[0..<filled])
-            var lines: [Range<Int>] = []
-            var lineStart = 0
-            if let base = bytes.baseAddress {
-                while lineStart < filled, lines.count < maxLines,
-                      let hit = memchr(base + lineStart, 0x0A, filled - lineStart) {
-                    let index = base.distance(to: UnsafeRawPointer(hit))
-                    lines.append(lineStart..<index)
-                    lineStart = index + 1
-                }
-            }
-            if finished, lineStart < filled, lines.count < maxLines {
-                lines.append(lineStart..<filled)
-                lineStart = filled
-            }
-            if lineStart < filled { carry = (storage, lineStart..<filled) }
-            if !lines.isEmpty {
-                return LineChunk(storage: storage, bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<lineStart]), lines: lines)
-            }
-            if finished, carry == nil { return nil }
-            // No whole line in a full buffer: read on into a larger one.
-            size = filled * 2
-        }
-    }
-}
-
-/// A result another thread delivers once; `wait` blocks until it has.
-final class Pending<Value: Sendable>: @unchecked Sendable {
-    private let ready = DispatchSemaphore(value: 0)
-    private var result: Result<Value, any Error>?
-
-    func resolve(_ result: Result<Value, any Error>) {
-        self.result = result
-        ready.signal()
-    }
-
-    func wait() throws -> Value {
-        ready.wait()
-        ready.signal()
-        return try result!.get()
-    }
-
-    /// True when the value has been delivered, waiting at most `milliseconds` for it.
-    func isReady(withinMillis milliseconds: Int) -> Bool {
-        guard ready.wait(timeout: .now() + .milliseconds(milliseconds)) == .success else { return false }
-        ready.signal()
-        return true
-    }
-}
-
-/// A value the reader thread changes between calls.
-final class Box<Value> {
-    var value: Value
-
-    init(_ value: Value) { self.value = value }
-}
-
-/// Hands values that are only ever used by one thread at a time to another thread.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
 }

@@ -8,7 +8,7 @@ import Store
 /// worker, or a database that is not a file, uses the caller's store on the caller's thread.
 enum IssueWorkers {
     static func run(_ queues: [[String]], concurrency: Int, store: Store, _ work: @escaping (Store, [String]) throws -> Void) throws {
-        let path = store.database.path
+        let path = store.path
         let threads = min(max(1, concurrency), queues.count)
         guard threads > 1, !path.isEmpty, path != ":memory:" else {
             for queue in queues { try work(store, queue) }

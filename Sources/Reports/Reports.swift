@@ -53,7 +53,7 @@ public enum Report: String, CaseIterable, Sendable {
             let builder = ReportBuilder(store: store, from: from, to: to)
             // One read transaction: every sheet sees the same state of the store, even while a
             // bill run writes (WAL readers do not block writers).
-            try store.database.transaction(immediate: false) {
+            try store.readTransaction {
                 switch self {
                 case .reconciliation: try builder.reconciliation(output)
                 case .invoices: try builder.invoices(output)

@@ -25,7 +25,7 @@ public enum ServerApp {
         // A 202 promises the events survive a crash of the machine, not only of the process:
         // each group commit's write-ahead log is synced before its requests are answered, off
         // the store's queue (`WALSync`), so the connection itself does not sync at commit.
-        try store.database.execute("PRAGMA synchronous = NORMAL")
+        try store.commitWithoutSync()
         let live = try LiveServer(store: store, settings: settings, start: start, logger: logger)
         // Hummingbird's request metrics go through swift-metrics into the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: live.metrics.registry))
@@ -33,7 +33,7 @@ public enum ServerApp {
         let routes = RouteTable()
         router.add(middleware: RequestLogMiddleware(routes: routes))
         router.add(middleware: MetricsMiddleware())
-        let stripe = try StripeLink(live: live, databasePath: store.database.path)
+        let stripe = try StripeLink(live: live, databasePath: store.path)
         Routes(live: live, stripe: stripe, table: routes).register(on: router)
         let checks = CheckService(live: live, logger: logger)
         let app = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [CheckChannelHandler(checks: checks)])),

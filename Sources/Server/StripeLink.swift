@@ -47,7 +47,7 @@ final class StripeLink: @unchecked Sendable {
     /// what it wrote.
     func run<T: Sendable>(_ body: @escaping @Sendable (Store) throws -> T) async throws -> T {
         let result = try await worker.run(body)
-        try await live.worker.run { _ in try self.live.reloadChanged() }
+        _ = try await live.worker.run { _ in try self.live.reloadChanged() }
         return result
     }
 

@@ -62,7 +62,7 @@ final class ReportReader: @unchecked Sendable {
     func worker(for live: LiveServer) throws -> StoreWorker {
         try lock.withLock {
             if let worker { return worker }
-            let opened = StoreWorker(store: try Store(path: live.worker.store.database.path))
+            let opened = StoreWorker(store: try Store(path: live.worker.store.path))
             worker = opened
             return opened
         }

@@ -4,17 +4,39 @@ import Foundation
 /// Tollbooth's SQLite store: one connection, the schema migrated on open, and repositories as
 /// extensions (catalog, customers, subscriptions, usage, invoices, credits, the job ledger).
 public final class Store {
-    public let database: Database
+    /// The connection: SQL stays inside this module.
+    let database: Database
 
     /// Opens (creating and migrating if needed) the database at `path`.
     public init(path: String) throws {
         database = try Database(path: path)
     }
 
+    /// The database file's path (another connection to it, its lock files, its log).
+    public var path: String { database.path }
+
     /// Runs `body` in one transaction.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try database.transaction(body)
     }
+
+    /// Runs `body` in one read transaction: a consistent view that takes no write lock.
+    public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        try database.transaction(immediate: false, body)
+    }
+
+    /// Opens a write transaction that its caller ends with `commitWrite` or `rollbackWrite`:
+    /// for work that spans calls (the ingest's commit groups).
+    public func beginWrite() throws { try database.begin() }
+    public func commitWrite() throws { try database.commit() }
+    public func rollbackWrite() { database.rollback() }
+
+    /// A 64 MiB page cache, for a connection that writes much at once (the ingest).
+    public func useLargeCache() throws { try database.execute("PRAGMA cache_size = -65536") }
+
+    /// Commits that do not wait for the disk: for a caller that syncs the write-ahead log itself
+    /// before it answers (the server's group commits).
+    public func commitWithoutSync() throws { try database.execute("PRAGMA synchronous = NORMAL") }
 }
 
 /// A problem with what was asked of the store that the user can fix: exit status 2.
