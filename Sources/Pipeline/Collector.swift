@@ -11,13 +11,8 @@ enum PaymentStateRule {
     /// none on the invoice, so its first sighting (`now`) is kept as the time it happened.
     static func apply(_ remote: StripeInvoice, to stored: StoredInvoice, now: Instant) -> (InvoiceStatus, PaymentState) {
         var payment = stored.payment
-        payment.stripeStatus = remote.status?.rawValue
-        payment.stripeTotal = remote.total
-        payment.amountDue = remote.amountDue
-        payment.amountPaid = remote.amountPaid
-        payment.startingBalance = remote.startingBalance
+        take(remote, into: &payment)
         payment.attemptCount = remote.attemptCount
-        payment.nextPaymentAttempt = remote.nextPaymentAttempt.map { Instant(seconds: $0) }
         payment.collectedAt = now
         if payment.paymentFailedAt == nil, remote.attemptCount > 0, remote.status != .paid {
             payment.paymentFailedAt = now
@@ -49,8 +44,24 @@ enum PaymentStateRule {
     static func failureReason(_ remote: StripeInvoice) -> String? {
         guard remote.status == .open, remote.attemptCount > 0, remote.autoAdvance, remote.nextPaymentAttempt == nil,
               remote.collectionMethod == .chargeAutomatically else { return nil }
+        return authenticationReason(remote)
+    }
+
+    /// The reason recorded for a payment waiting for the customer's authentication.
+    static func authenticationReason(_ remote: StripeInvoice) -> String {
         let link = remote.hostedInvoiceUrl.map { " at \($0)" } ?? ""
         return "\(authenticationRequired): the customer confirms the payment (3-D Secure)\(link)"
+    }
+
+    /// Stripe's status, amounts and next attempt of `remote`, kept on `payment` (the attempt
+    /// count is the caller's to take).
+    static func take(_ remote: StripeInvoice, into payment: inout PaymentState) {
+        payment.stripeStatus = remote.status?.rawValue
+        payment.stripeTotal = remote.total
+        payment.amountDue = remote.amountDue
+        payment.amountPaid = remote.amountPaid
+        payment.startingBalance = remote.startingBalance
+        payment.nextPaymentAttempt = remote.nextPaymentAttempt.map { Instant(seconds: $0) }
     }
 
     static let authenticationRequired = "authentication required"

@@ -136,15 +136,15 @@ public struct CustomerPayments {
         return url
     }
 
-    /// Makes the customer's newest payment method the one its invoices charge; returns it, or
-    /// nil when the customer has none.
+    /// Makes the customer's newest payment method the one its invoices charge, and records that
+    /// its payment methods were looked at; returns it, or nil when the customer has none.
+    /// `stripeId` is its Stripe Customer when the caller knows it (else found or made).
     @discardableResult
-    public func useNewestPaymentMethod(customerKey: String) throws -> PaymentMethod? {
-        let (_, id) = try stripeCustomer(customerKey)
+    public func useNewestPaymentMethod(customerKey: String, stripeId: String? = nil) throws -> PaymentMethod? {
+        let id = try stripeId ?? stripeCustomer(customerKey).1
         let methods = try connection.client.listPaymentMethods(customer: id).data
-        guard let newest = try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: id, stripe: connection.client)
-        else { return nil }
-        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: connection.account, defaultPaymentMethod: newest.id)
+        let newest = try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: id, stripe: connection.client)
+        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: connection.account, defaultPaymentMethod: newest?.id)
         return newest
     }
 

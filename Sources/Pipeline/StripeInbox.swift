@@ -63,9 +63,21 @@ public struct StripeInbox {
                           payload: String(decoding: payload, as: UTF8.self), receivedAt: receivedAt)
     }
 
-    /// Applies one stored event and records the outcome in the inbox.
+    /// Applies one stored event and records the outcome in the inbox. An invoice event is read,
+    /// decided and written in one write transaction, so a bill run's collect stage (or another
+    /// server applying the same event) on the database cannot commit in between; a Checkout
+    /// event calls Stripe, so it holds no write lock while it waits, and what it writes guards
+    /// itself (a request starts only while pending, an event is recorded only once).
     @discardableResult
     public func apply(_ stored: InboxEvent) throws -> InboxOutcome {
+        guard stored.type.hasPrefix("invoice.") else { return try attempt(stored) }
+        return try store.transaction {
+            guard try store.stripeEvent(id: stored.id)?.appliedAt == nil else { return .ignored("applied already") }
+            return try attempt(stored)
+        }
+    }
+
+    func attempt(_ stored: InboxEvent) throws -> InboxOutcome {
         var outcome: InboxOutcome
         do {
             outcome = try decide(stored)
@@ -157,10 +169,8 @@ public struct StripeInbox {
             return .ignored("Checkout Session \(session.id) is for no customer of Tollbooth's")
         }
         guard let connection else { return .waiting("Stripe is not connected: the saved card cannot be made the default") }
-        let methods = try connection.client.listPaymentMethods(customer: stripeCustomer).data
-        let chosen = try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: stripeCustomer,
-                                                            stripe: connection.client)
-        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: connection.account, defaultPaymentMethod: chosen?.id)
+        let chosen = try CustomerPayments(store: store, connection: connection, now: now)
+            .useNewestPaymentMethod(customerKey: customerKey, stripeId: stripeCustomer)
         var what = chosen.map { "\($0.id) is \(customerKey)'s default payment method" } ?? "\(customerKey) saved no payment method"
         guard let request = try store.subscriptionRequest(checkoutSessionId: session.id) else { return .applied(what) }
         guard request.status == .pendingPayment else {
@@ -229,13 +239,9 @@ extension PaymentStateRule {
             payment.paymentFailedAt = created
             return (status, payment, storedReason)
         }
-        payment.stripeStatus = remote.status?.rawValue
-        payment.stripeTotal = remote.total
-        payment.amountDue = remote.amountDue
-        payment.amountPaid = remote.amountPaid
-        payment.startingBalance = remote.startingBalance
+        take(remote, into: &payment)
+        // An event's object may be older than what collect read: attempts never go back.
         payment.attemptCount = max(stored.attemptCount, remote.attemptCount)
-        payment.nextPaymentAttempt = remote.nextPaymentAttempt.map { Instant(seconds: $0) }
         var reason: String?
         switch target {
         case .paid:
@@ -247,8 +253,7 @@ extension PaymentStateRule {
         case .paymentFailed:
             payment.paymentFailedAt = min(stored.paymentFailedAt ?? created, created)
             if type == "invoice.payment_action_required" {
-                let link = remote.hostedInvoiceUrl.map { " at \($0)" } ?? ""
-                reason = "\(authenticationRequired): the customer confirms the payment (3-D Secure)\(link)"
+                reason = authenticationReason(remote)
             } else {
                 reason = failureReason(remote)
             }

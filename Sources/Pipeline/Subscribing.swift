@@ -37,18 +37,12 @@ public struct Subscribing {
     /// sends the customer back (`{id}` in them becomes the subscription's id).
     public func subscribe(customerKey: String, planKey: String, version: Int?, anchor: Instant?, successUrl: String, cancelUrl: String?,
                           makeAPIKey: () -> NewAPIKey) throws -> Outcome {
-        guard try store.customer(key: customerKey) != nil else {
+        guard let customer = try store.customer(key: customerKey) else {
             throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`", kind: .invalid("customer"))
         }
-        let catalog = try store.catalog()
-        guard let plan = catalog.plan(key: planKey, version: version) else {
-            if let version, catalog.plan(key: planKey) != nil {
-                throw StoreInputError("plan \(planKey) has no version \(version)", kind: .invalid("version"))
-            }
-            throw StoreInputError("no plan \(planKey) in the catalog", kind: .invalid("plan"))
-        }
+        let plan = try store.plan(key: planKey, version: version)
         if plan.billsSomething, try !hasSavedPaymentMethod(customerKey) {
-            return try checkout(customerKey: customerKey, plan: plan, anchor: anchor, successUrl: successUrl, cancelUrl: cancelUrl)
+            return try checkout(customer, plan: plan, anchor: anchor, successUrl: successUrl, cancelUrl: cancelUrl)
         }
         return try store.transaction {
             let subscription = try store.createSubscription(customerKey: customerKey, planKey: plan.key, version: plan.version,
@@ -68,15 +62,13 @@ public struct Subscribing {
         guard case .created(let stripeId, _)? = try store.stripeCustomer(customerKey: customerKey, account: connection.account) else {
             return false
         }
-        let methods = try stripeCall { try connection.client.listPaymentMethods(customer: stripeId).data }
-        guard let chosen = try stripeCall({
-            try CustomerPayments.makeNewestDefault(methods, customerKey: customerKey, stripeId: stripeId, stripe: connection.client)
-        }) else { return false }
-        try store.recordPaymentMethodsChecked(customerKey: customerKey, account: connection.account, defaultPaymentMethod: chosen.id)
-        return true
+        return try stripeCall {
+            try CustomerPayments(store: store, connection: connection, now: now).useNewestPaymentMethod(customerKey: customerKey, stripeId: stripeId)
+        } != nil
     }
 
-    func checkout(customerKey: String, plan: Plan, anchor: Instant?, successUrl: String, cancelUrl: String?) throws -> Outcome {
+    func checkout(_ customer: Customer, plan: Plan, anchor: Instant?, successUrl: String, cancelUrl: String?) throws -> Outcome {
+        let customerKey = customer.key
         guard let connection else {
             throw SubscribeError(kind: .stripeNotConnected,
                                  message: "plan \(plan.key) bills the customer, who has no saved payment method, and Stripe is not connected: connect it first (POST /setup/stripe or `tollbooth stripe connect`)")
@@ -84,7 +76,6 @@ public struct Subscribing {
         let id = "sub_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
         var request = try store.insertSubscriptionRequest(id: String(id), customerKey: customerKey, planKey: plan.key, version: plan.version,
                                                           anchor: anchor, now: now)
-        guard let customer = try store.customer(key: customerKey) else { throw StoreInputError("no customer \(customerKey)", kind: .notFound) }
         let session: CheckoutSession
         do {
             let stripeId = try StripeCustomers(store: store, stripe: connection.client, account: connection.account,

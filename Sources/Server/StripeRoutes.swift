@@ -94,23 +94,13 @@ extension Routes {
         // Stripe signs with the time it sends.
         let now = Int64(Date().timeIntervalSince1970)
         let payload = Data(body)
-        var failure: WebhookSignatureError = .noMatchingSignature
-        var verified = false
-        for secret in secrets.webhookSecrets(signedAt: Routes.signedAt(header), now: now) {
-            do {
-                try WebhookSignature.verify(payload: payload, header: header, secret: WebhookSecret(secret), now: now)
-                verified = true
-                break
-            } catch {
-                // A malformed or stale header fails alike for every secret: report that, not "no match".
-                if case .noMatchingSignature = error { continue }
-                failure = error
-                break
-            }
-        }
-        guard verified else {
+        let signedAt = try? WebhookSignature.parse(header).timestamp
+        do {
+            try WebhookSignature.verify(payload: payload, header: header,
+                                        secrets: secrets.webhookSecrets(signedAt: signedAt, now: now).map(WebhookSecret.init), now: now)
+        } catch {
             live.metrics.webhook("refused")
-            throw Problem(.badRequest, "Bad Request", failure.description)
+            throw Problem(.badRequest, "Bad Request", error.description)
         }
         guard let event = StripeInbox.inboxEvent(payload: payload, receivedAt: live.now()) else {
             throw Problem(.badRequest, "Bad Request", "the body is signed but is not a Stripe event (id, type, created, data.object)")
@@ -131,15 +121,6 @@ extension Routes {
             members.append(("outcome", .string(outcome?.text ?? "waiting: applied after this answer")))
         }
         return JSONResponse.make(.ok, .object(members))
-    }
-
-    /// The `t=` of a Stripe-Signature header.
-    static func signedAt(_ header: String) -> Int64? {
-        for part in header.split(separator: ",") {
-            let pair = part.split(separator: "=", maxSplits: 1)
-            if pair.count == 2, pair[0] == "t" { return Int64(pair[1]) }
-        }
-        return nil
     }
 
     // MARK: The set-up API

@@ -40,6 +40,12 @@ extension Store {
 
     // MARK: Commands
 
+    /// The catalog's plan `key` at `version` (default: the latest); refused, naming the field,
+    /// when there is none.
+    public func plan(key: String, version: Int?) throws -> Plan {
+        try plan(key, version: version, in: catalog())
+    }
+
     func plan(_ key: String, version: Int?, in catalog: Catalog) throws -> Plan {
         guard let plan = catalog.plan(key: key, version: version) else {
             if let version, catalog.plan(key: key) != nil { throw StoreInputError("plan \(key) has no version \(version)", kind: .invalid("version")) }

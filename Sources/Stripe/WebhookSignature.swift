@@ -15,11 +15,31 @@ public enum WebhookSignature {
     }
 
     /// Checks `header` against the raw body as received (before any parsing), at `now` (Unix
-    /// seconds). Every v1 value is compared in constant time. The header is read as Stripe's
-    /// own libraries read it: items split at commas with nothing trimmed (" v1=" is not a v1),
-    /// the first `t` counts, and a signature is lowercase hex.
+    /// seconds): one v1 must be `secret`'s code. Every v1 value is compared in constant time.
     public static func verify(payload: Data, header: String, secret: WebhookSecret, now: Int64,
                               tolerance: Int64 = WebhookSignature.tolerance) throws(WebhookSignatureError) {
+        try verify(payload: payload, header: header, secrets: [secret], now: now, tolerance: tolerance)
+    }
+
+    /// As `verify(payload:header:secret:now:)`, where one v1 may be the code of any of
+    /// `secrets` (the endpoint's current signing secret and one retired by a rotation).
+    public static func verify(payload: Data, header: String, secrets: [WebhookSecret], now: Int64,
+                              tolerance: Int64 = WebhookSignature.tolerance) throws(WebhookSignatureError) {
+        let parsed = try parse(header)
+        let signed = signedPayload(payload, timestamp: parsed.timestamp)
+        let matched = secrets.contains { secret in
+            let key = SymmetricKey(data: Data(secret.revealed.utf8))
+            return parsed.signatures.contains { HMAC<SHA256>.isValidAuthenticationCode($0, authenticating: signed, using: key) }
+        }
+        guard matched else { throw .noMatchingSignature }
+        // Checked after the signature, as Stripe does, so only a genuine delivery is called old.
+        guard now - parsed.timestamp <= tolerance else { throw .tooOld(seconds: now - parsed.timestamp, tolerance: tolerance) }
+    }
+
+    /// A header's `t` and its `v1` signatures, read as Stripe's own libraries read them: items
+    /// split at commas with nothing trimmed (" v1=" is not a v1), the first `t` counts, and a
+    /// signature is lowercase hex.
+    public static func parse(_ header: String) throws(WebhookSignatureError) -> (timestamp: Int64, signatures: [Data]) {
         var timestamps: [Substring] = []
         var signatures: [Data] = []
         for part in header.split(separator: ",", omittingEmptySubsequences: false) {
@@ -34,13 +54,7 @@ public enum WebhookSignature {
         guard let first = timestamps.first else { throw .malformedHeader("no t=<timestamp>") }
         guard let timestamp = Int64(first) else { throw .malformedHeader("t=\(first) is not a number of seconds") }
         guard !signatures.isEmpty else { throw .malformedHeader("no v1=<signature>") }
-        let key = SymmetricKey(data: Data(secret.revealed.utf8))
-        let signed = signedPayload(payload, timestamp: timestamp)
-        guard signatures.contains(where: { HMAC<SHA256>.isValidAuthenticationCode($0, authenticating: signed, using: key) }) else {
-            throw .noMatchingSignature
-        }
-        // Checked after the signature, as Stripe does, so only a genuine delivery is called old.
-        guard now - timestamp <= tolerance else { throw .tooOld(seconds: now - timestamp, tolerance: tolerance) }
+        return (timestamp, signatures)
     }
 
     static func code(payload: Data, secret: WebhookSecret, timestamp: Int64) -> Data {

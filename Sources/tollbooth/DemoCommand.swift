@@ -124,19 +124,10 @@ final class DemoSimulator {
         let output = Pipe()
         process.executableURL = executable
         process.arguments = ["--port", "0", "--limits", "none"]
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        var text = ""
-        while text.split(separator: "\n").count < 2, process.isRunning {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        let lines = text.split(separator: "\n")
-        guard lines.count >= 2, lines[0].hasPrefix("listening on "), lines[1].hasPrefix("account ") else {
+        let lines = try Loopback.start(process, output: output, lines: 2)
+        guard lines.count == 2, lines[0].hasPrefix("listening on "), lines[1].hasPrefix("account ") else {
             if process.isRunning { process.terminate() }
-            throw CommandFailure("cannot start the demo's Stripe simulator (stripe-sim said: \(text.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            throw CommandFailure("cannot start the demo's Stripe simulator (stripe-sim said: \(lines.joined(separator: " ")))")
         }
         baseURL = "http://" + lines[0].dropFirst("listening on ".count)
         account = String(lines[1].dropFirst("account ".count).prefix { $0 != " " })

@@ -192,16 +192,8 @@ final class ServeProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["TOLLBOOTH_LOG_LEVEL"] = "warning"
         process.environment = environment
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        var text = ""
-        while !text.contains("\n"), process.isRunning {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        guard let line = text.split(separator: "\n").first, line.hasPrefix("listening on ") else {
+        let lines = try Loopback.start(process, output: output, lines: 1)
+        guard let line = lines.first, line.hasPrefix("listening on ") else {
             throw CommandFailure("the demo could not start `tollbooth serve`")
         }
         base = String(line.dropFirst("listening on ".count))
@@ -235,6 +227,21 @@ final class ServeProcess {
 /// and body.
 enum Loopback {
     static let session = URLSession(configuration: .ephemeral)
+
+    /// Runs `process` (a server of the demo), its stdout into `output` and its stderr into
+    /// ours, and returns the first `count` lines it prints (fewer if it stops first).
+    static func start(_ process: Process, output: Pipe, lines count: Int) throws -> [Substring] {
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        var text = ""
+        while text.utf8.count(where: { $0 == UInt8(ascii: "\n") }) < count, process.isRunning {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        return Array(text.split(separator: "\n").prefix(count))
+    }
 
     static func send(_ request: URLRequest) -> (status: Int, body: Data?) {
         final class Box: @unchecked Sendable { var result: (Data?, URLResponse?)? }
