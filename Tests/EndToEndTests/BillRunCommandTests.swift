@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A whole month through the binary: import, subscribe, ingest (with duplicates, malformed and
 /// late events), change, cancel, run twice, and invoices checked against amounts by hand.
@@ -114,7 +115,7 @@ import Testing
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
         holder.arguments = [cli.database + ".lock", "sleep", "5"]
-        try holder.run()
+        try holder.spawn()
         defer { holder.terminate() }
         Thread.sleep(forTimeInterval: 0.5)
         let run = try cli.run("run", "--as-of", "2026-05-01T01:00:00Z")

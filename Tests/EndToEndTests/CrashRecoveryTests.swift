@@ -32,7 +32,7 @@ import Testing
             process.arguments = ["--db", bench, "run", "--as-of", times[1]]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try process.spawn()
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

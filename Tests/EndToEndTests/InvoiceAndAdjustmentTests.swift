@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct InvoiceCommandTests {
     @Test func anEmptyDatabaseListsAHeaderOnly() throws {
@@ -154,7 +155,7 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [cli.database, sql]
-        try process.run()
+        try process.spawn()
         process.waitUntilExit()
         try #require(process.terminationStatus == 0)
         return cli

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The cron scripts in jobs/, run as cron would: `env -i` with only the documented variables.
 @Suite struct JobScriptTests {
@@ -18,7 +19,7 @@ import Testing
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try process.spawn()
         let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
@@ -92,7 +93,7 @@ import Testing
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
         // -o: the lock belongs to flock alone, so killing it frees the lock at once.
         holder.arguments = ["-o", lock, "sleep", "3"]
-        try holder.run()
+        try holder.spawn()
         defer {
             kill(holder.processIdentifier, SIGKILL)
             holder.waitUntilExit()
@@ -102,7 +103,7 @@ import Testing
             let probe = Process()
             probe.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
             probe.arguments = ["-n", lock, "true"]
-            try probe.run()
+            try probe.spawn()
             probe.waitUntilExit()
             if probe.terminationStatus != 0 { break }
             Thread.sleep(forTimeInterval: 0.05)

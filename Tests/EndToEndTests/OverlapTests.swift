@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Commands that overlap on one database, through the binary: an ingest racing a bill run, the
 /// run lock, and the guards that keep a person's slip from costing data.
@@ -160,7 +161,7 @@ import Testing
                                "TOLLBOOTH_AS_OF": "2026-12-01T02:00:00Z"]
         nightly.standardOutput = FileHandle.nullDevice
         nightly.standardError = FileHandle.nullDevice
-        try nightly.run()
+        try nightly.spawn()
         nightly.waitUntilExit()
         #expect(nightly.terminationStatus == 0)
         #expect(try ingest.wait().status == 0)
@@ -370,7 +371,7 @@ final class Background {
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.spawn()
     }
 
     /// Waits until the process has stopped itself at a `:stop` failpoint (state T).

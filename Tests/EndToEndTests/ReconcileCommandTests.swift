@@ -18,7 +18,7 @@ import Testing
             """]
         let pipe = Pipe()
         process.standardOutput = pipe
-        try process.run()
+        try process.spawn()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return lines(String(decoding: data, as: UTF8.self))
@@ -73,7 +73,7 @@ import Testing
         let sql = Process()
         sql.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         sql.arguments = [fixture.cli.database, "UPDATE invoices SET stripe_invoice_id = 'in_gone000000' WHERE id = 'inv_acme_20260401'"]
-        try sql.run()
+        try sql.spawn()
         sql.waitUntilExit()
         #expect(try reconcile(fixture).stdout.contains("1 missing in stripe"))
         let recorded = try differences(fixture)

@@ -114,7 +114,7 @@ import Testing
         let sqlite = Process()
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         sqlite.arguments = ["sqlite3", cli.database, "UPDATE invoice_lines SET amount = 'twelve' WHERE invoice_id = 'inv_initech_20260501'"]
-        try sqlite.run()
+        try sqlite.spawn()
         sqlite.waitUntilExit()
         try #require(sqlite.terminationStatus == 0, "sqlite3 is installed by scripts/setup.sh")
         let report = try cli.run("report", "reconciliation", "--from", "2026-04-01T00:00:00Z", "--to", "2026-06-01T00:00:00Z", "--out", "r.xlsx")

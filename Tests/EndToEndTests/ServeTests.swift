@@ -27,7 +27,7 @@ import FoundationNetworking
             process.environment = environment
             process.standardOutput = try FileHandle(forWritingTo: out)
             process.standardError = try FileHandle(forWritingTo: cli.folder.appendingPathComponent("serve.log").creatingFile())
-            try process.run()
+            try process.spawn()
             let deadline = Date().addingTimeInterval(30)
             var found: String?
             while found == nil, Date() < deadline, process.isRunning {

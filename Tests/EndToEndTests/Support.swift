@@ -59,7 +59,7 @@ struct CLI {
         } else {
             process.standardInput = FileHandle.nullDevice
         }
-        try process.run()
+        try process.spawn()
         process.waitUntilExit()
         return Outcome(status: process.terminationStatus,
                        stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
@@ -91,7 +91,7 @@ struct CLI {
         process.arguments = [database, sql]
         let out = Pipe()
         process.standardOutput = out
-        try process.run()
+        try process.spawn()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

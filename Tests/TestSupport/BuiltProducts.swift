@@ -53,7 +53,7 @@ public enum SimulatorLaunch {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.spawn()
         var read: [String] = []
         var line = Data()
         while read.count < lines, let byte = try output.fileHandleForReading.read(upToCount: 1), let first = byte.first {

@@ -67,7 +67,7 @@ public enum WorkbookReader {
         process.standardError = errHandle
         process.standardInput = FileHandle.nullDevice
         if let directory { process.currentDirectoryURL = directory }
-        try process.run()
+        try process.spawn()
         process.waitUntilExit()
         try outHandle.close()
         try errHandle.close()
