@@ -42,12 +42,12 @@ public struct Entitlements {
         public var entitlement: MeteredEntitlement
     }
 
-    let store: Store
+    let store: any Store
     let catalog: Catalog
     /// The installation's `maxPaymentOverdueDays`, the grace period's last fallback.
     let maxPaymentOverdueDays: Int?
 
-    public init(store: Store, maxPaymentOverdueDays: Int? = nil) throws {
+    public init(store: any Store, maxPaymentOverdueDays: Int? = nil) throws {
         self.store = store
         catalog = try store.catalog()
         self.maxPaymentOverdueDays = maxPaymentOverdueDays
@@ -78,7 +78,7 @@ public struct Entitlements {
               let period = Quota.usagePeriod(entitlement: entitlement, rateCardCadence: card.billingCadence ?? subscription.plan.billingCadence,
                                              subscriptionAnchor: window.anchor, subscriptionStart: max(subscription.start, window.start), now: now)
         else { return nil }
-        let used = try store.usage.aggregate(meter: meter, subscriptionId: subscription.id, period: period)
+        let used = try store.quantity(meter: meter, subscriptionId: subscription.id, period: period)
         return Usage(subscriptionId: subscription.id, period: period, used: used, entitlement: entitlement)
     }
 
@@ -90,7 +90,7 @@ public struct Entitlements {
         case .failure(let denial): return .denied(denial)
         case .success(let found): (customer, subscription) = found
         }
-        let invoices = try store.invoices(withLines: false).filter { $0.customerKey == customer.key }
+        let invoices = try store.invoices(status: nil, withLines: false).filter { $0.customerKey == customer.key }
             .map { InvoicePaymentFacts(id: $0.id, status: $0.status, firstPaymentFailureAt: $0.payment.paymentFailedAt) }
         let grace = PaymentAccess.graceDays(customerMetadata: customer.metadata, planMetadata: subscription.plan.metadata,
                                             installationDefault: maxPaymentOverdueDays)

@@ -27,7 +27,7 @@ public struct IngestSummary: Sendable {
 /// counts one twice (the input is simply ingested again), and a bad line never rolls back its
 /// neighbours.
 public final class Ingestor {
-    let store: Store
+    let store: any Store
     private(set) var now: Instant
     let retention: ISODuration
     /// What attribution reads from the store: loaded at the start and again when a transaction
@@ -84,7 +84,7 @@ public final class Ingestor {
     /// failpoint for tests that let another command commit in between).
     public var beforeTransaction: () -> Void = {}
 
-    public init(store: Store, now: Instant, dedupeRetention: ISODuration) throws {
+    public init(store: any Store, now: Instant, dedupeRetention: ISODuration) throws {
         self.store = store
         self.now = now
         retention = dedupeRetention

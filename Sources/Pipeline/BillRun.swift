@@ -27,7 +27,7 @@ public struct RunSummary: Sendable {
 /// of work (a close, an invoice) in its own transaction, so a run killed at any point and run
 /// again ends with the same invoices, never a duplicate.
 public final class BillRun {
-    let store: Store
+    let store: any Store
     let settings: Settings
     /// The Stripe account to issue to; until one is set up the issue, collect and reconcile
     /// stages wait.
@@ -38,7 +38,7 @@ public final class BillRun {
     /// Customers read once per stage rather than once per bill.
     var customers: [String: Customer] = [:]
 
-    public init(store: Store, settings: Settings = Settings(), stripe: StripeConnection? = nil, failpoints: Failpoints = Failpoints(),
+    public init(store: any Store, settings: Settings = Settings(), stripe: StripeConnection? = nil, failpoints: Failpoints = Failpoints(),
                 logger: Logger = Logger(label: "tollbooth.run"), progress: @escaping (String) -> Void = { _ in }) {
         self.store = store
         self.settings = settings
@@ -155,7 +155,7 @@ public final class BillRun {
     func rate(asOf: Instant, run: Int64, now: Instant) throws -> StageSummary {
         let horizon = closeHorizon(asOf)
         let catalog = try store.catalog()
-        let assembler = InvoiceAssembler(catalog: catalog, usage: store.usage)
+        let assembler = InvoiceAssembler(catalog: catalog, usage: store)
         let bills = try store.pendingBills().filter { $0.billDate <= horizon }
         let late = try lateWindowsBySubscription()
         customers = try customersByKey()
@@ -365,7 +365,7 @@ public final class BillRun {
             }
         }
         let tally = IssueTally()
-        let work = { (store: Store, queue: [String]) throws in
+        let work = { (store: any Store, queue: [String]) throws in
             let issuer = Issuer(store: store, stripe: stripe.client, account: stripe.account, failpoints: self.failpoints, now: now,
                                 linesPerRequest: self.settings.stripe.linesPerRequest)
             for id in queue {
@@ -500,7 +500,7 @@ public final class BillRun {
             }
         }
         let late = try lateWindowsBySubscription()
-        let assembler = InvoiceAssembler(catalog: try store.catalog(), usage: store.usage)
+        let assembler = InvoiceAssembler(catalog: try store.catalog(), usage: store)
         var lines: [String] = []
         for bill in dates.sorted(by: { ($0.customerKey, $0.billDate) < ($1.customerKey, $1.billDate) }) {
             let draft = try self.draft(bill, assembler: assembler, late: late).invoice
@@ -546,7 +546,7 @@ public final class BillRun {
         let subscriptions = try store.subscriptions(customerKey: customerKey).map(\.subscription)
         let next = subscriptions.compactMap { $0.billDates(after: at, through: Instant(seconds: at.seconds + 400 * 86_400)).first }.min()
         guard let billDate = next else { return nil }
-        let assembler = InvoiceAssembler(catalog: try store.catalog(), usage: store.usage)
+        let assembler = InvoiceAssembler(catalog: try store.catalog(), usage: store)
         let draft = try self.draft(PendingBill(customerKey: customerKey, billDate: billDate, subscriptionIds: []), assembler: assembler,
                                    late: try lateWindowsBySubscription()).invoice
         guard let customer = try store.customer(key: customerKey) else { return draft }

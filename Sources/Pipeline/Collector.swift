@@ -69,7 +69,7 @@ enum PaymentStateRule {
 
 /// Reads the payment state of every issued invoice that may still change from Stripe.
 struct Collector {
-    let store: Store
+    let store: any Store
     let stripe: StripeClient
     let now: Instant
 

@@ -12,11 +12,11 @@ public struct VoidRefusal: Error, CustomStringConvertible, Sendable {
 /// Transaction if it has one, then voids it locally; its lines are billed again on the
 /// customer's first invoice for a bill date at or after the void.
 public struct InvoiceVoider {
-    let store: Store
+    let store: any Store
     let stripe: StripeConnection?
     let now: Instant
 
-    public init(store: Store, stripe: StripeConnection?, now: Instant) {
+    public init(store: any Store, stripe: StripeConnection?, now: Instant) {
         self.store = store
         self.stripe = stripe
         self.now = now

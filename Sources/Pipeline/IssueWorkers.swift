@@ -7,7 +7,7 @@ import Store
 /// file (WAL: readers never wait, each small write waits its turn under the busy timeout); one
 /// worker, or a database that is not a file, uses the caller's store on the caller's thread.
 enum IssueWorkers {
-    static func run(_ queues: [[String]], concurrency: Int, store: Store, _ work: @escaping (Store, [String]) throws -> Void) throws {
+    static func run(_ queues: [[String]], concurrency: Int, store: any Store, _ work: @escaping (any Store, [String]) throws -> Void) throws {
         let path = store.path
         let threads = min(max(1, concurrency), queues.count)
         guard threads > 1, !path.isEmpty, path != ":memory:" else {
@@ -15,14 +15,14 @@ enum IssueWorkers {
             return
         }
         let shared = SharedQueues(queues)
-        let job = Job(work)
+        let job = Job(work, origin: store)
         let group = DispatchGroup()
         for _ in 0..<threads {
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
                 do {
-                    let own = try Store(path: path)
+                    let own = try job.origin.openConnection()
                     while let queue = shared.next() { try job.work(own, queue) }
                 } catch {
                     shared.fail(error)
@@ -37,10 +37,15 @@ enum IssueWorkers {
 }
 
 /// The work of a worker thread. What it captures (the bill run, the client, the tally) is
-/// shared on purpose: each is safe across threads or only read.
+/// shared on purpose: each is safe across threads or only read. Of `origin` the workers only
+/// open connections of their own.
 private final class Job: @unchecked Sendable {
-    let work: (Store, [String]) throws -> Void
-    init(_ work: @escaping (Store, [String]) throws -> Void) { self.work = work }
+    let work: (any Store, [String]) throws -> Void
+    let origin: any Store
+    init(_ work: @escaping (any Store, [String]) throws -> Void, origin: any Store) {
+        self.work = work
+        self.origin = origin
+    }
 }
 
 /// The queues not yet taken, and the first error a worker met (which stops the others taking more).

@@ -53,7 +53,7 @@ struct Issuer {
     /// Stripe's limit of lines on one invoice.
     static let maxLines = 250
 
-    let store: Store
+    let store: any Store
     let stripe: StripeClient
     let account: String
     let failpoints: Failpoints

@@ -7,7 +7,7 @@ import Stripe
 /// Stripe with Stripe's invoice, and looks for Stripe invoices naming a Tollbooth invoice the
 /// store does not have. Each difference is recorded; nothing is corrected.
 struct Reconciler {
-    let store: Store
+    let store: any Store
     let stripe: StripeClient
     let account: String
     let now: Instant

@@ -8,7 +8,7 @@ import Stripe
 /// payment link) and found again by `metadata[tollbooth_customer]` when an earlier attempt may
 /// have made it without the store knowing.
 struct StripeCustomers {
-    let store: Store
+    let store: any Store
     let stripe: StripeClient
     let account: String
     let failpoints: Failpoints
@@ -91,11 +91,11 @@ struct StripeCustomers {
 /// a payment method, a Customer Portal link, and the newest saved payment method made the one
 /// invoices charge (what `checkout.session.completed` triggers).
 public struct CustomerPayments {
-    let store: Store
+    let store: any Store
     let connection: StripeConnection
     let now: Instant
 
-    public init(store: Store, connection: StripeConnection, now: Instant) {
+    public init(store: any Store, connection: StripeConnection, now: Instant) {
         self.store = store
         self.connection = connection
         self.now = now

@@ -36,7 +36,7 @@ public enum InboxOutcome: Hashable, Sendable {
 /// not know is kept and ignored. Stripe stays the source of truth: the collect stage still reads
 /// every open invoice back, for what a lost webhook missed.
 public struct StripeInbox {
-    let store: Store
+    let store: any Store
     /// The connected account, for the Stripe calls a completed Checkout needs; nil when Stripe
     /// is not connected (such events wait).
     let connection: StripeConnection?
@@ -44,7 +44,7 @@ public struct StripeInbox {
     /// Makes a customer's first API key when a waiting subscription starts.
     let makeAPIKey: @Sendable () -> NewAPIKey
 
-    public init(store: Store, connection: StripeConnection?, now: Instant, makeAPIKey: @escaping @Sendable () -> NewAPIKey) {
+    public init(store: any Store, connection: StripeConnection?, now: Instant, makeAPIKey: @escaping @Sendable () -> NewAPIKey) {
         self.store = store
         self.connection = connection
         self.now = now

@@ -87,7 +87,7 @@ struct StripeTax {
 
     /// Records the Tax Transaction of an issued invoice's calculation (its reference: the
     /// invoice id). Idempotent by key, so a re-run after a crash records it once.
-    func recordTransaction(_ invoice: StoredInvoice, store: Store) throws {
+    func recordTransaction(_ invoice: StoredInvoice, store: any Store) throws {
         guard let calculation = invoice.taxCalculationId, invoice.taxTransactionId == nil else { return }
         let transaction = try stripe.createTaxTransaction(TaxTransactionCreate(calculation: calculation, reference: invoice.id),
                                                           idempotencyKey: "tollbooth-tax-transaction-\(invoice.id)")
@@ -97,7 +97,7 @@ struct StripeTax {
     /// A Tax Transaction for every issued invoice taxed by a Stripe Tax Calculation that has
     /// none yet: the invoices issued now, and any an earlier run could not record. A failure
     /// leaves it for the next run; the invoice stays issued.
-    func recordPendingTransactions(store: Store, logger: Logger) throws -> (recorded: Int, errors: [String]) {
+    func recordPendingTransactions(store: any Store, logger: Logger) throws -> (recorded: Int, errors: [String]) {
         var recorded = 0
         var errors: [String] = []
         for invoice in try store.invoicesAwaitingTaxTransaction() {

@@ -16,11 +16,11 @@ public struct SubscribeError: Error, CustomStringConvertible, Sendable {
 /// Session in setup mode and starts when it completes (`StripeInbox`); any other subscription
 /// starts at once. A customer with no API key gets one when its subscription starts.
 public struct Subscribing {
-    let store: Store
+    let store: any Store
     let connection: StripeConnection?
     let now: Instant
 
-    public init(store: Store, connection: StripeConnection?, now: Instant) {
+    public init(store: any Store, connection: StripeConnection?, now: Instant) {
         self.store = store
         self.connection = connection
         self.now = now

@@ -22,7 +22,7 @@ public enum Report: String, CaseIterable, Sendable {
     /// Writes the report of the invoices billed in `[from, to)` to `path`, whose extension
     /// picks the format. A CSV holds one sheet: `sheet` names it (needed only when the report
     /// has several). The file appears at `path` only once it is complete.
-    public func write(store: Store, from: Instant, to: Instant, path: String, sheet: String? = nil) throws {
+    public func write(store: any Store, from: Instant, to: Instant, path: String, sheet: String? = nil) throws {
         guard from < to else {
             throw ReportError("--from (\(from.rfc3339)) must be before --to (\(to.rfc3339)): the range holds bill dates from --from up to --to", isInput: true)
         }

@@ -21,7 +21,7 @@ struct AccessSnapshot: Sendable {
     var payments: [String: [InvoicePaymentFacts]] = [:]
     var counters: [String: Int64] = [:]
 
-    static func load(_ store: Store, parts: Set<Part> = Set(Part.allCases), into snapshot: AccessSnapshot = AccessSnapshot()) throws -> AccessSnapshot {
+    static func load(_ store: any Store, parts: Set<Part> = Set(Part.allCases), into snapshot: AccessSnapshot = AccessSnapshot()) throws -> AccessSnapshot {
         var snapshot = snapshot
         // Read before the parts, and kept for the parts loaded only: a change committed
         // meanwhile is loaded again at the next look, never missed.

@@ -125,7 +125,7 @@ public final class LiveServer: @unchecked Sendable {
     private var lastDataVersion: Int64 = 0
     private var lastBatch: Int64 = 0
 
-    public init(store: Store, settings: Settings, start: Instant?, logger: Logger) throws {
+    public init(store: any Store, settings: Settings, start: Instant?, logger: Logger) throws {
         worker = StoreWorker(store: store)
         self.settings = settings
         clock = ServerClock(start: start)
@@ -245,7 +245,7 @@ public final class LiveServer: @unchecked Sendable {
             // to what was read.
             worker.queue.async {
                 do {
-                    let stored = try self.worker.store.usage.aggregate(meter: meter, subscriptionId: key.subscriptionId, period: key.period)
+                    let stored = try self.worker.store.quantity(meter: meter, subscriptionId: key.subscriptionId, period: key.period)
                     self.state.load(key, stored: stored)
                 } catch {
                     return done(.failure(error))

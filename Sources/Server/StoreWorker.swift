@@ -6,15 +6,15 @@ import Store
 /// store, the group commits and the usage counts they move happen in the order they were
 /// queued, so the in-memory state never disagrees with what was committed before it.
 final class StoreWorker: @unchecked Sendable {
-    let store: Store
+    let store: any Store
     let queue = DispatchQueue(label: "tollbooth.server.store")
 
-    init(store: Store) {
+    init(store: any Store) {
         self.store = store
     }
 
     /// Runs `body` on the store's queue and returns its result.
-    func run<T: Sendable>(_ body: @escaping @Sendable (Store) throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (any Store) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try body(self.store) }) }
         }

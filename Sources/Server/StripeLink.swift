@@ -20,7 +20,7 @@ final class StripeLink: @unchecked Sendable {
 
     init(live: LiveServer, databasePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.live = live
-        worker = StoreWorker(store: try Store(path: databasePath))
+        worker = StoreWorker(store: try live.worker.store.openConnection())
         setup = StripeSetup(settings: live.settings, databasePath: databasePath, logger: live.logger)
         self.environment = environment
     }
@@ -45,7 +45,7 @@ final class StripeLink: @unchecked Sendable {
 
     /// Runs `body` on the Stripe side's queue, then brings the check's state up to date with
     /// what it wrote.
-    func run<T: Sendable>(_ body: @escaping @Sendable (Store) throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (any Store) throws -> T) async throws -> T {
         let result = try await worker.run(body)
         _ = try await live.worker.run { _ in try self.live.reloadChanged() }
         return result

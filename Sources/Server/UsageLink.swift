@@ -41,7 +41,7 @@ public enum UsageLink {
     }
 
     /// Makes a link with the store's link key (made and stored on first use).
-    public static func make(store: Store, customerKey: String, ttl: ISODuration, base: String, now: Instant) throws -> (url: String, expiresAt: Instant) {
+    public static func make(store: any Store, customerKey: String, ttl: ISODuration, base: String, now: Instant) throws -> (url: String, expiresAt: Instant) {
         guard try store.customer(key: customerKey) != nil else { throw UsageLinkError.unknownCustomer(customerKey) }
         let expiresAt = try expiry(ttl: ttl, now: now).get()
         let key = try store.usageLinkKey(orStore: freshKey(), at: now)

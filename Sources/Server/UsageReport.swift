@@ -62,7 +62,7 @@ final class ReportReader: @unchecked Sendable {
     func worker(for live: LiveServer) throws -> StoreWorker {
         try lock.withLock {
             if let worker { return worker }
-            let opened = StoreWorker(store: try Store(path: live.worker.store.path))
+            let opened = StoreWorker(store: try live.worker.store.openConnection())
             worker = opened
             return opened
         }
@@ -109,8 +109,8 @@ extension LiveServer {
             // windows at midnight there); elsewhere a day's figure would not be exact.
             let daysKept = window.phase.rateCards.contains { $0.meteredEntitlement != nil }
             let (stored, daily) = try await reader.run { store in
-                (try store.usage.aggregate(meter: meter, subscriptionId: subscriptionId, period: period),
-                 daysKept ? try store.usage.daily(meter: meter, subscriptionId: subscriptionId, period: billing) : [])
+                (try store.quantity(meter: meter, subscriptionId: subscriptionId, period: period),
+                 daysKept ? try store.daily(meter: meter, subscriptionId: subscriptionId, period: billing) : [])
             }
             feature.usage = counted ?? stored
             feature.daily = daily

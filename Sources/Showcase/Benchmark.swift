@@ -40,7 +40,7 @@ public enum Benchmark {
         try EventGenerator(options).write(to: folder + "/events.ndjson")
         let path = folder + "/bench.db"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         _ = try store.importCatalog(try CatalogReader.read(Data(planJSON.utf8)), at: start)
         let customers = (0..<subjects).map { n -> Customer in
             let subject = "customer-" + String(repeating: "0", count: max(0, 5 - String(n).count)) + String(n)

@@ -45,7 +45,7 @@ public enum Demo {
     /// card that declines when charged), and one call adding an invoice's lines fails until the
     /// client gives up: the run issues the invoices, one of them fails, the payments come back
     /// (one declined), and the failed invoice is re-run.
-    public static func run(store: Store, stripe: StripeSide? = nil, progress: @escaping (String) -> Void = { _ in }) throws -> Result {
+    public static func run(store: any Store, stripe: StripeSide? = nil, progress: @escaping (String) -> Void = { _ in }) throws -> Result {
         let start = DemoData.month.start
         let catalog = try CatalogReader.read(Data(DemoData.catalogJSON.utf8))
         _ = try store.importCatalog(catalog, at: start)
@@ -99,7 +99,7 @@ public enum Demo {
 
     /// Each customer saves a card through a Checkout link, and it becomes the one its invoices
     /// charge; the second customer's card declines. Returns that customer's key.
-    static func savePaymentMethods(store: Store, customers: [Customer], stripe: StripeSide) throws -> String? {
+    static func savePaymentMethods(store: any Store, customers: [Customer], stripe: StripeSide) throws -> String? {
         let payments = CustomerPayments(store: store, connection: stripe.connection, now: DemoData.asOf)
         let declined = customers.count > 1 ? customers[1].key : nil
         for customer in customers {

@@ -23,7 +23,7 @@ public enum IssueBenchmark {
     public static func prepare(path: String, invoices: Int, lines: Int) throws -> Instant {
         let start = Instant(year: 2026, month: 1, day: 1)
         for suffix in ["", "-wal", "-shm", ".secrets.json"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         _ = try store.importCatalog(try CatalogReader.read(Data(catalog(lines: lines).utf8)), at: start)
         let customers = (0..<invoices).map { n in
             Customer(key: "c\(n)", name: "Customer \(n)", email: "billing+\(n)@customer.example", currency: .usd,

@@ -46,7 +46,7 @@ struct DemoCommand: ParsableCommand {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             path = folder.appendingPathComponent("tollbooth.db").path
         }
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         let simulator = try DemoSimulator()
         defer { simulator.stop() }
         printError("stripe-sim listening on \(simulator.baseURL) for the demo")

@@ -32,7 +32,7 @@ struct DemoLive {
         let configPath = folder.appendingPathComponent("live.json").path
         let settings = ["stripe": ["apiBase": simulator.baseURL, "requestsPerSecond": 1000, "endpointRequestsPerSecond": 1000]]
         try JSONSerialization.data(withJSONObject: settings).write(to: URL(fileURLWithPath: configPath))
-        let store = try Store(path: databasePath)
+        let store = try SQLiteStore(path: databasePath)
         let opened = Instant(seconds: Int64(Date().timeIntervalSince1970))
         _ = try store.importCatalog(try CatalogReader.read(Data(DemoData.catalogJSON.utf8)), at: opened)
         let customers = Array(DemoData.customers.prefix(2))
@@ -149,7 +149,7 @@ struct DemoLive {
     }
 
     /// The bill run with the demo's Stripe, as cron would start it; its stages' counts in words.
-    func billRun(_ store: Store, asOf: Instant) throws -> String {
+    func billRun(_ store: any Store, asOf: Instant) throws -> String {
         let run = BillRun(store: store, stripe: stripe.connection, logger: Logger(label: "tollbooth.demo", factory: { _ in SwiftLogNoOpLogHandler() }))
         let summary = try run.run(asOf: asOf, now: asOf)
         return summary.stages.filter { [.rate, .issue, .collect].contains($0.stage) }.map { "\($0.stage.rawValue): \($0.message)" }.joined(separator: "; ")

@@ -39,8 +39,8 @@ struct GlobalOptions: ParsableArguments {
         if !creatingDatabase, !FileManager.default.fileExists(atPath: databasePath) {
             throw InputError("no database at \(databasePath): check --db or $TOLLBOOTH_DB (`tollbooth catalog import FILE` makes a new one)")
         }
-        let store: Store
-        do { store = try Store(path: databasePath) } catch let error as DatabaseError {
+        let store: any Store
+        do { store = try SQLiteStore(path: databasePath) } catch let error as DatabaseError {
             throw CommandFailure("cannot open the database \(databasePath): \(error.message) (check --db or $TOLLBOOTH_DB)")
         }
         return Context(store: store, now: now, settings: settings)
@@ -49,7 +49,7 @@ struct GlobalOptions: ParsableArguments {
 
 /// What a command works with: the open store, "now" and the installation settings.
 struct Context {
-    let store: Store
+    let store: any Store
     let now: Instant
     let settings: Settings
 }

@@ -234,7 +234,7 @@ import TestSupport
         #expect(try lines(cli, "inv_acme_20261201") == ["fee base_fee 29.00", "usage api_requests 0.00"])
     }
 
-    // MARK: Store defects
+    // MARK: SQLiteStore defects
 
     @Test func aDatabaseFromANewerSchemaIsRefusedAndNotWritten() throws {
         let cli = try CLI()

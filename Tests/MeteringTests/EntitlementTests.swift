@@ -10,10 +10,10 @@ import Testing
     let apr1 = Instant(rfc3339: "2026-04-01T00:00:00Z")!
     let now = Instant(rfc3339: "2026-04-20T00:00:00Z")!
 
-    func store(requests: Int) throws -> (Store, Subscription) {
+    func store(requests: Int) throws -> (SQLiteStore, Subscription) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-entitlements-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let store = try Store(path: folder.appendingPathComponent("tollbooth.db").path)
+        let store = try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
         let catalog = try CatalogReader.read(Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures/catalogs/sample.json")))
         _ = try store.importCatalog(catalog, at: apr1)

@@ -8,10 +8,10 @@ import Testing
 @Suite struct IngestorTests {
     let apr1 = Instant(rfc3339: "2026-04-01T00:00:00Z")!
 
-    func store() throws -> (Store, Subscription) {
+    func store() throws -> (SQLiteStore, Subscription) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-ingest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let store = try Store(path: folder.appendingPathComponent("tollbooth.db").path)
+        let store = try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
         let catalog = try CatalogReader.read(Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures/catalogs/sample.json")))
         _ = try store.importCatalog(catalog, at: apr1)
@@ -43,7 +43,7 @@ import Testing
         // The three accepted events are in the log, not yet in the segments.
         let meter = Meter(slug: "api_requests", name: "API requests", eventType: "api.request", aggregation: .count)
         let april = Period(start: apr1, end: Instant(rfc3339: "2026-05-01T00:00:00Z")!)
-        #expect(try store.usage.quantity(meter: meter, subscriptionId: starter.id, period: april) == 3)
+        #expect(try store.quantity(meter: meter, subscriptionId: starter.id, period: april) == 3)
         #expect(try store.database.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
         #expect(try store.database.first("SELECT count(*) FROM quarantined_events")?.int(0) == 2)
     }
@@ -60,8 +60,8 @@ import Testing
         let meter = Meter(slug: "api_requests", name: "API requests", eventType: "api.request", aggregation: .count)
         let april = Period(start: apr1, end: Instant(rfc3339: "2026-05-01T00:00:00Z")!)
         // One second before the change is Starter's; the change instant itself is Pro's.
-        #expect(try store.usage.quantity(meter: meter, subscriptionId: starter.id, period: april) == 1)
-        #expect(try store.usage.quantity(meter: meter, subscriptionId: pro.id, period: april) == 2)
+        #expect(try store.quantity(meter: meter, subscriptionId: starter.id, period: april) == 1)
+        #expect(try store.quantity(meter: meter, subscriptionId: pro.id, period: april) == 2)
         // Pro's segment window starts at the change instant, not at a round hour.
         let windows = try store.database.query("SELECT window_start FROM usage_segments WHERE subscription_id = ?", [.text(pro.id)])
         #expect(windows.compactMap { $0.int(0) } == [Instant(rfc3339: "2026-04-16T12:30:00Z")!.seconds])
@@ -152,7 +152,7 @@ import Testing
         // The long-running ingest has the day of Apr 10 loaded after its first transaction.
         #expect(try first.ingest(Data(line("1", "2026-04-10T00:00:00Z").utf8), input: "first").accepted == 1)
         // Another process (its own connection) stores events 2 and 3 of that day.
-        let other = try Store(path: store.database.path)
+        let other = try SQLiteStore(path: store.database.path)
         let text = [line("2", "2026-04-10T00:00:01Z"), line("3", "2026-04-10T00:00:02Z")].joined(separator: "\n")
         #expect(try Ingestor(store: other, now: now, dedupeRetention: ISODuration("P90D")!).ingest(Data(text.utf8), input: "other").accepted == 2)
         // The first ingest's next transaction reads those keys in: 2 and 3 are repeats, 4 is new.
@@ -167,14 +167,14 @@ import Testing
         let ingestor = try Ingestor(store: store, now: Instant(rfc3339: "2026-04-20T00:00:00Z")!, dedupeRetention: ISODuration("P90D")!)
         #expect(try ingestor.ingest(Data(line("1", "2026-04-05T00:00:00Z").utf8), input: "before").accepted == 1)
         // Another connection upgrades Acme on Apr 10; the ingestor still holds the old subscriptions.
-        let other = try Store(path: store.database.path)
+        let other = try SQLiteStore(path: store.database.path)
         let pro = try other.changeSubscription(id: starter.id, planKey: "pro", version: nil, timing: .immediate,
                                                now: Instant(rfc3339: "2026-04-10T00:00:00Z")!)
         #expect(try ingestor.ingest(Data(line("2", "2026-04-12T00:00:00Z").utf8), input: "after").accepted == 1)
         let meter = Meter(slug: "api_requests", name: "API requests", eventType: "api.request", aggregation: .count)
         let april = Period(start: apr1, end: Instant(rfc3339: "2026-05-01T00:00:00Z")!)
-        #expect(try store.usage.quantity(meter: meter, subscriptionId: starter.id, period: april) == 1)
-        #expect(try store.usage.quantity(meter: meter, subscriptionId: pro.id, period: april) == 1)
+        #expect(try store.quantity(meter: meter, subscriptionId: starter.id, period: april) == 1)
+        #expect(try store.quantity(meter: meter, subscriptionId: pro.id, period: april) == 1)
     }
 
     @Test func slowInputIsCommittedAsItArrivesNotHeldUnderTheWriteLock() throws {

@@ -11,10 +11,10 @@ let fixturesDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
 /// A store with the sample catalog and two customers, in a temporary folder.
-func sampleStore() throws -> Store {
+func sampleStore() throws -> SQLiteStore {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-run-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    let store = try Store(path: folder.appendingPathComponent("tollbooth.db").path)
+    let store = try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
     let catalog = try CatalogReader.read(Data(contentsOf: fixturesDirectory.appendingPathComponent("catalogs/sample.json")))
     _ = try store.importCatalog(catalog, at: t("2026-03-01T00:00:00Z"))
     let customers = try CustomerReader.read(Data("""
@@ -26,7 +26,7 @@ func sampleStore() throws -> Store {
 }
 
 /// Records `count` events of one meter at one instant, as one ingest batch.
-func record(_ store: Store, subscription: String, meter: String = "api_requests", count: Int64, at time: Instant) throws {
+func record(_ store: SQLiteStore, subscription: String, meter: String = "api_requests", count: Int64, at time: Instant) throws {
     let batch = try store.beginBatch(input: "test", at: time)
     let hour = Instant(seconds: time.seconds - time.seconds % 3600)
     try store.writeSegments([SegmentPiece(subscriptionId: subscription, meterSlug: meter, windowStart: hour, count: count,

@@ -180,7 +180,7 @@ final class RefusingTransport: StripeTransport, @unchecked Sendable {
     @Test func anInvoiceOfMoreThan250LinesFailsBeforeAnyCall() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-issuer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let store = try Store(path: folder.appendingPathComponent("tollbooth.db").path)
+        let store = try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
         let transport = RefusingTransport()
         let configuration = try StripeConfiguration(apiKey: try APIKey("sk_test_limit000000000001"), baseURL: "http://127.0.0.1:9")
         let issuer = Issuer(store: store, stripe: StripeClient(configuration: configuration, transport: transport, logger: Logger(label: "test")),

@@ -8,7 +8,7 @@ import TestSupport
 /// The reconciliation workbook of the fixture (see `fixtureStore`), opened with openpyxl.
 @Suite struct ReconciliationWorkbookTests {
     let folder: URL
-    let store: Store
+    let store: SQLiteStore
     let workbook: ReadWorkbook
 
     init() throws {

@@ -30,8 +30,8 @@ let rangeStart = t("2026-04-01T00:00:00Z"), rangeEnd = t("2026-07-01T00:00:00Z")
 /// A finished reconciliation of the range found Stripe's total of the umbrella invoice to be
 /// 4100 JPY, a balance Stripe carried on acme's May invoice, and a Stripe invoice naming no
 /// local one. Acme carries a credit of -5.00 out of June.
-func fixtureStore(in folder: URL) throws -> Store {
-    let store = try Store(path: folder.appendingPathComponent("tollbooth.db").path)
+func fixtureStore(in folder: URL) throws -> SQLiteStore {
+    let store = try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
     let start = t("2026-03-01T00:00:00Z")
     for name in ["sample", "jpy"] {
         let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Fixtures/catalogs/\(name).json"))

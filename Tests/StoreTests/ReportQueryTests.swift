@@ -6,7 +6,7 @@ import Testing
 /// The queries the reports stream: invoices and lines of a range of bill dates with amounts in
 /// exact minor units, the plan of each line, features' meters, credits carried past a date.
 @Suite struct ReportQueryTests {
-    let store: Store
+    let store: SQLiteStore
     let subscription: String
 
     init() throws {

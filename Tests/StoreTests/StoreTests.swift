@@ -10,7 +10,7 @@ import Testing
         try CatalogReader.read(Data(contentsOf: fixturesDirectory.appendingPathComponent("catalogs/sample.json")))
     }
 
-    func storeWithCustomers() throws -> Store {
+    func storeWithCustomers() throws -> SQLiteStore {
         let store = try temporaryStore()
         _ = try store.importCatalog(try sample(), at: now)
         _ = try store.importCustomers([Customer(key: "acme", name: "Acme", currency: .usd, subjectKeys: ["acme", "acme-api"]),
@@ -20,7 +20,7 @@ import Testing
 
     @Test func migrationsRunOnceAndReopenIsClean() throws {
         let store = try temporaryStore()
-        let reopened = try Store(path: store.database.path)
+        let reopened = try SQLiteStore(path: store.database.path)
         #expect(try reopened.database.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) } == Schema.migrations.map { Int64($0.version) })
         #expect(try reopened.database.first("PRAGMA user_version")?.int(0) == Int64(Schema.latestVersion))
         #expect(try reopened.database.first("PRAGMA journal_mode")?.string(0) == "wal")
@@ -31,13 +31,13 @@ import Testing
         let store = try temporaryStore()
         try store.database.execute("PRAGMA user_version = \(Schema.latestVersion + 1)")
         let path = store.database.path
-        #expect(throws: SchemaVersionError.self) { _ = try Store(path: path) }
+        #expect(throws: SchemaVersionError.self) { _ = try SQLiteStore(path: path) }
         // Recorded migrations beyond this build's too, whatever user_version says.
         let next = Schema.latestVersion + 1
         try store.database.execute("PRAGMA user_version = \(Schema.latestVersion)")
         try store.database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", [.integer(Int64(next))])
         do {
-            _ = try Store(path: path)
+            _ = try SQLiteStore(path: path)
             Issue.record("a database with migration \(next) was opened")
         } catch let error as SchemaVersionError {
             #expect(error.found == next)
@@ -67,7 +67,7 @@ import Testing
                 """)
         }
         // Version 4 rebuilds job_runs, which stages and closes refer to.
-        let migrated = try Store(path: path)
+        let migrated = try SQLiteStore(path: path)
         #expect(try migrated.database.first("SELECT count(*) FROM job_runs")?.int(0) == 1)
         #expect(try migrated.database.first("SELECT run_id FROM period_closes")?.int(0) == 7)
         #expect(try migrated.database.first("SELECT status FROM job_stages")?.string(0) == "succeeded")
@@ -100,7 +100,7 @@ import Testing
     }
 
     /// Acme on Starter from April 1, its April closed at May 1.
-    func storeWithAprilClosed() throws -> (Store, Subscription, Instant) {
+    func storeWithAprilClosed() throws -> (SQLiteStore, Subscription, Instant) {
         let store = try storeWithCustomers()
         let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
         let run = try store.startRun(asOf: now, dryRun: false, at: now)
@@ -219,7 +219,7 @@ import Testing
                                                   latestTime: t("2026-04-02T10:0\(batch):00Z"), latestValue: values.last!,
                                                   uniqueValues: values.map(\.plainString))], batch: id)
         }
-        let usage = store.usage
+        let usage = store
         let april = Period(start: now, end: t("2026-05-01T00:00:00Z"))
         func meter(_ aggregation: Aggregation) -> Meter { Meter(slug: "tokens", name: "t", eventType: "e", aggregation: aggregation) }
         // Values 1, 1, 2: sum 4, count 3, max 2, min 1, latest 2, mean 1.333333, 2 distinct.
@@ -252,10 +252,10 @@ import Testing
         // Values 1.5, 2, 7: sum 10.5, count 3, min 1.5, max 7, latest 7; the 10:00 window's latest
         // is 2 (1.5 and 2 at the same second: the larger).
         func figures() throws -> [Decimal] {
-            try [Aggregation.sum, .count, .min, .max, .latest].map { try store.usage.quantity(meter: meter($0), subscriptionId: sub.id, period: april) }
+            try [Aggregation.sum, .count, .min, .max, .latest].map { try store.quantity(meter: meter($0), subscriptionId: sub.id, period: april) }
         }
         #expect(try figures() == [d("10.5"), 3, d("1.5"), 7, 7])
-        #expect(try store.usage.daily(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-04-02T00:00:00Z"), end: t("2026-04-03T00:00:00Z")))
+        #expect(try store.daily(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-04-02T00:00:00Z"), end: t("2026-04-03T00:00:00Z")))
             .map(\.value) == [d("10.5")])
         #expect(try store.database.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
 
@@ -334,7 +334,7 @@ import Testing
         #expect(try store.database.query("SELECT late, count FROM usage_live").map { $0.values } == [[.integer(2), .integer(3)]])
     }
 
-    func keys(_ store: Store, day: Int64) throws -> [String] {
+    func keys(_ store: SQLiteStore, day: Int64) throws -> [String] {
         var found: [String] = []
         try store.forEachEventKey(day: day) { found.append("\($0)/\($1)") }
         return found
@@ -351,7 +351,7 @@ import Testing
         try store.appendEventKeys([7, 1, 3, UInt64.max], day: day, batch: batch)
         try store.appendEventKeys([9, 9], day: day, batch: batch)
         try store.appendEventKeys([5, 5], day: day + 1, batch: batch)
-        let reopened = try Store(path: store.database.path)
+        let reopened = try SQLiteStore(path: store.database.path)
         #expect(try keys(reopened, day: day) == ["7/1", "3/-1", "9/9"])
         #expect(try keys(reopened, day: day + 1) == ["5/5"])
         #expect(try keys(reopened, day: day - 1) == [])
@@ -373,7 +373,7 @@ import Testing
                 INSERT INTO event_key_overflow VALUES (11, 4, 1775001602);
                 """)
         }
-        let store = try Store(path: path)
+        let store = try SQLiteStore(path: path)
         // 1775001600 is 2026-04-01T00:00:00Z (day 20544); 1775088000 the next day.
         #expect(try Set(keys(store, day: 20544)) == ["11/1", "12/2", "11/4"])
         #expect(try keys(store, day: 20545) == ["13/3"])

@@ -25,8 +25,8 @@ extension StoreTests {
         func meter(_ aggregation: Aggregation) -> Meter { Meter(slug: "tokens", name: "t", eventType: "e", aggregation: aggregation) }
         // April 1 to 3, 12:00 on the 3rd: three days, the last one partial.
         let span = Period(start: now, end: t("2026-04-03T12:00:00Z"))
-        func daily(_ aggregation: Aggregation) throws -> [Decimal] { try store.usage.daily(meter: meter(aggregation), subscriptionId: sub.id, period: span).map(\.value) }
-        #expect(try store.usage.daily(meter: meter(.sum), subscriptionId: sub.id, period: span).map(\.day) == [now, t("2026-04-02T00:00:00Z"), t("2026-04-03T00:00:00Z")])
+        func daily(_ aggregation: Aggregation) throws -> [Decimal] { try store.daily(meter: meter(aggregation), subscriptionId: sub.id, period: span).map(\.value) }
+        #expect(try store.daily(meter: meter(.sum), subscriptionId: sub.id, period: span).map(\.day) == [now, t("2026-04-02T00:00:00Z"), t("2026-04-03T00:00:00Z")])
         // Apr 1: 1.5 + 2 + 4 = 7.5 over 3 events; Apr 3: 0.25 over 1.
         #expect(try daily(.sum) == [d("7.5"), 0, d("0.25")])
         #expect(try daily(.count) == [3, 0, 1])
@@ -43,7 +43,7 @@ extension StoreTests {
         let store = try temporaryStore()
         let first = [UInt8](repeating: 7, count: 32)
         #expect(try store.usageLinkKey(orStore: first, at: now) == first)
-        let other = try Store(path: store.database.path)
+        let other = try SQLiteStore(path: store.database.path)
         #expect(try other.usageLinkKey(orStore: [UInt8](repeating: 9, count: 32), at: now) == first)
         // Only a 32-byte key is stored.
         #expect(throws: DatabaseError.self) {

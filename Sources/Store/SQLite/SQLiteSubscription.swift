@@ -1,20 +1,11 @@
 import Billing
 import Foundation
 
-/// A stored subscription with its place in the customer's timeline.
-public struct SubscriptionRecord: Hashable, Sendable {
-    public var subscription: Subscription
-    public var predecessorId: String?
-    public var successorId: String?
-
-    public var id: String { subscription.id }
-}
-
-extension Store {
+extension SQLiteStore {
     // MARK: Reading
 
     /// Subscriptions, oldest first; of one customer when `customerKey` is given.
-    public func subscriptions(customerKey: String? = nil, catalog: Catalog? = nil) throws -> [SubscriptionRecord] {
+    public func subscriptions(customerKey: String?, catalog: Catalog?) throws -> [SubscriptionRecord] {
         let catalog = try catalog ?? self.catalog()
         var plans: [String: Plan] = [:]
         for plan in catalog.plans { plans["\(plan.key)@\(plan.version)"] = plan }
@@ -66,7 +57,7 @@ extension Store {
     /// Subscribes a customer to a plan from `start` (default `now`). One subscription at a time:
     /// refused while another is in service or scheduled after `start`.
     public func createSubscription(customerKey: String, planKey: String, version: Int?, anchor: Instant?,
-                                   start: Instant?, now: Instant, id: String? = nil) throws -> Subscription {
+                                   start: Instant?, now: Instant, id: String?) throws -> Subscription {
         try transaction {
             let from = start ?? now
             let plan = try planForNewSubscription(customerKey: customerKey, planKey: planKey, version: version, from: from)

@@ -1,7 +1,7 @@
 import Billing
 import Foundation
 
-extension Store {
+extension SQLiteStore {
     /// Adds new customers and updates known ones (by key), all or nothing. A subject key that
     /// belongs to another customer, or a currency change for a customer whose subscriptions are
     /// priced in the old one, is refused.

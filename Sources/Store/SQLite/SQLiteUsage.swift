@@ -1,78 +1,7 @@
 import Billing
 import Foundation
 
-/// The aggregate of some events for one subscription, meter, group-by values and window.
-/// Amounts are exact decimal texts ("12", "0.5"): the store keeps them as written.
-public struct SegmentPiece: Hashable, Sendable {
-    public var subscriptionId: String
-    public var meterSlug: String
-    public var windowStart: Instant
-    public var groupKey: String
-    public var count: Int64
-    public var sum: String
-    public var min: String
-    public var max: String
-    public var latestTime: Instant
-    public var latestValue: String
-    /// The distinct values of a UNIQUE_COUNT meter.
-    public var uniqueValues: [String]
-
-    public init(subscriptionId: String, meterSlug: String, windowStart: Instant, groupKey: String = "", count: Int64,
-                sum: String, min: String, max: String, latestTime: Instant, latestValue: String,
-                uniqueValues: [String] = []) {
-        self.subscriptionId = subscriptionId
-        self.meterSlug = meterSlug
-        self.windowStart = windowStart
-        self.groupKey = groupKey
-        self.count = count
-        self.sum = sum
-        self.min = min
-        self.max = max
-        self.latestTime = latestTime
-        self.latestValue = latestValue
-        self.uniqueValues = uniqueValues
-    }
-
-    public init(subscriptionId: String, meterSlug: String, windowStart: Instant, groupKey: String = "", count: Int64,
-                sum: Decimal, min: Decimal, max: Decimal, latestTime: Instant, latestValue: Decimal,
-                uniqueValues: [String] = []) {
-        self.init(subscriptionId: subscriptionId, meterSlug: meterSlug, windowStart: windowStart, groupKey: groupKey, count: count,
-                  sum: sum.plainString, min: min.plainString, max: max.plainString, latestTime: latestTime,
-                  latestValue: latestValue.plainString, uniqueValues: uniqueValues)
-    }
-}
-
-/// De-duplication keys as stored: per UTC day of event time, blobs of 16-byte keys (the two
-/// 64-bit halves of an event's `(source, id)` hash, little-endian).
-public enum EventKeyBlock {
-    public static let secondsPerDay: Int64 = 86_400
-
-    /// The UTC day (days since 1970-01-01) of a time in seconds.
-    public static func day(of seconds: Int64) -> Int64 {
-        seconds >= 0 ? seconds / secondsPerDay : (seconds + 1) / secondsPerDay - 1
-    }
-
-    /// Keys held as 64-bit halves (hash, hash2, hash, ...) in the stored encoding.
-    public static func encode(_ halves: [UInt64]) -> [UInt8] { encode(parts: [halves]) }
-
-    /// Keys held as 64-bit halves in parts, encoded one part after another.
-    public static func encode(parts: [[UInt64]]) -> [UInt8] {
-        let count = parts.reduce(0) { $0 + $1.count } * 8
-        return [UInt8](unsafeUninitializedCapacity: count) { bytes, initialized in
-            let raw = UnsafeMutableRawBufferPointer(bytes)
-            var offset = 0
-            for part in parts {
-                for half in part {
-                    raw.storeBytes(of: half.littleEndian, toByteOffset: offset, as: UInt64.self)
-                    offset += 8
-                }
-            }
-            initialized = count
-        }
-    }
-}
-
-extension Store {
+extension SQLiteStore {
     // MARK: Ingest batches
 
     public func beginBatch(input: String, at now: Instant) throws -> Int64 {
@@ -85,7 +14,7 @@ extension Store {
         try database.first("SELECT coalesce(max(id), 0) FROM ingest_batches")?.int(0) ?? 0
     }
 
-    public func finishBatch(_ id: Int64, input: String? = nil, accepted: Int, duplicates: Int, rejected: Int, at now: Instant) throws {
+    public func finishBatch(_ id: Int64, input: String?, accepted: Int, duplicates: Int, rejected: Int, at now: Instant) throws {
         try database.run("""
             UPDATE ingest_batches SET input = coalesce(?, input), finished_at = ?, accepted = accepted + ?, duplicates = duplicates + ?,
                                       rejected = rejected + ? WHERE id = ?
@@ -165,7 +94,7 @@ extension Store {
     /// its subscription's latest closed bill date lies in a period already closed, and is billed
     /// as late usage on the next invoice. Returns how many pieces were late.
     @discardableResult
-    public func writeSegments(_ pieces: [SegmentPiece], batch: Int64, into table: SegmentTable = .segments) throws -> Int {
+    public func writeSegments(_ pieces: [SegmentPiece], batch: Int64, into table: SegmentTable) throws -> Int {
         try database.transaction {
             let insert = try database.prepare("""
                 INSERT INTO \(table.rawValue) (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
@@ -212,7 +141,7 @@ extension Store {
     }
 
     /// Quarantined events, newest batch first: (batch, line, reason, raw).
-    public func quarantinedEvents(limit: Int = 1000) throws -> [(batch: Int64, line: Int, reason: String, raw: String)] {
+    public func quarantinedEvents(limit: Int) throws -> [(batch: Int64, line: Int, reason: String, raw: String)] {
         try database.query("SELECT batch_id, line, reason, raw FROM quarantined_events ORDER BY batch_id DESC, line LIMIT ?",
                            [.integer(Int64(limit))]).map { ($0.int(0) ?? 0, Int($0.int(1) ?? 0), $0.string(2) ?? "", $0.string(3) ?? "") }
     }
@@ -224,7 +153,7 @@ extension Store {
     /// latest value by time (the larger at the same second), filed under the newest batch.
     /// Readers see the same usage before and after. Returns the number of log rows folded.
     @discardableResult
-    public func foldUsageLog(limit: Int = Int.max) throws -> Int {
+    public func foldUsageLog(limit: Int) throws -> Int {
         try transaction {
             guard let first = try database.first("SELECT min(id) FROM usage_log")?.int(0) else { return 0 }
             let rows = try database.query("""
@@ -304,20 +233,22 @@ extension Store {
         }
     }
 
-    /// Usage read from the segments, for the billing core and quota checks.
-    public var usage: StoreUsage { StoreUsage(database: database) }
+    /// The meter's aggregation over the segments whose window starts inside `period`.
+    public func quantity(meter: Meter, subscriptionId: String, period: Period) throws -> Decimal {
+        try StoreUsage(database: database).aggregate(meter: meter, subscriptionId: subscriptionId, period: period)
+    }
+
+    public func daily(meter: Meter, subscriptionId: String, period: Period) throws -> [DailyUsage] {
+        try StoreUsage(database: database).daily(meter: meter, subscriptionId: subscriptionId, period: period)
+    }
 }
 
 /// Usage as the store holds it: segments aggregated per meter over whole windows.
-public struct StoreUsage: UsageSource {
+struct StoreUsage {
     let database: Database
 
-    public func quantity(meter: Meter, subscriptionId: String, period: Period) throws -> Decimal {
-        try aggregate(meter: meter, subscriptionId: subscriptionId, period: period)
-    }
-
     /// The meter's aggregation over the segments whose window starts inside `period`.
-    public func aggregate(meter: Meter, subscriptionId: String, period: Period) throws -> Decimal {
+    func aggregate(meter: Meter, subscriptionId: String, period: Period) throws -> Decimal {
         if meter.aggregation == .uniqueCount {
             let row = try database.first("""
                 SELECT count(DISTINCT value) FROM usage_unique_values
@@ -362,12 +293,6 @@ public struct StoreUsage: UsageSource {
     }
 }
 
-/// Where segment rows are written: `usage_segments`, or the server's usage log, which is folded
-/// into it in the background.
-public enum SegmentTable: String, CaseIterable, Sendable {
-    case segments = "usage_segments"
-    case log = "usage_log"
-}
 
 /// Segment rows of one key being added up by `foldUsageLog`. Texts are read as numbers only
 /// when they differ (a COUNT meter's are all "0").

@@ -1,24 +1,12 @@
 import Billing
 import Foundation
 
-/// One UTC day's usage of a meter: the day's first instant and the meter's aggregation over the
-/// segments whose window starts that day.
-public struct DailyUsage: Hashable, Sendable {
-    public var day: Instant
-    public var value: Decimal
-
-    public init(day: Instant, value: Decimal) {
-        self.day = day
-        self.value = value
-    }
-}
-
 extension StoreUsage {
     /// The meter's usage per UTC day over the segments whose window starts inside `period`,
     /// one entry for every day the period touches (0 where nothing was used). Segment windows
     /// are cut at UTC midnight, so each day is exact: COUNT and SUM by the day's count and sum,
     /// MIN, MAX, LATEST and AVG over the day's events, UNIQUE_COUNT the day's distinct values.
-    public func daily(meter: Meter, subscriptionId: String, period: Period) throws -> [DailyUsage] {
+    func daily(meter: Meter, subscriptionId: String, period: Period) throws -> [DailyUsage] {
         guard period.end > period.start else { return [] }
         let secondsPerDay = EventKeyBlock.secondsPerDay
         let first = EventKeyBlock.day(of: period.start.seconds), last = EventKeyBlock.day(of: period.end.seconds - 1)
@@ -49,7 +37,7 @@ extension StoreUsage {
     }
 }
 
-extension Store {
+extension SQLiteStore {
     // MARK: Usage links
 
     /// The key that signs usage links (32 bytes). The first call stores `fresh` and returns it;

@@ -1,20 +1,7 @@
 import Billing
 import Foundation
 
-/// One (subscription, bill date) closed but not yet rated, grouped by customer and bill date.
-public struct PendingBill: Hashable, Sendable {
-    public var customerKey: String
-    public var billDate: Instant
-    public var subscriptionIds: [String]
-
-    public init(customerKey: String, billDate: Instant, subscriptionIds: [String]) {
-        self.customerKey = customerKey
-        self.billDate = billDate
-        self.subscriptionIds = subscriptionIds
-    }
-}
-
-extension Store {
+extension SQLiteStore {
     // MARK: Runs and stages
 
     /// Records a new run. Called under the run lock, so a run still `running` in the ledger
@@ -28,11 +15,6 @@ extension Store {
                              [asOf.sql, now.sql, .integer(dryRun ? 1 : 0)])
             return database.lastInsertRowID
         }
-    }
-
-    public func startRun(asOf: Instant, dryRun: Bool, at now: Instant) throws -> Int64 {
-        var abandoned = 0
-        return try startRun(asOf: asOf, dryRun: dryRun, at: now, abandoned: &abandoned)
     }
 
     public func finishRun(_ id: Int64, succeeded: Bool, at now: Instant) throws {
@@ -54,7 +36,7 @@ extension Store {
     }
 
     /// The ledger: (run id, as-of, status, stage, counts, errors) for the last `limit` runs.
-    public func ledger(limit: Int = 20) throws -> [(run: Int64, asOf: Instant, status: String, stage: String, counts: String, errors: String)] {
+    public func ledger(limit: Int) throws -> [(run: Int64, asOf: Instant, status: String, stage: String, counts: String, errors: String)] {
         try database.query("""
             SELECT r.id, r.as_of, r.status, s.stage, s.counts, s.errors FROM job_runs r JOIN job_stages s ON s.run_id = r.id
             WHERE r.id > (SELECT coalesce(max(id), 0) - ? FROM job_runs) ORDER BY r.id, s.started_at

@@ -522,7 +522,7 @@ enum Schema {
 
     /// The server's usage: its group commits append segment rows to `usage_log` in commit order
     /// (a commit of events for many subscriptions writes a few pages at the log's end rather
-    /// than a row into every subscription's part of the segments), and `Store.foldUsageLog`
+    /// than a row into every subscription's part of the segments), and `SQLiteStore.foldUsageLog`
     /// adds them up in the background into `usage_live`, one row per window and lateness however
     /// many commits fed it. Readers read all three (`usage_rows`).
     static let version8 = """

@@ -1,30 +1,7 @@
 import Billing
 import Foundation
 
-/// A subscription asked for by a customer with no saved payment method: it waits for the
-/// Checkout Session where the customer saves one, then starts under the same id.
-public struct SubscriptionRequest: Hashable, Sendable {
-    public enum Status: String, Hashable, Sendable {
-        case pendingPayment = "pending_payment"
-        case started, expired, cancelled, failed
-    }
-
-    public var id: String
-    public var customerKey: String
-    public var planKey: String
-    public var planVersion: Int
-    public var anchor: Instant?
-    public var status: Status
-    public var checkoutSessionId: String?
-    public var checkoutUrl: String?
-    public var checkoutExpiresAt: Instant?
-    public var createdAt: Instant
-    public var apiKeyId: String?
-    /// Why it did not start (expired or failed).
-    public var failure: String?
-}
-
-extension Store {
+extension SQLiteStore {
     static let requestColumns = """
         id, customer_key, plan_key, plan_version, anchor, status, checkout_session_id, checkout_url, checkout_expires_at, created_at,
         api_key_id, failure
@@ -59,11 +36,11 @@ extension Store {
     }
 
     public func subscriptionRequest(id: String) throws -> SubscriptionRequest? {
-        try database.first("SELECT \(Store.requestColumns) FROM subscription_requests WHERE id = ?", [.text(id)]).map(subscriptionRequest)
+        try database.first("SELECT \(SQLiteStore.requestColumns) FROM subscription_requests WHERE id = ?", [.text(id)]).map(subscriptionRequest)
     }
 
     public func subscriptionRequest(checkoutSessionId: String) throws -> SubscriptionRequest? {
-        try database.first("SELECT \(Store.requestColumns) FROM subscription_requests WHERE checkout_session_id = ?",
+        try database.first("SELECT \(SQLiteStore.requestColumns) FROM subscription_requests WHERE checkout_session_id = ?",
                            [.text(checkoutSessionId)]).map(subscriptionRequest)
     }
 

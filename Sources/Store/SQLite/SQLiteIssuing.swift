@@ -1,17 +1,7 @@
 import Billing
 import Foundation
 
-/// A customer's Stripe Customer as the store knows it.
-public enum StripeCustomerRecord: Hashable, Sendable {
-    /// Stripe answered with this id; `digest` is that of the details last sent.
-    case created(String, digest: String?)
-    /// Its creation was requested and no answer was stored: it may exist in Stripe.
-    case requested
-}
-
-/// What the issue and collect stages write: Stripe ids against the local rows they stand for,
-/// each written as soon as Stripe answers, and payment state read back.
-extension Store {
+extension SQLiteStore {
     public func stripeCustomer(customerKey: String, account: String) throws -> StripeCustomerRecord? {
         guard let row = try database.first("SELECT stripe_id, synced_digest FROM stripe_customers WHERE customer_key = ? AND account = ?",
                                            [.text(customerKey), .text(account)]) else { return nil }
@@ -106,7 +96,7 @@ extension Store {
     /// Issued invoices whose Stripe Tax Calculation has no Tax Transaction recorded yet.
     public func invoicesAwaitingTaxTransaction() throws -> [StoredInvoice] {
         try database.query("""
-            SELECT \(Store.invoiceColumns) FROM invoices
+            SELECT \(SQLiteStore.invoiceColumns) FROM invoices
             WHERE tax_calculation_id IS NOT NULL AND tax_transaction_id IS NULL
               AND status IN ('issued', 'paid', 'payment_failed', 'uncollectible')
             ORDER BY bill_date, customer_key
@@ -117,7 +107,7 @@ extension Store {
     /// `failureReason` says why a payment failed when Tollbooth knows (a payment that waits for
     /// the customer's authentication); invoices show it as a failure at stage `collect`. Nil
     /// clears any reason recorded before.
-    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, failureReason: String? = nil,
+    public func recordPayment(invoiceId: String, status: InvoiceStatus, payment: PaymentState, failureReason: String?,
                               at now: Instant) throws {
         try database.run("""
             UPDATE invoices SET status = ?, stripe_status = ?, stripe_total = coalesce(?, stripe_total), amount_due = ?, amount_paid = ?,
@@ -137,7 +127,7 @@ extension Store {
     /// failed payment attempt.
     public func collectableInvoices() throws -> [StoredInvoice] {
         try database.query("""
-            SELECT \(Store.invoiceColumns) FROM invoices
+            SELECT \(SQLiteStore.invoiceColumns) FROM invoices
             WHERE status IN ('issued', 'payment_failed') AND stripe_invoice_id IS NOT NULL ORDER BY bill_date, customer_key
             """).map { try invoice(from: $0, withLines: false) }
     }

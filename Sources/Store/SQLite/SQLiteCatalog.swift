@@ -1,13 +1,7 @@
 import Billing
 import Foundation
 
-/// What a catalog import changed.
-public struct CatalogImportResult: Hashable, Sendable {
-    public var added: [String] = []
-    public var unchanged: [String] = []
-}
-
-extension Store {
+extension SQLiteStore {
     /// Imports a validated catalog. Published meters, features and plan versions are immutable:
     /// an identical one is left as it is, a different one with the same key (and version) is
     /// refused and nothing of the file is stored.

@@ -1,44 +1,7 @@
 import Billing
 import Foundation
 
-/// A Stripe event as the webhook inbox holds it.
-public struct InboxEvent: Hashable, Sendable {
-    public var id: String
-    public var type: String
-    public var account: String?
-    /// `data.object.id`: the invoice, Checkout Session… the event is about.
-    public var objectId: String?
-    /// When Stripe made the event (its `created`).
-    public var created: Instant
-    public var livemode: Bool
-    /// The body as delivered.
-    public var payload: String
-    public var receivedAt: Instant
-    public var attempts: Int
-    /// Set once the event was applied or deliberately ignored.
-    public var appliedAt: Instant?
-    /// What applying it did, or why it waits.
-    public var outcome: String?
-
-    public init(id: String, type: String, account: String?, objectId: String?, created: Instant, livemode: Bool, payload: String,
-                receivedAt: Instant, attempts: Int = 0, appliedAt: Instant? = nil, outcome: String? = nil) {
-        self.id = id
-        self.type = type
-        self.account = account
-        self.objectId = objectId
-        self.created = created
-        self.livemode = livemode
-        self.payload = payload
-        self.receivedAt = receivedAt
-        self.attempts = attempts
-        self.appliedAt = appliedAt
-        self.outcome = outcome
-    }
-}
-
-/// The webhook inbox: Stripe's events kept by id, so each is applied once however often it is
-/// delivered, and what was applied to each invoice.
-extension Store {
+extension SQLiteStore {
     static let inboxColumns = "id, type, account, object_id, created, livemode, payload, received_at, attempts, applied_at, outcome"
 
     /// Stores a verified event unless one with its id is stored already; true when it is new.
@@ -52,18 +15,18 @@ extension Store {
     }
 
     public func stripeEvent(id: String) throws -> InboxEvent? {
-        try database.first("SELECT \(Store.inboxColumns) FROM stripe_events WHERE id = ?", [.text(id)]).map(inboxEvent)
+        try database.first("SELECT \(SQLiteStore.inboxColumns) FROM stripe_events WHERE id = ?", [.text(id)]).map(inboxEvent)
     }
 
     /// Events not applied yet, oldest first by Stripe's time.
-    public func waitingStripeEvents(limit: Int = 500) throws -> [InboxEvent] {
-        try database.query("SELECT \(Store.inboxColumns) FROM stripe_events WHERE applied_at IS NULL ORDER BY created, id LIMIT ?",
+    public func waitingStripeEvents(limit: Int) throws -> [InboxEvent] {
+        try database.query("SELECT \(SQLiteStore.inboxColumns) FROM stripe_events WHERE applied_at IS NULL ORDER BY created, id LIMIT ?",
                            [.integer(Int64(limit))]).map(inboxEvent)
     }
 
     /// Every stored event, oldest first (for reports and tests).
     public func stripeEvents() throws -> [InboxEvent] {
-        try database.query("SELECT \(Store.inboxColumns) FROM stripe_events ORDER BY created, id").map(inboxEvent)
+        try database.query("SELECT \(SQLiteStore.inboxColumns) FROM stripe_events ORDER BY created, id").map(inboxEvent)
     }
 
     /// Records an attempt to apply an event: applied (or ignored for good) when `done`, else

@@ -20,7 +20,7 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A value bound to or read from a statement.
-public enum SQLValue: Hashable, Sendable {
+enum SQLValue: Hashable, Sendable {
     case null
     case integer(Int64)
     case text(String)
@@ -30,7 +30,7 @@ public enum SQLValue: Hashable, Sendable {
 
 /// One SQLite connection: WAL mode, foreign keys on, a busy timeout, prepared statements cached
 /// by SQL text. Not thread-safe: one connection per thread.
-public final class Database {
+final class Database {
     let handle: OpaquePointer
     public let path: String
     private var cache: [String: Statement] = [:]
@@ -170,7 +170,7 @@ public final class Database {
 }
 
 /// A prepared statement. Columns are read by index from the current row.
-public final class Statement {
+final class Statement {
     unowned let database: Database
     let handle: OpaquePointer
     let sql: String
@@ -295,7 +295,7 @@ public final class Statement {
 }
 
 /// One result row.
-public struct Row: Sendable {
+struct Row: Sendable {
     public let values: [SQLValue]
 
     public subscript(_ index: Int) -> SQLValue { values[index] }

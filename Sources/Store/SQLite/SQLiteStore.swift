@@ -1,10 +1,10 @@
 import Billing
 import Foundation
 
-/// Tollbooth's SQLite store: one connection, the schema migrated on open, and repositories as
-/// extensions (catalog, customers, subscriptions, usage, invoices, credits, the job ledger).
-public final class Store {
-    /// The connection: SQL stays inside this module.
+/// Tollbooth's SQLite store: one connection, the schema migrated on open, and every repository
+/// (`Store`) implemented over it in this folder's extensions.
+public final class SQLiteStore: Store {
+    /// The connection: SQL stays inside this type.
     let database: Database
 
     /// Opens (creating and migrating if needed) the database at `path`.
@@ -37,28 +37,10 @@ public final class Store {
     /// Commits that do not wait for the disk: for a caller that syncs the write-ahead log itself
     /// before it answers (the server's group commits).
     public func commitWithoutSync() throws { try database.execute("PRAGMA synchronous = NORMAL") }
+
+    public func openConnection() throws -> any Store { try SQLiteStore(path: path) }
 }
 
-/// A problem with what was asked of the store that the user can fix: exit status 2.
-public struct StoreInputError: Error, CustomStringConvertible, Sendable {
-    /// What kind of refusal it is, for answers that tell them apart (HTTP's 404, 409, 422).
-    public enum Kind: Hashable, Sendable {
-        /// What was named does not exist.
-        case notFound
-        /// It exists, but its state refuses the request (a second subscription, an ended one).
-        case conflict
-        /// A given value is wrong; the field when one is to blame.
-        case invalid(String?)
-    }
-
-    public let message: String
-    public let kind: Kind
-    public init(_ message: String, kind: Kind = .invalid(nil)) {
-        self.message = message
-        self.kind = kind
-    }
-    public var description: String { message }
-}
 
 extension Instant {
     var sql: SQLValue { .integer(seconds) }

@@ -1,33 +1,7 @@
 import Billing
 import Foundation
 
-/// What a service token may do at the server.
-public enum TokenScope: String, CaseIterable, Sendable {
-    case ingest, check, admin
-}
-
-/// A service token as stored: never its secret, only a digest and its last 4 characters.
-public struct StoredToken: Hashable, Sendable {
-    public var id: String
-    public var name: String
-    public var scope: TokenScope
-    public var digest: String
-    public var last4: String
-    public var createdAt: Instant
-    public var revokedAt: Instant?
-}
-
-/// A customer's API key as stored.
-public struct StoredAPIKey: Hashable, Sendable {
-    public var id: String
-    public var customerKey: String
-    public var digest: String
-    public var last4: String
-    public var createdAt: Instant
-    public var revokedAt: Instant?
-}
-
-extension Store {
+extension SQLiteStore {
     // MARK: Service tokens
 
     public func insertToken(id: String, name: String, scope: TokenScope, digest: String, last4: String, at now: Instant) throws {
@@ -64,7 +38,7 @@ extension Store {
         }
     }
 
-    public func apiKeys(customerKey: String? = nil) throws -> [StoredAPIKey] {
+    public func apiKeys(customerKey: String?) throws -> [StoredAPIKey] {
         let rows = try customerKey.map {
             try database.query("SELECT id, customer_key, digest, last4, created_at, revoked_at FROM api_keys WHERE customer_key = ? ORDER BY created_at, id",
                                [.text($0)])

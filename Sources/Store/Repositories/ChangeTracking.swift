@@ -1,0 +1,15 @@
+import Billing
+import Foundation
+
+/// What a long-running reader (the server, an ingest) compares with what it loaded, instead of
+/// reading everything again.
+public protocol ChangeTracking: AnyObject {
+    /// Every change counter (`attribution`, `credentials`, `payments`, `closes`), by name.
+    func changeCounters() throws -> [String: Int64]
+    /// A number that moves when another connection commits.
+    func dataVersion() throws -> Int64
+    /// Ingest batches newer than `id`: their ids.
+    func ingestBatches(after id: Int64) throws -> [Int64]
+    /// The invoices whose payment state can block access, per customer.
+    func blockingPaymentFacts() throws -> [String: [InvoicePaymentFacts]]
+}

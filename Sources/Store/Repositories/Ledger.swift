@@ -1,0 +1,56 @@
+import Billing
+import Foundation
+
+/// One (subscription, bill date) closed but not yet rated, grouped by customer and bill date.
+public struct PendingBill: Hashable, Sendable {
+    public var customerKey: String
+    public var billDate: Instant
+    public var subscriptionIds: [String]
+
+    public init(customerKey: String, billDate: Instant, subscriptionIds: [String]) {
+        self.customerKey = customerKey
+        self.billDate = billDate
+        self.subscriptionIds = subscriptionIds
+    }
+}
+
+/// The job ledger (runs, stages, period closes) and what carries from one bill to the next
+/// (credits, adjustments).
+public protocol LedgerRepository: AnyObject {
+    /// Records a run; runs left `running` by a process that died are marked abandoned, counted
+    /// in `abandoned`.
+    func startRun(asOf: Instant, dryRun: Bool, at now: Instant, abandoned: inout Int) throws -> Int64
+    func finishRun(_ id: Int64, succeeded: Bool, at now: Instant) throws
+    func startStage(_ stage: Stage, run: Int64, at now: Instant) throws
+    func finishStage(_ stage: Stage, run: Int64, counts: [(String, Int)], errors: [String], at now: Instant) throws
+    /// The newest runs, newest first.
+    func ledger(limit: Int) throws -> [(run: Int64, asOf: Instant, status: String, stage: String, counts: String, errors: String)]
+    func closedBillDates(subscriptionId: String) throws -> [Instant]
+    /// Each customer's latest closed bill date.
+    func lastClosedBillDates() throws -> [String: Instant]
+    /// Closes a subscription's period at `billDate`; false when it was closed already.
+    @discardableResult
+    func close(subscriptionId: String, customerKey: String, billDate: Instant, run: Int64) throws -> Bool
+    /// Closed bill dates whose invoice is not yet made, oldest first.
+    func pendingBills() throws -> [PendingBill]
+    func markRated(_ bill: PendingBill, run: Int64, invoiceId: String?) throws
+    func openCredits(customerKey: String) throws -> [(id: Int64, credit: CarriedCredit)]
+    func replaceCredits(customerKey: String, consumed: [Int64], billDate: Instant, leftOver: [CarriedCredit]) throws
+    /// Every customer's credit balance: the sum of credits not yet taken (negative).
+    func creditBalances() throws -> [String: Decimal]
+    @discardableResult
+    func addAdjustment(customerKey: String, amount: Decimal, reason: String, at now: Instant) throws -> String
+    func openAdjustments(customerKey: String, before billDate: Instant) throws -> [(id: String, line: InvoiceLine)]
+    func attachAdjustments(_ ids: [String], invoiceId: String) throws
+}
+
+extension LedgerRepository {
+    public func startRun(asOf: Instant, dryRun: Bool, at now: Instant) throws -> Int64 {
+        var abandoned = 0
+        return try startRun(asOf: asOf, dryRun: dryRun, at: now, abandoned: &abandoned)
+    }
+
+    public func ledger() throws -> [(run: Int64, asOf: Instant, status: String, stage: String, counts: String, errors: String)] {
+        try ledger(limit: 20)
+    }
+}
