@@ -87,15 +87,15 @@ public struct Settings: Hashable, Sendable {
         let file = path ?? defaultPath
         guard FileManager.default.fileExists(atPath: file) else {
             if path == nil { return Settings() }
-            throw SettingsError("settings file \(file) does not exist: create it or leave out --config")
+            throw SettingsError(.missingFile, "settings file \(file) does not exist: create it or leave out --config")
         }
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw SettingsError("settings file \(file) cannot be read: check its permissions")
+            throw SettingsError(.unreadableFile, "settings file \(file) cannot be read: check its permissions")
         }
         do {
             return try Settings(json: data)
         } catch {
-            throw SettingsError("\(file): \(error.message)")
+            throw SettingsError(error.kind, "\(file): \(error.message)")
         }
     }
 
@@ -103,33 +103,33 @@ public struct Settings: Hashable, Sendable {
     public init(json data: Data) throws(SettingsError) {
         let root: JSONValue
         do { root = try JSONValue.parse(data) } catch {
-            throw SettingsError("not valid JSON; the settings are one JSON object")
+            throw SettingsError(.notAnObject, "not valid JSON; the settings are one JSON object")
         }
-        guard case .object = root else { throw SettingsError("the settings must be a JSON object, not \(root.kindName)") }
+        guard case .object = root else { throw SettingsError(.notAnObject, "the settings must be a JSON object, not \(root.kindName)") }
         try Settings.refuseSecrets(in: root, path: "")
         let reader = SettingsReader(root: root)
 
         if let value = try reader.string("environment") {
             guard let environment = Environment(rawValue: value) else {
-                throw SettingsError("environment must be production or test, not \"\(value)\"")
+                throw SettingsError(.invalidValue(key: "environment"), "environment must be production or test, not \"\(value)\"")
             }
             self.environment = environment
         }
         if let value = try reader.duration("collectionWindow") { collectionWindow = value }
         if let value = try reader.wholeNumber("maxPaymentOverdueDays", minimum: 0) { maxPaymentOverdueDays = value }
         if let value = try reader.duration("dedupeRetention") {
-            guard !value.isZero else { throw SettingsError("dedupeRetention must be longer than zero (default P90D)") }
+            guard !value.isZero else { throw SettingsError(.invalidValue(key: "dedupeRetention"), "dedupeRetention must be longer than zero (default P90D)") }
             dedupeRetention = value
         }
         if let value = try reader.string("backupDir") {
-            guard !value.isEmpty else { throw SettingsError("backupDir must not be empty (default ./backups)") }
+            guard !value.isEmpty else { throw SettingsError(.invalidValue(key: "backupDir"), "backupDir must not be empty (default ./backups)") }
             backupDir = value
         }
 
         if try reader.object("server") {
             if let value = try reader.string("server.listen") {
                 guard ListenAddress(value) != nil else {
-                    throw SettingsError("server.listen must be HOST:PORT such as 127.0.0.1:8080, not \"\(value)\"")
+                    throw SettingsError(.invalidValue(key: "server.listen"), "server.listen must be HOST:PORT such as 127.0.0.1:8080, not \"\(value)\"")
                 }
                 server.listen = value
             }
@@ -140,7 +140,7 @@ public struct Settings: Hashable, Sendable {
         if try reader.object("tax") {
             if let value = try reader.string("tax.provider") {
                 guard let provider = TaxProvider(rawValue: value) else {
-                    throw SettingsError("tax.provider must be none, rates or stripe, not \"\(value)\"")
+                    throw SettingsError(.invalidValue(key: "tax.provider"), "tax.provider must be none, rates or stripe, not \"\(value)\"")
                 }
                 tax.provider = provider
             }
@@ -150,18 +150,18 @@ public struct Settings: Hashable, Sendable {
                 for index in rows.indices {
                     let row = "tax.rates[\(index)]"
                     guard try reader.object(row) else { continue }
-                    guard let country = try reader.string("\(row).country") else { throw SettingsError("\(row).country is required") }
+                    guard let country = try reader.string("\(row).country") else { throw SettingsError(.invalidValue(key: "\(row).country"), "\(row).country is required") }
                     guard let text = try reader.string("\(row).rate") else {
-                        throw SettingsError("\(row).rate is required, as a decimal string (\"0.19\" for 19%)")
+                        throw SettingsError(.invalidValue(key: "\(row).rate"), "\(row).rate is required, as a decimal string (\"0.19\" for 19%)")
                     }
                     guard let rate = Decimal(exactly: text) else {
-                        throw SettingsError("\(row).rate must be a decimal string such as \"0.19\", not \"\(text)\"")
+                        throw SettingsError(.invalidValue(key: "\(row).rate"), "\(row).rate must be a decimal string such as \"0.19\", not \"\(text)\"")
                     }
                     let name = try reader.string("\(row).name") ?? "Tax"
                     rates.append(TaxRate(country: country, state: try reader.string("\(row).state"), rate: rate, name: name))
                 }
                 do { tax.rates = try TaxRateTable(validating: rates) } catch {
-                    throw SettingsError("tax.rates: \(error.message)")
+                    throw SettingsError(.invalidValue(key: "tax.rates"), "tax.rates: \(error.message)")
                 }
             }
         }
@@ -170,26 +170,26 @@ public struct Settings: Hashable, Sendable {
         if try reader.object("stripe") {
             if let value = try reader.string("stripe.apiBase") {
                 guard let url = URL(string: value), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-                    throw SettingsError("stripe.apiBase must be an http(s) URL such as \(Stripe.defaultAPIBase), not \"\(value)\"")
+                    throw SettingsError(.invalidValue(key: "stripe.apiBase"), "stripe.apiBase must be an http(s) URL such as \(Stripe.defaultAPIBase), not \"\(value)\"")
                 }
                 stripe.apiBase = value
             }
             for old in ["writesPerSecond", "readsPerSecond"] where reader.value("stripe.\(old)") != nil {
-                throw SettingsError("stripe.\(old) is no longer read: Stripe limits an account's requests in all and per endpoint, not reads and writes apart; set stripe.requestsPerSecond (default \(stripe.requestsPerSecond) here) and stripe.endpointRequestsPerSecond (default 22) instead")
+                throw SettingsError(.retired(key: "stripe.\(old)"), "stripe.\(old) is no longer read: Stripe limits an account's requests in all and per endpoint, not reads and writes apart; set stripe.requestsPerSecond (default \(stripe.requestsPerSecond) here) and stripe.endpointRequestsPerSecond (default 22) instead")
             }
             if let value = try reader.wholeNumber("stripe.requestsPerSecond", minimum: 1) { stripe.requestsPerSecond = value }
             if let value = try reader.wholeNumber("stripe.endpointRequestsPerSecond", minimum: 1) { stripe.endpointRequestsPerSecond = value }
             if let value = try reader.wholeNumber("stripe.linesPerRequest", minimum: 1) {
-                guard value <= 250 else { throw SettingsError("stripe.linesPerRequest must be at most 250 (the lines a Stripe invoice holds), not \(value)") }
+                guard value <= 250 else { throw SettingsError(.invalidValue(key: "stripe.linesPerRequest"), "stripe.linesPerRequest must be at most 250 (the lines a Stripe invoice holds), not \(value)") }
                 stripe.linesPerRequest = value
             }
             if let value = try reader.wholeNumber("stripe.concurrency", minimum: 1) {
-                guard value <= 32 else { throw SettingsError("stripe.concurrency must be at most 32, not \(value)") }
+                guard value <= 32 else { throw SettingsError(.invalidValue(key: "stripe.concurrency"), "stripe.concurrency must be at most 32, not \(value)") }
                 stripe.concurrency = value
             }
             if let value = try reader.string("stripe.webhookUrl") {
                 guard let url = URL(string: value), url.scheme == "https" || url.scheme == "http", url.host != nil else {
-                    throw SettingsError("stripe.webhookUrl must be the public http(s) URL of the webhook route, not \"\(value)\"")
+                    throw SettingsError(.invalidValue(key: "stripe.webhookUrl"), "stripe.webhookUrl must be the public http(s) URL of the webhook route, not \"\(value)\"")
                 }
                 stripe.webhookUrl = value
             }
@@ -208,7 +208,7 @@ public struct Settings: Hashable, Sendable {
             for (index, item) in items.enumerated() { try refuseSecrets(in: item, path: "\(path)[\(index)]", key: key) }
         case .string(let text):
             if looksLikeSecret(text, key: key) {
-                throw SettingsError("\(path) holds a Stripe secret key; secrets never go in the settings file: remove it and set $TOLLBOOTH_STRIPE_KEY instead")
+                throw SettingsError(.secret(key: path), "\(path) holds a Stripe secret key; secrets never go in the settings file: remove it and set $TOLLBOOTH_STRIPE_KEY instead")
             }
         case .null, .bool, .number:
             return
@@ -222,10 +222,32 @@ public struct Settings: Hashable, Sendable {
     }
 }
 
-/// A settings file that cannot be used, in one line that names the key.
+/// A settings file that cannot be used: what is wrong as a case, and one line for people that
+/// names the key.
 public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: Hashable, Sendable {
+        /// The file named by `--config` does not exist.
+        case missingFile
+        /// The file exists but cannot be read.
+        case unreadableFile
+        /// Not one JSON object.
+        case notAnObject
+        /// The value at `key` (a dotted path, "tax.rates[2].rate") is missing or wrong.
+        case invalidValue(key: String)
+        /// `key` holds a Stripe secret key, which belongs in the environment.
+        case secret(key: String)
+        /// `key` is no longer read; the message says what replaced it.
+        case retired(key: String)
+    }
+
+    public let kind: Kind
     public let message: String
-    public init(_ message: String) { self.message = message }
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
     public var description: String { message }
 }
 
@@ -255,20 +277,20 @@ private struct SettingsReader {
 
     func string(_ path: String) throws(SettingsError) -> String? {
         guard let found = value(path) else { return nil }
-        guard case .string(let text) = found else { throw SettingsError("\(path) must be a string, not \(found.kindName)") }
+        guard case .string(let text) = found else { throw SettingsError(.invalidValue(key: path), "\(path) must be a string, not \(found.kindName)") }
         return text
     }
 
     func bool(_ path: String) throws(SettingsError) -> Bool? {
         guard let found = value(path) else { return nil }
-        guard case .bool(let flag) = found else { throw SettingsError("\(path) must be true or false, not \(found.kindName)") }
+        guard case .bool(let flag) = found else { throw SettingsError(.invalidValue(key: path), "\(path) must be true or false, not \(found.kindName)") }
         return flag
     }
 
     func wholeNumber(_ path: String, minimum: Int) throws(SettingsError) -> Int? {
         guard let found = value(path) else { return nil }
         guard case .number(let text) = found, let number = Int(text), number >= minimum else {
-            throw SettingsError("\(path) must be a whole number of at least \(minimum), not \(found.compact)")
+            throw SettingsError(.invalidValue(key: path), "\(path) must be a whole number of at least \(minimum), not \(found.compact)")
         }
         return number
     }
@@ -276,7 +298,7 @@ private struct SettingsReader {
     func duration(_ path: String) throws(SettingsError) -> ISODuration? {
         guard let text = try string(path) else { return nil }
         guard let duration = ISODuration(text) else {
-            throw SettingsError("\(path) must be an ISO 8601 duration such as PT1H or P90D, not \"\(text)\"")
+            throw SettingsError(.invalidValue(key: path), "\(path) must be an ISO 8601 duration such as PT1H or P90D, not \"\(text)\"")
         }
         return duration
     }
@@ -284,13 +306,13 @@ private struct SettingsReader {
     /// True when the key holds an object, false when it is absent.
     func object(_ path: String) throws(SettingsError) -> Bool {
         guard let found = value(path) else { return false }
-        guard case .object = found else { throw SettingsError("\(path) must be an object, not \(found.kindName)") }
+        guard case .object = found else { throw SettingsError(.invalidValue(key: path), "\(path) must be an object, not \(found.kindName)") }
         return true
     }
 
     func array(_ path: String) throws(SettingsError) -> [JSONValue]? {
         guard let found = value(path) else { return nil }
-        guard case .array(let items) = found else { throw SettingsError("\(path) must be an array, not \(found.kindName)") }
+        guard case .array(let items) = found else { throw SettingsError(.invalidValue(key: path), "\(path) must be an array, not \(found.kindName)") }
         return items
     }
 }

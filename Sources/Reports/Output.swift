@@ -36,16 +36,29 @@ struct RevenueChart {
     var rows: [(billDate: Instant, amounts: [Int64?])]
 }
 
-/// A problem writing a report. `isInput` when the arguments are to blame (an unwritable
-/// `--out`, an unknown sheet): exit status 2 at the command line.
+/// A problem writing a report: what went wrong as a case, and a message for people.
 public struct ReportError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public let isInput: Bool
-
-    init(_ message: String, isInput: Bool = false) {
-        self.message = message
-        self.isInput = isInput
+    public enum Kind: Hashable, Sendable {
+        /// The arguments do not fit together (a range, a sheet, an extension).
+        case arguments
+        /// The output cannot be written where asked (no such folder, a folder, permissions).
+        case output
+        /// The report would pass the rows a spreadsheet holds.
+        case tooLarge
+        /// Writing failed on the way (libxlsxwriter, the workbook tape, a full disk).
+        case writer
     }
+
+    public let kind: Kind
+    public let message: String
+
+    init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    /// The arguments are to blame and the user can fix them: exit status 2 at the command line.
+    public var isInput: Bool { kind != .writer }
 
     public var description: String { message }
 }
@@ -62,16 +75,16 @@ struct PendingFile {
         let folder = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ReportError("cannot write \(target): the folder \(folder) does not exist", isInput: true)
+            throw ReportError(.output, "cannot write \(target): the folder \(folder) does not exist")
         }
         if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw ReportError("cannot write \(target): it is a folder", isInput: true)
+            throw ReportError(.output, "cannot write \(target): it is a folder")
         }
         self.target = target
         temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).part").path
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard descriptor >= 0 else {
-            throw ReportError("cannot write \(target): \(String(cString: strerror(errno))) (check the folder's permissions)", isInput: true)
+            throw ReportError(.output, "cannot write \(target): \(String(cString: strerror(errno))) (check the folder's permissions)")
         }
         close(descriptor)
     }
@@ -80,7 +93,7 @@ struct PendingFile {
         guard rename(temporary, target) == 0 else {
             let reason = String(cString: strerror(errno))
             discard()
-            throw ReportError("cannot move the report into place at \(target): \(reason)")
+            throw ReportError(.writer, "cannot move the report into place at \(target): \(reason)")
         }
     }
 
@@ -104,7 +117,7 @@ final class CSVOutput: ReportOutput {
         file = try PendingFile(target: path)
         guard let stream = fopen(file.temporary, "w") else {
             file.discard()
-            throw ReportError("cannot write \(path): \(String(cString: strerror(errno)))", isInput: true)
+            throw ReportError(.output, "cannot write \(path): \(String(cString: strerror(errno)))")
         }
         self.stream = stream
     }
@@ -125,7 +138,7 @@ final class CSVOutput: ReportOutput {
         let failed = ferror(stream) != 0
         guard fclose(stream) == 0, !failed, found else {
             file.discard()
-            throw ReportError(found ? "cannot write \(file.target): \(String(cString: strerror(errno)))" : "no sheet \(sheetName) was written")
+            throw ReportError(.writer, found ? "cannot write \(file.target): \(String(cString: strerror(errno)))" : "no sheet \(sheetName) was written")
         }
         try file.commit()
     }
@@ -157,7 +170,7 @@ final class CSVSheet: SheetOutput {
             line += CSV.field(CSVSheet.text(cell))
         }
         line += "\r\n"
-        guard fputs(line, stream) >= 0 else { throw ReportError("cannot write the CSV: \(String(cString: strerror(errno)))") }
+        guard fputs(line, stream) >= 0 else { throw ReportError(.writer, "cannot write the CSV: \(String(cString: strerror(errno)))") }
     }
 
     static func text(_ cell: Cell) -> String {

@@ -24,30 +24,30 @@ public enum Report: String, CaseIterable, Sendable {
     /// has several). The file appears at `path` only once it is complete.
     public func write(store: any Store, from: Instant, to: Instant, path: String, sheet: String? = nil) throws {
         guard from < to else {
-            throw ReportError("--from (\(from.rfc3339)) must be before --to (\(to.rfc3339)): the range holds bill dates from --from up to --to", isInput: true)
+            throw ReportError(.arguments, "--from (\(from.rfc3339)) must be before --to (\(to.rfc3339)): the range holds bill dates from --from up to --to")
         }
         let output: any ReportOutput
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "xlsx":
-            if sheet != nil { throw ReportError("--sheet is for a CSV: a workbook holds every sheet", isInput: true) }
+            if sheet != nil { throw ReportError(.arguments, "--sheet is for a CSV: a workbook holds every sheet") }
             output = try XLSXOutput(path: path)
         case "csv":
             let names = layout.sheets.map(\.name)
             let chosen: SheetLayout
             if let sheet {
                 guard let found = layout.sheet(named: sheet) else {
-                    throw ReportError("the \(rawValue) report has no sheet \(sheet) (one of \(names.joined(separator: ", ")))", isInput: true)
+                    throw ReportError(.arguments, "the \(rawValue) report has no sheet \(sheet) (one of \(names.joined(separator: ", ")))")
                 }
                 chosen = found
             } else {
                 guard layout.sheets.count == 1 else {
-                    throw ReportError("a \(rawValue) CSV holds one sheet: add --sheet with one of \(names.joined(separator: ", "))", isInput: true)
+                    throw ReportError(.arguments, "a \(rawValue) CSV holds one sheet: add --sheet with one of \(names.joined(separator: ", "))")
                 }
                 chosen = layout.sheets[0]
             }
             output = try CSVOutput(path: path, sheet: chosen.name)
         case let other:
-            throw ReportError("--out must end in .xlsx or .csv, not \(other.isEmpty ? "no extension" : "." + other): \(path)", isInput: true)
+            throw ReportError(.arguments, "--out must end in .xlsx or .csv, not \(other.isEmpty ? "no extension" : "." + other): \(path)")
         }
         do {
             let builder = ReportBuilder(store: store, from: from, to: to)

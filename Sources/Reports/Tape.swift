@@ -172,7 +172,7 @@ struct TapeReader {
     var atEnd: Bool { offset >= bytes.count }
 
     mutating func next<T>(_: T.Type) throws -> T {
-        guard offset + MemoryLayout<T>.size <= bytes.count else { throw ReportError("the workbook tape ends inside a call") }
+        guard offset + MemoryLayout<T>.size <= bytes.count else { throw ReportError(.writer, "the workbook tape ends inside a call") }
         defer { offset += MemoryLayout<T>.size }
         return bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
     }
@@ -180,7 +180,7 @@ struct TapeReader {
     /// A NUL-terminated string where it lies in the tape.
     mutating func string() throws -> UnsafePointer<CChar> {
         let count = Int(try next(UInt32.self))
-        guard count > 0, offset + count <= bytes.count else { throw ReportError("the workbook tape ends inside a string") }
+        guard count > 0, offset + count <= bytes.count else { throw ReportError(.writer, "the workbook tape ends inside a string") }
         defer { offset += count }
         return bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self)
     }

@@ -14,7 +14,7 @@ final class TapeReplayer {
         // set only the ones this code knows.
         var options = lxw_workbook_options()
         options.constant_memory = UInt8(LXW_TRUE.rawValue)
-        guard let workbook = workbook_new_opt(path, &options) else { throw ReportError("cannot start a workbook at \(path)") }
+        guard let workbook = workbook_new_opt(path, &options) else { throw ReportError(.writer, "cannot start a workbook at \(path)") }
         self.workbook = workbook
     }
 
@@ -22,14 +22,14 @@ final class TapeReplayer {
 
     /// Makes the calls of one chunk of tape (whole calls only).
     func replay(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let workbook else { throw ReportError("the workbook is already closed") }
+        guard let workbook else { throw ReportError(.writer, "the workbook is already closed") }
         var reader = TapeReader(bytes: bytes)
         while !reader.atEnd {
             let op = try reader.next(UInt8.self)
             switch op {
             case TapeOp.sheet:
                 let name = try reader.string()
-                guard let sheet = workbook_add_worksheet(workbook, name) else { throw ReportError("cannot add the sheet \(String(cString: name))") }
+                guard let sheet = workbook_add_worksheet(workbook, name) else { throw ReportError(.writer, "cannot add the sheet \(String(cString: name))") }
                 sheets.append((sheet, String(cString: name)))
             case TapeOp.column:
                 let sheet = try self.sheet(&reader), column = try reader.next(UInt16.self)
@@ -58,7 +58,7 @@ final class TapeReplayer {
             case TapeOp.chart:
                 let sheet = try self.sheet(&reader), row = try reader.next(UInt32.self), column = try reader.next(UInt16.self)
                 guard let chart = workbook_add_chart(workbook, UInt8(LXW_CHART_COLUMN.rawValue)) else {
-                    throw ReportError("cannot add the chart to the \(sheet.name) sheet")
+                    throw ReportError(.writer, "cannot add the chart to the \(sheet.name) sheet")
                 }
                 let categories = try reader.string()
                 for _ in 0..<Int(try reader.next(UInt16.self)) {
@@ -71,7 +71,7 @@ final class TapeReplayer {
                 chart_axis_set_name(chart.pointee.y_axis, "Billed (before tax)")
                 try check(worksheet_insert_chart(sheet.handle, row, column, chart), sheet.name, row)
             default:
-                throw ReportError("not a workbook tape: call \(op) at byte \(reader.offset - 1)")
+                throw ReportError(.writer, "not a workbook tape: call \(op) at byte \(reader.offset - 1)")
             }
         }
     }
@@ -81,7 +81,7 @@ final class TapeReplayer {
         guard let workbook else { return }
         self.workbook = nil
         let status = workbook_close(workbook)
-        guard status == LXW_NO_ERROR else { throw ReportError(String(cString: lxw_strerror(status))) }
+        guard status == LXW_NO_ERROR else { throw ReportError(.writer, String(cString: lxw_strerror(status))) }
     }
 
     /// Drops the workbook without writing it (its temporary files go with it).
@@ -92,7 +92,7 @@ final class TapeReplayer {
 
     private func sheet(_ reader: inout TapeReader) throws -> (handle: UnsafeMutablePointer<lxw_worksheet>, name: String) {
         let index = Int(try reader.next(UInt8.self))
-        guard index < sheets.count else { throw ReportError("the workbook tape names sheet \(index) before adding it") }
+        guard index < sheets.count else { throw ReportError(.writer, "the workbook tape names sheet \(index) before adding it") }
         return sheets[index]
     }
 
@@ -100,13 +100,13 @@ final class TapeReplayer {
         throws -> ((handle: UnsafeMutablePointer<lxw_worksheet>, name: String), UInt32, UInt16, UnsafeMutablePointer<lxw_format>?) {
         let sheet = try self.sheet(&reader), row = try reader.next(UInt32.self), column = try reader.next(UInt16.self)
         let format = Int(try reader.next(UInt8.self))
-        guard format < formats.count else { throw ReportError("the workbook tape uses format \(format) before defining it") }
+        guard format < formats.count else { throw ReportError(.writer, "the workbook tape uses format \(format) before defining it") }
         return (sheet, row, column, formats[format])
     }
 
     private func check(_ status: lxw_error, _ sheet: String, _ row: UInt32) throws {
         guard status == LXW_NO_ERROR else {
-            throw ReportError("cannot write row \(row + 1) of the \(sheet) sheet: \(String(cString: lxw_strerror(status)))")
+            throw ReportError(.writer, "cannot write row \(row + 1) of the \(sheet) sheet: \(String(cString: lxw_strerror(status)))")
         }
     }
 }

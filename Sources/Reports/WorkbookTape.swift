@@ -8,11 +8,11 @@ import Store
 package enum WorkbookTape {
     /// Runs `report reconciliation` for `[from, to)` into a tape at `path`.
     package static func record(store: any Store, from: Instant, to: Instant, tape path: String) throws {
-        guard let stream = fopen(path, "w") else { throw ReportError("cannot write \(path): \(String(cString: strerror(errno)))", isInput: true) }
+        guard let stream = fopen(path, "w") else { throw ReportError(.output, "cannot write \(path): \(String(cString: strerror(errno)))") }
         defer { fclose(stream) }
         let writer = TapeWriter { chunk in
             guard chunk.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, stream) }) == chunk.count else {
-                throw ReportError("cannot write \(path): \(String(cString: strerror(errno)))")
+                throw ReportError(.writer, "cannot write \(path): \(String(cString: strerror(errno)))")
             }
         }
         let output = TapeRecording(writer: writer)

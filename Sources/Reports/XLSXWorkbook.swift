@@ -57,8 +57,7 @@ final class WorkbookSheet<Sink: CellSink>: SheetOutput {
 
     func row(_ cells: [Cell]) throws {
         guard Int(nextRow) < WorkbookSheet.maxRows else {
-            throw ReportError("the \(layout.name) sheet would pass the 1,048,576 rows a spreadsheet holds: choose a shorter --from/--to range",
-                              isInput: true)
+            throw ReportError(.tooLarge, "the \(layout.name) sheet would pass the 1,048,576 rows a spreadsheet holds: choose a shorter --from/--to range")
         }
         try write(cells, bold: false)
         dataRows += 1

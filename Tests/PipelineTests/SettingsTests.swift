@@ -98,3 +98,30 @@ import Testing
         #expect(error(#"{"stripe": {"publishableKey": "pk_test_123"}}"#) == nil)
     }
 }
+
+@Suite struct SettingsErrorKindTests {
+    func kind(_ json: String) -> SettingsError.Kind? {
+        do { _ = try Settings(json: Data(json.utf8)); return nil } catch { return error.kind }
+    }
+
+    @Test func eachRefusalIsACaseNamingTheKey() {
+        #expect(kind("[1]") == .notAnObject)
+        #expect(kind("{") == .notAnObject)
+        #expect(kind(#"{"environment": "staging"}"#) == .invalidValue(key: "environment"))
+        #expect(kind(#"{"stripe": {"concurrency": 33}}"#) == .invalidValue(key: "stripe.concurrency"))
+        #expect(kind(#"{"stripe": {"linesPerRequest": "ten"}}"#) == .invalidValue(key: "stripe.linesPerRequest"))
+        #expect(kind(#"{"tax": {"rates": [{"country": "DE", "rate": "x"}]}}"#) == .invalidValue(key: "tax.rates[0].rate"))
+        #expect(kind(#"{"stripe": {"readsPerSecond": 20}}"#) == .retired(key: "stripe.readsPerSecond"))
+        #expect(kind(#"{"notes": {"apiKey": "sk_test_abc"}}"#) == .secret(key: "notes.apiKey"))
+        #expect(kind(#"{"stripe": {"concurrency": 4}}"#) == nil)
+    }
+
+    @Test func aMissingFileIsItsOwnCase() {
+        do {
+            _ = try Settings.load(path: "/nonexistent-folder/tollbooth.json")
+            Issue.record("a missing file was read")
+        } catch {
+            #expect(error.kind == .missingFile)
+        }
+    }
+}

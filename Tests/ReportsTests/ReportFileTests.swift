@@ -69,6 +69,11 @@ import Testing
         #expect(failure(out, sheet: "Lines")?.isInput == true)
         #expect(failure(folder.appendingPathComponent("r.csv").path)?.message.hasPrefix("a reconciliation CSV holds one sheet: add --sheet") == true)
         #expect(failure(folder.appendingPathComponent("r.csv").path, sheet: "Nope")?.isInput == true)
+        // What went wrong is a case a caller switches over: the arguments, or where the output goes.
+        #expect(failure(out, from: rangeEnd, to: rangeStart)?.kind == .arguments)
+        #expect(failure(out, sheet: "Lines")?.kind == .arguments)
+        #expect(failure("/nonexistent-folder/r.xlsx")?.kind == .output)
+        #expect(failure(folder.appendingPathComponent("r.txt").path)?.kind == .arguments)
         let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { !$0.hasPrefix("tollbooth.db") }
         #expect(left.isEmpty, "\(left)")
     }

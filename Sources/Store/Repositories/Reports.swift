@@ -65,7 +65,25 @@ public struct ReportCredit: Hashable, Sendable {
 
 /// A stored amount that is not a plain decimal with at most the currency's decimals.
 public struct ReportAmountError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Hashable, Sendable {
+        /// The text is not a decimal number.
+        case notADecimal
+        /// Not a plain decimal with at most the currency's decimals.
+        case notAnAmount
+        /// Beyond what 64-bit minor units hold.
+        case tooLarge
+    }
+
+    public let kind: Kind
+    /// The stored text.
+    public let text: String
     public let description: String
+
+    public init(_ kind: Kind, text: String, description: String) {
+        self.kind = kind
+        self.text = text
+        self.description = description
+    }
 }
 
 /// What the finance reports read, streamed in bill-date order with exact integer amounts.

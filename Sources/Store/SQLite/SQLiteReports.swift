@@ -127,7 +127,7 @@ enum ExactText {
         if let (value, decimals) = parse(text) {
             return Decimal(sign: value < 0 ? .minus : .plus, exponent: -decimals, significand: Decimal(value.magnitude))
         }
-        guard let decimal = Decimal(exactly: text) else { throw ReportAmountError(description: "the \(what()) is not a decimal: \(text)") }
+        guard let decimal = Decimal(exactly: text) else { throw ReportAmountError(.notADecimal, text: text, description: "the \(what()) is not a decimal: \(text)") }
         return decimal
     }
 
@@ -136,12 +136,12 @@ enum ExactText {
     static func minorUnits(_ text: String?, _ currency: Currency, what: @autoclosure () -> String) throws -> Int64 {
         guard let text else { return 0 }
         guard let (value, decimals) = parse(text), decimals <= currency.minorUnits else {
-            throw ReportAmountError(description: "the \(what()) is not an amount in \(currency.code): \(text)")
+            throw ReportAmountError(.notAnAmount, text: text, description: "the \(what()) is not an amount in \(currency.code): \(text)")
         }
         var result = value
         for _ in decimals..<currency.minorUnits {
             let (scaled, overflow) = result.multipliedReportingOverflow(by: 10)
-            guard !overflow else { throw ReportAmountError(description: "the \(what()) is too large: \(text)") }
+            guard !overflow else { throw ReportAmountError(.tooLarge, text: text, description: "the \(what()) is too large: \(text)") }
             result = scaled
         }
         return result
