@@ -36,7 +36,8 @@ let package = Package(
         // Pure billing domain: money, catalog, periods, pricing, proration, tax, access. Foundation only.
         .target(name: "Billing", exclude: ["README.md", "Catalog/README.md", "Pricing/README.md",
                                            "Subscriptions/README.md", "Tax/README.md", "Access/README.md"]),
-        // SQLite store: schema, migrations, repositories.
+        // The store: one protocol per repository and a transaction (Repositories/), implemented
+        // over SQLite (SQLite/: the connection, schema, migrations).
         .target(name: "Store", dependencies: ["Billing", "CSQLite"], exclude: ["README.md"]),
         // CloudEvents parsing, meter matching, de-duplication, usage segments, quota checks.
         .target(name: "Metering", dependencies: ["Billing", "Store", "CPrefetch"], exclude: ["README.md"]),
@@ -49,7 +50,7 @@ let package = Package(
         // Finance reports: xlsx workbooks (libxlsxwriter, constant memory) and CSV.
         .target(name: "Reports", dependencies: ["Billing", "Store", "CXLSXWriter"], exclude: ["README.md"]),
         // The staged bill run and its job ledger.
-        .target(name: "Pipeline", dependencies: ["Billing", "Store", "Metering", "Stripe", .product(name: "Logging", package: "swift-log"),
+        .target(name: "Pipeline", dependencies: ["Billing", "Store", "Stripe", .product(name: "Logging", package: "swift-log"),
                                                  .product(name: "Crypto", package: "swift-crypto")],
                 exclude: ["README.md"]),
         // The demo's sample data and story, the benchmarks' preparation and the event generator:
@@ -59,7 +60,7 @@ let package = Package(
                 exclude: ["README.md"]),
         // The HTTP server (`tollbooth serve`): events, the entitlement check, credentials, usage.
         .target(name: "Server", dependencies: [
-            "Billing", "Store", "Metering", "Pipeline",
+            "Billing", "Store", "Metering", "Stripe", "Pipeline",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Metrics", package: "swift-metrics"),
