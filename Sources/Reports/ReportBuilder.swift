@@ -8,7 +8,7 @@ import Store
 /// last) follow. Sums are exact integers of minor units. Void invoices are listed but left out
 /// of every total: their lines are billed again on a later invoice.
 struct ReportBuilder {
-    let store: any Store
+    let store: any ReportSource
     let from: Instant
     let to: Instant
 

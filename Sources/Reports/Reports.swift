@@ -2,6 +2,10 @@ import Billing
 import Foundation
 import Store
 
+/// What the reports read: the report queries, the reconciliation's differences, and a read
+/// transaction so every sheet shows one moment.
+public typealias ReportSource = ReportRepository & ReconciliationRepository & Transactions
+
 /// The reports finance reads, each a workbook (`.xlsx`) or, sheet by sheet, CSV (`.csv`).
 public enum Report: String, CaseIterable, Sendable {
     /// Every sheet: Summary, Invoices, Lines, Usage, Tax, Credits, Differences, Failures.
@@ -22,7 +26,7 @@ public enum Report: String, CaseIterable, Sendable {
     /// Writes the report of the invoices billed in `[from, to)` to `path`, whose extension
     /// picks the format. A CSV holds one sheet: `sheet` names it (needed only when the report
     /// has several). The file appears at `path` only once it is complete.
-    public func write(store: any Store, from: Instant, to: Instant, path: String, sheet: String? = nil) throws {
+    public func write(store: any ReportSource, from: Instant, to: Instant, path: String, sheet: String? = nil) throws {
         guard from < to else {
             throw ReportError(.arguments, "--from (\(from.rfc3339)) must be before --to (\(to.rfc3339)): the range holds bill dates from --from up to --to")
         }

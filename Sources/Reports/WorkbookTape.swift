@@ -7,7 +7,7 @@ import Store
 /// against, the same calls with nothing of Tollbooth around them.
 package enum WorkbookTape {
     /// Runs `report reconciliation` for `[from, to)` into a tape at `path`.
-    package static func record(store: any Store, from: Instant, to: Instant, tape path: String) throws {
+    package static func record(store: any ReportSource, from: Instant, to: Instant, tape path: String) throws {
         guard let stream = fopen(path, "w") else { throw ReportError(.output, "cannot write \(path): \(String(cString: strerror(errno)))") }
         defer { fclose(stream) }
         let writer = TapeWriter { chunk in

@@ -8,7 +8,7 @@ import Store
 /// keeps its tape of libxlsxwriter calls in a file; `replay` makes those calls from the mapped
 /// file, so both write the same cells, formats, formulas and chart.
 public enum XLSXBenchmark {
-    public static func record(store: any Store, from: Instant, to: Instant, tape path: String) throws {
+    public static func record(store: any ReportSource, from: Instant, to: Instant, tape path: String) throws {
         try WorkbookTape.record(store: store, from: from, to: to, tape: path)
     }
 
