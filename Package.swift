@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // System libraries, from Debian's -dev packages (scripts/setup.sh installs them).
@@ -37,8 +38,14 @@ let package = Package(
         .target(name: "Billing", exclude: ["README.md", "Catalog/README.md", "Pricing/README.md",
                                            "Subscriptions/README.md", "Tax/README.md", "Access/README.md"]),
         // The store: one protocol per repository and a transaction (Repositories/), implemented
-        // over SQLite (SQLite/: the connection, schema, migrations).
-        .target(name: "Store", dependencies: ["Billing", "CSQLite"], exclude: ["README.md"]),
+        // over SQLite (SQLite/: the connection, schema, migrations); Postgres/ holds PostgreSQL's
+        // connection (postgres-nio) and schema.
+        .target(name: "Store", dependencies: [
+            "Billing", "CSQLite",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["README.md"]),
         // CloudEvents parsing, meter matching, de-duplication, usage segments, quota checks.
         .target(name: "Metering", dependencies: ["Billing", "Store", "CPrefetch"], exclude: ["README.md"]),
         // Typed Stripe client over libcurl: form encoding, retries, pacing, errors, webhook signatures.
@@ -90,7 +97,7 @@ let package = Package(
         .testTarget(name: "BillingTests", dependencies: [
             "Billing", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "StoreTests", dependencies: ["Billing", "Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["Billing", "Store", "TestSupport"]),
         // Opens the generated workbooks with openpyxl, in a virtual environment made once per run;
         // compares CSV exports with the golden files in Tests/ReportsTests/Golden.
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Billing", "Store", "TestSupport"], exclude: ["Golden"]),

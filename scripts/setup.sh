@@ -2,7 +2,8 @@
 # Installs what Tollbooth needs to build on Debian/Ubuntu, only when it is missing.
 set -euo pipefail
 
-packages=(pkg-config libsqlite3-dev libcurl4-openssl-dev libxlsxwriter-dev python3-venv sqlite3 chromium)
+# postgresql: the server the PostgreSQL store tests start in a temporary folder (initdb, pg_ctl).
+packages=(pkg-config libsqlite3-dev libcurl4-openssl-dev libxlsxwriter-dev python3-venv sqlite3 chromium postgresql)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -17,6 +17,12 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
     public var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
     /// Another connection holds the write lock beyond the busy timeout.
     public var isBusy: Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
+
+    /// The code of a write that lost to another (SQLite's busy; PostgreSQL's serialization
+    /// failure, deadlock or lock not available).
+    static let busyCode = Int32(SQLITE_BUSY)
+    /// The code of a write a constraint refused (SQLite's; PostgreSQL's SQLSTATE class 23).
+    static let constraintCode = Int32(SQLITE_CONSTRAINT)
 }
 
 /// A value bound to or read from a statement.

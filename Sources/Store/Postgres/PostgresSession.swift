@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// One PostgreSQL connection used from synchronous code: each statement waits for its answer.
+/// Values cross as `SQLValue` (BIGINT, TEXT, BYTEA and NULL), so the repositories read rows the
+/// same way from either backend. Transactions nest as savepoints. Not for use from two threads
+/// at once: one session per thread, like a SQLite connection.
+final class PostgresSession {
+    let location: PostgresLocation
+    private let connection: PostgresConnection
+    private let logger: Logger
+    private var transactionDepth = 0
+
+    init(_ location: PostgresLocation) throws {
+        self.location = location
+        var logger = Logger(label: "tollbooth.postgres")
+        logger.logLevel = .critical
+        self.logger = logger
+        let configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                                             password: location.password, database: location.database, tls: .disable)
+        do {
+            connection = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                                                        id: 1, logger: logger).wait()
+        } catch {
+            throw DatabaseError(postgres: error, sql: nil, location: location)
+        }
+    }
+
+    deinit {
+        try? connection.close().wait()
+    }
+
+    /// Every row of a statement; `?` placeholders are bound in order (written `$1`, `$2`, ...).
+    func query(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
+        try send(sql, values).rows.map { row in Row(values: try row.map { cell in try PostgresSession.value(cell) }) }
+    }
+
+    func first(_ sql: String, _ values: [SQLValue] = []) throws -> Row? { try query(sql, values).first }
+
+    /// Runs a statement, returning the number of rows it changed.
+    @discardableResult
+    func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
+        try send(sql, values).metadata.rows ?? 0
+    }
+
+    private func send(_ sql: String, _ values: [SQLValue]) throws -> PostgresQueryResult {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .null: binds.appendNull()
+            case .integer(let number): binds.append(number)
+            case .text(let text): binds.append(text)
+            case .real(let number): binds.append(number)
+            case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
+            }
+        }
+        do {
+            return try connection.query(PostgresQuery(unsafeSQL: PostgresSession.numberPlaceholders(sql), binds: binds), logger: logger).wait()
+        } catch {
+            throw DatabaseError(postgres: error, sql: sql, location: location)
+        }
+    }
+
+    /// Runs statements that take no parameters, one after another (a migration's script).
+    func execute(_ script: String) throws {
+        for statement in PostgresSession.statements(script) { try run(statement) }
+    }
+
+    /// A script's statements: split at each `;` that ends a line, except inside a `$$` body.
+    static func statements(_ script: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var inBody = false
+        for line in script.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.components(separatedBy: "$$").count % 2 == 0 { inBody.toggle() }
+            current += line + "\n"
+            if !inBody, line.trimmingCharacters(in: .whitespaces).hasSuffix(";") {
+                statements.append(current.trimmingCharacters(in: .whitespacesAndNewlines))
+                current = ""
+            }
+        }
+        let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty { statements.append(rest) }
+        return statements
+    }
+
+    /// Runs `body` in a transaction (a savepoint when nested): committed if it returns, rolled
+    /// back if it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        let savepoint = "s\(transactionDepth)"
+        try run(transactionDepth == 0 ? "BEGIN" : "SAVEPOINT \(savepoint)")
+        transactionDepth += 1
+        do {
+            let result = try body()
+            transactionDepth -= 1
+            try run(transactionDepth == 0 ? "COMMIT" : "RELEASE SAVEPOINT \(savepoint)")
+            return result
+        } catch {
+            transactionDepth -= 1
+            if transactionDepth == 0 {
+                try? run("ROLLBACK")
+            } else {
+                try? run("ROLLBACK TO SAVEPOINT \(savepoint)")
+                try? run("RELEASE SAVEPOINT \(savepoint)")
+            }
+            throw error
+        }
+    }
+
+    /// `?` placeholders as PostgreSQL's `$1`, `$2`, ...; a `?` inside a quoted string or
+    /// identifier is left alone.
+    static func numberPlaceholders(_ sql: String) -> String {
+        var result = ""
+        result.reserveCapacity(sql.utf8.count + 16)
+        var number = 0
+        var quote: Character?
+        for character in sql {
+            if let open = quote {
+                if character == open { quote = nil }
+                result.append(character)
+            } else if character == "'" || character == "\"" {
+                quote = character
+                result.append(character)
+            } else if character == "?" {
+                number += 1
+                result += "$\(number)"
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    /// A cell as the repositories read it: integers of any width as `.integer`, BYTEA as
+    /// `.blob`, NUMERIC and everything textual as `.text`.
+    static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .bytea: return .blob(Array(buffer: try cell.decode(ByteBuffer.self)))
+        case .float4, .float8: return .real(try cell.decode(Double.self))
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+}
+
+extension DatabaseError {
+    /// A PostgreSQL failure in the store's terms, its text free of the password.
+    init(postgres error: any Error, sql: String?, location: PostgresLocation) {
+        if let psql = error as? PSQLError {
+            let server = psql.serverInfo
+            let message = server?[.message] ?? "\(psql.code)"
+            let state = server?[.sqlState] ?? ""
+            let code = state.hasPrefix("23") ? DatabaseError.constraintCode
+                : ["40001", "40P01", "55P03"].contains(state) ? DatabaseError.busyCode : -1
+            self.init(code: code,
+                      message: "\(location): \(message)\(state.isEmpty ? "" : " (SQLSTATE \(state))")", sql: sql)
+        } else {
+            self.init(code: -1, message: "\(location): \(error)", sql: sql)
+        }
+    }
+}

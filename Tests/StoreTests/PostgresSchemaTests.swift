@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Store
+
+/// PostgreSQL's connection and schema against a real server (Debian's PostgreSQL, started by the
+/// test set-up in a temporary folder on a free loopback port).
+@Suite struct PostgresSchemaTests {
+    func session() throws -> PostgresSession {
+        try PostgresSession(PostgresLocation(url: try PostgresServer.shared().makeDatabase()))
+    }
+
+    @Test func locationsParseAndNeverShowThePassword() throws {
+        let location = try PostgresLocation(url: "postgres://billing:s%40cret@db.internal:6432/tollbooth")
+        #expect(location.host == "db.internal")
+        #expect(location.port == 6432)
+        #expect(location.user == "billing")
+        #expect(location.password == "s@cret")
+        #expect(location.database == "tollbooth")
+        #expect(location.description == "postgres://billing@db.internal:6432/tollbooth")
+        #expect(try PostgresLocation(url: "postgresql://u@h/d").port == 5432)
+        #expect(throws: StoreInputError.self) { try PostgresLocation(url: "postgres://h:5432/d") }
+        #expect(throws: StoreInputError.self) { try PostgresLocation(url: "postgres://u:p@h:5432/") }
+        #expect(PostgresLocation.isURL("tollbooth.db") == false)
+    }
+
+    @Test func placeholdersAreNumberedOutsideQuotes() {
+        #expect(PostgresSession.numberPlaceholders("SELECT ? WHERE a = ? AND b = '?' AND \"c?\" = ?")
+                == "SELECT $1 WHERE a = $2 AND b = '?' AND \"c?\" = $3")
+    }
+
+    @Test func scriptsSplitIntoStatementsKeepingFunctionBodiesWhole() {
+        let script = """
+            CREATE TABLE a (x BIGINT);
+            CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE a SET x = x + 1;
+                RETURN NULL;
+            END
+            $$;
+            INSERT INTO a VALUES (1);
+            """
+        #expect(PostgresSession.statements(script).count == 3)
+        #expect(PostgresSession.statements(script)[1].hasSuffix("END\n$$;"))
+    }
+
+    @Test func aNewDatabaseIsMigratedOnceAndValuesRoundTrip() throws {
+        let session = try session()
+        try PostgresSchema.migrate(session)
+        try PostgresSchema.migrate(session)
+        let versions = try session.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) }
+        #expect(versions == [Int64(PostgresSchema.latestVersion)])
+        #expect(PostgresSchema.latestVersion == Schema.latestVersion, "both dialects stand at the same version")
+        // Every table and view of SQLite's schema exists in PostgreSQL's, and no other.
+        let tables = Set(try session.query("""
+            SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'
+            """).compactMap { $0.string(0) })
+        let sqlite = try temporaryStore()
+        let sqliteTables = Set(try sqlite.database.query("""
+            SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'
+            """).compactMap { $0.string(0) })
+        #expect(tables == sqliteTables)
+        #expect(tables.contains("usage_rows"))
+        // And every column, with the same name.
+        for table in sqliteTables.sorted() {
+            let columns = try session.query("SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY column_name",
+                                            [.text(table)]).compactMap { $0.string(0) }
+            let sqliteColumns = try sqlite.database.query("SELECT name FROM pragma_table_info(?) ORDER BY name", [.text(table)]).compactMap { $0.string(0) }
+            #expect(columns == sqliteColumns, "\(table)")
+        }
+
+        // Integers, non-ASCII text, bytes and NULL come back as they went in. (PostgreSQL's TEXT
+        // holds no NUL, which SQLite's does.)
+        try session.run("INSERT INTO ingest_batches (input, started_at) VALUES (?, ?)", [.text("a b é ✓"), .integer(-5)])
+        let row = try #require(try session.first("SELECT id, input, started_at, finished_at FROM ingest_batches"))
+        #expect(row.int(0) == 1)
+        #expect(row.string(1) == "a b é ✓")
+        #expect(row.int(2) == -5)
+        #expect(row[3] == .null)
+        let key = (0..<32).map { UInt8($0) }
+        try session.run("INSERT INTO usage_link_keys (id, key, created_at) VALUES (1, ?, 0)", [.blob(key)])
+        #expect(try session.first("SELECT key FROM usage_link_keys")?[0] == .blob(key))
+    }
+
+    @Test func triggersMoveTheChangeCounters() throws {
+        let session = try session()
+        try PostgresSchema.migrate(session)
+        func counter(_ name: String) throws -> Int64? { try session.first("SELECT value FROM change_counters WHERE name = ?", [.text(name)])?.int(0) }
+        #expect(try counter("credentials") == 0)
+        try session.run("INSERT INTO service_tokens (id, scope, digest, last4, created_at) VALUES ('tok_1', 'check', 'd', '1234', 0)")
+        #expect(try counter("credentials") == 1)
+        #expect(try counter("attribution") == 0)
+    }
+
+    @Test func aTransactionRollsBackWhatItWroteAndSavepointsNest() throws {
+        let session = try session()
+        try PostgresSchema.migrate(session)
+        struct Stop: Error {}
+        try session.transaction {
+            try session.run("INSERT INTO ingest_batches (input, started_at) VALUES ('kept', 0)")
+            _ = try? session.transaction {
+                try session.run("INSERT INTO ingest_batches (input, started_at) VALUES ('undone', 0)")
+                throw Stop()
+            }
+        }
+        #expect(throws: Stop.self) {
+            try session.transaction {
+                try session.run("INSERT INTO ingest_batches (input, started_at) VALUES ('undone too', 0)")
+                throw Stop()
+            }
+        }
+        #expect(try session.query("SELECT input FROM ingest_batches").compactMap { $0.string(0) } == ["kept"])
+    }
+
+    @Test func aDatabaseFromANewerTollboothIsRefusedUntouched() throws {
+        let session = try session()
+        try PostgresSchema.migrate(session)
+        try session.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", [.integer(Int64(PostgresSchema.latestVersion + 1))])
+        #expect(throws: SchemaVersionError.self) { try PostgresSchema.migrate(session) }
+    }
+
+    @Test func aBrokenRuleIsAConstraintErrorNamingTheServer() throws {
+        let session = try session()
+        try PostgresSchema.migrate(session)
+        do {
+            try session.run("INSERT INTO job_runs (as_of, started_at, status) VALUES (0, 0, 'sleeping')")
+            Issue.record("a status outside the CHECK was stored")
+        } catch let error as DatabaseError {
+            #expect(error.isConstraintViolation)
+            #expect(error.message.contains("job_runs_status_check"))
+            #expect(error.message.contains("SQLSTATE 23514"))
+            #expect(!error.message.contains(PostgresServer.password))
+        }
+    }
+}
