@@ -10,11 +10,31 @@ func t(_ text: String) -> Instant { Instant(rfc3339: text)! }
 let fixturesDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-/// A store with the sample catalog and two customers, in a temporary folder.
+/// The implementations of `Store` a test of the pipeline runs on: each asserts the same amounts.
+enum Backend: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite, memory
+
+    var testDescription: String { rawValue }
+}
+
+/// A store with the sample catalog and two customers: SQLite in a temporary folder, or memory.
+func sampleStore(_ backend: Backend) throws -> any Store {
+    switch backend {
+    case .sqlite: return try sampleStore()
+    case .memory: return try filled(MemoryStore())
+    }
+}
+
+/// A SQLite store with the sample catalog and two customers, in a temporary folder: for tests
+/// that need a file (the run lock, a connection per worker thread).
 func sampleStore() throws -> SQLiteStore {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-run-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    let store = try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
+    return try filled(SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path))
+}
+
+/// `store` with the sample catalog and two customers.
+func filled<S: Store>(_ store: S) throws -> S {
     let catalog = try CatalogReader.read(Data(contentsOf: fixturesDirectory.appendingPathComponent("catalogs/sample.json")))
     _ = try store.importCatalog(catalog, at: t("2026-03-01T00:00:00Z"))
     let customers = try CustomerReader.read(Data("""
@@ -26,7 +46,7 @@ func sampleStore() throws -> SQLiteStore {
 }
 
 /// Records `count` events of one meter at one instant, as one ingest batch.
-func record(_ store: SQLiteStore, subscription: String, meter: String = "api_requests", count: Int64, at time: Instant) throws {
+func record(_ store: any Store, subscription: String, meter: String = "api_requests", count: Int64, at time: Instant) throws {
     let batch = try store.beginBatch(input: "test", at: time)
     let hour = Instant(seconds: time.seconds - time.seconds % 3600)
     try store.writeSegments([SegmentPiece(subscriptionId: subscription, meterSlug: meter, windowStart: hour, count: count,
@@ -42,8 +62,8 @@ func lines(_ invoice: StoredInvoice) -> [String] {
     let apr1 = t("2026-04-01T00:00:00Z")
     let may1 = t("2026-05-01T00:00:00Z")
 
-    @Test func aRunBillsInAdvanceFeesThenUsageAndIsIdempotent() throws {
-        let store = try sampleStore()
+    @Test(arguments: Backend.allCases) func aRunBillsInAdvanceFeesThenUsageAndIsIdempotent(_ backend: Backend) throws {
+        let store = try sampleStore(backend)
         let starter = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
         try record(store, subscription: starter.id, count: 12_345, at: t("2026-04-10T12:00:00Z"))
         let run = BillRun(store: store)
@@ -65,16 +85,16 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         #expect(try store.invoices() == invoices)
     }
 
-    @Test func collectionWindowHoldsAPeriodOpen() throws {
-        let store = try sampleStore()
+    @Test(arguments: Backend.allCases) func collectionWindowHoldsAPeriodOpen(_ backend: Backend) throws {
+        let store = try sampleStore(backend)
         _ = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
         let run = BillRun(store: store)
         _ = try run.run(asOf: t("2026-05-01T00:30:00Z"), now: t("2026-05-01T00:30:00Z"))
         #expect(try store.invoices().map(\.id) == ["inv_acme_20260401"])
     }
 
-    @Test func taxFromRatesWithAnExemptCustomer() throws {
-        let store = try sampleStore()
+    @Test(arguments: Backend.allCases) func taxFromRatesWithAnExemptCustomer(_ backend: Backend) throws {
+        let store = try sampleStore(backend)
         _ = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: apr1, now: apr1)
         _ = try store.createSubscription(customerKey: "globex", planKey: "pro", version: nil, anchor: nil, start: apr1, now: apr1)
         let rates = TaxRateTable([TaxRate(country: "DE", rate: d("0.19"), name: "VAT"), TaxRate(country: "US", state: "CA", rate: d("0.0725"), name: "CA")])
@@ -88,8 +108,8 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         #expect(invoices.map { "\($0.customerKey) \($0.tax.plainString) \($0.total.plainString)" } == ["acme 18.81 117.81", "globex 0 99"])
     }
 
-    @Test func enforcedTaxWithNoRateFailsTheInvoiceAndTheRunReportsIt() throws {
-        let store = try sampleStore()
+    @Test(arguments: Backend.allCases) func enforcedTaxWithNoRateFailsTheInvoiceAndTheRunReportsIt(_ backend: Backend) throws {
+        let store = try sampleStore(backend)
         _ = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: apr1, now: apr1)
         var settings = Settings()
         settings.tax.provider = .rates
@@ -103,10 +123,10 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         #expect(invoice.failure?.message.contains("no tax rate matches customer acme in country DE") == true)
     }
 
-    @Test func upgradeMidPeriodCreditsAndChargesOnTheNextInvoice() throws {
+    @Test(arguments: Backend.allCases) func upgradeMidPeriodCreditsAndChargesOnTheNextInvoice(_ backend: Backend) throws {
         // Starter from Apr 1 (29.00, 10,000 requests included); 7,000 requests by Apr 16, then
         // upgrade to Pro. April has 30 days; 15 elapsed.
-        let store = try sampleStore()
+        let store = try sampleStore(backend)
         let starter = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
         try record(store, subscription: starter.id, count: 7_000, at: t("2026-04-05T00:00:00Z"))
         let pro = try store.changeSubscription(id: starter.id, planKey: "pro", version: nil, timing: nil, now: t("2026-04-16T00:00:00Z"))
@@ -123,8 +143,8 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         #expect(may.total == d("153.80"))
     }
 
-    @Test func lateUsageIsBilledOnTheNextInvoice() throws {
-        let store = try sampleStore()
+    @Test(arguments: Backend.allCases) func lateUsageIsBilledOnTheNextInvoice(_ backend: Backend) throws {
+        let store = try sampleStore(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
         try record(store, subscription: sub.id, count: 1_000, at: t("2026-04-10T00:00:00Z"))
         let run = BillRun(store: store)
@@ -139,8 +159,8 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         #expect(try store.lateWindows().isEmpty)
     }
 
-    @Test func creditsCarryToTheNextInvoiceAndFinallyToABalance() throws {
-        let store = try sampleStore()
+    @Test(arguments: Backend.allCases) func creditsCarryToTheNextInvoiceAndFinallyToABalance(_ backend: Backend) throws {
+        let store = try sampleStore(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: apr1, now: apr1)
         // Cancelled on Apr 11 after 10 of 30 days: credit 99.00 x 20/30 = 66.00, nothing to absorb it.
         _ = try store.cancelSubscription(id: sub.id, timing: .immediate, now: t("2026-04-11T00:00:00Z"))
@@ -153,10 +173,10 @@ func lines(_ invoice: StoredInvoice) -> [String] {
         #expect(may.status == .notRequired)
     }
 
-    @Test func nothingTakesEffectInABilledPeriod() throws {
+    @Test(arguments: Backend.allCases) func nothingTakesEffectInABilledPeriod(_ backend: Backend) throws {
         // Billed through May 1: a change, cancellation or new subscription dated at or before it
         // would change an invoice already made, so it is refused and nothing changes.
-        let store = try sampleStore()
+        let store = try sampleStore(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: apr1, now: apr1)
         _ = try BillRun(store: store).run(asOf: t("2026-05-01T01:00:00Z"), now: t("2026-05-01T01:00:00Z"))
         do {

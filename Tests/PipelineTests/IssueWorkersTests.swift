@@ -45,12 +45,28 @@ import Store
         #expect((2...4).contains(seen.storeIds.count), "\(seen.storeIds.count) connections")
     }
 
-    @Test func oneWorkerUsesTheCallersStoreInOrder() throws {
-        let store = try sampleStore()
+    @Test(arguments: Backend.allCases) func oneWorkerUsesTheCallersStoreInOrder(_ backend: Backend) throws {
+        let store = try sampleStore(backend)
         let queues = [["a"], ["b"], ["c"]]
         let seen = Seen()
         try IssueWorkers.run(queues, concurrency: 1, store: store) { worker, queue in
             #expect(worker === store)
+            seen.start(queue, worker)
+            seen.end()
+        }
+        #expect(seen.all == queues)
+    }
+
+    /// A store in memory is no file another connection could open beside the caller's: its
+    /// queues are worked on the caller's thread and store, in order, however many workers are asked for.
+    @Test func aStoreInMemoryIsWorkedOnTheCallersThread() throws {
+        let store = try sampleStore(.memory)
+        let queues = [["a"], ["b"], ["c"]]
+        let seen = Seen()
+        let caller = Thread.current
+        try IssueWorkers.run(queues, concurrency: 4, store: store) { worker, queue in
+            #expect(worker === store)
+            #expect(Thread.current == caller)
             seen.start(queue, worker)
             seen.end()
         }

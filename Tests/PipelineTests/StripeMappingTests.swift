@@ -177,10 +177,8 @@ final class RefusingTransport: StripeTransport, @unchecked Sendable {
 @Suite struct IssuerLimitTests {
     /// Stripe takes at most 250 lines on an invoice: a longer one fails before any call, with
     /// what to do, and is not moved to `issuing`.
-    @Test func anInvoiceOfMoreThan250LinesFailsBeforeAnyCall() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-issuer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
+    @Test(arguments: Backend.allCases) func anInvoiceOfMoreThan250LinesFailsBeforeAnyCall(_ backend: Backend) throws {
+        let store = try sampleStore(backend)
         let transport = RefusingTransport()
         let configuration = try StripeConfiguration(apiKey: try APIKey("sk_test_limit000000000001"), baseURL: "http://127.0.0.1:9")
         let issuer = Issuer(store: store, stripe: StripeClient(configuration: configuration, transport: transport, logger: Logger(label: "test")),

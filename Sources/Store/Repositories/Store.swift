@@ -25,7 +25,8 @@ public protocol Transactions: AnyObject {
 }
 
 /// Everything Tollbooth stores, reached through its repositories and a transaction.
-/// `SQLiteStore` implements it; Pipeline, Metering, Reports and Server depend only on this.
+/// `SQLiteStore` implements it, and `MemoryStore` in memory for tests; Pipeline, Metering, Reports
+/// and Server depend only on this.
 public protocol Store: CatalogRepository, CustomerRepository, SubscriptionRepository, UsageRepository,
     InvoiceRepository, LedgerRepository, IssuingRepository, ReconciliationRepository, ReportRepository,
     StripeInboxRepository, SubscriptionRequestRepository, CredentialRepository, ChangeTracking, Transactions {}
