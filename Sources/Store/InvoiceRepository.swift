@@ -357,7 +357,7 @@ extension Store {
             byId[invoice.id] = invoice
         }
         try forEachRow(keys: ids, { "SELECT invoice_id, \(Store.lineColumns) FROM invoice_lines WHERE invoice_id IN \($0) ORDER BY invoice_id, position" }) { row in
-            byId[row.string(0) ?? ""]?.lines.append(Store.storedLine(Row(values: Array(row.values.dropFirst()))))
+            byId[row.string(0) ?? ""]?.lines.append(Store.storedLine(row, from: 1))
         }
         return ids.compactMap { byId[$0] }
     }
@@ -369,19 +369,19 @@ extension Store {
 
     public func lines(invoiceId: String) throws -> [StoredLine] {
         try database.query("SELECT \(Store.lineColumns) FROM invoice_lines WHERE invoice_id = ? ORDER BY position", [.text(invoiceId)])
-            .map(Store.storedLine)
+            .map { Store.storedLine($0) }
     }
 
-    /// A row of `lineColumns`.
-    static func storedLine(_ row: Row) -> StoredLine {
-        StoredLine(id: row.string(0) ?? "", line: InvoiceLine(
-            kind: LineKind(rawValue: row.string(1) ?? "") ?? .adjustment, subscriptionId: row.string(2), rateCardKey: row.string(3),
-            featureKey: row.string(4), description: row.string(5) ?? "",
-            period: Period(start: row.instant(6) ?? Instant(seconds: 0), end: row.instant(7) ?? Instant(seconds: 0)),
-            quantity: row.decimal(8), amount: row.decimal(9) ?? 0,
-            taxBehavior: TaxBehavior(rawValue: row.string(10) ?? "") ?? .exclusive, taxCode: row.string(11),
-            taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""), stripeItemId: row.string(14),
-            stripeLinesKey: row.string(15))
+    /// A row of `lineColumns`, starting at column `from`.
+    static func storedLine(_ row: Row, from c: Int = 0) -> StoredLine {
+        StoredLine(id: row.string(c) ?? "", line: InvoiceLine(
+            kind: LineKind(rawValue: row.string(c + 1) ?? "") ?? .adjustment, subscriptionId: row.string(c + 2), rateCardKey: row.string(c + 3),
+            featureKey: row.string(c + 4), description: row.string(c + 5) ?? "",
+            period: Period(start: row.instant(c + 6) ?? Instant(seconds: 0), end: row.instant(c + 7) ?? Instant(seconds: 0)),
+            quantity: row.decimal(c + 8), amount: row.decimal(c + 9) ?? 0,
+            taxBehavior: TaxBehavior(rawValue: row.string(c + 10) ?? "") ?? .exclusive, taxCode: row.string(c + 11),
+            taxAmount: row.decimal(c + 12) ?? 0, detail: row.string(c + 13) ?? ""), stripeItemId: row.string(c + 14),
+            stripeLinesKey: row.string(c + 15))
     }
 
     /// What the usage, discount, commitment and late usage lines of every invoice not voided

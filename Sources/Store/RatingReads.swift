@@ -18,7 +18,7 @@ public struct RatingReads {
 /// `StoreUsage` does. A subscription not read, a period outside the range or a UNIQUE_COUNT
 /// meter is read from the store.
 public struct PrefetchedUsage: UsageSource {
-    /// Rows of (meter, window start, count, sum, min, max, latest time, latest value).
+    /// Rows of (subscription, meter, window start, count, sum, min, max, latest time, latest value).
     let rows: [String: [Row]]
     let from: Instant
     let to: Instant
@@ -30,9 +30,9 @@ public struct PrefetchedUsage: UsageSource {
         }
         let slug = meter.slug, start = period.start.seconds, end = period.end.seconds
         return StoreUsage.aggregate(meter.aggregation, rows: rows.filter { row in
-            guard row.string(0) == slug, let window = row.int(1) else { return false }
+            guard row.string(1) == slug, let window = row.int(2) else { return false }
             return window >= start && window < end
-        }, from: 2)
+        }, from: 3)
     }
 }
 
@@ -67,7 +67,7 @@ extension Store {
             SELECT subscription_id, meter_slug, window_start, count, sum, min, max, latest_time, latest_value FROM usage_rows
             WHERE subscription_id IN \($0) AND window_start >= ? AND window_start < ?
             """ }, after: [usageFrom.sql, usageTo.sql]) { row in
-            usage[row.string(0) ?? "", default: []].append(Row(values: Array(row.values.dropFirst())))
+            usage[row.string(0) ?? "", default: []].append(row)
         }
         return RatingReads(subscriptions: subscriptions, customersWithOpenItems: open,
                            usage: PrefetchedUsage(rows: usage, from: usageFrom, to: usageTo, store: self.usage))
