@@ -13,10 +13,12 @@ as Tollbooth stores them. Only what this benchmark's data holds is handled: the 
 adjustments or tax rates.
 
     python3 Benchmarks/billrun_peer.py DB --as-of 2026-02-01T02:00:00Z [--check OTHER_DB]
+    python3 Benchmarks/billrun_peer.py DB --compare OTHER_DB
 
-Prints the time the transaction took. With --check, compares every invoice (customer, bill
-date, subtotal, tax, total) and line (position, kind, rate card, quantity, amount, tax) with
-those `tollbooth run` wrote in OTHER_DB, to the cent, and exits 1 when they differ.
+Prints the time the transaction took. With --check (after the run) or --compare (instead of
+it), compares every invoice (customer, bill date, status, subtotal, tax, total) and line
+(position, kind, rate card, quantity, amount, tax) with those `tollbooth run` wrote in
+OTHER_DB, to the cent, and exits 1 when they differ.
 """
 import argparse
 import datetime
@@ -229,9 +231,14 @@ def check(peer_path: str, tollbooth_path: str) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db", help="a copy of the ingested benchmark database (changed in place)")
-    parser.add_argument("--as-of", required=True, help="the bill run's as-of, RFC 3339 (bench prepare prints it)")
-    parser.add_argument("--check", metavar="OTHER_DB", help="a copy `tollbooth run --as-of` billed, to compare with")
+    parser.add_argument("--as-of", help="the bill run's as-of, RFC 3339 (bench prepare prints it)")
+    parser.add_argument("--check", metavar="OTHER_DB", help="after the run, compare with a copy `tollbooth run --as-of` billed")
+    parser.add_argument("--compare", metavar="OTHER_DB", help="compare DB, billed by this peer, with OTHER_DB; run nothing")
     args = parser.parse_args()
+    if args.compare:
+        return 0 if check(args.db, args.compare) else 1
+    if not args.as_of:
+        parser.error("--as-of is required to run")
     as_of = int(datetime.datetime.fromisoformat(args.as_of.replace("Z", "+00:00")).timestamp())
     run(args.db, as_of, int(time.time()))
     if args.check and not check(args.db, args.check):
