@@ -35,8 +35,8 @@ public final class BillRun {
     let failpoints: Failpoints
     let logger: Logger
     let progress: (String) -> Void
-    /// Customers read once per stage rather than once per bill.
-    var customers: [String: Customer] = [:]
+    /// Customers' currencies (nil: none set), read once per stage rather than once per bill.
+    var currencies: [String: Currency?] = [:]
 
     public init(store: any Store, settings: Settings = Settings(), stripe: StripeConnection? = nil, failpoints: Failpoints = Failpoints(),
                 logger: Logger = Logger(label: "tollbooth.run"), progress: @escaping (String) -> Void = { _ in }) {
@@ -103,8 +103,9 @@ public final class BillRun {
         Dictionary(try store.customers().map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// Bills (and invoices taxed) per transaction.
-    static let commitGroup = 500
+    /// Bills (and invoices taxed) per transaction: a group's reads are a few queries, and a page
+    /// its bills share (an index's, a table's last) goes to the write-ahead log once per group.
+    static let commitGroup = 2000
 
     // MARK: close
 
@@ -117,13 +118,14 @@ public final class BillRun {
         try store.transaction {
             let records = try store.subscriptions()
             let lastClosed = try store.lastClosedBillDates()
+            var closes: [(subscriptionId: String, customerKey: String, billDate: Instant)] = []
             for record in records {
                 let subscription = record.subscription
-                for date in subscription.billDates(after: lastClosed[subscription.id], through: horizon)
-                where try store.close(subscriptionId: subscription.id, customerKey: subscription.customerKey, billDate: date, run: run) {
-                    closed += 1
+                for date in subscription.billDates(after: lastClosed[subscription.id], through: horizon) {
+                    closes.append((subscription.id, subscription.customerKey, date))
                 }
             }
+            closed = try store.close(closes, run: run)
             lateBills = try scheduleLateBills(records: records, asOf: asOf, horizon: horizon, run: run)
         }
         var message = "closed \(closed) billing periods"
@@ -158,15 +160,37 @@ public final class BillRun {
         let assembler = InvoiceAssembler(catalog: catalog, usage: store)
         let bills = try store.pendingBills().filter { $0.billDate <= horizon }
         let late = try lateWindowsBySubscription()
-        customers = try customersByKey()
+        currencies = try store.customerCurrencies()
         var rated = 0, empty = 0
         // Bills commit in groups: each bill's writes stay atomic (a group commits whole or not at
         // all), and a commit per group rather than per bill keeps the write-ahead log short.
         for start in stride(from: 0, to: bills.count, by: BillRun.commitGroup) {
             try store.transaction {
-                for bill in bills[start..<min(bills.count, start + BillRun.commitGroup)] {
-                    if try rate(bill, assembler: assembler, late: late, run: run, now: now) { rated += 1 } else { empty += 1 }
+                let group = bills[start..<min(bills.count, start + BillRun.commitGroup)]
+                // The group's subscriptions, open items and usage of the periods ending at its bill
+                // dates, in a few queries, inside the transaction that writes its invoices.
+                var customerKeys: [String] = []
+                var seen: Set<String> = []
+                for bill in group where seen.insert(bill.customerKey).inserted { customerKeys.append(bill.customerKey) }
+                let dates = group.map(\.billDate)
+                let reads = try store.ratingReads(customerKeys: customerKeys, catalog: catalog,
+                                                  usageFrom: (dates.min() ?? horizon).adding(months: -1), usageTo: dates.max() ?? horizon)
+                let groupAssembler = InvoiceAssembler(catalog: catalog, usage: reads.usage)
+                // Drafted bills are written together; a customer's second bill in the group is
+                // drafted from the store, once the first one's writes are in.
+                var drafted: Set<String> = []
+                var unwritten: [(bill: PendingBill, draft: Draft)] = []
+                for bill in group {
+                    let first = drafted.insert(bill.customerKey).inserted
+                    if !first {
+                        try write(unwritten, run: run, now: now)
+                        unwritten = []
+                    }
+                    let draft = try self.draft(bill, assembler: first ? groupAssembler : assembler, reads: first ? reads : nil, late: late)
+                    if draft.invoice.lines.isEmpty { empty += 1 } else { rated += 1 }
+                    unwritten.append((bill, draft))
                 }
+                try write(unwritten, run: run, now: now)
             }
             progress("rate: \(rated + empty) of \(bills.count) bill dates")
         }
@@ -174,22 +198,25 @@ public final class BillRun {
                             message: "rated \(rated) invoices" + (empty > 0 ? " (\(empty) bill dates had nothing to bill)" : ""))
     }
 
-    /// Rates one customer's bill date: the invoice and lines, credits consumed and left over,
-    /// adjustments attached, late usage marked billed, the close marked rated. False when the
-    /// bill date had nothing to bill (no invoice).
-    func rate(_ bill: PendingBill, assembler: InvoiceAssembler, late: [String: [(meterSlug: String, windowStart: Instant)]],
-              run: Int64, now: Instant) throws -> Bool {
-        let draft = try self.draft(bill, assembler: assembler, late: late)
-        let invoiceId = draft.invoice.lines.isEmpty ? nil : try store.insertInvoice(draft.invoice, runId: run, at: now)
-        try store.replaceCredits(customerKey: bill.customerKey, consumed: draft.creditIds, billDate: bill.billDate,
-                                 leftOver: draft.invoice.carriedCredits)
-        if let invoiceId {
-            try store.attachAdjustments(draft.adjustmentIds, invoiceId: invoiceId)
-            try store.attachRebills(draft.rebilledLineIds, invoiceId: invoiceId)
+    /// Writes drafted bills: each invoice and its lines (a bill date with no lines makes none),
+    /// credits consumed and left over, adjustments and voided lines attached, late usage marked
+    /// billed, the close marked rated.
+    func write(_ drafted: [(bill: PendingBill, draft: Draft)], run: Int64, now: Instant) throws {
+        try store.insertInvoices(drafted.map(\.draft.invoice).filter { !$0.lines.isEmpty }, runId: run, at: now)
+        var rated: [(bill: PendingBill, invoiceId: String?)] = []
+        for (bill, draft) in drafted {
+            let invoice = draft.invoice
+            let invoiceId = invoice.lines.isEmpty ? nil : StoredInvoice.makeId(customerKey: invoice.customerKey, billDate: invoice.billDate)
+            try store.replaceCredits(customerKey: bill.customerKey, consumed: draft.creditIds, billDate: bill.billDate,
+                                     leftOver: invoice.carriedCredits)
+            if let invoiceId {
+                try store.attachAdjustments(draft.adjustmentIds, invoiceId: invoiceId)
+                try store.attachRebills(draft.rebilledLineIds, invoiceId: invoiceId)
+            }
+            for late in draft.latePeriods { try store.markLateBilled(subscriptionId: late.subscriptionId, period: late.period) }
+            rated.append((bill, invoiceId))
         }
-        for late in draft.latePeriods { try store.markLateBilled(subscriptionId: late.subscriptionId, period: late.period) }
-        try store.markRated(bill, run: run, invoiceId: invoiceId)
-        return invoiceId != nil
+        try store.markRated(rated, run: run)
     }
 
     struct Draft {
@@ -207,13 +234,15 @@ public final class BillRun {
         return result
     }
 
-    /// The draft invoice of a customer's bill date, with what it takes from the store.
-    func draft(_ bill: PendingBill, assembler: InvoiceAssembler,
+    /// The draft invoice of a customer's bill date, with what it takes from the store (or from
+    /// `reads`, its group's reads, when given).
+    func draft(_ bill: PendingBill, assembler: InvoiceAssembler, reads: RatingReads? = nil,
                late: [String: [(meterSlug: String, windowStart: Instant)]]) throws -> Draft {
-        let records = try store.subscriptions(customerKey: bill.customerKey, catalog: assembler.biller.catalog)
+        let records = try reads.map { $0.subscriptions[bill.customerKey] ?? [] }
+            ?? store.subscriptions(customerKey: bill.customerKey, catalog: assembler.biller.catalog)
         let subscriptions = records.map(\.subscription)
-        let customer = try customers[bill.customerKey] ?? store.customer(key: bill.customerKey)
-        let currency = customer?.currency ?? subscriptions.last?.plan.currency ?? .usd
+        let customerCurrency = try currencies[bill.customerKey] ?? store.customer(key: bill.customerKey)?.currency
+        let currency = customerCurrency ?? subscriptions.last?.plan.currency ?? .usd
         var billed: [ChargeKey: Decimal] = [:]
         var latePeriods: [(String, Period)] = []
         for subscription in subscriptions {
@@ -225,9 +254,10 @@ public final class BillRun {
                 latePeriods.append((subscription.id, charge.period))
             }
         }
-        let credits = try store.openCredits(customerKey: bill.customerKey).filter { $0.credit.originBillDate < bill.billDate }
-        let adjustments = try store.openAdjustments(customerKey: bill.customerKey, before: bill.billDate)
-        let rebills = try store.openRebills(customerKey: bill.customerKey, before: bill.billDate)
+        let open = reads?.customersWithOpenItems.contains(bill.customerKey) ?? true
+        let credits = open ? try store.openCredits(customerKey: bill.customerKey).filter { $0.credit.originBillDate < bill.billDate } : []
+        let adjustments = open ? try store.openAdjustments(customerKey: bill.customerKey, before: bill.billDate) : []
+        let rebills = open ? try store.openRebills(customerKey: bill.customerKey, before: bill.billDate) : []
         let request = InvoiceRequest(customerKey: bill.customerKey, currency: currency, billDate: bill.billDate,
                                      subscriptions: subscriptions, billedCharges: billed,
                                      carriedCredits: credits.map(\.credit), adjustments: rebills.map(\.line) + adjustments.map(\.line))
@@ -246,17 +276,19 @@ public final class BillRun {
             // A group's invoices are read and their taxes worked out before its transaction opens,
             // so no call to a tax provider holds the database's write lock, and only a group is
             // in memory at a time.
-            let invoices = try ids[start..<min(ids.count, start + BillRun.commitGroup)].compactMap { try store.invoice(id: $0) }
+            let invoices = try store.readTransaction { try store.invoices(ids: Array(ids[start..<min(ids.count, start + BillRun.commitGroup)])) }
             let group = invoices.compactMap { invoice in
                 customers[invoice.customerKey].map { customer in (invoice, Result { try lineTaxes(invoice, customer: customer) }) }
             }
             try store.transaction {
+                var updates: [TaxUpdate] = []
                 for (invoice, outcome) in group {
                     switch outcome {
                     case .success(let tax):
                         let lines = zip(invoice.lines, tax.draft.lines).map { StoredLine(id: $0.id, line: $1) }
-                        try store.updateTax(invoiceId: invoice.id, lines: lines, note: tax.note, applied: tax.applied,
-                                            calculationId: tax.calculationId, status: .taxed, at: now)
+                        let unchanged = Set(zip(invoice.lines, tax.draft.lines).filter { $0.line.taxAmount == $1.taxAmount }.map(\.0.id))
+                        updates.append(TaxUpdate(invoiceId: invoice.id, lines: lines, unchanged: unchanged, note: tax.note, applied: tax.applied,
+                                                 calculationId: tax.calculationId))
                         taxed += 1
                     case .failure(let error as TaxError):
                         failed += 1
@@ -267,6 +299,7 @@ public final class BillRun {
                         throw error
                     }
                 }
+                try store.updateTax(updates, status: .taxed, at: now)
             }
         }
         return StageSummary(stage: .tax, counts: [("taxed", taxed), ("failed", failed)], errors: errors,

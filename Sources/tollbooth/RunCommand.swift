@@ -29,6 +29,8 @@ struct RunCommand: ParsableCommand {
         let context = try options.context()
         let asOf = asOf?.instant ?? context.now
         let lock = try RunLock(databasePath: options.databasePath, holder: "bill run as of \(asOf.rfc3339) started \(context.now.rfc3339)")
+        // The run reads and writes every invoice of the period: a page cache that holds them.
+        try context.store.useLargeCache()
         let billRun = BillRun(store: context.store, settings: context.settings, stripe: try StripeCommand.connection(options),
                               logger: Logger(label: "tollbooth.run"), progress: { printError($0) })
         let summary = try billRun.run(asOf: asOf, stages: stage.map { [$0] } ?? Stage.allCases, dryRun: dryRun, now: context.now)

@@ -20,6 +20,10 @@ extension Decimal {
     /// Parses a plain decimal string such as "12", "-0.0004" or "1000.5"; nil for anything else
     /// (exponents, spaces, trailing characters), which `Decimal(string:)` would half-accept.
     public init?(exactly text: String) {
+        if let value = Decimal(smallExactly: text) {
+            self = value
+            return
+        }
         var digits = 0
         var seenPoint = false
         for (index, character) in text.enumerated() {
@@ -33,6 +37,35 @@ extension Decimal {
         guard digits > 0, digits <= 38, let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
         else { return nil }
         self = value
+    }
+
+    /// `init?(exactly:)` for texts of at most 18 digits (of zeros, "0" only), read from their bytes: the
+    /// same value `Decimal(string:)` gives (mantissa and exponent alike), without its locale and
+    /// scanner, which cost most of the time of reading stored amounts. nil for anything else.
+    init?(smallExactly text: String) {
+        var mantissa: UInt64 = 0
+        var digits = 0, decimals = 0
+        var seenPoint = false, negative = false
+        for (index, byte) in text.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "-") where index == 0: negative = true
+            case UInt8(ascii: "+") where index == 0: continue
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                digits += 1
+                guard digits <= 18 else { return nil }
+                if seenPoint { decimals += 1 }
+                mantissa = mantissa * 10 + UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: ".") where !seenPoint: seenPoint = true
+            default: return nil
+            }
+        }
+        // A zero written with decimals ("0.00") keeps its exponent in Decimal(string:): left to it.
+        if digits == 1, mantissa == 0, !seenPoint, !negative {
+            self = 0
+            return
+        }
+        guard digits > 0, mantissa != 0 else { return nil }
+        self.init(sign: negative ? .minus : .plus, exponent: -decimals, significand: Decimal(mantissa))
     }
 
     /// The canonical text of this value ("12.5", "-0.0004"), the inverse of `init?(exactly:)`.
@@ -98,8 +131,10 @@ public struct Money: Hashable, Sendable, CustomStringConvertible {
     public static func format(_ value: Decimal, decimals: Int) -> String {
         let text = value.rounded(scale: decimals).plainString
         guard decimals > 0 else { return text }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let fraction = parts.count > 1 ? String(parts[1]) : ""
-        return "\(parts[0]).\(fraction.padding(toLength: decimals, withPad: "0", startingAt: 0))"
+        let utf8 = text.utf8
+        guard let point = utf8.firstIndex(of: UInt8(ascii: ".")) else { return text + "." + String(repeating: "0", count: decimals) }
+        let fraction = utf8.distance(from: utf8.index(after: point), to: utf8.endIndex)
+        guard fraction < decimals else { return String(text[..<utf8.index(point, offsetBy: decimals + 1)]) }
+        return text + String(repeating: "0", count: decimals - fraction)
     }
 }

@@ -129,21 +129,25 @@ extension Price {
 /// Deterministic number text for explanations: no locale, "," every three integer digits.
 public enum PriceText {
     public static func grouped(_ value: Decimal, minimumDecimals: Int = 0) -> String {
-        var text = value.plainString
-        let negative = text.hasPrefix("-")
-        if negative { text.removeFirst() }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let integer = Array(parts[0])
-        var fraction = parts.count > 1 ? String(parts[1]) : ""
-        if fraction.count < minimumDecimals {
-            fraction += String(repeating: "0", count: minimumDecimals - fraction.count)
+        // Worked on the text's bytes (digits, "-" and ".", all ASCII): an explanation or two per line.
+        var bytes = Array(value.plainString.utf8)
+        let negative = bytes.first == UInt8(ascii: "-")
+        if negative { bytes.removeFirst() }
+        let point = bytes.firstIndex(of: UInt8(ascii: ".")) ?? bytes.count
+        let fraction = point < bytes.count ? Array(bytes[(point + 1)...]) : []
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count + point / 3 + minimumDecimals + 2)
+        if negative && value != 0 { text.append(UInt8(ascii: "-")) }
+        for index in 0..<point {
+            if index > 0, (point - index) % 3 == 0 { text.append(UInt8(ascii: ",")) }
+            text.append(bytes[index])
         }
-        var grouped = ""
-        for (index, digit) in integer.enumerated() {
-            if index > 0, (integer.count - index) % 3 == 0 { grouped.append(",") }
-            grouped.append(digit)
+        let decimals = Swift.max(fraction.count, minimumDecimals)
+        if decimals > 0 {
+            text.append(UInt8(ascii: "."))
+            text += fraction
+            text += Array(repeating: UInt8(ascii: "0"), count: decimals - fraction.count)
         }
-        let sign = negative && value != 0 ? "-" : ""
-        return sign + grouped + (fraction.isEmpty ? "" : "." + fraction)
+        return String(decoding: text, as: UTF8.self)
     }
 }

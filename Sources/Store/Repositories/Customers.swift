@@ -9,6 +9,8 @@ public protocol CustomerRepository: AnyObject {
     func importCustomers(_ customers: [Customer], at now: Instant) throws -> (added: Int, updated: Int)
     func customer(key: String) throws -> Customer?
     func customers() throws -> [Customer]
+    /// Every customer's currency (nil when it has none), without reading whole customers.
+    func customerCurrencies() throws -> [String: Currency?]
     /// subject -> customer key, for attributing events.
     func subjectOwners() throws -> [String: String]
 }

@@ -44,6 +44,27 @@ public struct StoredInvoice: Hashable, Sendable {
     public var voidReason: String? = nil
 }
 
+/// What the tax stage writes for one invoice: its lines with their tax (those in `unchanged`
+/// already carry it), the note, the rate applied and the Stripe Tax Calculation.
+public struct TaxUpdate: Sendable {
+    public var invoiceId: String
+    public var lines: [StoredLine]
+    public var unchanged: Set<String>
+    public var note: String?
+    public var applied: AppliedTax?
+    public var calculationId: String?
+
+    public init(invoiceId: String, lines: [StoredLine], unchanged: Set<String> = [], note: String?, applied: AppliedTax?,
+                calculationId: String?) {
+        self.invoiceId = invoiceId
+        self.lines = lines
+        self.unchanged = unchanged
+        self.note = note
+        self.applied = applied
+        self.calculationId = calculationId
+    }
+}
+
 /// A tax rate as the tax stage applied it to an invoice.
 public struct AppliedTax: Hashable, Sendable {
     /// A fraction: 0.19 for 19%.
@@ -122,9 +143,16 @@ extension StoredInvoice {
     /// "inv_acme_20260501": readable, stable, unique per customer and bill date.
     public static func makeId(customerKey: String, billDate: Instant) -> String {
         let c = billDate.civil
-        let stamp = String(format: "%04d%02d%02d", c.year, c.month, c.day)
-            + (c.hour == 0 && c.minute == 0 && c.second == 0 ? "" : String(format: "T%02d%02d%02d", c.hour, c.minute, c.second))
+        let stamp = digits(c.year, 4) + digits(c.month, 2) + digits(c.day, 2)
+            + (c.hour == 0 && c.minute == 0 && c.second == 0 ? "" : "T" + digits(c.hour, 2) + digits(c.minute, 2) + digits(c.second, 2))
         return "inv_\(customerKey)_\(stamp)"
+    }
+
+    /// `String(format: "%0<width>d", value)`, without Foundation's formatter (an id per invoice).
+    static func digits(_ value: Int, _ width: Int) -> String {
+        guard value >= 0 else { return String(format: "%0\(width)d", value) }
+        let text = String(value)
+        return text.count < width ? String(repeating: "0", count: width - text.count) + text : text
     }
 
     /// A draft shown as an invoice that was never stored (`invoices preview`): status draft.
@@ -164,9 +192,15 @@ public protocol InvoiceRepository: AnyObject {
     /// (`StoredInvoice.makeId`).
     @discardableResult
     func insertInvoice(_ draft: DraftInvoice, runId: Int64, at now: Instant) throws -> String
+    /// Stores draft invoices as `insertInvoice` does each; returns their ids, in order.
+    @discardableResult
+    func insertInvoices(_ drafts: [DraftInvoice], runId: Int64, at now: Instant) throws -> [String]
     /// Writes the lines' tax, the rate applied and the invoice's totals, and moves it to `status`.
     func updateTax(invoiceId: String, lines: [StoredLine], note: String?, applied: AppliedTax?, calculationId: String?,
                    status: InvoiceStatus, at now: Instant) throws
+    /// `updateTax` for many invoices; lines named in an update's `unchanged` already carry the
+    /// tax given.
+    func updateTax(_ updates: [TaxUpdate], status: InvoiceStatus, at now: Instant) throws
     /// Moves an invoice to `status`, with the stage that failed when it is `failed`.
     func setInvoiceStatus(_ id: String, _ status: InvoiceStatus, failure: StoredInvoice.Failure?, at now: Instant) throws
     /// Invoices (in `status` when given) by bill date then customer.
@@ -178,6 +212,8 @@ public protocol InvoiceRepository: AnyObject {
     /// How many lines each invoice with a bill date in `[from, to)` has, by invoice id.
     func lineCounts(billDateFrom from: Instant, to: Instant) throws -> [String: Int]
     func invoice(id: String) throws -> StoredInvoice?
+    /// The invoices of `ids` that exist, in the order given, with their lines.
+    func invoices(ids: [String]) throws -> [StoredInvoice]
     func lines(invoiceId: String) throws -> [StoredLine]
     /// What every invoice not voided billed for one usage charge, plus late usage credits still
     /// carried: the base a late usage line is measured against.

@@ -14,6 +14,25 @@ public struct PendingBill: Hashable, Sendable {
     }
 }
 
+/// What the rate stage reads for a group of bills, in a few queries for the whole group rather
+/// than several for each bill. Read inside the group's write transaction, as the reads it stands
+/// for are, so it holds what the group's own writes start from.
+public struct RatingReads {
+    /// Each customer's subscriptions, oldest first, as `subscriptions(customerKey:)` reads them.
+    public var subscriptions: [String: [SubscriptionRecord]]
+    /// The customers with an open credit, adjustment or voided line to bill again: the others
+    /// have none to read.
+    public var customersWithOpenItems: Set<String>
+    /// The usage of these customers' subscriptions.
+    public var usage: any UsageSource
+
+    public init(subscriptions: [String: [SubscriptionRecord]], customersWithOpenItems: Set<String>, usage: any UsageSource) {
+        self.subscriptions = subscriptions
+        self.customersWithOpenItems = customersWithOpenItems
+        self.usage = usage
+    }
+}
+
 /// The job ledger (runs, stages, period closes) and what carries from one bill to the next
 /// (credits, adjustments).
 public protocol LedgerRepository: AnyObject {
@@ -31,9 +50,16 @@ public protocol LedgerRepository: AnyObject {
     /// Closes a subscription's period at `billDate`; false when it was closed already.
     @discardableResult
     func close(subscriptionId: String, customerKey: String, billDate: Instant, run: Int64) throws -> Bool
+    /// Closes many periods at once, as `close` does each; returns how many were not closed before.
+    func close(_ closes: [(subscriptionId: String, customerKey: String, billDate: Instant)], run: Int64) throws -> Int
     /// Closed bill dates whose invoice is not yet made, oldest first.
     func pendingBills() throws -> [PendingBill]
     func markRated(_ bill: PendingBill, run: Int64, invoiceId: String?) throws
+    /// Marks many bills rated at once, as `markRated` does each.
+    func markRated(_ bills: [(bill: PendingBill, invoiceId: String?)], run: Int64) throws
+    /// What the rate stage reads for a group of bills: the customers' subscriptions, which of
+    /// them have open items, and their usage in `[usageFrom, usageTo)`, read at once.
+    func ratingReads(customerKeys: [String], catalog: Catalog, usageFrom: Instant, usageTo: Instant) throws -> RatingReads
     func openCredits(customerKey: String) throws -> [(id: Int64, credit: CarriedCredit)]
     func replaceCredits(customerKey: String, consumed: [Int64], billDate: Instant, leftOver: [CarriedCredit]) throws
     /// Every customer's credit balance: the sum of credits not yet taken (negative).

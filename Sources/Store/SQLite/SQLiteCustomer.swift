@@ -53,6 +53,15 @@ extension SQLiteStore {
         return try CustomerReader.read(Data(("[" + rows.map { $0.string(0) ?? "" }.joined(separator: ",") + "]").utf8))
     }
 
+    /// Every customer's currency (nil when it has none), without reading whole customers.
+    public func customerCurrencies() throws -> [String: Currency?] {
+        var result: [String: Currency?] = [:]
+        for row in try database.query("SELECT key, currency FROM customers") {
+            result[row.string(0) ?? ""] = .some(row.string(1).flatMap(Currency.init(code:)))
+        }
+        return result
+    }
+
     /// subject -> customer key, for attributing events.
     public func subjectOwners() throws -> [String: String] {
         var owners: [String: String] = [:]

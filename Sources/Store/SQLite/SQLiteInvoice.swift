@@ -6,44 +6,86 @@ extension SQLiteStore {
     /// customer and bill date, so the same invoice always has the same id.
     @discardableResult
     public func insertInvoice(_ draft: DraftInvoice, runId: Int64, at now: Instant) throws -> String {
-        let id = StoredInvoice.makeId(customerKey: draft.customerKey, billDate: draft.billDate)
-        let amounts = draft.amounts
-        let period = draft.servicePeriod
-        try database.run("""
-            INSERT INTO invoices (id, customer_key, bill_date, currency, status, subtotal, tax, total, period_start, period_end,
-                                  run_id, created_at, updated_at)
-            VALUES (?, ?, ?, ?, 'rated', ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [.text(id), .text(draft.customerKey), draft.billDate.sql, .text(draft.currency.code),
-                  SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total),
-                  SQLValue(period?.start.seconds), SQLValue(period?.end.seconds), .integer(runId), now.sql, now.sql])
-        for (position, line) in draft.lines.enumerated() {
-            try database.run("""
-                INSERT INTO invoice_lines (id, invoice_id, position, kind, subscription_id, rate_card_key, feature_key, description,
-                                           period_start, period_end, quantity, amount, tax_behavior, tax_code, tax_amount, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text("\(id)_\(position + 1)"), .text(id), .integer(Int64(position)), .text(line.kind.rawValue),
-                      SQLValue(line.subscriptionId), SQLValue(line.rateCardKey), SQLValue(line.featureKey), .text(line.description),
-                      line.period.start.sql, line.period.end.sql, SQLValue(line.quantity), SQLValue(line.amount),
-                      .text(line.taxBehavior.rawValue), SQLValue(line.taxCode), SQLValue(line.taxAmount), .text(line.detail)])
-        }
-        return id
+        try insertInvoices([draft], runId: runId, at: now)[0]
     }
+
+    /// Stores draft invoices as `insertInvoice` does, many rows to a statement: a statement's
+    /// set-up (and its CHECKs' lists) costs more than a row. Returns their ids, in order.
+    @discardableResult
+    public func insertInvoices(_ drafts: [DraftInvoice], runId: Int64, at now: Instant) throws -> [String] {
+        let ids = drafts.map { StoredInvoice.makeId(customerKey: $0.customerKey, billDate: $0.billDate) }
+        try insertRows(ids.indices.map { index in
+            let draft = drafts[index], amounts = draft.amounts, period = draft.servicePeriod
+            return [.text(ids[index]), .text(draft.customerKey), draft.billDate.sql, .text(draft.currency.code),
+                    SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total),
+                    SQLValue(period?.start.seconds), SQLValue(period?.end.seconds), .integer(runId), now.sql, now.sql]
+        }, into: """
+            INSERT INTO invoices (id, customer_key, bill_date, currency, status, subtotal, tax, total, period_start, period_end,
+                                  run_id, created_at, updated_at) VALUES
+            """, row: "(?, ?, ?, ?, 'rated', ?, ?, ?, ?, ?, ?, ?, ?)")
+        var lines: [[SQLValue]] = []
+        for (id, draft) in zip(ids, drafts) {
+            for (position, line) in draft.lines.enumerated() {
+                lines.append([.text("\(id)_\(position + 1)"), .text(id), .integer(Int64(position)), .text(line.kind.rawValue),
+                              SQLValue(line.subscriptionId), SQLValue(line.rateCardKey), SQLValue(line.featureKey), .text(line.description),
+                              line.period.start.sql, line.period.end.sql, SQLValue(line.quantity), SQLValue(line.amount),
+                              .text(line.taxBehavior.rawValue), SQLValue(line.taxCode), SQLValue(line.taxAmount), .text(line.detail)])
+            }
+        }
+        try insertRows(lines, into: """
+            INSERT INTO invoice_lines (id, invoice_id, position, kind, subscription_id, rate_card_key, feature_key, description,
+                                       period_start, period_end, quantity, amount, tax_behavior, tax_code, tax_amount, detail) VALUES
+            """, row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        return ids
+    }
+
+    /// Rows per INSERT of `insertRows`.
+    static let rowsPerInsert = 64
+
+    /// Inserts `rows` with `insert` ("INSERT INTO t (...) VALUES") and `row` ("(?, ?)") repeated.
+    func insertRows(_ rows: [[SQLValue]], into insert: String, row: String) throws {
+        for start in stride(from: 0, to: rows.count, by: SQLiteStore.rowsPerInsert) {
+            let chunk = rows[start..<min(rows.count, start + SQLiteStore.rowsPerInsert)]
+            try database.run(insert + " " + Array(repeating: row, count: chunk.count).joined(separator: ", "), Array(chunk.joined()))
+        }
+    }
+
 
 
     /// Writes the lines' tax, the rate applied and the invoice's totals, and moves it to `status`.
     public func updateTax(invoiceId: String, lines: [StoredLine], note: String?, applied: AppliedTax?, calculationId: String?,
                           status: InvoiceStatus, at now: Instant) throws {
-        let amounts = TaxedAmounts(lines: lines.map { TaxedLine(amount: $0.line.amount, tax: $0.line.taxAmount, behavior: $0.line.taxBehavior) })
-        for line in lines {
-            try database.run("UPDATE invoice_lines SET tax_amount = ? WHERE id = ?", [SQLValue(line.line.taxAmount), .text(line.id)])
+        try updateTax([TaxUpdate(invoiceId: invoiceId, lines: lines, note: note, applied: applied, calculationId: calculationId)],
+                      status: status, at: now)
+    }
+
+    /// `updateTax` for many invoices, many to a statement.
+    public func updateTax(_ updates: [TaxUpdate], status: InvoiceStatus, at now: Instant) throws {
+        var rows: [[SQLValue]] = []
+        for update in updates {
+            let lines = update.lines
+            let amounts = TaxedAmounts(lines: lines.map { TaxedLine(amount: $0.line.amount, tax: $0.line.taxAmount, behavior: $0.line.taxBehavior) })
+            // A line whose tax is already the one given is left alone: most lines of an untaxed
+            // invoice keep their 0, and a write per line would double what the tax stage writes.
+            for line in lines where !update.unchanged.contains(line.id) {
+                try database.run("UPDATE invoice_lines SET tax_amount = ?1 WHERE id = ?2 AND tax_amount IS NOT ?1",
+                                 [SQLValue(line.line.taxAmount), .text(line.id)])
+            }
+            let applied = update.applied
+            rows.append([.text(update.invoiceId), SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total), SQLValue(update.note),
+                         SQLValue(applied?.rate), SQLValue(applied?.name), SQLValue(applied?.country), SQLValue(applied?.state),
+                         SQLValue(update.calculationId)])
         }
-        try database.run("""
-            UPDATE invoices SET subtotal = ?, tax = ?, total = ?, tax_note = ?, tax_rate = ?, tax_rate_name = ?, tax_country = ?,
-                                tax_state = ?, tax_calculation_id = ?, status = ?, updated_at = ?
-            WHERE id = ?
-            """, [SQLValue(amounts.subtotal), SQLValue(amounts.tax), SQLValue(amounts.total), SQLValue(note), SQLValue(applied?.rate),
-                  SQLValue(applied?.name), SQLValue(applied?.country), SQLValue(applied?.state), SQLValue(calculationId),
-                  .text(status.rawValue), now.sql, .text(invoiceId)])
+        for start in stride(from: 0, to: rows.count, by: SQLiteStore.rowsPerInsert) {
+            let chunk = rows[start..<min(rows.count, start + SQLiteStore.rowsPerInsert)]
+            try database.run("""
+                UPDATE invoices SET subtotal = taxed.column2, tax = taxed.column3, total = taxed.column4, tax_note = taxed.column5,
+                                    tax_rate = taxed.column6, tax_rate_name = taxed.column7, tax_country = taxed.column8,
+                                    tax_state = taxed.column9, tax_calculation_id = taxed.column10, status = ?1, updated_at = ?2
+                FROM (VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))) AS taxed
+                WHERE invoices.id = taxed.column1
+                """, [.text(status.rawValue), now.sql] + Array(chunk.joined()))
+        }
     }
 
     /// Moves an invoice to `status`, recording the failure when it is `failed`.
@@ -122,21 +164,40 @@ extension SQLiteStore {
             taxCalculationId: row.string(37), taxTransactionId: row.string(38), voidReason: row.string(39))
     }
 
-    public func lines(invoiceId: String) throws -> [StoredLine] {
-        try database.query("""
-            SELECT id, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end, quantity, amount,
-                   tax_behavior, tax_code, tax_amount, detail, stripe_item_id, stripe_lines_key
-            FROM invoice_lines WHERE invoice_id = ? ORDER BY position
-            """, [.text(invoiceId)]).map { row in
-            StoredLine(id: row.string(0) ?? "", line: InvoiceLine(
-                kind: LineKind(rawValue: row.string(1) ?? "") ?? .adjustment, subscriptionId: row.string(2), rateCardKey: row.string(3),
-                featureKey: row.string(4), description: row.string(5) ?? "",
-                period: Period(start: row.instant(6) ?? Instant(seconds: 0), end: row.instant(7) ?? Instant(seconds: 0)),
-                quantity: row.decimal(8), amount: row.decimal(9) ?? 0,
-                taxBehavior: TaxBehavior(rawValue: row.string(10) ?? "") ?? .exclusive, taxCode: row.string(11),
-                taxAmount: row.decimal(12) ?? 0, detail: row.string(13) ?? ""), stripeItemId: row.string(14),
-                stripeLinesKey: row.string(15))
+    /// The invoices of `ids` that exist, in the order given, with their lines: a few queries for
+    /// many invoices.
+    public func invoices(ids: [String]) throws -> [StoredInvoice] {
+        var byId: [String: StoredInvoice] = [:]
+        try forEachRow(keys: ids, { "SELECT \(SQLiteStore.invoiceColumns) FROM invoices WHERE id IN \($0)" }) { row in
+            let invoice = try invoice(from: row, withLines: false)
+            byId[invoice.id] = invoice
         }
+        try forEachRow(keys: ids, { "SELECT invoice_id, \(SQLiteStore.lineColumns) FROM invoice_lines WHERE invoice_id IN \($0) ORDER BY invoice_id, position" }) { row in
+            byId[row.string(0) ?? ""]?.lines.append(SQLiteStore.storedLine(row, from: 1))
+        }
+        return ids.compactMap { byId[$0] }
+    }
+
+    static let lineColumns = """
+        id, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end, quantity, amount,
+        tax_behavior, tax_code, tax_amount, detail, stripe_item_id, stripe_lines_key
+        """
+
+    public func lines(invoiceId: String) throws -> [StoredLine] {
+        try database.query("SELECT \(SQLiteStore.lineColumns) FROM invoice_lines WHERE invoice_id = ? ORDER BY position", [.text(invoiceId)])
+            .map { SQLiteStore.storedLine($0) }
+    }
+
+    /// A row of `lineColumns`, starting at column `from`.
+    static func storedLine(_ row: Row, from c: Int = 0) -> StoredLine {
+        StoredLine(id: row.string(c) ?? "", line: InvoiceLine(
+            kind: LineKind(rawValue: row.string(c + 1) ?? "") ?? .adjustment, subscriptionId: row.string(c + 2), rateCardKey: row.string(c + 3),
+            featureKey: row.string(c + 4), description: row.string(c + 5) ?? "",
+            period: Period(start: row.instant(c + 6) ?? Instant(seconds: 0), end: row.instant(c + 7) ?? Instant(seconds: 0)),
+            quantity: row.decimal(c + 8), amount: row.decimal(c + 9) ?? 0,
+            taxBehavior: TaxBehavior(rawValue: row.string(c + 10) ?? "") ?? .exclusive, taxCode: row.string(c + 11),
+            taxAmount: row.decimal(c + 12) ?? 0, detail: row.string(c + 13) ?? ""), stripeItemId: row.string(c + 14),
+            stripeLinesKey: row.string(c + 15))
     }
 
     /// What the usage, discount, commitment and late usage lines of every invoice not voided

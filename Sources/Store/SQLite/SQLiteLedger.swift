@@ -68,6 +68,20 @@ extension SQLiteStore {
                          [.text(subscriptionId), billDate.sql, .text(customerKey), .integer(run)]) == 1
     }
 
+    /// Closes many (subscription, bill date), many to a statement; returns how many were not
+    /// closed already.
+    public func close(_ closes: [(subscriptionId: String, customerKey: String, billDate: Instant)], run: Int64) throws -> Int {
+        var closed = 0
+        for start in stride(from: 0, to: closes.count, by: SQLiteStore.rowsPerInsert) {
+            let chunk = closes[start..<min(closes.count, start + SQLiteStore.rowsPerInsert)]
+            closed += try database.run("""
+                INSERT OR IGNORE INTO period_closes (subscription_id, bill_date, customer_key, run_id)
+                VALUES \(Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                """, Array(chunk.map { [.text($0.subscriptionId), $0.billDate.sql, .text($0.customerKey), .integer(run)] }.joined()))
+        }
+        return closed
+    }
+
     /// Closed bill dates whose invoice is not yet made, oldest first.
     public func pendingBills() throws -> [PendingBill] {
         var bills: [PendingBill] = []
@@ -86,8 +100,22 @@ extension SQLiteStore {
     }
 
     public func markRated(_ bill: PendingBill, run: Int64, invoiceId: String?) throws {
-        try database.run("UPDATE period_closes SET rated_run_id = ?, invoice_id = ? WHERE customer_key = ? AND bill_date = ? AND rated_run_id IS NULL",
-                         [.integer(run), SQLValue(invoiceId), .text(bill.customerKey), bill.billDate.sql])
+        try markRated([(bill, invoiceId)], run: run)
+    }
+
+    /// Marks bills rated, each with its invoice (nil: nothing to bill), many to a statement.
+    public func markRated(_ bills: [(bill: PendingBill, invoiceId: String?)], run: Int64) throws {
+        for start in stride(from: 0, to: bills.count, by: SQLiteStore.rowsPerInsert) {
+            let chunk = bills[start..<min(bills.count, start + SQLiteStore.rowsPerInsert)]
+            var values: [SQLValue] = [.integer(run)]
+            for (bill, invoiceId) in chunk { values += [.text(bill.customerKey), bill.billDate.sql, SQLValue(invoiceId)] }
+            try database.run("""
+                UPDATE period_closes SET rated_run_id = ?1, invoice_id = rated.column3
+                FROM (VALUES \(Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", "))) AS rated
+                WHERE period_closes.customer_key = rated.column1 AND period_closes.bill_date = rated.column2
+                  AND period_closes.rated_run_id IS NULL
+                """, values)
+        }
     }
 
     // MARK: Carried credits

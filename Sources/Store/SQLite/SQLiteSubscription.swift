@@ -13,15 +13,18 @@ extension SQLiteStore {
             SELECT id, customer_key, plan_key, plan_version, anchor, start, "end", predecessor_id, successor_id
             FROM subscriptions \(customerKey == nil ? "" : "WHERE customer_key = ?") ORDER BY start, created_at, id
             """
-        return try database.query(sql, customerKey.map { [.text($0)] } ?? []).map { row in
-            let key = "\(row.string(2) ?? "")@\(row.int(3) ?? 0)"
-            guard let plan = plans[key] else { throw StoreInputError("subscription \(row.string(0) ?? ""): plan \(key) is missing") }
-            let predecessor = row.string(7)
-            let subscription = Subscription(id: row.string(0) ?? "", customerKey: row.string(1) ?? "", plan: plan,
-                                            anchor: row.instant(4), start: row.instant(5) ?? Instant(seconds: 0),
-                                            end: row.instant(6), origin: predecessor.map { .change(from: $0) } ?? .new)
-            return SubscriptionRecord(subscription: subscription, predecessorId: predecessor, successorId: row.string(8))
-        }
+        return try database.query(sql, customerKey.map { [.text($0)] } ?? []).map { try subscriptionRecord($0, plans: plans) }
+    }
+
+    /// A row of (id, customer, plan key, plan version, anchor, start, end, predecessor, successor).
+    func subscriptionRecord(_ row: Row, plans: [String: Plan]) throws -> SubscriptionRecord {
+        let key = "\(row.string(2) ?? "")@\(row.int(3) ?? 0)"
+        guard let plan = plans[key] else { throw StoreInputError("subscription \(row.string(0) ?? ""): plan \(key) is missing") }
+        let predecessor = row.string(7)
+        let subscription = Subscription(id: row.string(0) ?? "", customerKey: row.string(1) ?? "", plan: plan,
+                                        anchor: row.instant(4), start: row.instant(5) ?? Instant(seconds: 0),
+                                        end: row.instant(6), origin: predecessor.map { .change(from: $0) } ?? .new)
+        return SubscriptionRecord(subscription: subscription, predecessorId: predecessor, successorId: row.string(8))
     }
 
     public func subscription(id: String) throws -> SubscriptionRecord? {

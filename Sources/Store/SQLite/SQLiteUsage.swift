@@ -267,16 +267,26 @@ struct StoreUsage {
     /// starting at column `from`.
     static func aggregate(_ aggregation: Aggregation, rows: some Collection<Row>, from: Int = 0) -> Decimal {
         guard !rows.isEmpty else { return 0 }
+        // Only the columns the aggregation reads are parsed: a text-to-decimal parse per row and
+        // column is most of the work.
+        let (needsSum, needsMin, needsMax, needsLatest): (Bool, Bool, Bool, Bool)
+        switch aggregation {
+        case .sum, .avg: (needsSum, needsMin, needsMax, needsLatest) = (true, false, false, false)
+        case .count, .uniqueCount: (needsSum, needsMin, needsMax, needsLatest) = (false, false, false, false)
+        case .max: (needsSum, needsMin, needsMax, needsLatest) = (false, false, true, false)
+        case .min: (needsSum, needsMin, needsMax, needsLatest) = (false, true, false, false)
+        case .latest: (needsSum, needsMin, needsMax, needsLatest) = (false, false, false, true)
+        }
         var count: Int64 = 0, sum: Decimal = 0
         var minimum: Decimal?, maximum: Decimal?
         var latest: (Int64, Decimal)?
         for row in rows {
             count += row.int(from) ?? 0
-            sum += row.decimal(from + 1) ?? 0
-            if let v = row.decimal(from + 2) { minimum = Swift.min(minimum ?? v, v) }
-            if let v = row.decimal(from + 3) { maximum = Swift.max(maximum ?? v, v) }
+            if needsSum { sum += row.decimal(from + 1) ?? 0 }
+            if needsMin, let v = row.decimal(from + 2) { minimum = Swift.min(minimum ?? v, v) }
+            if needsMax, let v = row.decimal(from + 3) { maximum = Swift.max(maximum ?? v, v) }
             // Of two values at the same second the larger wins, whatever order the pieces came in.
-            if let time = row.int(from + 4), let value = row.decimal(from + 5),
+            if needsLatest, let time = row.int(from + 4), let value = row.decimal(from + 5),
                latest.map({ time > $0.0 || (time == $0.0 && value > $0.1) }) ?? true {
                 latest = (time, value)
             }
