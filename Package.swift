@@ -38,8 +38,8 @@ let package = Package(
         .target(name: "Billing", exclude: ["README.md", "Catalog/README.md", "Pricing/README.md",
                                            "Subscriptions/README.md", "Tax/README.md", "Access/README.md"]),
         // The store: one protocol per repository and a transaction (Repositories/), implemented
-        // over SQLite (SQLite/: the connection, schema, migrations); Postgres/ holds PostgreSQL's
-        // connection (postgres-nio) and schema.
+        // over SQLite (SQLite/: the connection, schema, migrations) and in memory (Memory/, for
+        // tests); Postgres/ holds PostgreSQL's connection (postgres-nio) and schema.
         .target(name: "Store", dependencies: [
             "Billing", "CSQLite",
             .product(name: "PostgresNIO", package: "postgres-nio"),
