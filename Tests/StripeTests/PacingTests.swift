@@ -88,10 +88,13 @@ import Testing
             #expect(Double(times.filter { $0 >= start && $0 < start + 1 }.count) <= limits.global + 1)
         }
         // Saturated: the last send is where the tighter of the two limits puts it, give or take
-        // the few slots the threads' order of asking can leave unused (at most three of an
-        // endpoint's turns, about 5% of this run).
+        // the slots the threads' order of asking leaves unused. That order is the scheduler's: on
+        // a busy machine one thread can ask many times in a row, so the slack allowed is a tenth
+        // of the run (a pacer that wasted every other slot would take twice the floor).
         let floor = max(Double(times.count - 1) * gap, Double(perEndpoint - 1) * endpointGap)
-        #expect(abs((times.last! - times.first!) - floor) < 3 * endpointGap + 1e-9)
+        let span = times.last! - times.first!
+        #expect(span >= floor - 1e-9)
+        #expect(span - floor < floor / 10)
     }
 
     @Test func aCallWhoseTurnComesAfterItsDeadlineIsNotSent() throws {
