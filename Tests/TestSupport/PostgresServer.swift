@@ -49,7 +49,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// Runs SQL as the superuser through `psql` over the server's socket folder.
     public func psql(_ sql: String, database: String = "postgres") throws {
-        let result = try runAsServerUser(bin + "/psql", ["-h", folder.path, "-p", String(port), "-U", "postgres", "-d", database,
+        let result = try PostgresServer.runAsServerUser(bin + "/psql", ["-h", folder.path, "-p", String(port), "-U", "postgres", "-d", database,
                                                          "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
         guard result.status == 0 else { throw Failure(message: "psql failed: \(result.stderr)") }
     }
@@ -91,10 +91,6 @@ public final class PostgresServer: @unchecked Sendable {
         _ = try? PostgresServer.runDetached(bin + "/pg_ctl", ["-D", folder.appendingPathComponent("data").path, "-m", "fast", "-w", "stop"],
                                             output: "/dev/null")
         try? FileManager.default.removeItem(at: folder)
-    }
-
-    private func runAsServerUser(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try PostgresServer.runAsServerUser(executable, arguments)
     }
 
     @discardableResult

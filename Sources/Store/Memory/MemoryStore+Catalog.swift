@@ -6,47 +6,27 @@ import Foundation
 extension MemoryStore {
     public func importCatalog(_ catalog: Catalog, at now: Instant) throws -> CatalogImportResult {
         try write { state in
-            var result = CatalogImportResult()
-            let existing = state.catalog()
-            for meter in catalog.meters {
-                if let old = existing.meter(slug: meter.slug) {
-                    guard old == meter else { throw StoreInputError("meter \(meter.slug) is already published with a different definition; meters are immutable: use a new slug") }
-                    result.unchanged.append("meter \(meter.slug)")
-                    continue
-                }
+            let additions = try CatalogAdditions(catalog, published: state.catalog())
+            for meter in additions.meters {
                 state.meters[meter.slug] = try CatalogReader.read(CatalogWriter.json(Catalog(meters: [meter]))).meters
                 state.bump("attribution")
-                result.added.append("meter \(meter.slug)")
             }
-            for feature in catalog.features {
-                if let old = existing.feature(key: feature.key) {
-                    guard old == feature else { throw StoreInputError("feature \(feature.key) is already published with a different definition; features are immutable: use a new key") }
-                    result.unchanged.append("feature \(feature.key)")
-                    continue
-                }
+            for feature in additions.features {
                 if let slug = feature.meterSlug { try Constraint.reference(state.meters[slug] != nil) }
                 state.features[feature.key] = feature
-                result.added.append("feature \(feature.key)")
             }
-            for plan in catalog.plans {
-                let label = "plan \(plan.key) v\(plan.version)"
-                if let old = existing.plan(key: plan.key, version: plan.version) {
-                    guard old == plan else { throw StoreInputError("\(label) is already published and differs from the file; a published version is immutable: import it as version \((existing.plan(key: plan.key)?.version ?? plan.version) + 1)") }
-                    result.unchanged.append(label)
-                    continue
-                }
+            for plan in additions.plans {
                 guard plan.version >= 1 else { throw Constraint.check("version >= 1") }
                 state.plans[PlanKey(key: plan.key, version: plan.version)] = try CatalogReader.readPlan(CatalogWriter.json(plan: plan))
-                result.added.append(label)
             }
-            return result
+            return additions.result
         }
     }
 
     public func catalog() throws -> Catalog { read { $0.catalog() } }
 
     public func plan(key: String, version: Int?) throws -> Plan {
-        try read { try MemoryState.plan(key, version: version, in: $0.catalog()) }
+        try read { try $0.catalog().requiredPlan(key, version: version) }
     }
 
     public func importCustomers(_ customers: [Customer], at now: Instant) throws -> (added: Int, updated: Int) {
@@ -102,11 +82,4 @@ extension MemoryState {
                 plans: plans.values.sorted { $0.key == $1.key ? $0.version < $1.version : $0.key.sqlPrecedes($1.key) })
     }
 
-    static func plan(_ key: String, version: Int?, in catalog: Catalog) throws -> Plan {
-        guard let plan = catalog.plan(key: key, version: version) else {
-            if let version, catalog.plan(key: key) != nil { throw StoreInputError("plan \(key) has no version \(version)", kind: .invalid("version")) }
-            throw StoreInputError("no plan \(key) in the catalog: import it with `tollbooth catalog import`", kind: .invalid("plan"))
-        }
-        return plan
-    }
 }

@@ -25,7 +25,7 @@ extension MemoryStore {
         try write { state in
             let record = try state.record(id)
             let old = record.subscription
-            let plan = try MemoryState.plan(planKey, version: version, in: state.catalog())
+            let plan = try state.catalog().requiredPlan(planKey, version: version)
             let currency = state.customers[old.customerKey]?.customer.currency
             let instant = try MemoryState.refusing {
                 try SubscriptionRules.change(old, successorId: record.successorId, to: plan, customerCurrency: currency, timing: timing, now: now,
@@ -186,7 +186,7 @@ extension MemoryState {
             throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`", kind: .notFound)
         }
         let catalog = catalog()
-        let plan = try MemoryState.plan(planKey, version: version, in: catalog)
+        let plan = try catalog.requiredPlan(planKey, version: version)
         let existing = try subscriptionRecords(customerKey: customerKey, catalog: catalog).map { (id: $0.id, subscription: $0.subscription) }
         try MemoryState.refusing {
             try SubscriptionRules.checkNew(customer: customerKey, customerCurrency: customer.currency, plan: plan, from: from, existing: existing,

@@ -36,7 +36,7 @@ extension MemoryStore {
 
     public func forEachEventKey(day: Int64, _ body: (_ hash: Int64, _ hash2: Int64) -> Void) throws {
         let blocks = read { $0.keyBlocks.filter { $0.day == day } }
-        for block in blocks { MemoryStore.forEachKey(in: block.keys) { body($0, $1) } }
+        for block in blocks { EventKeyBlock.forEachKey(in: block.keys, body) }
     }
 
     public func lastEventKeyBlock() throws -> Int64 { read { $0.keyBlocks.last?.id ?? 0 } }
@@ -48,18 +48,9 @@ extension MemoryStore {
         for block in blocks {
             newest = max(newest, block.id)
             guard days.contains(Int32(truncatingIfNeeded: block.day)), !(block.batchId.map(batches.contains) ?? false) else { continue }
-            MemoryStore.forEachKey(in: block.keys) { body(block.day, $0, $1) }
+            EventKeyBlock.forEachKey(in: block.keys) { body(block.day, $0, $1) }
         }
         return newest
-    }
-
-    static func forEachKey(in keys: [UInt8], _ body: (Int64, Int64) -> Void) {
-        keys.withUnsafeBytes { raw in
-            for offset in stride(from: 0, to: raw.count - 15, by: 16) {
-                body(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)),
-                     Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self)))
-            }
-        }
     }
 
     public func appendEventKeys(_ halves: [UInt64], day: Int64, batch: Int64) throws {
@@ -196,7 +187,6 @@ extension MemoryStore {
 
     public func daily(meter: Meter, subscriptionId: String, period: Period) throws -> [DailyUsage] {
         guard period.end > period.start else { return [] }
-        let first = EventKeyBlock.day(of: period.start.seconds), last = EventKeyBlock.day(of: period.end.seconds - 1)
         var values: [Int64: Decimal] = [:]
         read { state in
             if meter.aggregation == .uniqueCount {
@@ -214,7 +204,7 @@ extension MemoryStore {
                 for (day, rows) in byDay { values[day] = StoreUsage.aggregate(meter.aggregation, rows: rows) }
             }
         }
-        return (first...last).map { DailyUsage(day: Instant(seconds: $0 * EventKeyBlock.secondsPerDay), value: values[$0] ?? 0) }
+        return DailyUsage.series(over: period, values: values)
     }
 
     // MARK: Quarantine

@@ -52,6 +52,16 @@ public enum EventKeyBlock {
         seconds >= 0 ? seconds / secondsPerDay : (seconds + 1) / secondsPerDay - 1
     }
 
+    /// Calls `body` with each key of a stored block: its two halves, as `encode` wrote them.
+    public static func forEachKey(in keys: [UInt8], _ body: (_ hash: Int64, _ hash2: Int64) -> Void) {
+        keys.withUnsafeBytes { raw in
+            for offset in stride(from: 0, to: raw.count - 15, by: 16) {
+                body(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)),
+                     Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self)))
+            }
+        }
+    }
+
     /// Keys held as 64-bit halves (hash, hash2, hash, ...) in the stored encoding.
     public static func encode(_ halves: [UInt64]) -> [UInt8] { encode(parts: [halves]) }
 
@@ -81,6 +91,14 @@ public struct DailyUsage: Hashable, Sendable {
     public init(day: Instant, value: Decimal) {
         self.day = day
         self.value = value
+    }
+
+    /// One entry for every UTC day `period` touches, `values` by day number (days since
+    /// 1970-01-01), 0 where a day has none.
+    public static func series(over period: Period, values: [Int64: Decimal]) -> [DailyUsage] {
+        guard period.end > period.start else { return [] }
+        let first = EventKeyBlock.day(of: period.start.seconds), last = EventKeyBlock.day(of: period.end.seconds - 1)
+        return (first...last).map { DailyUsage(day: Instant(seconds: $0 * EventKeyBlock.secondsPerDay), value: values[$0] ?? 0) }
     }
 }
 

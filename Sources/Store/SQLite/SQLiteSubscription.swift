@@ -37,16 +37,9 @@ extension SQLiteStore {
     /// The catalog's plan `key` at `version` (default: the latest); refused, naming the field,
     /// when there is none.
     public func plan(key: String, version: Int?) throws -> Plan {
-        try plan(key, version: version, in: catalog())
+        try catalog().requiredPlan(key, version: version)
     }
 
-    func plan(_ key: String, version: Int?, in catalog: Catalog) throws -> Plan {
-        guard let plan = catalog.plan(key: key, version: version) else {
-            if let version, catalog.plan(key: key) != nil { throw StoreInputError("plan \(key) has no version \(version)", kind: .invalid("version")) }
-            throw StoreInputError("no plan \(key) in the catalog: import it with `tollbooth catalog import`", kind: .invalid("plan"))
-        }
-        return plan
-    }
 
     func insert(_ subscription: Subscription, predecessor: String?, at now: Instant) throws {
         try database.run("""
@@ -78,7 +71,7 @@ extension SQLiteStore {
             throw StoreInputError("no customer \(customerKey): import it with `tollbooth customers import`", kind: .notFound)
         }
         let catalog = try self.catalog()
-        let plan = try plan(planKey, version: version, in: catalog)
+        let plan = try catalog.requiredPlan(planKey, version: version)
         let existing = try subscriptions(customerKey: customerKey, catalog: catalog).map { (id: $0.id, subscription: $0.subscription) }
         try refusing {
             try SubscriptionRules.checkNew(customer: customerKey, customerCurrency: customer.currency, plan: plan, from: from, existing: existing,
@@ -114,7 +107,7 @@ extension SQLiteStore {
         try transaction {
             let record = try record(id)
             let old = record.subscription
-            let plan = try plan(planKey, version: version, in: catalog())
+            let plan = try catalog().requiredPlan(planKey, version: version)
             let currency = try customer(key: old.customerKey)?.currency
             let instant = try refusing {
                 try SubscriptionRules.change(old, successorId: record.successorId, to: plan, customerCurrency: currency, timing: timing, now: now,

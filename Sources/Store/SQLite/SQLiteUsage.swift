@@ -27,12 +27,7 @@ extension SQLiteStore {
         try blocks.bind([.integer(day)])
         while let row = try blocks.next() {
             guard case .blob(let keys) = row[0] else { continue }
-            keys.withUnsafeBytes { raw in
-                for offset in stride(from: 0, to: raw.count - 15, by: 16) {
-                    body(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)),
-                         Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self)))
-                }
-            }
+            EventKeyBlock.forEachKey(in: keys, body)
         }
     }
 
@@ -52,12 +47,7 @@ extension SQLiteStore {
             newest = max(newest, row.int(0) ?? newest)
             guard let day = row.int(1), days.contains(Int32(truncatingIfNeeded: day)),
                   !(row.int(2).map(batches.contains) ?? false), case .blob(let keys) = row[3] else { continue }
-            keys.withUnsafeBytes { raw in
-                for offset in stride(from: 0, to: raw.count - 15, by: 16) {
-                    body(day, Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)),
-                         Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: Int64.self)))
-                }
-            }
+            EventKeyBlock.forEachKey(in: keys) { body(day, $0, $1) }
         }
         return newest
     }

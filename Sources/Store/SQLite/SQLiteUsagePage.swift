@@ -8,8 +8,6 @@ extension StoreUsage {
     /// MIN, MAX, LATEST and AVG over the day's events, UNIQUE_COUNT the day's distinct values.
     func daily(meter: Meter, subscriptionId: String, period: Period) throws -> [DailyUsage] {
         guard period.end > period.start else { return [] }
-        let secondsPerDay = EventKeyBlock.secondsPerDay
-        let first = EventKeyBlock.day(of: period.start.seconds), last = EventKeyBlock.day(of: period.end.seconds - 1)
         var values: [Int64: Decimal] = [:]
         if meter.aggregation == .uniqueCount {
             var distinct: [Int64: Set<String>] = [:]
@@ -33,7 +31,7 @@ extension StoreUsage {
             }
             for (day, rows) in byDay { values[day] = StoreUsage.aggregate(meter.aggregation, rows: rows, from: 1) }
         }
-        return (first...last).map { DailyUsage(day: Instant(seconds: $0 * secondsPerDay), value: values[$0] ?? 0) }
+        return DailyUsage.series(over: period, values: values)
     }
 }
 
