@@ -46,6 +46,25 @@ import Testing
         #expect(try store.openAdjustments(customerKey: "acme", before: t("2026-05-01T00:00:00Z")).map(\.line.description) == ["kept"])
     }
 
+    @Test(arguments: [false, true]) func thePaymentsCounterMovesOnlyForWhatPaymentAccessReads(inMemory: Bool) throws {
+        let store: any Store = inMemory ? MemoryStore() : try temporaryStore()
+        let apr1 = t("2026-04-01T00:00:00Z")
+        _ = try store.importCustomers([Customer(key: "acme", name: "Acme", currency: .usd)], at: apr1)
+        let run = try store.startRun(asOf: apr1, dryRun: false, at: apr1)
+        func payments() throws -> Int64 { try store.changeCounters()["payments"] ?? -1 }
+        let start = try payments()
+        let id = try store.insertInvoice(DraftInvoice(customerKey: "acme", currency: .usd, billDate: apr1, lines: []), runId: run, at: apr1)
+        try store.updateTax(invoiceId: id, lines: [], note: nil, status: .taxed, at: apr1)
+        try store.setInvoiceStatus(id, .issuing, at: apr1)
+        try store.setInvoiceStatus(id, .issued, at: apr1)
+        #expect(try payments() == start, "a bill run's statuses leave payment access alone")
+        try store.recordPayment(invoiceId: id, status: .paymentFailed, payment: PaymentState(paymentFailedAt: apr1), at: apr1)
+        #expect(try payments() == start + 1, "into payment_failed")
+        try store.recordPayment(invoiceId: id, status: .paid, payment: PaymentState(paidAt: apr1, paymentFailedAt: apr1), at: apr1)
+        #expect(try payments() == start + 2, "out of payment_failed")
+        #expect(try store.blockingPaymentFacts().isEmpty)
+    }
+
     @Test func anotherConnectionSeesTheSameDataAndItsCommitsMoveTheDataVersion() throws {
         let store = MemoryStore()
         let other = try store.openConnection()

@@ -9,6 +9,7 @@ import Foundation
 enum PostgresSchema {
     static let migrations: [(version: Int, sql: String)] = [
         (9, baseline),
+        (10, version10),
     ]
 
     static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -430,5 +431,20 @@ enum PostgresSchema {
         FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('payments');
     CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices
         FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('payments');
+    """
+
+    /// SQLite's version 10: the `payments` counter moves only for what payment access reads.
+    /// Row triggers with a condition, so a bill run's workers moving their invoices through the
+    /// other statuses never queue on the counter's row.
+    static let version10 = """
+    DROP TRIGGER invoices_insert_payments ON invoices;
+    DROP TRIGGER invoices_status_payments ON invoices;
+    CREATE TRIGGER invoices_insert_payments AFTER INSERT ON invoices FOR EACH ROW
+        WHEN (NEW.status IN ('payment_failed', 'uncollectible'))
+        EXECUTE FUNCTION tollbooth_bump_counter('payments');
+    CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices FOR EACH ROW
+        WHEN (OLD.status IN ('payment_failed', 'uncollectible') OR NEW.status IN ('payment_failed', 'uncollectible')
+              OR OLD.payment_failed_at IS DISTINCT FROM NEW.payment_failed_at)
+        EXECUTE FUNCTION tollbooth_bump_counter('payments');
     """
 }
