@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Billing
 @testable import Store
+import TestSupport
 
 /// `MemoryStore` against `SQLiteStore`: one scenario driven through both, every read compared.
 /// A drift between the two implementations (an order, a refusal, an amount, a counter) fails here.
@@ -18,6 +19,15 @@ import Testing
         for sign in ["refused conflict", "refused invalid(Optional(\"plan\"))", "refused notFound", "LineKind.lateUsage", "billed again from voided",
                      "LineKind.prorationCredit", "LineKind.adjustment", "late written: 1", "rolled back: [\"goodwill\"]", "constraint: true"] {
             #expect(all.contains(sign), "the scenario never shows \(sign)")
+        }
+    }
+
+    @Test func aScenarioReadsTheSameFromPostgreSQLAsFromSQLite() throws {
+        let sqlite = try MemoryStoreScenario.run(try temporaryStore())
+        let postgres = try MemoryStoreScenario.run(try PostgresStore(url: try PostgresServer.shared().makeDatabase()))
+        #expect(sqlite.count == postgres.count)
+        for (expected, found) in zip(sqlite, postgres) where expected != found {
+            Issue.record("SQLite read\n\(expected)\nPostgreSQL read\n\(found)")
         }
     }
 

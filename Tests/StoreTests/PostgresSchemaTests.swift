@@ -27,6 +27,9 @@ import TestSupport
     @Test func placeholdersAreNumberedOutsideQuotes() {
         #expect(PostgresSession.numberPlaceholders("SELECT ? WHERE a = ? AND b = '?' AND \"c?\" = ?")
                 == "SELECT $1 WHERE a = $2 AND b = '?' AND \"c?\" = $3")
+        // Numbered as SQLite numbers them: `?N` is the Nth value, a bare `?` the next after the highest.
+        #expect(PostgresSession.numberPlaceholders("UPDATE t SET a = ?1, b = ?2 FROM (VALUES (?, ?), (?, ?)) WHERE c = ?1")
+                == "UPDATE t SET a = $1, b = $2 FROM (VALUES ($3, $4), ($5, $6)) WHERE c = $1")
     }
 
     @Test func scriptsSplitIntoStatementsKeepingFunctionBodiesWhole() {

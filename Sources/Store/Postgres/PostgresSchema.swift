@@ -39,8 +39,12 @@ enum PostgresSchema {
 
     /// SQLite's version 9, table by table in the same order of meaning; times are whole UTC
     /// seconds (BIGINT), amounts exact decimal text, blobs BYTEA. Change counters are moved by
-    /// one trigger function, per statement.
-    static let baseline = """
+    /// one trigger function, once per row changed, as SQLite's triggers move them. Every text
+    /// column compares and sorts by its bytes (`COLLATE "C"`), as SQLite's do, whatever the
+    /// database's own locale: listings come out in the same order from both backends.
+    static let baseline = baselineColumns.replacingOccurrences(of: " TEXT", with: " TEXT COLLATE \"C\"")
+
+    private static let baselineColumns = """
     CREATE TABLE meters (
         slug TEXT PRIMARY KEY,
         event_type TEXT NOT NULL,
@@ -416,21 +420,21 @@ enum PostgresSchema {
     END
     $$;
     CREATE TRIGGER meters_attribution AFTER INSERT OR UPDATE OR DELETE ON meters
-        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('attribution');
+        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('attribution');
     CREATE TRIGGER subscriptions_attribution AFTER INSERT OR UPDATE OR DELETE ON subscriptions
-        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('attribution');
+        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('attribution');
     CREATE TRIGGER customer_subjects_attribution AFTER INSERT OR UPDATE OR DELETE ON customer_subjects
-        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('attribution');
+        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('attribution');
     CREATE TRIGGER period_closes_closes AFTER INSERT ON period_closes
-        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('closes');
+        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('closes');
     CREATE TRIGGER service_tokens_credentials AFTER INSERT OR UPDATE OR DELETE ON service_tokens
-        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('credentials');
+        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('credentials');
     CREATE TRIGGER api_keys_credentials AFTER INSERT OR UPDATE OR DELETE ON api_keys
-        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('credentials');
+        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('credentials');
     CREATE TRIGGER invoices_insert_payments AFTER INSERT ON invoices
-        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('payments');
+        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('payments');
     CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices
-        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_bump_counter('payments');
+        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('payments');
     """
 
     /// SQLite's version 10: the `payments` counter moves only for what payment access reads.

@@ -21,7 +21,7 @@ extension SQLRepositories {
     public func recordStripeCustomer(customerKey: String, account: String, stripeId: String, digest: String?, at now: Instant) throws {
         try connection.run("""
             INSERT INTO stripe_customers (customer_key, account, stripe_id, requested_at, created_at, synced_digest) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (customer_key, account) DO UPDATE SET stripe_id = excluded.stripe_id, created_at = coalesce(created_at, excluded.created_at),
+            ON CONFLICT (customer_key, account) DO UPDATE SET stripe_id = excluded.stripe_id, created_at = coalesce(stripe_customers.created_at, excluded.created_at),
                                                             synced_digest = excluded.synced_digest
             """, [.text(customerKey), .text(account), .text(stripeId), now.sql, now.sql, SQLValue(digest)])
     }

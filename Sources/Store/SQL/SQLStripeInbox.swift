@@ -33,9 +33,9 @@ extension SQLRepositories {
     /// left waiting with `outcome` saying why.
     public func recordStripeEventAttempt(id: String, done: Bool, outcome: String, at now: Instant) throws {
         try connection.run("""
-            UPDATE stripe_events SET attempts = attempts + 1, outcome = ?, applied_at = CASE WHEN ? THEN ? ELSE NULL END
+            UPDATE stripe_events SET attempts = attempts + 1, outcome = ?, applied_at = ?
             WHERE id = ? AND applied_at IS NULL
-            """, [.text(outcome), .integer(done ? 1 : 0), now.sql, .text(id)])
+            """, [.text(outcome), done ? now.sql : .null, .text(id)])
     }
 
     private func inboxEvent(_ row: Row) -> InboxEvent {
