@@ -57,7 +57,11 @@ final class PostgresSession: SQLConnection {
             switch value {
             case .null: binds.appendNull()
             case .integer(let number): binds.append(number)
-            case .text(let text): binds.append(text)
+            case .text(let text):
+                guard !text.utf8.contains(0) else {
+                    throw DatabaseError(code: -1, message: "\(location): a text holds a NUL character, which PostgreSQL's text cannot store", sql: sql)
+                }
+                binds.append(text)
             case .real(let number): binds.append(number)
             case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
             }
@@ -160,6 +164,9 @@ final class PostgresSession: SQLConnection {
     }
 
     func statement(_ sql: String) throws -> any SQLStatement { PostgresStatement(session: self, sql: sql) }
+
+    /// UTF-8 bytes, for a BYTEA column: PostgreSQL's text cannot hold NUL.
+    func wholeText(_ text: String) -> SQLValue { .blob(Array(text.utf8)) }
 
     /// `?` placeholders as PostgreSQL's `$1`, `$2`, ..., numbered as SQLite numbers them: `?N`
     /// is the Nth value, and a bare `?` the one after the highest numbered so far. A `?` inside

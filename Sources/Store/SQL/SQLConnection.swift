@@ -28,6 +28,10 @@ protocol SQLConnection: AnyObject {
     func begin() throws
     func commit() throws
     func rollback()
+    /// A text that may hold NUL characters (a quarantined input line), as this backend stores
+    /// it whole: SQLite as text, PostgreSQL, whose text cannot hold NUL, as UTF-8 bytes in a
+    /// BYTEA column. Read back with `Row.wholeText`.
+    func wholeText(_ text: String) -> SQLValue
 }
 
 extension SQLConnection {
@@ -121,6 +125,12 @@ struct Row: Sendable {
     func decimal(_ index: Int) -> Decimal? { string(index).flatMap { Decimal(exactly: $0) } }
 
     func instant(_ index: Int) -> Instant? { int(index).map { Instant(seconds: $0) } }
+
+    /// A text stored by `SQLConnection.wholeText`: text, or UTF-8 bytes.
+    func wholeText(_ index: Int) -> String? {
+        if case .blob(let bytes) = values[index] { return String(decoding: bytes, as: UTF8.self) }
+        return string(index)
+    }
 }
 
 extension Instant {

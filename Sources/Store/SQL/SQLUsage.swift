@@ -128,13 +128,13 @@ extension SQLRepositories {
 
     public func quarantine(batch: Int64, line: Int, reason: String, raw: String) throws {
         try connection.run("INSERT INTO quarantined_events (batch_id, line, reason, raw) VALUES (?, ?, ?, ?)",
-                         [.integer(batch), .integer(Int64(line)), .text(reason), .text(raw)])
+                         [.integer(batch), .integer(Int64(line)), connection.wholeText(reason), connection.wholeText(raw)])
     }
 
     /// Quarantined events, newest batch first: (batch, line, reason, raw).
     public func quarantinedEvents(limit: Int) throws -> [(batch: Int64, line: Int, reason: String, raw: String)] {
         try connection.query("SELECT batch_id, line, reason, raw FROM quarantined_events ORDER BY batch_id DESC, line LIMIT ?",
-                           [.integer(Int64(limit))]).map { ($0.int(0) ?? 0, Int($0.int(1) ?? 0), $0.string(2) ?? "", $0.string(3) ?? "") }
+                           [.integer(Int64(limit))]).map { ($0.int(0) ?? 0, Int($0.int(1) ?? 0), $0.wholeText(2) ?? "", $0.wholeText(3) ?? "") }
     }
 
     // MARK: The usage log

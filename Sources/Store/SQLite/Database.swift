@@ -136,6 +136,9 @@ final class Database: SQLConnection {
 
     public func statement(_ sql: String) throws -> any SQLStatement { try prepare(sql) }
 
+    /// Text as it is: SQLite's text holds NUL characters (bound and read by length).
+    public func wholeText(_ text: String) -> SQLValue { .text(text) }
+
     public func insertReturningId(_ sql: String, _ values: [SQLValue]) throws -> Int64 {
         try run(sql, values)
         return lastInsertRowID
