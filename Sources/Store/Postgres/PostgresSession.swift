@@ -221,7 +221,7 @@ extension DatabaseError {
     init(postgres error: any Error, sql: String?, location: PostgresLocation) {
         if let psql = error as? PSQLError {
             let server = psql.serverInfo
-            let message = server?[.message] ?? "\(psql.code)"
+            let message = server?[.message] ?? psql.underlying.map { "\(psql.code): \($0)" } ?? "\(psql.code)"
             let state = server?[.sqlState] ?? ""
             let code = state.hasPrefix("23") ? DatabaseError.constraintCode
                 : ["40001", "40P01", "55P03"].contains(state) ? DatabaseError.busyCode : -1

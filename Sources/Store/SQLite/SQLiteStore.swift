@@ -24,7 +24,12 @@ public final class SQLiteStore: SQLRepositories {
     /// before it answers (the server's group commits).
     public func commitWithoutSync() throws { try database.execute("PRAGMA synchronous = NORMAL") }
 
+    /// The write-ahead log, which `commitWithoutSync`'s caller syncs.
+    public var logToSync: String? { path + "-wal" }
+
     public func openConnection() throws -> any Store { try SQLiteStore(path: path) }
+
+    public func runLock(holder: String) throws -> any RunLock { try FileRunLock(databasePath: path, holder: holder) }
 
     /// SQLite's `data_version`: it moves when another connection commits.
     public func dataVersion() throws -> Int64 {
