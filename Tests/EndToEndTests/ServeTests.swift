@@ -62,8 +62,8 @@ import FoundationNetworking
     }
 
     /// Fixtures, Acme on Starter from Dec 1, a token of each scope and an API key for Acme.
-    func setUp(plan: String = "starter") throws -> (cli: CLI, admin: String, check: String, ingest: String, key: String, subscription: String) {
-        let cli = try CLI()
+    func setUp(_ backend: Backend = .sqlite, plan: String = "starter") throws -> (cli: CLI, admin: String, check: String, ingest: String, key: String, subscription: String) {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let subscription = try cli.run("subscriptions", "create", "--customer", "acme", "--plan", plan, "--at", "2026-12-01T00:00:00Z")
         #expect(subscription.status == 0, "\(subscription)")
@@ -87,8 +87,8 @@ import FoundationNetworking
         try poll(for: seconds, condition)
     }
 
-    @Test func theOpenAPIDocumentAndMetricsAreServed() throws {
-        let (cli, admin, _, _, key, _) = try setUp()
+    @Test(arguments: Backend.allCases) func theOpenAPIDocumentAndMetricsAreServed(_ backend: Backend) throws {
+        let (cli, admin, _, _, key, _) = try setUp(backend)
         let server = try Served(cli)
         let document = String(decoding: try server.call("GET", "/openapi.yaml").data, as: UTF8.self)
         #expect(document.hasPrefix("openapi: 3.1.0"))
@@ -102,8 +102,8 @@ import FoundationNetworking
         #expect(metrics.contains("tollbooth_commit_events_count 1"), "\(metrics)")
     }
 
-    @Test func healthCredentialsAndScopes() throws {
-        let (cli, admin, check, ingest, key, _) = try setUp()
+    @Test(arguments: Backend.allCases) func healthCredentialsAndScopes(_ backend: Backend) throws {
+        let (cli, admin, check, ingest, key, _) = try setUp(backend)
         let server = try Served(cli)
         #expect(try server.call("GET", "/healthz").status == 200)
         // A path that has routes, asked with another method: 405 naming the methods; no path: 404.
@@ -131,8 +131,8 @@ import FoundationNetworking
         for secret in [admin, check, ingest, key] { #expect(!log.contains(secret)) }
     }
 
-    @Test func eventsInEveryModeAreCountedAndRejectedWithTheirIndex() throws {
-        let (cli, admin, _, ingest, key, _) = try setUp()
+    @Test(arguments: Backend.allCases) func eventsInEveryModeAreCountedAndRejectedWithTheirIndex(_ backend: Backend) throws {
+        let (cli, admin, _, ingest, key, _) = try setUp(backend)
         let server = try Served(cli)
         // Batched: two good events, one repeat of the first, one without a subject.
         var bad = event("e4")
@@ -174,8 +174,8 @@ import FoundationNetworking
         #expect(stored.status == 0, "\(stored)")
     }
 
-    @Test func checksAnswerEveryReason() throws {
-        let (cli, admin, check, _, key, subscription) = try setUp()
+    @Test(arguments: Backend.allCases) func checksAnswerEveryReason(_ backend: Backend) throws {
+        let (cli, admin, check, _, key, subscription) = try setUp(backend)
         let server = try Served(cli)
         let allowed = try server.call("POST", "/v1/check", token: check, json: ["apiKey": key, "feature": "api_requests"])
         #expect(allowed.status == 200, "\(allowed)")
@@ -225,8 +225,8 @@ import FoundationNetworking
         })
     }
 
-    @Test func pipelinedRequestsOnOneConnectionAreAnsweredInOrder() throws {
-        let (cli, _, check, _, _, _) = try setUp()
+    @Test(arguments: Backend.allCases) func pipelinedRequestsOnOneConnectionAreAnsweredInOrder(_ backend: Backend) throws {
+        let (cli, _, check, _, _, _) = try setUp(backend)
         let server = try Served(cli)
         let port = try #require(URLComponents(string: server.base)?.port)
         func post(_ body: String) -> String {
@@ -262,8 +262,8 @@ import FoundationNetworking
         #expect(server.stop() == 0)
     }
 
-    @Test func aHardQuotaIsExactUnder200ConcurrentConsumingChecks() throws {
-        let (cli, _, check, _, key, _) = try setUp()
+    @Test(arguments: Backend.allCases) func aHardQuotaIsExactUnder200ConcurrentConsumingChecks(_ backend: Backend) throws {
+        let (cli, _, check, _, key, _) = try setUp(backend)
         // 9,900 of the 10,000 requests used already, ingested from a file.
         let events = (0..<9_900).map { #"{"specversion":"1.0","id":"f\#($0)","source":"gateway","type":"api.request","subject":"acme_prod","time":"2026-12-05T10:00:00Z","data":{}}"# }
         #expect(try cli.run("meter", "ingest", try cli.write("used.ndjson", events.joined(separator: "\n")), "--at", "2026-12-06T00:00:00Z").status == 0)
@@ -305,8 +305,8 @@ import FoundationNetworking
         #expect(show.stdout.contains("\"quantity\": \"10000\""), "\(show)")
     }
 
-    @Test func anUpgradeWithTheCommandLineLiftsTheQuotaWithinASecond() throws {
-        let (cli, _, check, _, key, subscription) = try setUp()
+    @Test(arguments: Backend.allCases) func anUpgradeWithTheCommandLineLiftsTheQuotaWithinASecond(_ backend: Backend) throws {
+        let (cli, _, check, _, key, subscription) = try setUp(backend)
         let events = (0..<10_000).map { #"{"specversion":"1.0","id":"f\#($0)","source":"gateway","type":"api.request","subject":"acme_prod","time":"2026-12-05T10:00:00Z","data":{}}"# }
         #expect(try cli.run("meter", "ingest", try cli.write("used.ndjson", events.joined(separator: "\n")), "--at", "2026-12-06T00:00:00Z").status == 0)
         let server = try Served(cli)

@@ -85,6 +85,20 @@ import TestSupport
         #expect(try session.first("SELECT key FROM usage_link_keys")?[0] == .blob(key))
     }
 
+    @Test func aWholeNumericIsReadAsAnInteger() throws {
+        let session = try session()
+        #expect(try session.first("SELECT sum(x) FROM (VALUES (2::bigint), (40::bigint)) AS v(x)")?[0] == .integer(42))
+        #expect(try session.first("SELECT 2.5::numeric")?[0] == .text("2.5"))
+    }
+
+    @Test func theDataVersionMovesWithAnotherConnectionsCommit() throws {
+        let url = try PostgresServer.shared().makeDatabase()
+        let store = try PostgresStore(url: url), other = try PostgresStore(url: url)
+        let before = try store.dataVersion()
+        try other.insertToken(id: "tok_1", name: "gateway", scope: .check, digest: "d", last4: "1234", at: t("2026-04-01T00:00:00Z"))
+        #expect(try store.dataVersion() != before)
+    }
+
     @Test func triggersMoveTheChangeCounters() throws {
         let session = try session()
         try PostgresSchema.migrate(session)

@@ -370,6 +370,21 @@ import TestSupport
         #expect(try keys(reopened, day: day + 1) == ["5/5"])
     }
 
+    @Test(arguments: Backend.allCases) func theRunLockIsHeldOnceAcrossConnectionsAndReleasedWithItsHolder(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
+        let other = try store.openConnection()
+        var lock: (any RunLock)? = try store.runLock(holder: "bill run as of 2026-05-01T00:00:00Z")
+        do {
+            _ = try other.runLock(holder: "second")
+            Issue.record("a second holder was let in")
+        } catch let error as RunLockedError {
+            #expect(error.holder.hasPrefix("bill run as of 2026-05-01T00:00:00Z"))
+        }
+        withExtendedLifetime(lock) {}
+        lock = nil
+        #expect(try other.runLock(holder: "second") is any RunLock, "released with its holder")
+    }
+
     @Test func version1KeysMoveIntoDayBlocks() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("v1-\(UUID().uuidString).db").path
         do {

@@ -209,7 +209,7 @@ final class PostgresSession: SQLConnection {
         case .numeric:
             // An aggregate of integers (`sum` of a BIGINT column) is NUMERIC: whole, it is read
             // as the integer SQLite would give.
-            let text = try cell.decode(String.self)
+            let text = try cell.decode(Decimal.self).plainString
             return Int64(text).map { .integer($0) } ?? .text(text)
         default: return .text(try cell.decode(String.self))
         }

@@ -39,7 +39,7 @@ public final class PostgresStore: SQLRepositories {
     /// long-running reader reloads on (its own commits move it too).
     public func dataVersion() throws -> Int64 {
         try session.first("""
-            SELECT (SELECT coalesce(sum(value), 0) FROM change_counters) + (SELECT coalesce(max(id), 0) FROM ingest_batches)
+            SELECT ((SELECT coalesce(sum(value), 0) FROM change_counters) + (SELECT coalesce(max(id), 0) FROM ingest_batches))::bigint
             """, [])?.int(0) ?? 0
     }
 }
