@@ -32,15 +32,22 @@ public enum Benchmark {
           "price": {"type": "unit", "amount": "0.02"}}]}]}]}
     """
 
-    /// Writes `events.ndjson` and `bench.db` into `folder`; returns the instant to ingest at
-    /// and the as-of of the bill run that bills the month.
-    public static func prepare(folder: String, events: Int, subjects: Int, days: Int) throws -> (ingestAt: Instant, asOf: Instant) {
+    /// Writes `events.ndjson` and `bench.db` into `folder` (or the catalog, customers and
+    /// subscriptions into the empty PostgreSQL database `postgres`); returns the instant to
+    /// ingest at and the as-of of the bill run that bills the month.
+    public static func prepare(folder: String, events: Int, subjects: Int, days: Int,
+                               postgres: String? = nil) throws -> (ingestAt: Instant, asOf: Instant) {
         let start = Instant(year: 2026, month: 1, day: 1)
         let options = EventGenerator.Options(events: events, subjects: subjects, days: days, start: start)
         try EventGenerator(options).write(to: folder + "/events.ndjson")
-        let path = folder + "/bench.db"
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        let store = try SQLiteStore(path: path)
+        let store: any Store
+        if let postgres {
+            store = try PostgresStore(url: postgres)
+        } else {
+            let path = folder + "/bench.db"
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            store = try SQLiteStore(path: path)
+        }
         _ = try store.importCatalog(try CatalogReader.read(Data(planJSON.utf8)), at: start)
         let customers = (0..<subjects).map { n -> Customer in
             let subject = "customer-" + String(repeating: "0", count: max(0, 5 - String(n).count)) + String(n)

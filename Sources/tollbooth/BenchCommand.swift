@@ -22,6 +22,8 @@ extension BenchCommand {
         @Option(help: "Events to generate (1% are duplicates).") var events = 2_000_000
         @Option(help: "Distinct subjects, each a customer with a subscription.") var subjects = 10_000
         @Option(help: "Days the events span.") var days = 30
+        @Option(help: ArgumentHelp("An empty PostgreSQL database to prepare instead of FOLDER/bench.db.", valueName: "url"))
+        var postgres: String?
 
         func validate() throws {
             guard events > 0, subjects > 0, (1...31).contains(days) else {
@@ -31,7 +33,7 @@ extension BenchCommand {
 
         func run() throws {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let times = try Benchmark.prepare(folder: folder, events: events, subjects: subjects, days: days)
+            let times = try Benchmark.prepare(folder: folder, events: events, subjects: subjects, days: days, postgres: postgres)
             printOut(times.ingestAt.rfc3339)
             printOut(times.asOf.rfc3339)
         }

@@ -68,3 +68,57 @@ final class PostgresRunLock: RunLock {
         }
     }
 }
+
+extension PostgresStore {
+    /// Rows per INSERT of many (PostgreSQL takes up to 65,535 parameters a statement).
+    static let rowsPerStatement = 500
+
+    /// `writeSegments` as the shared SQL has it, in a few round trips rather than one per piece
+    /// (each is a network round trip here, not a call into a library): the pieces'
+    /// subscriptions' latest closes in one query, the pieces and the unique values many to an
+    /// INSERT. Lateness is decided as there: against the closes committed before this
+    /// transaction.
+    @discardableResult
+    public func writeSegments(_ pieces: [SegmentPiece], batch: Int64, into table: SegmentTable) throws -> Int {
+        try session.transaction {
+            var closedThrough: [String: Int64] = [:]
+            let subscriptions = Array(Set(pieces.map(\.subscriptionId))).sorted()
+            for start in stride(from: 0, to: subscriptions.count, by: 1_000) {
+                let chunk = subscriptions[start..<min(subscriptions.count, start + 1_000)]
+                for row in try session.query("""
+                    SELECT subscription_id, max(bill_date) FROM period_closes
+                    WHERE subscription_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", "))) GROUP BY subscription_id
+                    """, chunk.map { .text($0) }) {
+                    closedThrough[row.string(0) ?? ""] = row.int(1)
+                }
+            }
+            var late = 0
+            let rows = pieces.map { piece -> [SQLValue] in
+                let isLate = piece.windowStart.seconds < closedThrough[piece.subscriptionId] ?? Int64.min
+                if isLate { late += 1 }
+                return [.text(piece.subscriptionId), .text(piece.meterSlug), piece.windowStart.sql, .text(piece.groupKey), .integer(batch),
+                        .integer(piece.count), .text(piece.sum), .text(piece.min), .text(piece.max), piece.latestTime.sql,
+                        .text(piece.latestValue), .integer(isLate ? 1 : 0)]
+            }
+            for start in stride(from: 0, to: rows.count, by: PostgresStore.rowsPerStatement) {
+                let chunk = rows[start..<min(rows.count, start + PostgresStore.rowsPerStatement)]
+                try session.run("""
+                    INSERT INTO \(table.rawValue) (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
+                                                 latest_time, latest_value, late)
+                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                    """, Array(chunk.joined()))
+            }
+            let unique = pieces.flatMap { piece in
+                piece.uniqueValues.map { [SQLValue.text(piece.subscriptionId), .text(piece.meterSlug), piece.windowStart.sql, .text($0)] }
+            }
+            for start in stride(from: 0, to: unique.count, by: PostgresStore.rowsPerStatement) {
+                let chunk = unique[start..<min(unique.count, start + PostgresStore.rowsPerStatement)]
+                try session.run("""
+                    INSERT INTO usage_unique_values (subscription_id, meter_slug, window_start, value)
+                    VALUES \(Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")) ON CONFLICT DO NOTHING
+                    """, Array(chunk.joined()))
+            }
+            return late
+        }
+    }
+}
