@@ -53,6 +53,7 @@ public struct Simulation {
             billRun.currencies = try store.customerCurrencies()
             let recordedTax = settings.tax.provider == .stripe
             var current: CustomerComparison?
+            var excluded: Set<String> = []
             for start in stride(from: 0, to: bills.count, by: BillRun.commitGroup) {
                 let group = bills[start..<min(bills.count, start + BillRun.commitGroup)]
                 var customerKeys: [String] = []
@@ -63,14 +64,12 @@ public struct Simulation {
                 let reads = try store.ratingReads(customerKeys: customerKeys, catalog: live,
                                                   usageFrom: dates.min()!.adding(months: -1), usageTo: dates.max()!)
                 let liveReads = RatingReads(subscriptions: reads.subscriptions, customersWithOpenItems: [], usage: reads.usage)
-                var unmapped: [String: String] = [:]
+                var subscriptionPlans: [String: Plan] = [:]
                 let candidateReads = RatingReads(subscriptions: reads.subscriptions.mapValues { records in
                     records.compactMap { record in
                         let subscription = record.subscription
-                        guard let plan = counterpart(of: subscription.plan) else {
-                            unmapped[subscription.id] = subscription.plan.key
-                            return nil
-                        }
+                        subscriptionPlans[subscription.id] = subscription.plan
+                        guard let plan = counterpart(of: subscription.plan) else { return nil }
                         var mapped = record
                         mapped.subscription = Subscription(id: subscription.id, customerKey: subscription.customerKey, plan: plan,
                                                            anchor: subscription.anchor, start: subscription.start, end: subscription.end,
@@ -82,22 +81,27 @@ public struct Simulation {
                 let candidateAssembler = InvoiceAssembler(catalog: candidate, usage: reads.usage)
                 let stored = recordedTax ? try recordedRates(group) : [:]
                 for bill in group {
+                    if current?.customerKey != bill.customerKey {
+                        if let done = current, done.bills > 0 { try each(done) }
+                        current = CustomerComparison(customerKey: bill.customerKey, currency: .usd, plan: "", candidatePlan: "")
+                    }
+                    // A customer with a bill the candidate cannot rate is left out whole.
+                    guard !excluded.contains(bill.customerKey) else { continue }
                     let before = try billRun.draft(bill, assembler: liveAssembler, reads: liveReads, late: [:]).invoice
-                    if let plan = before.lines.lazy.compactMap({ $0.subscriptionId.flatMap { unmapped[$0] } }).first {
-                        outcome.unmatched[plan, default: []].insert(bill.customerKey)
+                    let plans = before.lines.compactMap { $0.subscriptionId.flatMap { subscriptionPlans[$0] } }
+                    if let plan = plans.first(where: { counterpart(of: $0) == nil }) {
+                        outcome.unmatched[plan.key, default: []].insert(bill.customerKey)
+                        excluded.insert(bill.customerKey)
+                        current!.bills = 0
                         continue
                     }
                     let after = try billRun.draft(bill, assembler: candidateAssembler, reads: candidateReads, late: [:]).invoice
                     let decision = try taxDecision(customerKey: bill.customerKey, billDate: bill.billDate, billRun: billRun, recorded: stored)
-                    if current?.customerKey != bill.customerKey {
-                        if let done = current, done.bills > 0 { try each(done) }
-                        current = nil
-                    }
-                    if current == nil {
-                        let subscriptions = reads.subscriptions[bill.customerKey] ?? []
-                        let plan = subscriptions.last { $0.subscription.start < bill.billDate }?.subscription.plan ?? subscriptions.last?.subscription.plan
-                        current = CustomerComparison(customerKey: bill.customerKey, currency: before.currency, plan: plan?.key ?? "",
-                                                     candidatePlan: plan.flatMap(counterpart)?.key ?? "")
+                    current!.currency = before.currency
+                    // The plan of the bill's last line: the subscription in service at its end.
+                    if let plan = plans.last {
+                        current!.plan = plan.key
+                        current!.candidatePlan = counterpart(of: plan)?.key ?? ""
                     }
                     current!.add(before: InvoiceTax.apply(decision, to: before), after: InvoiceTax.apply(decision, to: after))
                 }

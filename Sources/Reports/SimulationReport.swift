@@ -57,14 +57,19 @@ public final class SimulationReport {
             .text(comparison.customerKey), .text(currency.code), .text(comparison.plan), .text(comparison.candidatePlan),
             .integer(comparison.bills), .money(minor(comparison.before), currency), .money(minor(comparison.after), currency),
             .money(minor(comparison.difference), currency), comparison.change.map(Cell.percent) ?? .empty,
-            .text(comparison.changes.map { change in
-                let sign = change.difference > 0 ? "+" : ""
-                return "\(change) (\(sign)\(Money(change.difference, currency).formatted))"
-            }.joined(separator: "; ")),
+            .text(comparison.changes.map { SimulationReport.text($0, currency) }.joined(separator: "; ")),
         ])
         currencies.add(comparison, to: currency.code)
         byPlan.add(comparison, to: PlanGroup(plan: comparison.plan, candidatePlan: comparison.candidatePlan, currency: currency.code))
         buckets[ChangeBucket.index(comparison)] += 1
+    }
+
+    /// "API requests (usage, 2026-06-01): 24.69 -> 27.16 (+2.47)"
+    static func text(_ change: LineChange, _ currency: Currency) -> String {
+        let money = { (amount: Decimal) in Money(amount, currency).formatted }
+        let sign = change.difference > 0 ? "+" : ""
+        return "\(change.name) (\(change.kind.rawValue), \(change.billDate.rfc3339.prefix(10))): "
+            + "\(money(change.before)) -> \(money(change.after)) (\(sign)\(money(change.difference)))"
     }
 
     /// Writes Plans, Distribution and Summary and moves the file into place. `unmatched` lists

@@ -56,7 +56,7 @@ import Testing
         #expect(acme[7]?["value"] as? Double == 0.75)
         #expect(acme[7]?["format"] as? String == "#,##0.00 \"USD\"")
         #expect((acme[8]?["value"] as? Double).map { abs($0 - 0.0123) < 1e-9 } == true)
-        #expect((acme[9]?["value"] as? String)?.hasPrefix("API requests (usage, 2026-05-01): 3 -> 3.75 (+0.75)") == true)
+        #expect((acme[9]?["value"] as? String)?.hasPrefix("API requests (usage, 2026-05-01): 3.00 -> 3.75 (+0.75)") == true)
         let initech = try #require(workbook.rows("Customers").first { $0.first??["value"] as? String == "initech" })
         #expect(initech[7]?["value"] as? Double == 0)
 

@@ -39,7 +39,7 @@ public struct CustomerComparison: Hashable, Sendable {
         before += live.total
         after += candidate.total
         changes = Array((changes + LineChange.changes(from: live, to: candidate))
-            .sorted { ($0.difference.magnitude, $1.description) > ($1.difference.magnitude, $0.description) }
+            .sorted { ($0.difference.magnitude, $1.name, $1.billDate) > ($1.difference.magnitude, $0.name, $0.billDate) }
             .prefix(LineChange.kept))
     }
 }
@@ -47,7 +47,7 @@ public struct CustomerComparison: Hashable, Sendable {
 /// A line of a bill whose amount (before tax) differs between the two ratings. Lines are paired
 /// by kind, subscription, rate card and service period start; a line on one side only is paired
 /// with nothing (0).
-public struct LineChange: Hashable, Sendable, CustomStringConvertible {
+public struct LineChange: Hashable, Sendable {
     /// How many of a customer's changes are kept: the ones that moved most.
     public static let kept = 3
 
@@ -59,11 +59,6 @@ public struct LineChange: Hashable, Sendable, CustomStringConvertible {
     public var after: Decimal
 
     public var difference: Decimal { after - before }
-
-    /// "API requests (usage, 2026-06-01): 24.69 -> 27.16"
-    public var description: String {
-        "\(name) (\(kind.rawValue), \(billDate.rfc3339.prefix(10))): \(before.plainString) -> \(after.plainString)"
-    }
 
     struct Pairing: Hashable {
         var kind: LineKind
