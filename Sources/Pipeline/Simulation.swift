@@ -47,22 +47,20 @@ public struct Simulation {
         var outcome = SimulationOutcome()
         try store.readTransaction {
             let live = try store.catalog()
-            let bills = try billDates(from: from, to: to)
-            outcome.bills = bills.count
             let billRun = BillRun(store: store, settings: settings)
             billRun.currencies = try store.customerCurrencies()
+            let customers = billRun.currencies.keys.sorted()
             let recordedTax = settings.tax.provider == .stripe
             var current: CustomerComparison?
             var excluded: Set<String> = []
-            for start in stride(from: 0, to: bills.count, by: BillRun.commitGroup) {
-                let group = bills[start..<min(bills.count, start + BillRun.commitGroup)]
-                var customerKeys: [String] = []
-                for bill in group where customerKeys.last != bill.customerKey { customerKeys.append(bill.customerKey) }
-                let dates = group.map(\.billDate)
-                // The rate stage's group read, with open items left out: a simulation rates what
-                // the catalog decides (see `SimulationOutcome`).
-                let reads = try store.ratingReads(customerKeys: customerKeys, catalog: live,
-                                                  usageFrom: dates.min()!.adding(months: -1), usageTo: dates.max()!)
+            // Customers in key order, `commitGroup` to a group read (the rate stage's, with open
+            // items left out: a simulation rates what the catalog decides; see
+            // `SimulationOutcome`): their subscriptions and the usage of periods ending in the range.
+            for start in stride(from: 0, to: customers.count, by: BillRun.commitGroup) {
+                let customerKeys = Array(customers[start..<min(customers.count, start + BillRun.commitGroup)])
+                let reads = try store.ratingReads(customerKeys: customerKeys, catalog: live, usageFrom: from.adding(months: -1), usageTo: to)
+                let group = Simulation.billDates(customerKeys, reads.subscriptions, from: from, to: to)
+                outcome.bills += group.count
                 let liveReads = RatingReads(subscriptions: reads.subscriptions, customersWithOpenItems: [], usage: reads.usage)
                 var subscriptionPlans: [String: Plan] = [:]
                 let candidateReads = RatingReads(subscriptions: reads.subscriptions.mapValues { records in
@@ -111,16 +109,13 @@ public struct Simulation {
         return outcome
     }
 
-    /// (customer, bill date) of every subscription's bill dates in `[from, to)`, closed or not,
-    /// in customer order: one customer's bills are rated together.
-    func billDates(from: Instant, to: Instant) throws -> [PendingBill] {
-        var bills: Set<PendingBill> = []
-        for record in try store.subscriptions() {
-            for date in record.subscription.billDates(after: from + -1, through: to + -1) {
-                bills.insert(PendingBill(customerKey: record.subscription.customerKey, billDate: date, subscriptionIds: []))
-            }
+    /// (customer, bill date) of the customers' subscriptions' bill dates in `[from, to)`, closed
+    /// or not, in customer order: one customer's bills are rated together.
+    static func billDates(_ customerKeys: [String], _ subscriptions: [String: [SubscriptionRecord]], from: Instant, to: Instant) -> [PendingBill] {
+        customerKeys.flatMap { key in
+            Set((subscriptions[key] ?? []).flatMap { $0.subscription.billDates(after: from + -1, through: to + -1) }).sorted()
+                .map { PendingBill(customerKey: key, billDate: $0, subscriptionIds: []) }
         }
-        return bills.sorted { ($0.customerKey, $0.billDate) < ($1.customerKey, $1.billDate) }
     }
 
     /// The tax of a bill, the same on both sides: the tax stage's decision for the configured
@@ -146,7 +141,7 @@ public struct Simulation {
     }
 
     /// The tax rates recorded on the group's invoices, by invoice id.
-    func recordedRates(_ group: ArraySlice<PendingBill>) throws -> [String: AppliedTax] {
+    func recordedRates(_ group: [PendingBill]) throws -> [String: AppliedTax] {
         let ids = group.map { StoredInvoice.makeId(customerKey: $0.customerKey, billDate: $0.billDate) }
         var rates: [String: AppliedTax] = [:]
         for invoice in try store.invoices(ids: ids) { rates[invoice.id] = invoice.appliedTax }
