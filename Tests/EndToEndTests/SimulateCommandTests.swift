@@ -156,4 +156,30 @@ import Testing
         #expect(customers.first { $0["customer"] == "acme" }.map { [$0["candidatePlan"]!, $0["before"]!, $0["after"]!] }
                 == ["pro", "61.00", "198.50"])
     }
+
+    @Test func itRunsWhileAnotherProcessHoldsTheWriteLock() throws {
+        let cli = try billed()
+        let candidate = try raised(cli)
+        // sqlite3 opens a write transaction and keeps it open while simulate reads.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        holder.arguments = [cli.database]
+        let input = Pipe(), output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        try holder.run()
+        defer {
+            try? input.fileHandleForWriting.write(contentsOf: Data("ROLLBACK;\n.quit\n".utf8))
+            holder.waitUntilExit()
+        }
+        try input.fileHandleForWriting.write(contentsOf: Data("BEGIN IMMEDIATE;\nDELETE FROM adjustments;\nSELECT 'holding';\n".utf8))
+        let answer = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        try #require(answer.hasPrefix("holding"), "\(answer)")
+        let started = Date()
+        let json = try cli.run(["simulate", "--catalog", candidate, "--format", "json"] + range)
+        #expect(json.status == 0, "\(json)")
+        #expect(json.stdout.contains(#""difference":"0.75""#))
+        // Not a wait for the lock (the busy timeout is 10 s).
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
 }
