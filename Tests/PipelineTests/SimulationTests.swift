@@ -209,4 +209,19 @@ import Testing
             try Simulation(store: store, candidate: try catalog()).run(from: jun1, to: may1) { _ in }
         }
     }
+
+    @Test(arguments: Backend.allCases) func withStripeTaxABilledBillKeepsTheRateOnItsInvoice(_ backend: Backend) throws {
+        let store = try makeStore(backend, catalog: try catalog())
+        try history(store, [("acme", "starter", 12_345, 0)])
+        // May 1 billed and taxed from the rate table at 19% (the rate recorded on the invoice).
+        _ = try BillRun(store: store, settings: taxed).run(asOf: t("2026-05-01T01:00:00Z"), now: t("2026-05-01T01:00:00Z"))
+        var stripe = taxed
+        stripe.tax.provider = .stripe
+        stripe.tax.rates = TaxRateTable([TaxRate(country: "DE", rate: d("0.07"), name: "reduced")])
+        // May 1, invoiced: 53.69 at the recorded 19% = 10.20, 63.89. Jun 1, not invoiced: the
+        // local table's 7%: 29.00 + 0.00 of May's usage = 29.00, tax 2.03, 31.03. 94.92 in all.
+        let simulated = try simulate(store, settings: stripe, candidate: try catalog(), from: may1, to: jul1)
+        #expect(simulated.customers["acme"]?.before == d("94.92"))
+        #expect(simulated.customers["acme"]?.difference == 0)
+    }
 }
