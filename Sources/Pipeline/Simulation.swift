@@ -79,9 +79,9 @@ public struct Simulation {
                 let candidateAssembler = InvoiceAssembler(catalog: candidate, usage: reads.usage)
                 let stored = recordedTax ? try recordedRates(group) : [:]
                 for bill in group {
-                    if current?.customerKey != bill.customerKey {
-                        if let done = current, done.bills > 0 { try each(done) }
-                        current = CustomerComparison(customerKey: bill.customerKey, currency: .usd, plan: "", candidatePlan: "")
+                    if let done = current, done.customerKey != bill.customerKey {
+                        if done.bills > 0 { try each(done) }
+                        current = nil
                     }
                     // A customer with a bill the candidate cannot rate is left out whole.
                     guard !excluded.contains(bill.customerKey) else { continue }
@@ -90,12 +90,14 @@ public struct Simulation {
                     if let plan = plans.first(where: { counterpart(of: $0) == nil }) {
                         outcome.unmatched[plan.key, default: []].insert(bill.customerKey)
                         excluded.insert(bill.customerKey)
-                        current!.bills = 0
+                        current = nil
                         continue
                     }
                     let after = try billRun.draft(bill, assembler: candidateAssembler, reads: candidateReads, late: [:]).invoice
                     let decision = try taxDecision(customerKey: bill.customerKey, billDate: bill.billDate, billRun: billRun, recorded: stored)
-                    current!.currency = before.currency
+                    if current == nil {
+                        current = CustomerComparison(customerKey: bill.customerKey, currency: before.currency, plan: "", candidatePlan: "")
+                    }
                     // The plan of the bill's last line: the subscription in service at its end.
                     if let plan = plans.last {
                         current!.plan = plan.key
