@@ -174,6 +174,13 @@ extension ChartTitles {
                                           values: "Customers", categoryFormat: nil)
 }
 
+extension ReportLayout {
+    /// The simulation's sheets; Problems is written alone, when the candidate is refused.
+    public static let simulation = ReportLayout(report: "simulation", sheets: [
+        .simulationSummary, .simulationCustomers, .simulationPlans, .simulationDistribution, .simulationProblems,
+    ])
+}
+
 extension SheetLayout {
     static let simulationSummary = SheetLayout(name: "Summary", columns: [
         .init("Currency", .text, width: 10), .init("Customers", .integer, width: 11), .init("Before", .money, width: 18),
