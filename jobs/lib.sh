@@ -4,7 +4,9 @@
 #   TOLLBOOTH_HOME        working folder: settings file, database, spool, logs (default: this checkout)
 #   TOLLBOOTH_BIN         the tollbooth executable (default: .build/release, else .build/debug
 #                         under TOLLBOOTH_HOME, else `tollbooth` on PATH)
-#   TOLLBOOTH_DB          the database (default: $TOLLBOOTH_HOME/tollbooth.db)
+#   TOLLBOOTH_DB          the database: a SQLite file (default: $TOLLBOOTH_HOME/tollbooth.db) or
+#                         postgres://USER:PASSWORD@HOST:PORT/DB
+#   TOLLBOOTH_SECRETS     the Stripe secrets file, passed through (a PostgreSQL database needs one)
 #   TOLLBOOTH_CONFIG      the settings file (default: $TOLLBOOTH_HOME/tollbooth.json, may be missing)
 #   TOLLBOOTH_SPOOL       spool folder: incoming/*.ndjson, then done/ or rejected/ (default: $TOLLBOOTH_HOME/spool)
 #   TOLLBOOTH_LOG_DIR     one log file per run (default: $TOLLBOOTH_HOME/logs)
@@ -20,6 +22,11 @@ export PATH="${PATH:-/usr/local/bin:/usr/bin:/bin}"
 job_name=$(basename "$0" .sh)
 TOLLBOOTH_HOME=${TOLLBOOTH_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 TOLLBOOTH_DB=${TOLLBOOTH_DB:-$TOLLBOOTH_HOME/tollbooth.db}
+[ -n "${TOLLBOOTH_SECRETS:-}" ] && export TOLLBOOTH_SECRETS
+# A PostgreSQL URL, or a SQLite file.
+case $TOLLBOOTH_DB in postgres://*|postgresql://*) on_postgres=1 ;; *) on_postgres=0 ;; esac
+# The database as logs show it: a URL without its password.
+database_shown=$(printf '%s' "$TOLLBOOTH_DB" | sed -E 's#^(postgres(ql)?://[^:@/]+):[^@]*@#\1@#')
 # A settings file that does not exist means every default, unless TOLLBOOTH_CONFIG names it.
 config_given=${TOLLBOOTH_CONFIG:+yes}
 TOLLBOOTH_CONFIG=${TOLLBOOTH_CONFIG:-$TOLLBOOTH_HOME/tollbooth.json}
@@ -50,11 +57,17 @@ say() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$job_name" "$*"; 
 fail() { say "error: $*" >&2; exit 1; }
 
 # Takes the jobs' lock (one for all job scripts of a database, beside it) or exits 75 at once,
-# naming the holder. The kernel releases it when the job ends, however it ends.
+# naming the holder. The kernel releases it when the job ends, however it ends. With PostgreSQL
+# the lock is in TOLLBOOTH_HOME, for this machine's jobs; the bill run itself takes the
+# database's own lock, whichever machine runs it.
 take_lock() {
   # Beside the real file, so a symlink or another spelling of the path takes the same lock.
   local lock
-  lock="$(realpath -m "$TOLLBOOTH_DB").jobs.lock"
+  if [ "$on_postgres" -eq 1 ]; then
+    lock="$TOLLBOOTH_HOME/tollbooth.jobs.lock"
+  else
+    lock="$(realpath -m "$TOLLBOOTH_DB").jobs.lock"
+  fi
   exec 9<>"$lock" || fail "cannot open the lock file $lock"
   if ! flock -n 9; then
     local holder
@@ -73,7 +86,7 @@ start_log() {
   exec 7>&1 8>&2
   exec >>"$log_file" 2>&1
   trap 'finish_log $?' EXIT
-  say "started; database $TOLLBOOTH_DB"
+  say "started; database $database_shown"
 }
 
 finish_log() {
@@ -85,9 +98,11 @@ finish_log() {
   fi
 }
 
-# Copies the database with VACUUM INTO to a dated file, keeping the newest TOLLBOOTH_KEEP_BACKUPS.
+# Copies the database to a dated file, keeping the newest TOLLBOOTH_KEEP_BACKUPS: SQLite's with
+# VACUUM INTO, PostgreSQL's with pg_dump --format=custom (the password through PGPASSWORD, never
+# on a command line).
 backup() {
-  [ -f "$TOLLBOOTH_DB" ] || fail "no database at $TOLLBOOTH_DB (set TOLLBOOTH_DB)"
+  [ "$on_postgres" -eq 1 ] || [ -f "$TOLLBOOTH_DB" ] || fail "no database at $TOLLBOOTH_DB (set TOLLBOOTH_DB)"
   local dir=${TOLLBOOTH_BACKUP_DIR:-}
   if [ -z "$dir" ] && [ -f "$TOLLBOOTH_CONFIG" ] && command -v python3 >/dev/null; then
     dir=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("backupDir", ""))' "$TOLLBOOTH_CONFIG" 2>/dev/null)
@@ -95,11 +110,19 @@ backup() {
   fi
   dir=${dir:-$TOLLBOOTH_HOME/backups}
   mkdir -p "$dir" || fail "cannot create the backup folder $dir"
-  local target
-  target="$dir/tollbooth-$(date -u +%Y%m%dT%H%M%SZ)-$$.db"
-  sqlite3 "$TOLLBOOTH_DB" "VACUUM INTO '${target//\'/\'\'}'" || fail "backup to $target failed"
+  local target suffix=db
+  [ "$on_postgres" -eq 1 ] && suffix=dump
+  target="$dir/tollbooth-$(date -u +%Y%m%dT%H%M%SZ)-$$.$suffix"
+  if [ "$on_postgres" -eq 1 ]; then
+    local password
+    password=$(printf '%s' "$TOLLBOOTH_DB" | sed -nE 's#^postgres(ql)?://[^:@/]+:([^@]*)@.*#\2#p')
+    PGPASSWORD=$(printf '%b' "${password//%/\\x}") pg_dump --format=custom --file="$target" "$database_shown" \
+      || fail "backup to $target failed"
+  else
+    sqlite3 "$TOLLBOOTH_DB" "VACUUM INTO '${target//\'/\'\'}'" || fail "backup to $target failed"
+  fi
   say "backup: $target"
-  ls -1t "$dir"/tollbooth-*.db 2>/dev/null | tail -n +"$((TOLLBOOTH_KEEP_BACKUPS + 1))" | while read -r old; do rm -f "$old"; done
+  ls -1t "$dir"/tollbooth-*."$suffix" 2>/dev/null | tail -n +"$((TOLLBOOTH_KEEP_BACKUPS + 1))" | while read -r old; do rm -f "$old"; done
 }
 
 # Ingests every file of the spool's incoming/ in name order: a file with no rejected line goes to

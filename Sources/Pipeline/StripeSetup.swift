@@ -80,15 +80,22 @@ public struct StripeSetupError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// The 0600 file that holds the Stripe key and webhook signing secret: `<database>.secrets.json`.
+/// The 0600 file that holds the Stripe key and webhook signing secret: `--secrets FILE` or
+/// `$TOLLBOOTH_SECRETS`, else `<database>.secrets.json` beside a SQLite database. A PostgreSQL
+/// database has no file to keep it beside: without `--secrets` there is no file (`path` nil),
+/// nothing is read and writing is refused, saying how to name one.
 public struct SecretsFile: Sendable {
-    public let path: String
+    public let path: String?
 
+    public init(path: String?) { self.path = path }
+
+    /// The file kept beside a SQLite database at `databasePath`.
     public init(databasePath: String) { path = databasePath + ".secrets.json" }
 
     /// The stored secrets, or nil when Stripe was never connected. A file others may read is
     /// refused: the key in it is as good as a password.
     public func read() throws -> StripeSecrets? {
+        guard let path else { return nil }
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         if info.st_mode & 0o077 != 0 {
@@ -104,6 +111,9 @@ public struct SecretsFile: Sendable {
     /// Writes the secrets: a new file created 0600, then renamed over the old one, so a reader
     /// sees the old or the new secrets, never half of either.
     public func write(_ secrets: StripeSecrets) throws {
+        guard let path else {
+            throw StripeSetupError("no secrets file: with a PostgreSQL database, name one with --secrets FILE or $TOLLBOOTH_SECRETS (it is created with mode 0600)")
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(secrets)
@@ -138,9 +148,9 @@ public struct StripeSetup: Sendable {
     /// Builds a client for a key; tests may hand in a fake transport.
     let makeClient: @Sendable (APIKey, Settings, Logger) throws -> StripeClient
 
-    public init(settings: Settings, databasePath: String, logger: Logger) {
+    public init(settings: Settings, secretsFile: SecretsFile, logger: Logger) {
         self.settings = settings
-        secretsFile = SecretsFile(databasePath: databasePath)
+        self.secretsFile = secretsFile
         self.logger = logger
         makeClient = { key, settings, logger in
             let configuration = try StripeConfiguration(apiKey: key, baseURL: settings.stripe.apiBase,

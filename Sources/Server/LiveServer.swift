@@ -142,7 +142,7 @@ public final class LiveServer: @unchecked Sendable {
         try consumptionIngestor.loadTodaysKeys()
         let metrics = ServerMetrics()
         self.metrics = metrics
-        let durability = WALSync(databasePath: store.path)
+        let durability = WALSync(log: store.logToSync)
         events = GroupCommitter(worker: worker, ingestor: eventIngestor, delayMillis: settings.server.eventsCommitMillis, clock: clock,
                                 durability: durability) { pieces, lines in
             state.add(pieces)

@@ -20,7 +20,7 @@ enum OpenAPIDocument {
 /// it answers what it accepted and stops.
 public enum ServerApp {
     /// Runs the server on `address`; `onListening` gets the bound port (useful with port 0).
-    public static func run(store: any Store, settings: Settings, address: ListenAddress, start: Instant?, logger: Logger,
+    public static func run(store: any Store, secretsFile: SecretsFile, settings: Settings, address: ListenAddress, start: Instant?, logger: Logger,
                            onListening: @escaping @Sendable (Int) -> Void) async throws {
         // A 202 promises the events survive a crash of the machine, not only of the process:
         // each group commit's write-ahead log is synced before its requests are answered, off
@@ -33,7 +33,7 @@ public enum ServerApp {
         let routes = RouteTable()
         router.add(middleware: RequestLogMiddleware(routes: routes))
         router.add(middleware: MetricsMiddleware())
-        let stripe = try StripeLink(live: live, databasePath: store.path)
+        let stripe = try StripeLink(live: live, secretsFile: secretsFile)
         Routes(live: live, stripe: stripe, table: routes).register(on: router)
         let checks = CheckService(live: live, logger: logger)
         let app = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [CheckChannelHandler(checks: checks)])),

@@ -18,10 +18,10 @@ final class StripeLink: @unchecked Sendable {
     /// The connection last made, with the key text it was made for.
     private var cached: (key: String, connection: StripeConnection)?
 
-    init(live: LiveServer, databasePath: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    init(live: LiveServer, secretsFile: SecretsFile, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.live = live
         worker = StoreWorker(store: try live.worker.store.openConnection())
-        setup = StripeSetup(settings: live.settings, databasePath: databasePath, logger: live.logger)
+        setup = StripeSetup(settings: live.settings, secretsFile: secretsFile, logger: live.logger)
         self.environment = environment
     }
 

@@ -9,7 +9,9 @@ import Foundation
 /// syncs the log itself before it copies pages back into the database (a checkpoint), so an
 /// answered request survives a power loss as it does with a sync inside each commit.
 final class WALSync: @unchecked Sendable {
-    let path: String
+    /// The log; nil when the store's commits are durable by themselves (PostgreSQL), and a sync
+    /// has nothing to do.
+    let path: String?
     private let queue = DispatchQueue(label: "tollbooth.server.wal-sync")
     /// Used on `queue` only.
     private var descriptor: Int32 = -1
@@ -18,8 +20,8 @@ final class WALSync: @unchecked Sendable {
     private var waiting: [@Sendable ((any Error)?) -> Void] = []
     private var syncing = false
 
-    init(databasePath: String) {
-        path = databasePath + "-wal"
+    init(log: String?) {
+        path = log
     }
 
     deinit { if descriptor >= 0 { close(descriptor) } }
@@ -49,6 +51,7 @@ final class WALSync: @unchecked Sendable {
     }
 
     private func syncNow() -> (any Error)? {
+        guard let path else { return nil }
         // The log is opened once and again only if SQLite made a new file (another inode).
         var current = stat(), open_ = stat()
         guard stat(path, &current) == 0 else { return POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }

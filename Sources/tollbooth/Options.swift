@@ -7,8 +7,14 @@ import Store
 /// Options every command takes. Declared once here and included with `@OptionGroup` both at
 /// the root and in each command, so they may come before or after the command's name.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The SQLite database.", discussion: "Default: $TOLLBOOTH_DB, else ./tollbooth.db.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The database: a SQLite file, or postgres://USER:PASSWORD@HOST:PORT/DB.",
+                                            discussion: "Default: $TOLLBOOTH_DB, else ./tollbooth.db.", valueName: "path|url"))
     var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("The file that keeps the Stripe secrets (mode 0600).",
+                                            discussion: "Default: $TOLLBOOTH_SECRETS, else DATABASE.secrets.json beside a SQLite database; a PostgreSQL database needs one named.",
+                                            valueName: "file"))
+    var secrets: String?
 
     @Option(name: .long, help: ArgumentHelp("The installation settings file.", discussion: "Default: ./tollbooth.json; a missing default file means every default applies.", valueName: "file"))
     var config: String?
@@ -21,6 +27,17 @@ struct GlobalOptions: ParsableArguments {
         if let db { return db }
         if let env = ProcessInfo.processInfo.environment["TOLLBOOTH_DB"], !env.isEmpty { return env }
         return "./tollbooth.db"
+    }
+
+    /// Whether the database is a PostgreSQL one (a URL) rather than a SQLite file.
+    var onPostgres: Bool { PostgresLocation.isURL(databasePath) }
+
+    /// Where the Stripe secrets are kept: `--secrets`, else `$TOLLBOOTH_SECRETS`, else beside a
+    /// SQLite database; none for a PostgreSQL database without either.
+    var secretsFile: SecretsFile {
+        if let secrets { return SecretsFile(path: secrets) }
+        if let env = ProcessInfo.processInfo.environment["TOLLBOOTH_SECRETS"], !env.isEmpty { return SecretsFile(path: env) }
+        return onPostgres ? SecretsFile(path: nil) : SecretsFile(databasePath: databasePath)
     }
 
     /// "Now": `--at`, else the system clock. The only place Tollbooth reads the clock; every
@@ -36,6 +53,15 @@ struct GlobalOptions: ParsableArguments {
     /// exists (a typo in --db) is refused rather than reporting success on an empty one.
     func context(creatingDatabase: Bool = false) throws -> Context {
         let settings = try Settings.load(path: config)
+        if onPostgres {
+            let location = try PostgresLocation(url: databasePath)
+            do {
+                return Context(store: try PostgresStore(location), now: now, settings: settings)
+            } catch let error as DatabaseError {
+                // The message names the database (never its password).
+                throw CommandFailure("cannot open the database: \(error.message) (check --db or $TOLLBOOTH_DB)")
+            }
+        }
         if !creatingDatabase, !FileManager.default.fileExists(atPath: databasePath) {
             throw InputError("no database at \(databasePath): check --db or $TOLLBOOTH_DB (`tollbooth catalog import FILE` makes a new one)")
         }

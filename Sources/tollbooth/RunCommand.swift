@@ -28,7 +28,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let context = try options.context()
         let asOf = asOf?.instant ?? context.now
-        let lock = try RunLock(databasePath: options.databasePath, holder: "bill run as of \(asOf.rfc3339) started \(context.now.rfc3339)")
+        let lock = try context.store.runLock(holder: "bill run as of \(asOf.rfc3339) started \(context.now.rfc3339)")
         // The run reads and writes every invoice of the period: a page cache that holds them.
         try context.store.useLargeCache()
         let billRun = BillRun(store: context.store, settings: context.settings, stripe: try StripeCommand.connection(options),
@@ -88,7 +88,7 @@ struct RerunCommand: ParsableCommand {
             printOut("no failed invoices")
             return
         }
-        let lock = try RunLock(databasePath: options.databasePath, holder: "rerun of \(ids.count) failed invoices started \(context.now.rfc3339)")
+        let lock = try context.store.runLock(holder: "rerun of \(ids.count) failed invoices started \(context.now.rfc3339)")
         let billRun = BillRun(store: context.store, settings: context.settings, stripe: try StripeCommand.connection(options),
                               logger: Logger(label: "tollbooth.rerun"), progress: { printError($0) })
         let summary = try billRun.rerun(invoiceIds: ids, now: context.now)

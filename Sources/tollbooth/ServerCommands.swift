@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         // Logs at info by default: one line per request is what an operator reads.
         var logger = Logger(label: "tollbooth.serve")
         logger.logLevel = Tollbooth.logLevel(default: .info)
-        try await ServerApp.run(store: context.store, settings: context.settings, address: address, start: options.at?.instant,
+        try await ServerApp.run(store: context.store, secretsFile: options.secretsFile, settings: context.settings, address: address, start: options.at?.instant,
                                 logger: logger) { port in
             let host = address.host.contains(":") ? "[\(address.host)]" : address.host
             printOut("listening on http://\(host):\(port)")

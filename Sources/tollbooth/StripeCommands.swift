@@ -30,7 +30,7 @@ struct StripeCommand: ParsableCommand {
     }
 
     static func setup(_ options: GlobalOptions) throws -> StripeSetup {
-        StripeSetup(settings: try Settings.load(path: options.config), databasePath: options.databasePath,
+        StripeSetup(settings: try Settings.load(path: options.config), secretsFile: options.secretsFile,
                     logger: Logger(label: "tollbooth.stripe"))
     }
 

@@ -64,5 +64,15 @@ import Testing
             let value = Decimal(sign: mantissa < 0 ? .minus : .plus, exponent: exponent, significand: Decimal(mantissa.magnitude))
             #expect(value.plainString == NSDecimalNumber(decimal: value).stringValue)
         }
+        // Around the 18 digits written from an integer, and results of arithmetic as rating makes them.
+        for value in [Decimal(999_999_999_999_999_999 as UInt64), Decimal(1_000_000_000_000_000_000 as UInt64),
+                      Decimal(exactly: "-99999999.9999999999")!, Decimal(exactly: "0.000000000000000001")!] {
+            #expect(value.plainString == NSDecimalNumber(decimal: value).stringValue)
+        }
+        await propertyCheck(input: Gen.int(in: -99_999_999...99_999_999), Gen.int(in: 1...9_999_999), Gen.int(in: 0...12)) { a, b, scale in
+            let product = Decimal(a) * Decimal(b) / Money.power(scale), sum = Decimal(a) / Money.power(scale) + Decimal(b) / 1000
+            #expect(product.plainString == NSDecimalNumber(decimal: product).stringValue)
+            #expect(sum.plainString == NSDecimalNumber(decimal: sum).stringValue)
+        }
     }
 }

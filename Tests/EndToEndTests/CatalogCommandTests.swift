@@ -8,8 +8,8 @@ import Testing
         "plan starter v1", "plan pro v1", "plan enterprise v1",
     ]
 
-    @Test func importPrintsWhatWasAddedAndAgainIsANoOp() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func importPrintsWhatWasAddedAndAgainIsANoOp(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let first = try cli.run("catalog", "import", fixture("catalogs/sample.json"))
         #expect(first.status == 0, "\(first)")
         #expect(lines(first.stdout) == Self.sampleItems.map { "added \($0)" } + ["11 added, 0 unchanged"])
@@ -20,8 +20,8 @@ import Testing
         #expect(lines(second.stdout) == Self.sampleItems.map { "unchanged \($0)" } + ["0 added, 11 unchanged"])
     }
 
-    @Test func aChangedPlanWithTheSameVersionIsRefused() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aChangedPlanWithTheSameVersionIsRefused(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try #require(try cli.run("catalog", "import", fixture("catalogs/sample.json")).status == 0)
         let sample = try String(contentsOfFile: fixture("catalogs/sample.json"), encoding: .utf8)
         let changed = sample.replacingOccurrences(of: "\"99.00\"", with: "\"109.00\"")
@@ -34,8 +34,8 @@ import Testing
         #expect(outcome.stderr == "error: plan pro v1 is already published and differs from the file; a published version is immutable: import it as version 2\n")
     }
 
-    @Test func aBrokenCatalogListsEveryProblemAndStoresNothing() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aBrokenCatalogListsEveryProblemAndStoresNothing(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let file = fixture("catalogs/broken/several_problems.json")
         let outcome = try cli.run("catalog", "import", file)
         #expect(outcome.status == 2, "\(outcome)")
@@ -50,15 +50,15 @@ import Testing
         #expect(list.stdout == "PLAN  VERSION  NAME  CURRENCY  CADENCE  PHASES\n\nMETER  EVENT TYPE  AGGREGATION  VALUE\n\nFEATURE  NAME  METER\n")
     }
 
-    @Test func aMissingFileIsBadInput() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aMissingFileIsBadInput(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let outcome = try cli.run("catalog", "import", "nowhere.json")
         #expect(outcome.status == 2)
         #expect(outcome.stderr == "error: file nowhere.json does not exist\n")
     }
 
-    @Test func listShowsPlansMetersAndFeatures() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func listShowsPlansMetersAndFeatures(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try #require(try cli.run("catalog", "import", fixture("catalogs/jpy.json")).status == 0)
         let list = try cli.run("catalog", "list")
         #expect(list.status == 0, "\(list)")

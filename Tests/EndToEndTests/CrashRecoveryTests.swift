@@ -8,8 +8,8 @@ import Testing
 /// A bill run killed (SIGKILL) part-way and run again ends with exactly the invoices of a run
 /// that was never interrupted: no duplicate, no gap.
 @Suite struct CrashRecoveryTests {
-    @Test func aKilledRunRunAgainMakesTheSameInvoices() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aKilledRunRunAgainMakesTheSameInvoices(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         // 1,500 customers with a subscription each and a few thousand events.
         let prepared = try cli.run("bench", "prepare", "--folder", cli.folder.path, "--events", "5000", "--subjects", "1500", "--days", "30")
         #expect(prepared.status == 0, "\(prepared)")

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 @Suite struct CustomerCommandTests {
-    @Test func importAddsThenUpdates() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func importAddsThenUpdates(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let first = try cli.run("customers", "import", fixture("customers.json"))
         #expect(first.status == 0, "\(first)")
         #expect(first.stdout == "4 added, 0 updated\n")
@@ -11,8 +11,8 @@ import Testing
         #expect(second.stdout == "0 added, 4 updated\n")
     }
 
-    @Test func listAsTableAndJSON() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func listAsTableAndJSON(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try #require(try cli.run("customers", "import", fixture("customers.json")).status == 0)
         let table = try cli.run("customers", "list")
         #expect(table.status == 0, "\(table)")
@@ -40,8 +40,8 @@ import Testing
         #expect(try cli.run("customers", "list").stdout == table.stdout)
     }
 
-    @Test func aSubjectKeyOfAnotherCustomerIsRefused() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aSubjectKeyOfAnotherCustomerIsRefused(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try #require(try cli.run("customers", "import", fixture("customers.json")).status == 0)
         let file = try cli.write("thief.json", """
             [{"key": "thief", "name": "Thief", "usageAttribution": {"subjectKeys": ["acme_prod"]}}]
@@ -51,8 +51,8 @@ import Testing
         #expect(outcome.stderr == "error: customer thief: subject key acme_prod already belongs to customer acme\n")
     }
 
-    @Test func anInvalidFileListsItsProblems() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func anInvalidFileListsItsProblems(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let file = try cli.write("bad.json", """
             [{"key": "Bad Key", "name": "x"}, {"name": "no key", "currency": "XYZ"}]
             """)
@@ -63,8 +63,8 @@ import Testing
         #expect(errors.count == 4)
     }
 
-    @Test func paymentAndPortalLinksNeedStripe() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func paymentAndPortalLinksNeedStripe(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try #require(try cli.run("customers", "import", fixture("customers.json")).status == 0)
         for command in ["payment-link", "portal-link"] {
             let outcome = try cli.run("customers", command, "acme")

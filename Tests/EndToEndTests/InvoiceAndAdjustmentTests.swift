@@ -3,8 +3,8 @@ import Testing
 import TestSupport
 
 @Suite struct InvoiceCommandTests {
-    @Test func anEmptyDatabaseListsAHeaderOnly() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func anEmptyDatabaseListsAHeaderOnly(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         #expect(try cli.run("catalog", "import", fixture("catalogs/sample.json")).status == 0)
         let table = try cli.run("invoices", "list")
         #expect(table.status == 0, "\(table)")
@@ -17,8 +17,8 @@ import TestSupport
         #expect(json.stdout == "[]\n")
     }
 
-    @Test func anUnknownStatusOrInvoiceIsBadInput() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func anUnknownStatusOrInvoiceIsBadInput(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         #expect(try cli.run("catalog", "import", fixture("catalogs/sample.json")).status == 0)
         let status = try cli.run("invoices", "list", "--status", "settled")
         #expect(status.status == 2)
@@ -32,8 +32,8 @@ import TestSupport
 }
 
 @Suite struct AdjustmentCommandTests {
-    @Test func addPrintsTheId() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func addPrintsTheId(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let charge = try cli.run("adjustments", "add", "--customer", "acme", "--amount", "12.50", "--reason", "Onboarding call")
         #expect(charge.status == 0, "\(charge)")
@@ -42,8 +42,8 @@ import TestSupport
         #expect(credit.status == 0, "\(credit)")
     }
 
-    @Test func anAmountFinerThanTheCurrencyIsRefused() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func anAmountFinerThanTheCurrencyIsRefused(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let usd = try cli.run("adjustments", "add", "--customer", "acme", "--amount", "1.005", "--reason", "x")
         #expect(usd.status == 2)
@@ -53,8 +53,8 @@ import TestSupport
         #expect(jpy.stderr == "error: --amount 500.5 has more decimals than JPY allows (0 decimals)\n")
     }
 
-    @Test func badAmountsAndUnknownCustomersAreUsageErrors() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func badAmountsAndUnknownCustomersAreUsageErrors(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let text = try cli.run("adjustments", "add", "--customer", "acme", "--amount", "1e3", "--reason", "x")
         #expect(text.status == 2)
@@ -66,8 +66,8 @@ import TestSupport
 }
 
 @Suite struct GlobalOptionTests {
-    @Test func aBadAtIsOneLineAndExitTwo() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aBadAtIsOneLineAndExitTwo(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let outcome = try cli.run("subscriptions", "list", "--at", "yesterday")
         #expect(outcome.status == 2)
         #expect(outcome.stdout == "")
@@ -83,8 +83,8 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: cli.database))
     }
 
-    @Test func helpWorksEverywhere() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func helpWorksEverywhere(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         for command in [[], ["catalog"], ["catalog", "import"], ["subscriptions", "change"], ["invoices", "show"], ["adjustments", "add"]] {
             let outcome = try cli.run(command + ["--help"])
             #expect(outcome.status == 0, "\(command): \(outcome)")
@@ -92,30 +92,30 @@ import TestSupport
         }
     }
 
-    @Test func anUnknownCommandIsAUsageError() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func anUnknownCommandIsAUsageError(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let outcome = try cli.run("bill")
         #expect(outcome.status == 2)
         #expect(lines(outcome.stderr).count == 1)
     }
 
-    @Test func aMissingExplicitSettingsFileIsAnError() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aMissingExplicitSettingsFileIsAnError(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let outcome = try cli.run("catalog", "list", "--config", "missing.json")
         #expect(outcome.status == 2)
         #expect(outcome.stderr == "error: settings: settings file missing.json does not exist: create it or leave out --config\n")
     }
 
-    @Test func theDefaultSettingsFileIsReadWhenPresent() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func theDefaultSettingsFileIsReadWhenPresent(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.write("tollbooth.json", #"{"maxPaymentOverdueDays": "three"}"#)
         let outcome = try cli.run("catalog", "list")
         #expect(outcome.status == 2)
         #expect(outcome.stderr == "error: settings: ./tollbooth.json: maxPaymentOverdueDays must be a whole number of at least 0, not \"three\"\n")
     }
 
-    @Test func theOldStripeRateKeysAreRefusedNamingTheirReplacements() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func theOldStripeRateKeysAreRefusedNamingTheirReplacements(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.write("tollbooth.json", #"{"environment": "production", "stripe": {"writesPerSecond": 80, "readsPerSecond": 80}}"#)
         let outcome = try cli.run("catalog", "list")
         #expect(outcome.status == 2)

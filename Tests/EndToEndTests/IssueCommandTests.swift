@@ -9,8 +9,8 @@ import Testing
 /// customer, invoice and item per local one whatever kills the run, failures recorded and
 /// re-run, and payment state pulled back. Amounts: see `IssueFixture`.
 @Suite struct IssueCommandTests {
-    @Test func aRunIssuesEveryInvoiceOnceAndASecondRunChangesNothing() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aRunIssuesEveryInvoiceOnceAndASecondRunChangesNothing(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         let first = try fixture.billRun()
         #expect(first.status == 0, "\(first)")
         #expect(first.stdout.contains("issue: issued 4, not required 0, failed 0, skipped 0"), "\(first)")
@@ -61,8 +61,8 @@ import Testing
 
     /// Stripe did the work and the answer was lost: a 500 after the work, a connection dropped
     /// mid-answer. The client's retry under the same key gets the stored answer.
-    @Test func answersLostAfterTheWorkIsDoneMakeNothingTwice() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func answersLostAfterTheWorkIsDoneMakeNothingTwice(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         try fixture.simulator.control("POST", "faults", ["kind": "500", "after": true, "method": "POST", "path": "/v1/invoices/", "count": 1])
         try fixture.simulator.control("POST", "faults", ["kind": "drop", "method": "POST", "path": "/v1/invoices", "count": 1])
         try fixture.simulator.control("POST", "faults", ["kind": "drop", "method": "POST", "path": "/v1/customers", "count": 1])
@@ -88,8 +88,8 @@ import Testing
         #expect(try fixture.requests(method: "POST").allSatisfy { $0["replayed"] as? Bool != true }, "no key was still known")
     }
 
-    @Test func stormsOf429And500sAndSlowAnswersEndIssuedOnce() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func stormsOf429And500sAndSlowAnswersEndIssuedOnce(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         // At most three faults meet any one call, so each call's fourth send gets through.
         try fixture.simulator.control("POST", "faults", ["kind": "429", "method": "POST", "path": "/v1/customers", "count": 3])
         try fixture.simulator.control("POST", "faults", ["kind": "500", "method": "POST", "path": "/v1/invoices/", "count": 3])
@@ -101,9 +101,9 @@ import Testing
 
     /// A fault that outlasts the client's retries fails that invoice with Stripe's error and
     /// request id; the others are issued; `rerun --failed` finishes it, still exactly once.
-    @Test func anInvoiceThatStillFailsAfterRetriesIsFailedAndReRun() throws {
+    @Test(arguments: Backend.allCases) func anInvoiceThatStillFailsAfterRetriesIsFailedAndReRun(_ backend: Backend) throws {
         // One invoice at a time, so the faults below all meet the first one.
-        let fixture = try IssueFixture(settings: ["stripe": ["concurrency": 1]])
+        let fixture = try IssueFixture(backend, settings: ["stripe": ["concurrency": 1]])
         // The first invoice (acme, April) gets as far as its lines; that call answers 500 every time.
         try fixture.simulator.control("POST", "faults", ["kind": "500", "method": "POST", "path": "/v1/invoices/", "count": 4])
         let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
@@ -130,9 +130,9 @@ import Testing
 
     /// A restricted key without Invoices write: the first invoice fails naming the fix, the
     /// rest are not tried; with the permission granted, `rerun` and the next run issue them all.
-    @Test func aKeyWithoutAPermissionStopsTheStageAndSaysHowToFixIt() throws {
+    @Test(arguments: Backend.allCases) func aKeyWithoutAPermissionStopsTheStageAndSaysHowToFixIt(_ backend: Backend) throws {
         // One invoice at a time, so exactly one is in flight when the stage stops.
-        let fixture = try IssueFixture(settings: ["stripe": ["concurrency": 1]], connect: false)
+        let fixture = try IssueFixture(backend, settings: ["stripe": ["concurrency": 1]], connect: false)
         let restricted = "rk_test_issueNoInvoices0001"
         try fixture.simulator.register(key: restricted, permissions: eightPermissions.filter { $0 != "rak_invoice_write" })
         let run = try fixture.billRun(environment: ["TOLLBOOTH_STRIPE_KEY": restricted, "TOLLBOOTH_LOG_LEVEL": "critical"])
@@ -151,8 +151,8 @@ import Testing
 
     /// Stripe's total differs from ours (an item deleted behind Tollbooth's back): the invoice
     /// fails and is never finalized.
-    @Test func aTotalThatDiffersFromStripesIsNeverFinalized() throws {
-        let fixture = try IssueFixture(settings: ["stripe": ["concurrency": 1]])
+    @Test(arguments: Backend.allCases) func aTotalThatDiffersFromStripesIsNeverFinalized(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend, settings: ["stripe": ["concurrency": 1]])
         let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": "issue.lines.1"])
         #expect(killed.status == SIGKILL)
         let draft = try #require(try fixture.list("/v1/invoices").first)
@@ -169,8 +169,8 @@ import Testing
 
     /// Payment state comes back from Stripe: paid, a failed attempt with its count, marked
     /// uncollectible, voided; each with the time it happened.
-    @Test func collectPullsPaymentStateBack() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func collectPullsPaymentStateBack(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         #expect(try fixture.billRun().status == 0)
         let ids = Dictionary(uniqueKeysWithValues: try fixture.invoices().map { ($0["id"] as? String ?? "", $0["stripeInvoiceId"] as? String ?? "") })
         try fixture.simulator.control("POST", "invoices/\(ids["inv_acme_20260401"]!)/pay")
@@ -193,8 +193,8 @@ import Testing
         #expect(paid.stdout.contains("Paid at"), "\(paid)")
     }
 
-    @Test func aDryRunShowsWhatWouldBeIssuedAndCallsNothing() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aDryRunShowsWhatWouldBeIssuedAndCallsNothing(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         #expect(try fixture.run("run", "--as-of", IssueFixture.asOf, "--stage", "close").status == 0)
         #expect(try fixture.run("run", "--as-of", IssueFixture.asOf, "--stage", "rate").status == 0)
         #expect(try fixture.run("run", "--as-of", IssueFixture.asOf, "--stage", "tax").status == 0)
@@ -209,8 +209,8 @@ import Testing
 
     /// Payment and portal links make the customer's Stripe Customer on first need; the bill run
     /// then issues to that same customer, never a second one.
-    @Test func paymentAndPortalLinksShareTheOneStripeCustomer() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func paymentAndPortalLinksShareTheOneStripeCustomer(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         let link = try fixture.run("customers", "payment-link", "acme", "--success-url", "https://billing.example/saved")
         #expect(link.status == 0, "\(link)")
         #expect(link.stdout.hasPrefix(fixture.simulator.baseURL) && link.stdout.contains("cs_"), "\(link)")
@@ -226,9 +226,9 @@ import Testing
 
     /// An invoice failed at tax (enforced tax, no rate for California) resumes from tax once
     /// the rate is added: taxed, then issued, exactly once.
-    @Test func anInvoiceFailedAtTaxIsReRunFromTax() throws {
+    @Test(arguments: Backend.allCases) func anInvoiceFailedAtTaxIsReRunFromTax(_ backend: Backend) throws {
         let germanyOnly: [String: Any] = ["provider": "rates", "enforced": true, "rates": [["country": "DE", "rate": "0.19", "name": "VAT"]]]
-        let fixture = try IssueFixture(settings: ["tax": germanyOnly])
+        let fixture = try IssueFixture(backend, settings: ["tax": germanyOnly])
         let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
         #expect(run.status == 1, "\(run)")
         #expect(run.stdout.contains("tax: taxed 2 invoices, failed 2"), "\(run)")
@@ -253,8 +253,8 @@ import Testing
 @Suite struct ZeroDecimalIssueTests {
     /// Umbrella on Starter JP: 3,000 JPY a month in advance, requests at 0.5 with a 1,000 minimum.
     /// April 1: fee 3,000. May 1: fee 3,000 + April's usage 0 + commitment 1,000 - 0 = 4,000.
-    @Test func aYenInvoiceReachesStripeInWholeYen() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aYenInvoiceReachesStripeInWholeYen(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         #expect(try fixture.run("catalog", "import", EndToEndTests.fixture("catalogs/jpy.json")).status == 0)
         #expect(try fixture.run("subscriptions", "create", "--customer", "umbrella", "--plan", "starter_jp",
                                 "--at", "2026-04-01T00:00:00Z").status == 0)
@@ -275,8 +275,8 @@ import Testing
 
 /// A customer whose details change is updated in Stripe before its next invoice, once.
 @Suite struct StripeCustomerSyncTests {
-    @Test func aChangedAddressAndExemptionReachTheStripeCustomerBeforeTheNextInvoice() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aChangedAddressAndExemptionReachTheStripeCustomerBeforeTheNextInvoice(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         #expect(try fixture.billRun().status == 0)
         let customers = try String(contentsOfFile: EndToEndTests.fixture("customers.json"), encoding: .utf8)
             .replacingOccurrences(of: #""state": "CA", "postalCode": "94105""#, with: #""state": "NY", "postalCode": "10001""#)
@@ -297,8 +297,8 @@ import Testing
     /// Voided on May 10: acme's May invoice (fee 29.00 + April usage 0.01, tax 2.10) is billed
     /// again on June 1 beside June's fee 29.00 and May's usage 0.00:
     /// subtotal 29.00 + 0.00 + 29.00 + 0.01 = 58.01, tax 2.10 + 2.10 = 4.20, total 62.21.
-    @Test func aVoidedInvoiceIsVoidInStripeAndItsLinesAreBilledAgain() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aVoidedInvoiceIsVoidInStripeAndItsLinesAreBilledAgain(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         #expect(try fixture.billRun().status == 0)
         let void = try fixture.run("invoices", "void", "inv_acme_20260501", "--reason", "billed to the wrong entity",
                                    "--at", "2026-05-10T00:00:00Z")

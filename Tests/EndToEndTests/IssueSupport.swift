@@ -26,8 +26,8 @@ struct IssueFixture {
     let cli: CLI
     let simulator: Simulator
 
-    init(settings: [String: Any] = [:], connect: Bool = true) throws {
-        cli = try CLI()
+    init(_ backend: Backend = .sqlite, settings: [String: Any] = [:], connect: Bool = true) throws {
+        cli = try CLI(backend)
         simulator = try Simulator(arguments: ["--limits", "none"])
         var stripe: [String: Any] = ["apiBase": simulator.baseURL, "requestsPerSecond": 1000, "endpointRequestsPerSecond": 1000]
         if let extra = settings["stripe"] as? [String: Any] { stripe.merge(extra) { $1 } }

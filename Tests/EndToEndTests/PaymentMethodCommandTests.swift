@@ -20,8 +20,8 @@ import Testing
         try fixture.simulator.control("POST", "checkout/sessions/\(try session(in: link.stdout))/complete", ["payment_method": card])
     }
 
-    @Test func aCardSavedInCheckoutIsMadeTheDefaultAndTheNextRunIsPaid() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aCardSavedInCheckoutIsMadeTheDefaultAndTheNextRunIsPaid(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         try saveCard("pm_card_visa", fixture: fixture)
         let run = try fixture.billRun()
         #expect(run.status == 0, "\(run)")
@@ -46,8 +46,8 @@ import Testing
 
     /// Killed after Stripe made the card the default and before that was stored: the next run
     /// finds the default set, and the invoices are issued once and paid.
-    @Test func aRunKilledAfterTheDefaultWasSetFindsItSet() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aRunKilledAfterTheDefaultWasSetFindsItSet(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         try saveCard("pm_card_visa", fixture: fixture)
         let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": "issue.payment_method"])
         #expect(killed.status == SIGKILL, "\(killed)")
@@ -60,8 +60,8 @@ import Testing
         #expect(updates.count == 1, "the default was set once: \(updates)")
     }
 
-    @Test func aCardTheCardCheckDeclinesIsNeverSaved() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aCardTheCardCheckDeclinesIsNeverSaved(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         let link = try fixture.run("customers", "payment-link", "acme", "--success-url", "https://billing.example/saved")
         let id = try session(in: link.stdout)
         #expect(throws: (any Error).self) {
@@ -72,8 +72,8 @@ import Testing
         #expect(try fixture.invoice("inv_acme_20260401")["status"] as? String == "payment_failed")
     }
 
-    @Test func aPaymentThatNeedsAuthenticationIsAFailureThatSaysSoAndLinksTheInvoice() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases) func aPaymentThatNeedsAuthenticationIsAFailureThatSaysSoAndLinksTheInvoice(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         try saveCard("pm_card_authenticationRequired", fixture: fixture)
         let run = try fixture.billRun()
         #expect(run.status == 0, "\(run)")
@@ -114,8 +114,8 @@ import Testing
     }
 
     /// Stripe's own names (`rak_invoices_write`, `rak_accounts_kyc_basic_read`) map to the row to fix.
-    @Test func stripesPermissionNamesNameTheRowToFix() throws {
-        let fixture = try IssueFixture(settings: ["stripe": ["concurrency": 1]], connect: false)
+    @Test(arguments: Backend.allCases) func stripesPermissionNamesNameTheRowToFix(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend, settings: ["stripe": ["concurrency": 1]], connect: false)
         let noInvoices = "rk_test_issueNoInvoicesPlural01"
         try fixture.simulator.register(key: noInvoices, permissions: eightPermissions.filter { $0 != "rak_invoice_write" })
         let run = try fixture.billRun(environment: ["TOLLBOOTH_STRIPE_KEY": noInvoices, "TOLLBOOTH_LOG_LEVEL": "critical"])

@@ -83,8 +83,8 @@ import Testing
         #expect(try ReadWorkbook(path: cli.folder.appendingPathComponent("usage.xlsx").path).sheetNames == ["Usage"])
     }
 
-    @Test func badReportArgumentsExitTwoWithOneLine() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func badReportArgumentsExitTwoWithOneLine(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         #expect(try cli.run("catalog", "import", fixture("catalogs/sample.json")).status == 0)
         let cases: [([String], String)] = [
             (["--from", "2026-06-01T00:00:00Z", "--to", "2026-04-01T00:00:00Z", "--out", "r.xlsx"],

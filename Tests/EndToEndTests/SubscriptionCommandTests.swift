@@ -11,8 +11,8 @@ import Testing
         return outcome.output
     }
 
-    @Test func createPrintsTheIdAndASecondSubscriptionIsRefused() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func createPrintsTheIdAndASecondSubscriptionIsRefused(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let id = try create(cli, customer: "acme", plan: "starter", at: "2026-01-01T00:00:00Z")
 
@@ -37,8 +37,8 @@ import Testing
         #expect(only["successorId"] is NSNull)
     }
 
-    @Test func aPlanInAnotherCurrencyIsRefused() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aPlanInAnotherCurrencyIsRefused(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let outcome = try cli.run("subscriptions", "create", "--customer", "globex", "--plan", "starter", "--at", "2026-01-01T00:00:00Z")
         #expect(outcome.status == 2)
@@ -46,8 +46,8 @@ import Testing
         #expect(try cli.subscriptions(at: "2026-01-01T00:00:00Z").isEmpty)
     }
 
-    @Test func upgradeIsImmediateDowngradeWaitsForTheNextCycle() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func upgradeIsImmediateDowngradeWaitsForTheNextCycle(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let starter = try create(cli, customer: "acme", plan: "starter", at: "2026-01-01T00:00:00Z")
 
@@ -92,8 +92,8 @@ import Testing
         }
     }
 
-    @Test func cancelAtTheNextCycleIsPendingAndReactivateClearsIt() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func cancelAtTheNextCycleIsPendingAndReactivateClearsIt(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let id = try create(cli, customer: "initech", plan: "starter", at: "2026-01-01T00:00:00Z")
 
@@ -125,8 +125,8 @@ import Testing
         #expect(again.stderr == "error: subscription \(id) has no pending cancellation\n")
     }
 
-    @Test func immediateCancelPrintsNow() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func immediateCancelPrintsNow(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let id = try create(cli, customer: "acme", plan: "pro", at: "2026-03-01T00:00:00Z")
         let cancel = try cli.run("subscriptions", "cancel", id, "--at", "2026-03-10T12:00:00Z")
@@ -134,15 +134,15 @@ import Testing
         #expect(try cli.subscriptions(at: "2026-03-11T00:00:00Z").first?["status"] as? String == "inactive")
     }
 
-    @Test func aBadTimingIsAUsageError() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aBadTimingIsAUsageError(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let outcome = try cli.run("subscriptions", "cancel", "sub_x", "--timing", "tomorrow")
         #expect(outcome.status == 2)
         #expect(outcome.stderr == "error: --timing must be immediate, next_billing_cycle or an RFC 3339 time, not tomorrow\n")
     }
 
-    @Test func importCreatesEachInOrder() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func importCreatesEachInOrder(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let file = try cli.write("subscriptions.json", """
             [
@@ -161,8 +161,8 @@ import Testing
         #expect(listed[1]["planKey"] as? String == "pro")
     }
 
-    @Test func importIsAllOrNothingAndNamesTheEntry() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func importIsAllOrNothingAndNamesTheEntry(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let file = try cli.write("subscriptions.json", """
             [

@@ -14,16 +14,27 @@ struct Outcome: CustomStringConvertible {
     var output: String { stdout.hasSuffix("\n") ? String(stdout.dropLast()) : stdout }
 }
 
+/// The backends the end-to-end tests run the command line on.
+enum Backend: String, CaseIterable, Sendable {
+    case sqlite, postgres
+}
+
 /// A fresh working folder and database per test, and the built `tollbooth` binary run in it.
 struct CLI {
     let folder: URL
+    let backend: Backend
+    /// `--db`: the SQLite file in the folder, or a new database on the tests' PostgreSQL server.
+    let database: String
 
-    init() throws {
+    init(_ backend: Backend = .sqlite) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        self.backend = backend
+        switch backend {
+        case .sqlite: database = folder.appendingPathComponent("tollbooth.db").path
+        case .postgres: database = try PostgresServer.shared().makeDatabase()
+        }
     }
-
-    var database: String { folder.appendingPathComponent("tollbooth.db").path }
 
     /// Runs `tollbooth arguments...` in the test's folder with `$TOLLBOOTH_DB` pointing at its
     /// database. Output goes to files, not pipes, so a large output cannot block the child.
@@ -47,6 +58,8 @@ struct CLI {
         process.currentDirectoryURL = folder
         var env = ProcessInfo.processInfo.environment
         env["TOLLBOOTH_DB"] = database
+        // A PostgreSQL database has no file to keep the Stripe secrets beside.
+        if backend == .postgres { env["TOLLBOOTH_SECRETS"] = folder.appendingPathComponent("secrets.json").path }
         env.removeValue(forKey: "TOLLBOOTH_STRIPE_KEY")
         env.merge(environment) { $1 }
         process.environment = env

@@ -197,10 +197,10 @@ func lines(_ invoice: StoredInvoice) -> [String] {
 
     @Test func aSecondRunWaitsForTheLock() throws {
         let store = try sampleStore()
-        let lock = try RunLock(databasePath: store.database.path, holder: "bill run as of 2026-05-01T00:00:00Z")
-        #expect(throws: RunLockedError.self) { try RunLock(databasePath: store.database.path, holder: "second") }
+        let lock = try store.runLock(holder: "bill run as of 2026-05-01T00:00:00Z")
+        #expect(throws: RunLockedError.self) { try store.runLock(holder: "second") }
         do {
-            _ = try RunLock(databasePath: store.database.path, holder: "second")
+            _ = try store.runLock(holder: "second")
         } catch let error as RunLockedError {
             #expect(error.holder.hasPrefix("bill run as of 2026-05-01T00:00:00Z, pid "))
         }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Billing
 @testable import Store
+import TestSupport
 
 /// `MemoryStore` against `SQLiteStore`: one scenario driven through both, every read compared.
 /// A drift between the two implementations (an order, a refusal, an amount, a counter) fails here.
@@ -18,6 +19,15 @@ import Testing
         for sign in ["refused conflict", "refused invalid(Optional(\"plan\"))", "refused notFound", "LineKind.lateUsage", "billed again from voided",
                      "LineKind.prorationCredit", "LineKind.adjustment", "late written: 1", "rolled back: [\"goodwill\"]", "constraint: true"] {
             #expect(all.contains(sign), "the scenario never shows \(sign)")
+        }
+    }
+
+    @Test func aScenarioReadsTheSameFromPostgreSQLAsFromSQLite() throws {
+        let sqlite = try MemoryStoreScenario.run(try temporaryStore())
+        let postgres = try MemoryStoreScenario.run(try PostgresStore(url: try PostgresServer.shared().makeDatabase()))
+        #expect(sqlite.count == postgres.count)
+        for (expected, found) in zip(sqlite, postgres) where expected != found {
+            Issue.record("SQLite read\n\(expected)\nPostgreSQL read\n\(found)")
         }
     }
 
@@ -44,6 +54,25 @@ import Testing
         _ = try store.addAdjustment(customerKey: "acme", amount: d("4.00"), reason: "spanning", at: t("2026-04-01T00:00:00Z"))
         store.rollbackWrite()
         #expect(try store.openAdjustments(customerKey: "acme", before: t("2026-05-01T00:00:00Z")).map(\.line.description) == ["kept"])
+    }
+
+    @Test(arguments: [false, true]) func thePaymentsCounterMovesOnlyForWhatPaymentAccessReads(inMemory: Bool) throws {
+        let store: any Store = inMemory ? MemoryStore() : try temporaryStore()
+        let apr1 = t("2026-04-01T00:00:00Z")
+        _ = try store.importCustomers([Customer(key: "acme", name: "Acme", currency: .usd)], at: apr1)
+        let run = try store.startRun(asOf: apr1, dryRun: false, at: apr1)
+        func payments() throws -> Int64 { try store.changeCounters()["payments"] ?? -1 }
+        let start = try payments()
+        let id = try store.insertInvoice(DraftInvoice(customerKey: "acme", currency: .usd, billDate: apr1, lines: []), runId: run, at: apr1)
+        try store.updateTax(invoiceId: id, lines: [], note: nil, status: .taxed, at: apr1)
+        try store.setInvoiceStatus(id, .issuing, at: apr1)
+        try store.setInvoiceStatus(id, .issued, at: apr1)
+        #expect(try payments() == start, "a bill run's statuses leave payment access alone")
+        try store.recordPayment(invoiceId: id, status: .paymentFailed, payment: PaymentState(paymentFailedAt: apr1), at: apr1)
+        #expect(try payments() == start + 1, "into payment_failed")
+        try store.recordPayment(invoiceId: id, status: .paid, payment: PaymentState(paidAt: apr1, paymentFailedAt: apr1), at: apr1)
+        #expect(try payments() == start + 2, "out of payment_failed")
+        #expect(try store.blockingPaymentFacts().isEmpty)
     }
 
     @Test func anotherConnectionSeesTheSameDataAndItsCommitsMoveTheDataVersion() throws {

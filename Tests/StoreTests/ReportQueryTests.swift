@@ -6,16 +6,14 @@ import Testing
 /// The queries the reports stream: invoices and lines of a range of bill dates with amounts in
 /// exact minor units, the plan of each line, features' meters, credits carried past a date.
 @Suite struct ReportQueryTests {
-    let store: SQLiteStore
-    let subscription: String
-
-    init() throws {
-        store = try temporaryStore()
+    /// Acme on Pro from April 1, with invoices billed April 1, May 1 and June 1.
+    func fixture(_ backend: Backend) throws -> (store: any SQLRepositories, subscription: String) {
+        let store = try temporaryStore(backend)
         let start = t("2026-03-01T00:00:00Z")
         _ = try store.importCatalog(try CatalogReader.read(Data(contentsOf: fixturesDirectory.appendingPathComponent("catalogs/sample.json"))),
                                     at: start)
         _ = try store.importCustomers([Customer(key: "acme", name: "Acme", currency: .usd)], at: start)
-        subscription = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil,
+        let subscription = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil,
                                                     start: t("2026-04-01T00:00:00Z"), now: start).id
         let run = try store.startRun(asOf: start, dryRun: false, at: start)
         for (billDate, amount) in [("2026-04-01T00:00:00Z", "99.00"), ("2026-05-01T00:00:00Z", "99.5"), ("2026-06-01T00:00:00Z", "1.00")] {
@@ -28,9 +26,11 @@ import Testing
                 InvoiceLine(kind: .adjustment, subscriptionId: nil, rateCardKey: nil, description: "Credit", period: period, amount: d("-0.5")),
             ]), runId: run, at: start)
         }
+        return (store, subscription)
     }
 
-    @Test func invoicesOfTheRangeInExactMinorUnits() throws {
+    @Test(arguments: Backend.allCases) func invoicesOfTheRangeInExactMinorUnits(_ backend: Backend) throws {
+        let store = try fixture(backend).store
         var seen: [ReportInvoice] = []
         try store.forEachReportInvoice(billDateFrom: t("2026-04-01T00:00:00Z"), to: t("2026-06-01T00:00:00Z")) { seen.append($0) }
         // Half-open: June 1 is --to. May: 99.5 + 0.25 - 0.5 = 99.25 -> 9925 cents.
@@ -39,7 +39,8 @@ import Testing
         #expect(seen[1].status == .rated && seen[1].currency == .usd)
     }
 
-    @Test func linesWithTheirPlanInTheInvoicesOrder() throws {
+    @Test(arguments: Backend.allCases) func linesWithTheirPlanInTheInvoicesOrder(_ backend: Backend) throws {
+        let store = try fixture(backend).store
         var seen: [ReportLine] = []
         try store.forEachReportLine(billDateFrom: t("2026-05-01T00:00:00Z"), to: t("2026-07-01T00:00:00Z")) { seen.append($0) }
         #expect(seen.map(\.id) == ["inv_acme_20260501_1", "inv_acme_20260501_2", "inv_acme_20260501_3",
@@ -50,18 +51,21 @@ import Testing
         #expect(seen[0].billDate == t("2026-05-01T00:00:00Z") && seen[0].customerKey == "acme" && seen[0].invoiceStatus == .rated)
     }
 
-    @Test func anAmountWithMoreDecimalsThanItsCurrencyIsRefused() throws {
-        try store.database.run("UPDATE invoice_lines SET amount = '0.255' WHERE id = 'inv_acme_20260401_2'")
+    @Test(arguments: Backend.allCases) func anAmountWithMoreDecimalsThanItsCurrencyIsRefused(_ backend: Backend) throws {
+        let store = try fixture(backend).store
+        try store.connection.run("UPDATE invoice_lines SET amount = '0.255' WHERE id = 'inv_acme_20260401_2'")
         #expect(throws: ReportAmountError.self) {
             try store.forEachReportLine(billDateFrom: t("2026-04-01T00:00:00Z"), to: t("2026-05-01T00:00:00Z")) { _ in }
         }
     }
 
-    @Test func featuresAndTheirMeters() throws {
+    @Test(arguments: Backend.allCases) func featuresAndTheirMeters(_ backend: Backend) throws {
+        let store = try fixture(backend).store
         #expect(try store.featureMeters()["api_requests"] == "api_requests")
     }
 
-    @Test func creditsCarriedPastADate() throws {
+    @Test(arguments: Backend.allCases) func creditsCarriedPastADate(_ backend: Backend) throws {
+        let (store, subscription) = try fixture(backend)
         func credit(_ amount: String, origin: String) -> CarriedCredit {
             CarriedCredit(line: InvoiceLine(kind: .prorationCredit, subscriptionId: subscription, rateCardKey: "base_fee",
                                             description: "Unused", period: Period(start: t(origin), end: t(origin) + 86_400),

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Billing
 @testable import Store
+import TestSupport
 
 @Suite struct StoreTests {
     let now = t("2026-04-01T00:00:00Z")
@@ -10,8 +11,8 @@ import Testing
         try CatalogReader.read(Data(contentsOf: fixturesDirectory.appendingPathComponent("catalogs/sample.json")))
     }
 
-    func storeWithCustomers() throws -> SQLiteStore {
-        let store = try temporaryStore()
+    func storeWithCustomers(_ backend: Backend) throws -> any SQLRepositories {
+        let store = try temporaryStore(backend)
         _ = try store.importCatalog(try sample(), at: now)
         _ = try store.importCustomers([Customer(key: "acme", name: "Acme", currency: .usd, subjectKeys: ["acme", "acme-api"]),
                                        Customer(key: "initech", name: "Initech", currency: .eur)], at: now)
@@ -77,31 +78,39 @@ import Testing
         try migrated.database.run("UPDATE job_runs SET status = 'abandoned'")
     }
 
-    @Test func aRunStillRunningWhenTheNextStartsIsMarkedAbandoned() throws {
-        let store = try temporaryStore()
+    @Test(arguments: Backend.allCases) func aRunStillRunningWhenTheNextStartsIsMarkedAbandoned(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
         let killed = try store.startRun(asOf: now, dryRun: false, at: now)
         try store.startStage(.rate, run: killed, at: now)
         var abandoned = 0
         let next = try store.startRun(asOf: now, dryRun: false, at: now, abandoned: &abandoned)
         #expect(abandoned == 1)
-        #expect(try store.database.first("SELECT status FROM job_runs WHERE id = ?", [.integer(killed)])?.string(0) == "abandoned")
-        #expect(try store.database.first("SELECT status FROM job_stages WHERE run_id = ?", [.integer(killed)])?.string(0) == "abandoned")
-        #expect(try store.database.first("SELECT status FROM job_runs WHERE id = ?", [.integer(next)])?.string(0) == "running")
+        #expect(try store.connection.first("SELECT status FROM job_runs WHERE id = ?", [.integer(killed)])?.string(0) == "abandoned")
+        #expect(try store.connection.first("SELECT status FROM job_stages WHERE run_id = ?", [.integer(killed)])?.string(0) == "abandoned")
+        #expect(try store.connection.first("SELECT status FROM job_runs WHERE id = ?", [.integer(next)])?.string(0) == "running")
     }
 
-    @Test func textWithNULCharactersIsStoredAndReadWhole() throws {
-        let store = try temporaryStore()
-        _ = try store.importCustomers([Customer(key: "one", name: "One", subjectKeys: ["a\u{0}b"]),
-                                       Customer(key: "two", name: "Two", subjectKeys: ["a\u{0}c"])], at: now)
-        #expect(try store.subjectOwners() == ["a\u{0}b": "one", "a\u{0}c": "two"])
+    @Test(arguments: Backend.allCases) func textWithNULCharactersIsStoredAndReadWhole(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
+        let customers = [Customer(key: "one", name: "One", subjectKeys: ["a\u{0}b"]), Customer(key: "two", name: "Two", subjectKeys: ["a\u{0}c"])]
+        switch backend {
+        case .sqlite:
+            _ = try store.importCustomers(customers, at: now)
+            #expect(try store.subjectOwners() == ["a\u{0}b": "one", "a\u{0}c": "two"])
+        case .postgres:
+            // PostgreSQL's text cannot hold NUL: such a key is refused, saying so, and nothing is stored.
+            #expect { try store.importCustomers(customers, at: now) } throws: { "\($0)".contains("NUL character") }
+            #expect(try store.customers().isEmpty)
+        }
+        // A quarantined line is kept whole on both: PostgreSQL keeps its bytes.
         let batch = try store.beginBatch(input: "test", at: now)
         try store.quarantine(batch: batch, line: 1, reason: "not valid JSON", raw: "{\"id\": \"x\u{0}y\"}")
         #expect(try store.quarantinedEvents().first?.raw == "{\"id\": \"x\u{0}y\"}")
     }
 
     /// Acme on Starter from April 1, its April closed at May 1.
-    func storeWithAprilClosed() throws -> (SQLiteStore, Subscription, Instant) {
-        let store = try storeWithCustomers()
+    func storeWithAprilClosed(_ backend: Backend) throws -> (any SQLRepositories, Subscription, Instant) {
+        let store = try storeWithCustomers(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
         let run = try store.startRun(asOf: now, dryRun: false, at: now)
         let may1 = t("2026-05-01T00:00:00Z")
@@ -109,8 +118,8 @@ import Testing
         return (store, sub, may1)
     }
 
-    @Test func aSegmentIsLateWhenItsPeriodClosedBeforeItsTransaction() throws {
-        let (store, sub, may1) = try storeWithAprilClosed()
+    @Test(arguments: Backend.allCases) func aSegmentIsLateWhenItsPeriodClosedBeforeItsTransaction(_ backend: Backend) throws {
+        let (store, sub, may1) = try storeWithAprilClosed(backend)
         let batch = try store.beginBatch(input: "test", at: may1)
         // April's window is in the closed period, May's is not, whatever the writer thought.
         let pieces = [t("2026-04-20T00:00:00Z"), t("2026-05-02T00:00:00Z")].map {
@@ -118,11 +127,11 @@ import Testing
                          latestTime: $0, latestValue: 1)
         }
         #expect(try store.writeSegments(pieces, batch: batch) == 1)
-        #expect(try store.database.query("SELECT late FROM usage_segments ORDER BY window_start").compactMap { $0.int(0) } == [1, 0])
+        #expect(try store.connection.query("SELECT late FROM usage_segments ORDER BY window_start").compactMap { $0.int(0) } == [1, 0])
     }
 
-    @Test func catalogRoundTripsAndPublishedVersionsAreImmutable() throws {
-        let store = try temporaryStore()
+    @Test(arguments: Backend.allCases) func catalogRoundTripsAndPublishedVersionsAreImmutable(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
         let catalog = try sample()
         let first = try store.importCatalog(catalog, at: now)
         #expect(first.unchanged.isEmpty)
@@ -142,25 +151,25 @@ import Testing
         }
     }
 
-    @Test func schemaRefusesAnInvoiceStatusOutsideTheSet() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func schemaRefusesAnInvoiceStatusOutsideTheSet(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         #expect(throws: DatabaseError.self) {
-            try store.database.run("""
+            try store.connection.run("""
                 INSERT INTO invoices (id, customer_key, bill_date, currency, status, subtotal, tax, total, created_at, updated_at)
                 VALUES ('x', 'acme', 0, 'USD', 'sent', '0', '0', '0', 0, 0)
                 """)
         }
         // A failed invoice needs its failure stage.
         #expect(throws: DatabaseError.self) {
-            try store.database.run("""
+            try store.connection.run("""
                 INSERT INTO invoices (id, customer_key, bill_date, currency, status, subtotal, tax, total, created_at, updated_at)
                 VALUES ('y', 'acme', 0, 'USD', 'failed', '0', '0', '0', 0, 0)
                 """)
         }
     }
 
-    @Test func oneSubscriptionAtATimeAndAChangedOneIsReadOnly() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func oneSubscriptionAtATimeAndAChangedOneIsReadOnly(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         let starter = try store.createSubscription(customerKey: "acme", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
         #expect(throws: StoreInputError.self) {
             try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: now, now: now)
@@ -179,8 +188,8 @@ import Testing
         }
     }
 
-    @Test func aPlanInAnotherCurrencyIsRefused() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func aPlanInAnotherCurrencyIsRefused(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         do {
             _ = try store.createSubscription(customerKey: "initech", planKey: "starter", version: nil, anchor: nil, start: now, now: now)
             Issue.record("expected a currency error")
@@ -190,8 +199,8 @@ import Testing
         #expect(try store.subscriptions(customerKey: "initech").isEmpty)
     }
 
-    @Test func cancelAndReactivate() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func cancelAndReactivate(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: now, now: now)
         let end = try store.cancelSubscription(id: sub.id, timing: .nextBillingCycle, now: t("2026-04-10T00:00:00Z"))
         #expect(end == t("2026-05-01T00:00:00Z"))
@@ -200,16 +209,16 @@ import Testing
         #expect(throws: StoreInputError.self) { try store.reactivateSubscription(id: sub.id, now: t("2026-04-12T00:00:00Z")) }
     }
 
-    @Test func subjectKeysBelongToOneCustomer() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func subjectKeysBelongToOneCustomer(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         #expect(try store.subjectOwners()["acme-api"] == "acme")
         #expect(throws: StoreInputError.self) {
             try store.importCustomers([Customer(key: "other", name: "Other", subjectKeys: ["acme-api"])], at: now)
         }
     }
 
-    @Test func usageAggregatesExactlyAcrossBatches() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func usageAggregatesExactlyAcrossBatches(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: now, now: now)
         let hour = t("2026-04-02T10:00:00Z")
         for (batch, values) in [[d("1"), d("1")], [d("2")]].enumerated() {
@@ -234,8 +243,8 @@ import Testing
         #expect(try usage.quantity(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-05-01T00:00:00Z"), end: t("2026-06-01T00:00:00Z"))) == 0)
     }
 
-    @Test func theUsageLogCountsBeforeItsFoldAndFoldsIntoOneRowPerWindow() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func theUsageLogCountsBeforeItsFoldAndFoldsIntoOneRowPerWindow(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: now, now: now)
         let hour = t("2026-04-02T10:00:00Z"), next = t("2026-04-02T11:00:00Z")
         // Three commits to the log: values 1.5 and 2 in the 10:00 window (two commits), 7 in 11:00.
@@ -257,7 +266,7 @@ import Testing
         #expect(try figures() == [d("10.5"), 3, d("1.5"), 7, 7])
         #expect(try store.daily(meter: meter(.sum), subscriptionId: sub.id, period: Period(start: t("2026-04-02T00:00:00Z"), end: t("2026-04-03T00:00:00Z")))
             .map(\.value) == [d("10.5")])
-        #expect(try store.database.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
+        #expect(try store.connection.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
 
         // The oldest row first (a transaction may fold part of the log), then the rest.
         #expect(try store.foldUsageLog(limit: 1) == 1)
@@ -267,17 +276,17 @@ import Testing
         #expect(try figures() == [d("10.5"), 3, d("1.5"), 7, 7])
         // One live row per window, however many folds fed it, filed under the newest batch:
         // 10:00 has 1.5 + 2 = 3.5 (min 1.5, max 2, latest 2 at the same second: the larger).
-        let rows = try store.database.query("SELECT window_start, batch_id, count, sum, min, max, latest_value FROM usage_live ORDER BY window_start")
+        let rows = try store.connection.query("SELECT window_start, batch_id, count, sum, min, max, latest_value FROM usage_live ORDER BY window_start")
         #expect(rows.map { $0.values } == [
             [hour.sql, .integer(batches[1]), .integer(2), .text("3.5"), .text("1.5"), .text("2"), .text("2")],
             [next.sql, .integer(batches[2]), .integer(1), .text("7"), .text("7"), .text("7"), .text("7")],
         ])
-        #expect(try store.database.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
+        #expect(try store.connection.first("SELECT count(*) FROM usage_segments")?.int(0) == 0)
         #expect(try store.foldUsageLog() == 0)
     }
 
-    @Test func oneFoldAddsUpAWindowsRowsUnderItsNewestBatch() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func oneFoldAddsUpAWindowsRowsUnderItsNewestBatch(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: now, now: now)
         let hour = t("2026-04-02T10:00:00Z")
         var batches: [Int64] = []
@@ -291,7 +300,7 @@ import Testing
         }
         #expect(try store.foldUsageLog() == 3)
         // count 3, sum 1.5 + 2 + 0.25 = 3.75, min 0.25, max 2, latest 2 (10:05:00, the larger).
-        #expect(try store.database.query("SELECT batch_id, count, sum, min, max, latest_value FROM usage_live").map { $0.values } == [
+        #expect(try store.connection.query("SELECT batch_id, count, sum, min, max, latest_value FROM usage_live").map { $0.values } == [
             [.integer(batches[2]), .integer(3), .text("3.75"), .text("0.25"), .text("2"), .text("2")],
         ])
         // A COUNT meter's rows ("0" texts) fold without arithmetic: 5 more events, count 8.
@@ -299,12 +308,12 @@ import Testing
         try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "api_requests", windowStart: hour, count: 5, sum: 0,
                                               min: 0, max: 0, latestTime: hour, latestValue: 0)], batch: id, into: .log)
         #expect(try store.foldUsageLog() == 1)
-        #expect(try store.database.query("SELECT count, sum, min, max, latest_value FROM usage_live WHERE meter_slug = 'api_requests'").map { $0.values }
+        #expect(try store.connection.query("SELECT count, sum, min, max, latest_value FROM usage_live WHERE meter_slug = 'api_requests'").map { $0.values }
             == [[.integer(5), .text("0"), .text("0"), .text("0"), .text("0")]])
     }
 
-    @Test func lateUsageInTheLogIsFoundAndMarkedBilledLikeFoldedUsage() throws {
-        let (store, sub, may1) = try storeWithAprilClosed()
+    @Test(arguments: Backend.allCases) func lateUsageInTheLogIsFoundAndMarkedBilledLikeFoldedUsage(_ backend: Backend) throws {
+        let (store, sub, may1) = try storeWithAprilClosed(backend)
         let window = t("2026-04-20T00:00:00Z")
         for table in SegmentTable.allCases {
             let batch = try store.beginBatch(input: "test", at: may1)
@@ -318,30 +327,30 @@ import Testing
         #expect(try store.foldUsageLog(limit: 1) == 1)
         #expect(try store.lateWindows().count == 1)
         try store.markLateBilled(subscriptionId: sub.id, period: Period(start: now, end: may1))
-        #expect(try store.database.query("SELECT late FROM usage_rows").compactMap { $0.int(0) } == [2, 2, 2])
+        #expect(try store.connection.query("SELECT late FROM usage_rows").compactMap { $0.int(0) } == [2, 2, 2])
         #expect(try store.lateWindows().isEmpty)
         // Billed late usage stays billed when folded: in usage_live one row, late = 2, both events
         // that went through the log.
         #expect(try store.foldUsageLog() == 1)
-        #expect(try store.database.query("SELECT late, count FROM usage_live").map { $0.values } == [[.integer(2), .integer(2)]])
+        #expect(try store.connection.query("SELECT late, count FROM usage_live").map { $0.values } == [[.integer(2), .integer(2)]])
         // Late usage that comes after the billing is late again, in a row of its own.
         let after = try store.beginBatch(input: "test", at: may1)
         try store.writeSegments([SegmentPiece(subscriptionId: sub.id, meterSlug: "api_requests", windowStart: window, count: 1,
                                               sum: 1, min: 1, max: 1, latestTime: window, latestValue: 1)], batch: after, into: .log)
         #expect(try store.foldUsageLog() == 1)
-        #expect(try store.database.query("SELECT late, count FROM usage_live ORDER BY late").map { $0.values } == [[.integer(1), .integer(1)], [.integer(2), .integer(2)]])
+        #expect(try store.connection.query("SELECT late, count FROM usage_live ORDER BY late").map { $0.values } == [[.integer(1), .integer(1)], [.integer(2), .integer(2)]])
         try store.markLateBilled(subscriptionId: sub.id, period: Period(start: now, end: may1))
-        #expect(try store.database.query("SELECT late, count FROM usage_live").map { $0.values } == [[.integer(2), .integer(3)]])
+        #expect(try store.connection.query("SELECT late, count FROM usage_live").map { $0.values } == [[.integer(2), .integer(3)]])
     }
 
-    func keys(_ store: SQLiteStore, day: Int64) throws -> [String] {
+    func keys(_ store: any Store, day: Int64) throws -> [String] {
         var found: [String] = []
         try store.forEachEventKey(day: day) { found.append("\($0)/\($1)") }
         return found
     }
 
-    @Test func eventKeysAreKeptPerDayAndSurviveReopening() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func eventKeysAreKeptPerDayAndSurviveReopening(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         let batch = try store.beginBatch(input: "test", at: now)
         // 2026-04-01 is day 20544 since 1970-01-01.
         let day = EventKeyBlock.day(of: now.seconds)
@@ -351,7 +360,7 @@ import Testing
         try store.appendEventKeys([7, 1, 3, UInt64.max], day: day, batch: batch)
         try store.appendEventKeys([9, 9], day: day, batch: batch)
         try store.appendEventKeys([5, 5], day: day + 1, batch: batch)
-        let reopened = try SQLiteStore(path: store.database.path)
+        let reopened = try store.openConnection()
         #expect(try keys(reopened, day: day) == ["7/1", "3/-1", "9/9"])
         #expect(try keys(reopened, day: day + 1) == ["5/5"])
         #expect(try keys(reopened, day: day - 1) == [])

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Billing
 @testable import Store
+import TestSupport
 
 func d(_ text: String) -> Decimal { Decimal(exactly: text)! }
 func t(_ text: String) -> Instant { Instant(rfc3339: text)! }
@@ -10,6 +11,20 @@ func temporaryStore() throws -> SQLiteStore {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     return try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
+}
+
+/// The backends every repository test runs against.
+enum Backend: String, CaseIterable, Sendable {
+    case sqlite, postgres
+}
+
+/// A fresh, empty database of `backend`: a SQLite file in a temporary folder, or a new database
+/// on the tests' PostgreSQL server.
+func temporaryStore(_ backend: Backend) throws -> any SQLRepositories {
+    switch backend {
+    case .sqlite: try temporaryStore()
+    case .postgres: try PostgresStore(url: try PostgresServer.shared().makeDatabase())
+    }
 }
 
 let fixturesDirectory = URL(fileURLWithPath: #filePath)

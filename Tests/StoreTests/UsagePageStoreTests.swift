@@ -5,8 +5,8 @@ import Testing
 
 /// The store's part of the usage page: usage per UTC day, and the key that signs usage links.
 extension StoreTests {
-    @Test func dailyUsageIsTheMetersAggregationOverEachUTCDay() throws {
-        let store = try storeWithCustomers()
+    @Test(arguments: Backend.allCases) func dailyUsageIsTheMetersAggregationOverEachUTCDay(_ backend: Backend) throws {
+        let store = try storeWithCustomers(backend)
         let sub = try store.createSubscription(customerKey: "acme", planKey: "pro", version: nil, anchor: nil, start: now, now: now)
         // Day windows as the ingest cuts them: Apr 1 (two batches), Apr 3, and May 1 (outside April).
         let pieces: [(String, [Decimal], [String])] = [
@@ -39,15 +39,15 @@ extension StoreTests {
         #expect(try daily(.uniqueCount) == [2, 0, 1])
     }
 
-    @Test func theUsageLinkKeyIsMadeOnceAndSharedByEveryConnection() throws {
-        let store = try temporaryStore()
+    @Test(arguments: Backend.allCases) func theUsageLinkKeyIsMadeOnceAndSharedByEveryConnection(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
         let first = [UInt8](repeating: 7, count: 32)
         #expect(try store.usageLinkKey(orStore: first, at: now) == first)
-        let other = try SQLiteStore(path: store.database.path)
+        let other = try store.openConnection()
         #expect(try other.usageLinkKey(orStore: [UInt8](repeating: 9, count: 32), at: now) == first)
         // Only a 32-byte key is stored.
         #expect(throws: DatabaseError.self) {
-            try store.database.run("UPDATE usage_link_keys SET key = ?", [.blob([1, 2, 3])])
+            try store.connection.run("UPDATE usage_link_keys SET key = ?", [.blob([1, 2, 3])])
         }
     }
 }

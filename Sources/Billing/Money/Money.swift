@@ -68,11 +68,36 @@ extension Decimal {
         self.init(sign: negative ? .minus : .plus, exponent: -decimals, significand: Decimal(mantissa))
     }
 
-    /// The canonical text of this value ("12.5", "-0.0004"), the inverse of `init?(exactly:)`.
+    /// The canonical text of this value ("12.5", "-0.0004"), the inverse of `init?(exactly:)`:
+    /// the text `description` writes, which takes about 1.6 µs a value (its digits come from
+    /// repeated division of the 128-bit mantissa) and was a twelfth of a bill run. A value whose
+    /// significand has at most 18 digits, every amount and price in practice, is written here from
+    /// its significand as an integer; anything else is left to `description`.
     public var plainString: String {
-        // What NSDecimalNumber's stringValue writes, without making one.
-        description
+        guard !isNaN, significand <= Decimal.smallSignificandLimit else { return description }
+        var digits = NSDecimalNumber(decimal: significand).uint64Value
+        var exponent = self.exponent
+        if digits == 0 { return "0" }
+        while exponent < 0, digits % 10 == 0 {
+            digits /= 10
+            exponent += 1
+        }
+        var text = String(digits)
+        if exponent > 0 {
+            text += String(repeating: "0", count: exponent)
+        } else if exponent < 0 {
+            let decimals = -exponent
+            if text.utf8.count <= decimals {
+                text = "0." + String(repeating: "0", count: decimals - text.utf8.count) + text
+            } else {
+                let point = text.utf8.index(text.utf8.endIndex, offsetBy: -decimals)
+                text = String(text[..<point]) + "." + String(text[point...])
+            }
+        }
+        return sign == .minus ? "-" + text : text
     }
+
+    private static let smallSignificandLimit = Decimal(999_999_999_999_999_999 as UInt64)
 }
 
 /// An amount of money in one currency.

@@ -31,7 +31,7 @@ extension MemoryStore {
                 state.lineInvoices[lineId] = id
             }
             state.invoices[id] = row
-            state.bump("payments")
+            if row.status.movesPayments { state.bump("payments") }
             return id
         }
     }
@@ -169,16 +169,20 @@ extension MemoryState {
     }
 
     /// Changes an invoice that exists, as an `UPDATE … WHERE id = ?`; `status` says the update
-    /// names `status` or `payment_failed_at`, which moves the `payments` counter as SQLite's
-    /// trigger does. Returns whether there was such an invoice.
+    /// names `status` or `payment_failed_at`, which moves the `payments` counter where SQLite's
+    /// trigger does: into or out of a status payment access reads, or a new first failure time.
+    /// Returns whether there was such an invoice.
     @discardableResult
     mutating func updateInvoice(_ id: String, at now: Instant?, status: Bool, _ change: (inout InvoiceRow) -> Void) throws -> Bool {
-        guard var row = invoices[id] else { return false }
+        guard let old = invoices[id] else { return false }
+        var row = old
         change(&row)
         if let now { row.updatedAt = now }
         try row.check()
         invoices[id] = row
-        if status { bump("payments") }
+        if status, old.status.movesPayments || row.status.movesPayments || old.paymentFailedAt != row.paymentFailedAt {
+            bump("payments")
+        }
         return true
     }
 
@@ -231,4 +235,10 @@ extension LineRow {
             taxBehavior: taxBehavior, taxCode: taxCode, taxAmount: taxAmount.storedDecimal ?? 0, detail: detail),
             stripeItemId: stripeItemId, stripeLinesKey: stripeLinesKey)
     }
+}
+
+extension InvoiceStatus {
+    /// The statuses payment access reads (`blockingPaymentFacts`): entering or leaving one moves
+    /// the `payments` counter.
+    var movesPayments: Bool { self == .paymentFailed || self == .uncollectible }
 }

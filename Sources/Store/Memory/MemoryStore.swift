@@ -88,6 +88,18 @@ public final class MemoryStore: Store {
     /// transactions.
     public func openConnection() throws -> any Store { MemoryStore(shared: shared) }
 
+    /// Nothing reaches a disk.
+    public var logToSync: String? { nil }
+
+    /// The lock of every connection to this data, held by one of them at a time.
+    public func runLock(holder: String) throws -> any RunLock {
+        shared.lock.lock()
+        defer { shared.lock.unlock() }
+        if let current = shared.runLockHolder { throw RunLockedError(holder: current) }
+        shared.runLockHolder = holder
+        return MemoryRunLock(database: shared)
+    }
+
     // MARK: What every repository reads and writes through
 
     /// Reads the state under the lock.
@@ -132,6 +144,19 @@ final class MemoryDatabase: @unchecked Sendable {
     let lock = NSRecursiveLock()
     var state = MemoryState()
     var commits: Int64 = 0
+    var runLockHolder: String?
+}
+
+final class MemoryRunLock: RunLock {
+    let database: MemoryDatabase
+
+    init(database: MemoryDatabase) { self.database = database }
+
+    deinit {
+        database.lock.lock()
+        database.runLockHolder = nil
+        database.lock.unlock()
+    }
 }
 
 // MARK: Values as SQLite stores them

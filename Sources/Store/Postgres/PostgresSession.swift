@@ -8,7 +8,12 @@ import PostgresNIO
 /// Values cross as `SQLValue` (BIGINT, TEXT, BYTEA and NULL), so the repositories read rows the
 /// same way from either backend. Transactions nest as savepoints. Not for use from two threads
 /// at once: one session per thread, like a SQLite connection.
-final class PostgresSession {
+///
+/// Writers take turns as SQLite's do: a write transaction holds the writer lock (a transaction
+/// advisory lock) from its start, so a rule checked inside it ("one subscription at a time")
+/// still holds when it commits, whichever process wrote in between. A read transaction is
+/// `REPEATABLE READ`: one snapshot throughout, like SQLite's.
+final class PostgresSession: SQLConnection {
     let location: PostgresLocation
     private let connection: PostgresConnection
     private let logger: Logger
@@ -34,15 +39,15 @@ final class PostgresSession {
     }
 
     /// Every row of a statement; `?` placeholders are bound in order (written `$1`, `$2`, ...).
-    func query(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
+    func query(_ sql: String, _ values: [SQLValue]) throws -> [Row] {
         try send(sql, values).rows.map { row in Row(values: try row.map { cell in try PostgresSession.value(cell) }) }
     }
 
-    func first(_ sql: String, _ values: [SQLValue] = []) throws -> Row? { try query(sql, values).first }
+    func first(_ sql: String, _ values: [SQLValue]) throws -> Row? { try query(sql, values).first }
 
     /// Runs a statement, returning the number of rows it changed.
     @discardableResult
-    func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
+    func run(_ sql: String, _ values: [SQLValue]) throws -> Int {
         try send(sql, values).metadata.rows ?? 0
     }
 
@@ -52,7 +57,11 @@ final class PostgresSession {
             switch value {
             case .null: binds.appendNull()
             case .integer(let number): binds.append(number)
-            case .text(let text): binds.append(text)
+            case .text(let text):
+                guard !text.utf8.contains(0) else {
+                    throw DatabaseError(code: -1, message: "\(location): a text holds a NUL character, which PostgreSQL's text cannot store", sql: sql)
+                }
+                binds.append(text)
             case .real(let number): binds.append(number)
             case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
             }
@@ -87,11 +96,18 @@ final class PostgresSession {
         return statements
     }
 
+    /// The advisory lock every write transaction holds ("writes" in ASCII).
+    static let writerLock: Int64 = 0x777269746573
+
     /// Runs `body` in a transaction (a savepoint when nested): committed if it returns, rolled
     /// back if it throws.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
         let savepoint = "s\(transactionDepth)"
-        try run(transactionDepth == 0 ? "BEGIN" : "SAVEPOINT \(savepoint)")
+        if transactionDepth == 0 {
+            try open(immediate: immediate)
+        } else {
+            try run("SAVEPOINT \(savepoint)")
+        }
         transactionDepth += 1
         do {
             let result = try body()
@@ -101,23 +117,67 @@ final class PostgresSession {
         } catch {
             transactionDepth -= 1
             if transactionDepth == 0 {
-                try? run("ROLLBACK")
+                _ = try? run("ROLLBACK")
             } else {
-                try? run("ROLLBACK TO SAVEPOINT \(savepoint)")
-                try? run("RELEASE SAVEPOINT \(savepoint)")
+                _ = try? run("ROLLBACK TO SAVEPOINT \(savepoint)")
+                _ = try? run("RELEASE SAVEPOINT \(savepoint)")
             }
             throw error
         }
     }
 
-    /// `?` placeholders as PostgreSQL's `$1`, `$2`, ...; a `?` inside a quoted string or
-    /// identifier is left alone.
+    private func open(immediate: Bool) throws {
+        if immediate {
+            try run("BEGIN")
+            do {
+                _ = try query("SELECT pg_advisory_xact_lock(?)", [.integer(PostgresSession.writerLock)])
+            } catch {
+                _ = try? run("ROLLBACK")
+                throw error
+            }
+        } else {
+            try run("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        }
+    }
+
+    /// Opens a write transaction held across calls, ended by `commit` or `rollback`.
+    func begin() throws {
+        try open(immediate: true)
+        transactionDepth += 1
+    }
+
+    func commit() throws {
+        try run("COMMIT")
+        transactionDepth -= 1
+    }
+
+    func rollback() {
+        _ = try? run("ROLLBACK")
+        transactionDepth -= 1
+    }
+
+    func insertReturningId(_ sql: String, _ values: [SQLValue]) throws -> Int64 {
+        guard let id = try first(sql + " RETURNING id", values)?.int(0) else {
+            throw DatabaseError(code: -1, message: "\(location): the insert returned no id", sql: sql)
+        }
+        return id
+    }
+
+    func statement(_ sql: String) throws -> any SQLStatement { PostgresStatement(session: self, sql: sql) }
+
+    /// UTF-8 bytes, for a BYTEA column: PostgreSQL's text cannot hold NUL.
+    func wholeText(_ text: String) -> SQLValue { .blob(Array(text.utf8)) }
+
+    /// `?` placeholders as PostgreSQL's `$1`, `$2`, ..., numbered as SQLite numbers them: `?N`
+    /// is the Nth value, and a bare `?` the one after the highest numbered so far. A `?` inside
+    /// a quoted string or identifier is left alone.
     static func numberPlaceholders(_ sql: String) -> String {
         var result = ""
         result.reserveCapacity(sql.utf8.count + 16)
-        var number = 0
+        var highest = 0
         var quote: Character?
-        for character in sql {
+        var characters = sql[...]
+        while let character = characters.popFirst() {
             if let open = quote {
                 if character == open { quote = nil }
                 result.append(character)
@@ -125,7 +185,10 @@ final class PostgresSession {
                 quote = character
                 result.append(character)
             } else if character == "?" {
-                number += 1
+                let digits = characters.prefix { $0.isASCII && $0.isNumber }
+                characters = characters.dropFirst(digits.count)
+                let number = Int(digits) ?? highest + 1
+                highest = max(highest, number)
                 result += "$\(number)"
             } else {
                 result.append(character)
@@ -143,6 +206,11 @@ final class PostgresSession {
         case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
         case .bytea: return .blob(Array(buffer: try cell.decode(ByteBuffer.self)))
         case .float4, .float8: return .real(try cell.decode(Double.self))
+        case .numeric:
+            // An aggregate of integers (`sum` of a BIGINT column) is NUMERIC: whole, it is read
+            // as the integer SQLite would give.
+            let text = try cell.decode(String.self)
+            return Int64(text).map { .integer($0) } ?? .text(text)
         default: return .text(try cell.decode(String.self))
         }
     }
@@ -153,7 +221,7 @@ extension DatabaseError {
     init(postgres error: any Error, sql: String?, location: PostgresLocation) {
         if let psql = error as? PSQLError {
             let server = psql.serverInfo
-            let message = server?[.message] ?? "\(psql.code)"
+            let message = server?[.message] ?? psql.underlying.map { "\(psql.code): \($0)" } ?? "\(psql.code)"
             let state = server?[.sqlState] ?? ""
             let code = state.hasPrefix("23") ? DatabaseError.constraintCode
                 : ["40001", "40P01", "55P03"].contains(state) ? DatabaseError.busyCode : -1
@@ -162,5 +230,60 @@ extension DatabaseError {
         } else {
             self.init(code: -1, message: "\(location): \(error)", sql: sql)
         }
+    }
+}
+
+/// A statement of a `PostgresSession`: its values are kept as bound and sent when it runs (the
+/// server prepares it again each time; the repositories' SQL is the same for both backends).
+final class PostgresStatement: SQLStatement {
+    private let session: PostgresSession
+    private let sql: String
+    private var values: [SQLValue] = []
+    private var rows: [Row]?
+    private var read = 0
+
+    init(session: PostgresSession, sql: String) {
+        self.session = session
+        self.sql = sql
+    }
+
+    func bind(_ values: [SQLValue]) throws {
+        reset()
+        self.values = values
+    }
+
+    private func set(_ value: SQLValue, at index: Int32) {
+        let position = Int(index) - 1
+        if values.count <= position { values += Array(repeating: .null, count: position + 1 - values.count) }
+        values[position] = value
+    }
+
+    func bindText(_ value: String, at index: Int32) throws { set(.text(value), at: index) }
+    func bindInteger(_ value: Int64, at index: Int32) throws { set(.integer(value), at: index) }
+    func bindBlob(borrowing bytes: UnsafeRawBufferPointer, at index: Int32) throws { set(.blob(Array(bytes)), at: index) }
+
+    func run() throws { _ = try step() }
+
+    func step() throws -> Int {
+        defer { rows = nil }
+        return try session.run(sql, values)
+    }
+
+    func next() throws -> Row? {
+        if rows == nil {
+            rows = try session.query(sql, values)
+            read = 0
+        }
+        guard let rows, read < rows.count else {
+            reset()
+            return nil
+        }
+        read += 1
+        return rows[read - 1]
+    }
+
+    func reset() {
+        rows = nil
+        read = 0
     }
 }

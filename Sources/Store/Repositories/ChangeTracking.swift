@@ -4,7 +4,8 @@ import Foundation
 /// What a long-running reader (the server, an ingest) compares with what it loaded, instead of
 /// reading everything again.
 public protocol ChangeTracking: AnyObject {
-    /// Every change counter (`attribution`, `credentials`, `payments`, `closes`), by name.
+    /// Every change counter (`attribution`, `credentials`, `payments`, `closes`), by name;
+    /// `payments` moves only when what `blockingPaymentFacts` reads may have changed.
     func changeCounters() throws -> [String: Int64]
     /// A number that moves when another connection commits.
     func dataVersion() throws -> Int64

@@ -20,8 +20,25 @@ public protocol Transactions: AnyObject {
     /// Commits that do not wait for the disk: for a caller that syncs the log itself before it
     /// answers (the server's group commits).
     func commitWithoutSync() throws
+    /// The file such a caller syncs (SQLite's write-ahead log); nil where every commit is
+    /// durable by itself.
+    var logToSync: String? { get }
     /// Another connection to the same data, for a worker on another thread.
     func openConnection() throws -> any Store
+    /// Takes the bill-run lock for as long as the returned lock lives: a second bill run or
+    /// re-run on the same data, from any process, is refused with `RunLockedError` naming
+    /// `holder`. A process that dies releases it.
+    func runLock(holder: String) throws -> any RunLock
+}
+
+/// The bill-run lock, held until released (by its deinit, or by the death of its process).
+public protocol RunLock: AnyObject {}
+
+/// Another bill run holds the lock: exit status 75 (EX_TEMPFAIL), so cron retries later.
+public struct RunLockedError: Error, CustomStringConvertible, Sendable {
+    public let holder: String
+    public init(holder: String) { self.holder = holder }
+    public var description: String { "another bill run holds the lock (\(holder)); try again when it has finished" }
 }
 
 /// Everything Tollbooth stores, reached through its repositories and a transaction.

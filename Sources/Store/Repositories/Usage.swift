@@ -127,11 +127,13 @@ public protocol UsageRepository: AnyObject, UsageSource {
                          _ body: (_ day: Int64, _ hash: Int64, _ hash2: Int64) -> Void) throws -> Int64
     func appendEventKeys(_ halves: [UInt64], day: Int64, batch: Int64) throws
     func appendEventKeys(parts: [[UInt64]], day: Int64, batch: Int64) throws
+    @discardableResult
     func pruneEventKeys(before cutoff: Instant) throws -> Int
 
     // Segments
     /// Adds segment rows, each marked late when its window's period was closed before this
     /// write; returns how many were late.
+    @discardableResult
     func writeSegments(_ pieces: [SegmentPiece], batch: Int64, into table: SegmentTable) throws -> Int
     /// Adds the usage log's rows up into one row per window, group and lateness; returns the
     /// number of log rows folded.

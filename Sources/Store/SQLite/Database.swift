@@ -2,41 +2,9 @@ internal import CSQLite
 import Billing
 import Foundation
 
-/// An SQLite error with the context needed to act on it: result code, SQLite's message and the
-/// statement that failed.
-public struct DatabaseError: Error, CustomStringConvertible, Sendable {
-    public let code: Int32
-    public let message: String
-    public let sql: String?
-
-    public var description: String {
-        sql.map { "database error \(code): \(message) (in: \($0.prefix(120)))" } ?? "database error \(code): \(message)"
-    }
-
-    /// A constraint in the schema refused the write (unique key, foreign key, check).
-    public var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
-    /// Another connection holds the write lock beyond the busy timeout.
-    public var isBusy: Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
-
-    /// The code of a write that lost to another (SQLite's busy; PostgreSQL's serialization
-    /// failure, deadlock or lock not available).
-    static let busyCode = Int32(SQLITE_BUSY)
-    /// The code of a write a constraint refused (SQLite's; PostgreSQL's SQLSTATE class 23).
-    static let constraintCode = Int32(SQLITE_CONSTRAINT)
-}
-
-/// A value bound to or read from a statement.
-enum SQLValue: Hashable, Sendable {
-    case null
-    case integer(Int64)
-    case text(String)
-    case real(Double)
-    case blob([UInt8])
-}
-
 /// One SQLite connection: WAL mode, foreign keys on, a busy timeout, prepared statements cached
 /// by SQL text. Not thread-safe: one connection per thread.
-final class Database {
+final class Database: SQLConnection {
     let handle: OpaquePointer
     public let path: String
     private var cache: [String: Statement] = [:]
@@ -166,6 +134,16 @@ final class Database {
         transactionDepth -= 1
     }
 
+    public func statement(_ sql: String) throws -> any SQLStatement { try prepare(sql) }
+
+    /// Text as it is: SQLite's text holds NUL characters (bound and read by length).
+    public func wholeText(_ text: String) -> SQLValue { .text(text) }
+
+    public func insertReturningId(_ sql: String, _ values: [SQLValue]) throws -> Int64 {
+        try run(sql, values)
+        return lastInsertRowID
+    }
+
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
@@ -176,7 +154,7 @@ final class Database {
 }
 
 /// A prepared statement. Columns are read by index from the current row.
-final class Statement {
+final class Statement: SQLStatement {
     unowned let database: Database
     let handle: OpaquePointer
     let sql: String
@@ -298,34 +276,4 @@ final class Statement {
         default: return .null
         }
     }
-}
-
-/// One result row.
-struct Row: Sendable {
-    public let values: [SQLValue]
-
-    public subscript(_ index: Int) -> SQLValue { values[index] }
-
-    public func int(_ index: Int) -> Int64? {
-        if case .integer(let v) = values[index] { return v }
-        return nil
-    }
-
-    public func string(_ index: Int) -> String? {
-        switch values[index] {
-        case .text(let v): return v
-        case .integer(let v): return String(v)
-        case .null, .real, .blob: return nil
-        }
-    }
-
-    /// A decimal stored as text (amounts are never stored as REAL).
-    public func decimal(_ index: Int) -> Decimal? { string(index).flatMap { Decimal(exactly: $0) } }
-}
-
-extension SQLValue {
-    public init(_ value: String?) { self = value.map { .text($0) } ?? .null }
-    public init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
-    public init(_ value: Int?) { self = value.map { .integer(Int64($0)) } ?? .null }
-    public init(_ value: Decimal?) { self = value.map { .text($0.plainString) } ?? .null }
 }

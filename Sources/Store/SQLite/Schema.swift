@@ -15,6 +15,7 @@ enum Schema {
         (7, version7, nil),
         (8, version8, nil),
         (9, version9, nil),
+        (10, version10, nil),
     ]
 
     /// The newest schema this build knows.
@@ -651,6 +652,22 @@ enum Schema {
     -- Why the last payment attempt failed, when the collect stage can tell (a payment waiting
     -- for the customer's authentication, with the hosted invoice link); NULL otherwise.
     ALTER TABLE invoices ADD COLUMN payment_failure_reason TEXT;
+    """
+
+    /// The `payments` counter moves only for what payment access reads: an invoice entering or
+    /// leaving `payment_failed` or `uncollectible`, or its first payment failure's time. Every
+    /// other status change (a bill run's rated -> taxed -> issued for each invoice) leaves it, and
+    /// the servers' access state, alone.
+    static let version10 = """
+    DROP TRIGGER invoices_insert_payments;
+    DROP TRIGGER invoices_status_payments;
+    CREATE TRIGGER invoices_insert_payments AFTER INSERT ON invoices
+    WHEN NEW.status IN ('payment_failed', 'uncollectible')
+    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
+    CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices
+    WHEN OLD.status IN ('payment_failed', 'uncollectible') OR NEW.status IN ('payment_failed', 'uncollectible')
+        OR OLD.payment_failed_at IS NOT NEW.payment_failed_at
+    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
     """
 }
 

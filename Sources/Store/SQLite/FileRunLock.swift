@@ -5,22 +5,16 @@ import Darwin
 #endif
 import Foundation
 
-/// Another bill run holds the lock: exit status 75 (EX_TEMPFAIL), so cron retries later.
-public struct RunLockedError: Error, CustomStringConvertible, Sendable {
-    public let holder: String
-    public var description: String { "another bill run holds the lock (\(holder)); try again when it has finished" }
-}
-
-/// An exclusive lock beside the database (`tollbooth.db.lock`) for the length of a bill run.
+/// SQLite's bill-run lock: an exclusive lock on a file beside the database (`tollbooth.db.lock`).
 /// `flock` is released by the kernel when the process dies, so a killed run never leaves a
 /// stale lock; the file's text says who holds it, for the message a second run prints. The lock
 /// follows the database, not the spelling of its path: a symlink, `./`, `..` or a relative path
 /// all lock beside the real file.
-public final class RunLock {
+final class FileRunLock: RunLock {
     let descriptor: Int32
 
-    public init(databasePath: String, holder: String) throws {
-        let path = RunLock.realPath(databasePath) + ".lock"
+    init(databasePath: String, holder: String) throws {
+        let path = FileRunLock.realPath(databasePath) + ".lock"
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])

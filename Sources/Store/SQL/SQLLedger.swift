@@ -1,43 +1,42 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
+extension SQLRepositories {
     // MARK: Runs and stages
 
     /// Records a new run. Called under the run lock, so a run still `running` in the ledger
     /// died without finishing (killed, or the machine stopped): it and its unfinished stage are
     /// marked `abandoned`, with the number of such runs returned through `abandoned`.
     public func startRun(asOf: Instant, dryRun: Bool, at now: Instant, abandoned: inout Int) throws -> Int64 {
-        try database.transaction {
-            abandoned = try database.run("UPDATE job_runs SET status = 'abandoned', finished_at = ? WHERE status = 'running'", [now.sql])
-            try database.run("UPDATE job_stages SET status = 'abandoned', finished_at = ? WHERE status = 'running'", [now.sql])
-            try database.run("INSERT INTO job_runs (as_of, started_at, status, dry_run) VALUES (?, ?, 'running', ?)",
-                             [asOf.sql, now.sql, .integer(dryRun ? 1 : 0)])
-            return database.lastInsertRowID
+        try connection.transaction {
+            abandoned = try connection.run("UPDATE job_runs SET status = 'abandoned', finished_at = ? WHERE status = 'running'", [now.sql])
+            try connection.run("UPDATE job_stages SET status = 'abandoned', finished_at = ? WHERE status = 'running'", [now.sql])
+            return try connection.insertReturningId("INSERT INTO job_runs (as_of, started_at, status, dry_run) VALUES (?, ?, 'running', ?)",
+                                                    [asOf.sql, now.sql, .integer(dryRun ? 1 : 0)])
         }
     }
 
     public func finishRun(_ id: Int64, succeeded: Bool, at now: Instant) throws {
-        try database.run("UPDATE job_runs SET status = ?, finished_at = ? WHERE id = ?",
+        try connection.run("UPDATE job_runs SET status = ?, finished_at = ? WHERE id = ?",
                          [.text(succeeded ? "succeeded" : "failed"), now.sql, .integer(id)])
     }
 
     public func startStage(_ stage: Stage, run: Int64, at now: Instant) throws {
-        try database.run("INSERT INTO job_stages (run_id, stage, started_at, status) VALUES (?, ?, ?, 'running')",
+        try connection.run("INSERT INTO job_stages (run_id, stage, started_at, status) VALUES (?, ?, ?, 'running')",
                          [.integer(run), .text(stage.rawValue), now.sql])
     }
 
     /// Records a stage's end with its counts ("closed": 12, ...) and errors.
     public func finishStage(_ stage: Stage, run: Int64, counts: [(String, Int)], errors: [String], at now: Instant) throws {
         let json = "{" + counts.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
-        try database.run("UPDATE job_stages SET finished_at = ?, status = ?, counts = ?, errors = ? WHERE run_id = ? AND stage = ?",
+        try connection.run("UPDATE job_stages SET finished_at = ?, status = ?, counts = ?, errors = ? WHERE run_id = ? AND stage = ?",
                          [now.sql, .text(errors.isEmpty ? "succeeded" : "failed"), .text(json), .text(errors.joined(separator: "\n")),
                           .integer(run), .text(stage.rawValue)])
     }
 
     /// The ledger: (run id, as-of, status, stage, counts, errors) for the last `limit` runs.
     public func ledger(limit: Int) throws -> [(run: Int64, asOf: Instant, status: String, stage: String, counts: String, errors: String)] {
-        try database.query("""
+        try connection.query("""
             SELECT r.id, r.as_of, r.status, s.stage, s.counts, s.errors FROM job_runs r JOIN job_stages s ON s.run_id = r.id
             WHERE r.id > (SELECT coalesce(max(id), 0) - ? FROM job_runs) ORDER BY r.id, s.started_at
             """, [.integer(Int64(limit))]).map {
@@ -49,14 +48,14 @@ extension SQLiteStore {
 
     /// The bill dates of a subscription already closed.
     public func closedBillDates(subscriptionId: String) throws -> [Instant] {
-        try database.query("SELECT bill_date FROM period_closes WHERE subscription_id = ? ORDER BY bill_date",
+        try connection.query("SELECT bill_date FROM period_closes WHERE subscription_id = ? ORDER BY bill_date",
                            [.text(subscriptionId)]).compactMap { $0.instant(0) }
     }
 
     /// The latest closed bill date of every subscription that has one.
     public func lastClosedBillDates() throws -> [String: Instant] {
         var result: [String: Instant] = [:]
-        for row in try database.query("SELECT subscription_id, max(bill_date) FROM period_closes GROUP BY subscription_id") {
+        for row in try connection.query("SELECT subscription_id, max(bill_date) FROM period_closes GROUP BY subscription_id") {
             result[row.string(0) ?? ""] = row.instant(1)
         }
         return result
@@ -64,7 +63,9 @@ extension SQLiteStore {
 
     /// Closes (subscription, bill date); false when it was already closed.
     public func close(subscriptionId: String, customerKey: String, billDate: Instant, run: Int64) throws -> Bool {
-        try database.run("INSERT OR IGNORE INTO period_closes (subscription_id, bill_date, customer_key, run_id) VALUES (?, ?, ?, ?)",
+        try connection.run("""
+            INSERT INTO period_closes (subscription_id, bill_date, customer_key, run_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """,
                          [.text(subscriptionId), billDate.sql, .text(customerKey), .integer(run)]) == 1
     }
 
@@ -72,11 +73,12 @@ extension SQLiteStore {
     /// closed already.
     public func close(_ closes: [(subscriptionId: String, customerKey: String, billDate: Instant)], run: Int64) throws -> Int {
         var closed = 0
-        for start in stride(from: 0, to: closes.count, by: SQLiteStore.rowsPerInsert) {
-            let chunk = closes[start..<min(closes.count, start + SQLiteStore.rowsPerInsert)]
-            closed += try database.run("""
-                INSERT OR IGNORE INTO period_closes (subscription_id, bill_date, customer_key, run_id)
+        for start in stride(from: 0, to: closes.count, by: Self.rowsPerInsert) {
+            let chunk = closes[start..<min(closes.count, start + Self.rowsPerInsert)]
+            closed += try connection.run("""
+                INSERT INTO period_closes (subscription_id, bill_date, customer_key, run_id)
                 VALUES \(Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                ON CONFLICT DO NOTHING
                 """, Array(chunk.map { [.text($0.subscriptionId), $0.billDate.sql, .text($0.customerKey), .integer(run)] }.joined()))
         }
         return closed
@@ -85,7 +87,7 @@ extension SQLiteStore {
     /// Closed bill dates whose invoice is not yet made, oldest first.
     public func pendingBills() throws -> [PendingBill] {
         var bills: [PendingBill] = []
-        for row in try database.query("""
+        for row in try connection.query("""
             SELECT customer_key, bill_date, subscription_id FROM period_closes WHERE rated_run_id IS NULL
             ORDER BY bill_date, customer_key, subscription_id
             """) {
@@ -105,11 +107,11 @@ extension SQLiteStore {
 
     /// Marks bills rated, each with its invoice (nil: nothing to bill), many to a statement.
     public func markRated(_ bills: [(bill: PendingBill, invoiceId: String?)], run: Int64) throws {
-        for start in stride(from: 0, to: bills.count, by: SQLiteStore.rowsPerInsert) {
-            let chunk = bills[start..<min(bills.count, start + SQLiteStore.rowsPerInsert)]
+        for start in stride(from: 0, to: bills.count, by: Self.rowsPerInsert) {
+            let chunk = bills[start..<min(bills.count, start + Self.rowsPerInsert)]
             var values: [SQLValue] = [.integer(run)]
             for (bill, invoiceId) in chunk { values += [.text(bill.customerKey), bill.billDate.sql, SQLValue(invoiceId)] }
-            try database.run("""
+            try connection.run("""
                 UPDATE period_closes SET rated_run_id = ?1, invoice_id = rated.column3
                 FROM (VALUES \(Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", "))) AS rated
                 WHERE period_closes.customer_key = rated.column1 AND period_closes.bill_date = rated.column2
@@ -122,7 +124,7 @@ extension SQLiteStore {
 
     /// Credits not yet taken by an invoice, with their row ids.
     public func openCredits(customerKey: String) throws -> [(id: Int64, credit: CarriedCredit)] {
-        try database.query("""
+        try connection.query("""
             SELECT id, origin_bill_date, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end,
                    amount, tax_behavior, tax_code, detail
             FROM carried_credits WHERE customer_key = ? AND consumed_bill_date IS NULL ORDER BY id
@@ -139,11 +141,11 @@ extension SQLiteStore {
     /// Marks credits as taken by the invoice of `billDate` and stores what is left over.
     public func replaceCredits(customerKey: String, consumed: [Int64], billDate: Instant, leftOver: [CarriedCredit]) throws {
         for id in consumed {
-            try database.run("UPDATE carried_credits SET consumed_bill_date = ? WHERE id = ?", [billDate.sql, .integer(id)])
+            try connection.run("UPDATE carried_credits SET consumed_bill_date = ? WHERE id = ?", [billDate.sql, .integer(id)])
         }
         for credit in leftOver {
             let line = credit.line
-            try database.run("""
+            try connection.run("""
                 INSERT INTO carried_credits (customer_key, origin_bill_date, created_bill_date, kind, subscription_id, rate_card_key,
                     feature_key, description, period_start, period_end, amount, tax_behavior, tax_code, detail)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -156,7 +158,7 @@ extension SQLiteStore {
     /// Every customer's credit balance: the sum of credits not yet taken (negative).
     public func creditBalances() throws -> [String: Decimal] {
         var result: [String: Decimal] = [:]
-        for row in try database.query("SELECT customer_key, amount FROM carried_credits WHERE consumed_bill_date IS NULL") {
+        for row in try connection.query("SELECT customer_key, amount FROM carried_credits WHERE consumed_bill_date IS NULL") {
             result[row.string(0) ?? "", default: 0] += row.decimal(1) ?? 0
         }
         return result
@@ -167,14 +169,14 @@ extension SQLiteStore {
     public func addAdjustment(customerKey: String, amount: Decimal, reason: String, at now: Instant) throws -> String {
         guard try customer(key: customerKey) != nil else { throw StoreInputError("no customer \(customerKey)") }
         let id = Identifier.make("adj")
-        try database.run("INSERT INTO adjustments (id, customer_key, amount, reason, created_at) VALUES (?, ?, ?, ?, ?)",
+        try connection.run("INSERT INTO adjustments (id, customer_key, amount, reason, created_at) VALUES (?, ?, ?, ?, ?)",
                          [.text(id), .text(customerKey), SQLValue(amount), .text(reason), now.sql])
         return id
     }
 
     /// Adjustments not yet on an invoice, as `adjustment` lines.
     public func openAdjustments(customerKey: String, before billDate: Instant) throws -> [(id: String, line: InvoiceLine)] {
-        try database.query("SELECT id, amount, reason, created_at FROM adjustments WHERE customer_key = ? AND invoice_id IS NULL AND created_at <= ? ORDER BY created_at, id",
+        try connection.query("SELECT id, amount, reason, created_at FROM adjustments WHERE customer_key = ? AND invoice_id IS NULL AND created_at <= ? ORDER BY created_at, id",
                            [.text(customerKey), billDate.sql]).map { row in
             let at = row.instant(3) ?? billDate
             return (row.string(0) ?? "", InvoiceLine(kind: .adjustment, subscriptionId: nil, rateCardKey: nil,
@@ -184,6 +186,6 @@ extension SQLiteStore {
     }
 
     public func attachAdjustments(_ ids: [String], invoiceId: String) throws {
-        for id in ids { try database.run("UPDATE adjustments SET invoice_id = ? WHERE id = ?", [.text(invoiceId), .text(id)]) }
+        for id in ids { try connection.run("UPDATE adjustments SET invoice_id = ? WHERE id = ?", [.text(invoiceId), .text(id)]) }
     }
 }

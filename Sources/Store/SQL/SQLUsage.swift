@@ -1,21 +1,20 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
+extension SQLRepositories {
     // MARK: Ingest batches
 
     public func beginBatch(input: String, at now: Instant) throws -> Int64 {
-        try database.run("INSERT INTO ingest_batches (input, started_at) VALUES (?, ?)", [.text(input), now.sql])
-        return database.lastInsertRowID
+        try connection.insertReturningId("INSERT INTO ingest_batches (input, started_at) VALUES (?, ?)", [.text(input), now.sql])
     }
 
     /// The id of the newest ingest batch (0 when there is none).
     public func lastIngestBatch() throws -> Int64 {
-        try database.first("SELECT coalesce(max(id), 0) FROM ingest_batches")?.int(0) ?? 0
+        try connection.first("SELECT coalesce(max(id), 0) FROM ingest_batches")?.int(0) ?? 0
     }
 
     public func finishBatch(_ id: Int64, input: String?, accepted: Int, duplicates: Int, rejected: Int, at now: Instant) throws {
-        try database.run("""
+        try connection.run("""
             UPDATE ingest_batches SET input = coalesce(?, input), finished_at = ?, accepted = accepted + ?, duplicates = duplicates + ?,
                                       rejected = rejected + ? WHERE id = ?
             """, [SQLValue(input), now.sql, .integer(Int64(accepted)), .integer(Int64(duplicates)), .integer(Int64(rejected)), .integer(id)])
@@ -23,7 +22,7 @@ extension SQLiteStore {
 
     /// Calls `body` with every stored de-duplication key of a UTC day.
     public func forEachEventKey(day: Int64, _ body: (_ hash: Int64, _ hash2: Int64) -> Void) throws {
-        let blocks = try database.prepare("SELECT keys FROM event_key_blocks WHERE day = ?")
+        let blocks = try connection.statement("SELECT keys FROM event_key_blocks WHERE day = ?")
         try blocks.bind([.integer(day)])
         while let row = try blocks.next() {
             guard case .blob(let keys) = row[0] else { continue }
@@ -33,7 +32,7 @@ extension SQLiteStore {
 
     /// The id of the newest key block (0 when there is none).
     public func lastEventKeyBlock() throws -> Int64 {
-        try database.first("SELECT coalesce(max(id), 0) FROM event_key_blocks")?.int(0) ?? 0
+        try connection.first("SELECT coalesce(max(id), 0) FROM event_key_blocks")?.int(0) ?? 0
     }
 
     /// Calls `body` with every key of the blocks newer than `mark` that fall on one of `days`,
@@ -41,7 +40,7 @@ extension SQLiteStore {
     public func forEachEventKey(after mark: Int64, days: Set<Int32>, skippingBatches batches: Set<Int64>,
                                 _ body: (_ day: Int64, _ hash: Int64, _ hash2: Int64) -> Void) throws -> Int64 {
         var newest = mark
-        let blocks = try database.prepare("SELECT id, day, batch_id, keys FROM event_key_blocks WHERE id > ? ORDER BY id")
+        let blocks = try connection.statement("SELECT id, day, batch_id, keys FROM event_key_blocks WHERE id > ? ORDER BY id")
         try blocks.bind([.integer(mark)])
         while let row = try blocks.next() {
             newest = max(newest, row.int(0) ?? newest)
@@ -61,7 +60,7 @@ extension SQLiteStore {
     /// Appends one block of new keys for a day from parts of 64-bit halves, one after another.
     public func appendEventKeys(parts: [[UInt64]], day: Int64, batch: Int64) throws {
         guard parts.contains(where: { !$0.isEmpty }) else { return }
-        let insert = try database.prepare("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, ?, ?)")
+        let insert = try connection.statement("INSERT INTO event_key_blocks (day, batch_id, keys) VALUES (?, ?, ?)")
         try insert.bindInteger(day, at: 1)
         try insert.bindInteger(batch, at: 2)
         // A block holds tens of megabytes: SQLite reads it where it is rather than from a copy.
@@ -75,7 +74,7 @@ extension SQLiteStore {
     /// Forgets the de-duplication keys of days that end at or before `cutoff` (`dedupeRetention`).
     @discardableResult
     public func pruneEventKeys(before cutoff: Instant) throws -> Int {
-        try database.run("DELETE FROM event_key_blocks WHERE day < ?", [.integer(EventKeyBlock.day(of: cutoff.seconds))])
+        try connection.run("DELETE FROM event_key_blocks WHERE day < ?", [.integer(EventKeyBlock.day(of: cutoff.seconds))])
     }
 
     /// Writes segment pieces, in the order given (callers sort them by key, which keeps the
@@ -85,14 +84,16 @@ extension SQLiteStore {
     /// as late usage on the next invoice. Returns how many pieces were late.
     @discardableResult
     public func writeSegments(_ pieces: [SegmentPiece], batch: Int64, into table: SegmentTable) throws -> Int {
-        try database.transaction {
-            let insert = try database.prepare("""
+        try connection.transaction {
+            let insert = try connection.statement("""
                 INSERT INTO \(table.rawValue) (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
                                             latest_time, latest_value, late)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            let unique = try database.prepare("INSERT OR IGNORE INTO usage_unique_values (subscription_id, meter_slug, window_start, value) VALUES (?, ?, ?, ?)")
-            let closed = try database.prepare("SELECT max(bill_date) FROM period_closes WHERE subscription_id = ?")
+            let unique = try connection.statement("""
+                INSERT INTO usage_unique_values (subscription_id, meter_slug, window_start, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """)
+            let closed = try connection.statement("SELECT max(bill_date) FROM period_closes WHERE subscription_id = ?")
             var subscription: String?, closedThrough = Int64.min, late = 0
             for piece in pieces {
                 if piece.subscriptionId != subscription {
@@ -126,14 +127,14 @@ extension SQLiteStore {
     }
 
     public func quarantine(batch: Int64, line: Int, reason: String, raw: String) throws {
-        try database.run("INSERT INTO quarantined_events (batch_id, line, reason, raw) VALUES (?, ?, ?, ?)",
-                         [.integer(batch), .integer(Int64(line)), .text(reason), .text(raw)])
+        try connection.run("INSERT INTO quarantined_events (batch_id, line, reason, raw) VALUES (?, ?, ?, ?)",
+                         [.integer(batch), .integer(Int64(line)), connection.wholeText(reason), connection.wholeText(raw)])
     }
 
     /// Quarantined events, newest batch first: (batch, line, reason, raw).
     public func quarantinedEvents(limit: Int) throws -> [(batch: Int64, line: Int, reason: String, raw: String)] {
-        try database.query("SELECT batch_id, line, reason, raw FROM quarantined_events ORDER BY batch_id DESC, line LIMIT ?",
-                           [.integer(Int64(limit))]).map { ($0.int(0) ?? 0, Int($0.int(1) ?? 0), $0.string(2) ?? "", $0.string(3) ?? "") }
+        try connection.query("SELECT batch_id, line, reason, raw FROM quarantined_events ORDER BY batch_id DESC, line LIMIT ?",
+                           [.integer(Int64(limit))]).map { ($0.int(0) ?? 0, Int($0.int(1) ?? 0), $0.wholeText(2) ?? "", $0.wholeText(3) ?? "") }
     }
 
     // MARK: The usage log
@@ -145,8 +146,8 @@ extension SQLiteStore {
     @discardableResult
     public func foldUsageLog(limit: Int) throws -> Int {
         try transaction {
-            guard let first = try database.first("SELECT min(id) FROM usage_log")?.int(0) else { return 0 }
-            let rows = try database.query("""
+            guard let first = try connection.first("SELECT min(id) FROM usage_log")?.int(0) else { return 0 }
+            let rows = try connection.query("""
                 SELECT subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max, latest_time, latest_value, id
                 FROM usage_log WHERE id <= ? ORDER BY subscription_id, meter_slug, window_start, group_key, late
                 """, [.integer(first + Int64(min(limit, 1 << 40)) - 1)])
@@ -159,21 +160,24 @@ extension SQLiteStore {
                 if folded.last?.key == piece.key { folded[folded.count - 1].absorb(piece) } else { folded.append(piece) }
             }
             try addToLive(folded)
-            try database.run("DELETE FROM usage_log WHERE id <= ?", [.integer(newest)])
+            try connection.run("DELETE FROM usage_log WHERE id <= ?", [.integer(newest)])
             return rows.count
         }
     }
 
     /// Adds each segment to its row of `usage_live`, making the row when there is none.
     func addToLive(_ segments: [FoldedSegment]) throws {
-        let existing = try database.prepare("""
+        let existing = try connection.statement("""
             SELECT subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max, latest_time, latest_value
             FROM usage_live WHERE subscription_id = ? AND meter_slug = ? AND window_start = ? AND group_key = ? AND late = ?
             """)
-        let upsert = try database.prepare("""
-            INSERT OR REPLACE INTO usage_live (subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max,
-                                               latest_time, latest_value)
+        let upsert = try connection.statement("""
+            INSERT INTO usage_live (subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max,
+                                    latest_time, latest_value)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (subscription_id, meter_slug, window_start, group_key, late) DO UPDATE SET
+                batch_id = excluded.batch_id, count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max,
+                latest_time = excluded.latest_time, latest_value = excluded.latest_value
             """)
         for segment in segments {
             var merged = segment
@@ -188,14 +192,14 @@ extension SQLiteStore {
 
     /// Rows in the usage log, not yet folded.
     public func usageLogRows() throws -> Int {
-        Int(try database.first("SELECT count(*) FROM usage_log")?.int(0) ?? 0)
+        Int(try connection.first("SELECT count(*) FROM usage_log")?.int(0) ?? 0)
     }
 
     // MARK: Late usage
 
     /// Windows holding late usage not yet billed: (subscription, meter, window start).
     public func lateWindows() throws -> [(subscriptionId: String, meterSlug: String, windowStart: Instant)] {
-        try database.query("SELECT DISTINCT subscription_id, meter_slug, window_start FROM usage_rows WHERE late = 1 ORDER BY 1, 2, 3")
+        try connection.query("SELECT DISTINCT subscription_id, meter_slug, window_start FROM usage_rows WHERE late = 1 ORDER BY 1, 2, 3")
             .map { ($0.string(0) ?? "", $0.string(1) ?? "", $0.instant(2) ?? Instant(seconds: 0)) }
     }
 
@@ -205,16 +209,16 @@ extension SQLiteStore {
     public func markLateBilled(subscriptionId: String, period: Period) throws {
         try transaction {
             for table in SegmentTable.allCases {
-                try database.run("UPDATE \(table.rawValue) SET late = 2 WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?",
+                try connection.run("UPDATE \(table.rawValue) SET late = 2 WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?",
                                  [.text(subscriptionId), period.start.sql, period.end.sql])
             }
             let bounds: [SQLValue] = [.text(subscriptionId), period.start.sql, period.end.sql]
-            let late = try database.query("""
+            let late = try connection.query("""
                 SELECT subscription_id, meter_slug, window_start, group_key, late, batch_id, count, sum, min, max, latest_time, latest_value
                 FROM usage_live WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?
                 """, bounds)
             guard !late.isEmpty else { return }
-            try database.run("DELETE FROM usage_live WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?", bounds)
+            try connection.run("DELETE FROM usage_live WHERE late = 1 AND subscription_id = ? AND window_start >= ? AND window_start < ?", bounds)
             try addToLive(late.map { row in
                 var segment = FoldedSegment(row)
                 segment.key[4] = .integer(2)
@@ -225,28 +229,28 @@ extension SQLiteStore {
 
     /// The meter's aggregation over the segments whose window starts inside `period`.
     public func quantity(meter: Meter, subscriptionId: String, period: Period) throws -> Decimal {
-        try StoreUsage(database: database).aggregate(meter: meter, subscriptionId: subscriptionId, period: period)
+        try StoreUsage(connection: connection).aggregate(meter: meter, subscriptionId: subscriptionId, period: period)
     }
 
     public func daily(meter: Meter, subscriptionId: String, period: Period) throws -> [DailyUsage] {
-        try StoreUsage(database: database).daily(meter: meter, subscriptionId: subscriptionId, period: period)
+        try StoreUsage(connection: connection).daily(meter: meter, subscriptionId: subscriptionId, period: period)
     }
 }
 
 /// Usage as the store holds it: segments aggregated per meter over whole windows.
 struct StoreUsage {
-    let database: Database
+    let connection: any SQLConnection
 
     /// The meter's aggregation over the segments whose window starts inside `period`.
     func aggregate(meter: Meter, subscriptionId: String, period: Period) throws -> Decimal {
         if meter.aggregation == .uniqueCount {
-            let row = try database.first("""
+            let row = try connection.first("""
                 SELECT count(DISTINCT value) FROM usage_unique_values
                 WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ?
                 """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql])
             return Decimal(row?.int(0) ?? 0)
         }
-        let rows = try database.query("""
+        let rows = try connection.query("""
             SELECT count, sum, min, max, latest_time, latest_value FROM usage_rows
             WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ?
             """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql])

@@ -1,11 +1,13 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
-    static let requestColumns = """
+extension SQLRepositories {
+    static var requestColumns: String {
+        """
         id, customer_key, plan_key, plan_version, anchor, status, checkout_session_id, checkout_url, checkout_expires_at, created_at,
         api_key_id, failure
         """
+    }
 
     /// Records a request for `plan`, checked as `createSubscription` checks a new subscription
     /// (customer, plan, currency, none in service). A pending request of the customer's made
@@ -14,11 +16,11 @@ extension SQLiteStore {
                                           now: Instant) throws -> SubscriptionRequest {
         try transaction {
             let plan = try planForNewSubscription(customerKey: customerKey, planKey: planKey, version: version, from: now)
-            try database.run("""
+            try connection.run("""
                 UPDATE subscription_requests SET status = 'expired', failure = ?, updated_at = ?
                 WHERE customer_key = ? AND status = 'pending_payment'
                 """, [.text("superseded by \(id)"), now.sql, .text(customerKey)])
-            try database.run("""
+            try connection.run("""
                 INSERT INTO subscription_requests (id, customer_key, plan_key, plan_version, anchor, status, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, 'pending_payment', ?, ?)
                 """, [.text(id), .text(customerKey), .text(plan.key), .integer(Int64(plan.version)), SQLValue(anchor?.seconds),
@@ -30,17 +32,17 @@ extension SQLiteStore {
 
     /// The Checkout Session the customer completes to start the request.
     public func recordCheckout(requestId: String, sessionId: String, url: String, expiresAt: Instant?, at now: Instant) throws {
-        try database.run("""
+        try connection.run("""
             UPDATE subscription_requests SET checkout_session_id = ?, checkout_url = ?, checkout_expires_at = ?, updated_at = ? WHERE id = ?
             """, [.text(sessionId), .text(url), SQLValue(expiresAt?.seconds), now.sql, .text(requestId)])
     }
 
     public func subscriptionRequest(id: String) throws -> SubscriptionRequest? {
-        try database.first("SELECT \(SQLiteStore.requestColumns) FROM subscription_requests WHERE id = ?", [.text(id)]).map(subscriptionRequest)
+        try connection.first("SELECT \(Self.requestColumns) FROM subscription_requests WHERE id = ?", [.text(id)]).map(subscriptionRequest)
     }
 
     public func subscriptionRequest(checkoutSessionId: String) throws -> SubscriptionRequest? {
-        try database.first("SELECT \(SQLiteStore.requestColumns) FROM subscription_requests WHERE checkout_session_id = ?",
+        try connection.first("SELECT \(Self.requestColumns) FROM subscription_requests WHERE checkout_session_id = ?",
                            [.text(checkoutSessionId)]).map(subscriptionRequest)
     }
 
@@ -56,7 +58,7 @@ extension SQLiteStore {
             if let apiKey {
                 try insertAPIKey(id: apiKey.id, customerKey: request.customerKey, digest: apiKey.digest, last4: apiKey.last4, at: now)
             }
-            try database.run("""
+            try connection.run("""
                 UPDATE subscription_requests SET status = 'started', api_key_id = ?, api_key_secret = ?, updated_at = ? WHERE id = ?
                 """, [SQLValue(apiKey?.id), SQLValue(apiKey?.secret), now.sql, .text(id)])
             return subscription
@@ -65,7 +67,7 @@ extension SQLiteStore {
 
     /// Ends a pending request without a subscription (its Checkout expired, or it cannot start).
     public func endSubscriptionRequest(id: String, status: SubscriptionRequest.Status, reason: String, at now: Instant) throws {
-        try database.run("""
+        try connection.run("""
             UPDATE subscription_requests SET status = ?, failure = ?, updated_at = ? WHERE id = ? AND status = 'pending_payment'
             """, [.text(status.rawValue), .text(reason), now.sql, .text(id)])
     }
@@ -73,9 +75,9 @@ extension SQLiteStore {
     /// The API key secret made when the request started, once: the read clears it.
     public func takeRequestedAPIKeySecret(requestId: String) throws -> String? {
         try transaction {
-            let secret = try database.first("SELECT api_key_secret FROM subscription_requests WHERE id = ?", [.text(requestId)])?.string(0)
+            let secret = try connection.first("SELECT api_key_secret FROM subscription_requests WHERE id = ?", [.text(requestId)])?.string(0)
             if secret != nil {
-                try database.run("UPDATE subscription_requests SET api_key_secret = NULL WHERE id = ?", [.text(requestId)])
+                try connection.run("UPDATE subscription_requests SET api_key_secret = NULL WHERE id = ?", [.text(requestId)])
             }
             return secret
         }

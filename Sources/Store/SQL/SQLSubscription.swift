@@ -1,7 +1,7 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
+extension SQLRepositories {
     // MARK: Reading
 
     /// Subscriptions, oldest first; of one customer when `customerKey` is given.
@@ -13,7 +13,7 @@ extension SQLiteStore {
             SELECT id, customer_key, plan_key, plan_version, anchor, start, "end", predecessor_id, successor_id
             FROM subscriptions \(customerKey == nil ? "" : "WHERE customer_key = ?") ORDER BY start, created_at, id
             """
-        return try database.query(sql, customerKey.map { [.text($0)] } ?? []).map { try subscriptionRecord($0, plans: plans) }
+        return try connection.query(sql, customerKey.map { [.text($0)] } ?? []).map { try subscriptionRecord($0, plans: plans) }
     }
 
     /// A row of (id, customer, plan key, plan version, anchor, start, end, predecessor, successor).
@@ -28,7 +28,7 @@ extension SQLiteStore {
     }
 
     public func subscription(id: String) throws -> SubscriptionRecord? {
-        guard let customer = try database.first("SELECT customer_key FROM subscriptions WHERE id = ?", [.text(id)])?.string(0) else { return nil }
+        guard let customer = try connection.first("SELECT customer_key FROM subscriptions WHERE id = ?", [.text(id)])?.string(0) else { return nil }
         return try subscriptions(customerKey: customer).first { $0.id == id }
     }
 
@@ -42,7 +42,7 @@ extension SQLiteStore {
 
 
     func insert(_ subscription: Subscription, predecessor: String?, at now: Instant) throws {
-        try database.run("""
+        try connection.run("""
             INSERT INTO subscriptions (id, customer_key, plan_key, plan_version, anchor, start, "end", predecessor_id, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(subscription.id), .text(subscription.customerKey), .text(subscription.plan.key),
@@ -83,7 +83,7 @@ extension SQLiteStore {
     /// The customer's latest closed bill date: its invoice for that date is made, so nothing
     /// may take effect at or before it.
     func billedThrough(customerKey: String) throws -> Instant? {
-        try database.first("SELECT max(bill_date) FROM period_closes WHERE customer_key = ?", [.text(customerKey)])?.instant(0)
+        try connection.first("SELECT max(bill_date) FROM period_closes WHERE customer_key = ?", [.text(customerKey)])?.instant(0)
     }
 
     /// Runs `body`, a refusal of Billing's subscription rules becoming the store's refusal:
@@ -117,7 +117,7 @@ extension SQLiteStore {
                                          anchor: old.billingAnchor(at: instant), start: instant,
                                          end: old.end, origin: .change(from: old.id))
             try insert(successor, predecessor: old.id, at: now)
-            try database.run("UPDATE subscriptions SET \"end\" = ?, successor_id = ?, updated_at = ? WHERE id = ?",
+            try connection.run("UPDATE subscriptions SET \"end\" = ?, successor_id = ?, updated_at = ? WHERE id = ?",
                              [instant.sql, .text(successor.id), now.sql, .text(old.id)])
             return successor
         }
@@ -131,7 +131,7 @@ extension SQLiteStore {
                 try SubscriptionRules.cancel(record.subscription, successorId: record.successorId, timing: timing, now: now,
                                              billedThrough: try billedThrough(customerKey: record.subscription.customerKey))
             }
-            try database.run("UPDATE subscriptions SET \"end\" = ?, updated_at = ? WHERE id = ?", [end.sql, now.sql, .text(id)])
+            try connection.run("UPDATE subscriptions SET \"end\" = ?, updated_at = ? WHERE id = ?", [end.sql, now.sql, .text(id)])
             return end
         }
     }
@@ -141,7 +141,7 @@ extension SQLiteStore {
         try transaction {
             let record = try record(id)
             try refusing { try SubscriptionRules.reactivate(record.subscription, successorId: record.successorId, now: now) }
-            try database.run("UPDATE subscriptions SET \"end\" = NULL, updated_at = ? WHERE id = ?", [now.sql, .text(id)])
+            try connection.run("UPDATE subscriptions SET \"end\" = NULL, updated_at = ? WHERE id = ?", [now.sql, .text(id)])
         }
     }
 }

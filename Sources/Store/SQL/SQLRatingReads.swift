@@ -23,9 +23,9 @@ struct PrefetchedUsage: UsageSource {
     }
 }
 
-extension SQLiteStore {
+extension SQLRepositories {
     /// Keys per query of a group read (`IN (...)`, padded with NULLs so one statement serves).
-    static let keysPerQuery = 250
+    static var keysPerQuery: Int { 250 }
 
     /// The subscriptions, open items and usage (windows in `[usageFrom, usageTo)`) of `customerKeys`.
     public func ratingReads(customerKeys: [String], catalog: Catalog, usageFrom: Instant, usageTo: Instant) throws -> RatingReads {
@@ -57,19 +57,19 @@ extension SQLiteStore {
             usage[row.string(0) ?? "", default: []].append(row)
         }
         return RatingReads(subscriptions: subscriptions, customersWithOpenItems: open,
-                           usage: PrefetchedUsage(rows: usage, from: usageFrom, to: usageTo, store: StoreUsage(database: database)))
+                           usage: PrefetchedUsage(rows: usage, from: usageFrom, to: usageTo, store: StoreUsage(connection: connection)))
     }
 
     /// Runs a query whose `IN` list (`sql`'s argument, `repeats` times over) takes `keys`, a
     /// chunk at a time, with `after` bound after the lists.
     func forEachRow(keys: [String], _ sql: (String) -> String, repeats: Int = 1, after: [SQLValue] = [],
                     _ body: (Row) throws -> Void) throws {
-        let list = "(" + Array(repeating: "?", count: SQLiteStore.keysPerQuery).joined(separator: ", ") + ")"
+        let list = "(" + Array(repeating: "?", count: Self.keysPerQuery).joined(separator: ", ") + ")"
         let text = sql(list)
-        for start in stride(from: 0, to: keys.count, by: SQLiteStore.keysPerQuery) {
-            let chunk = keys[start..<min(keys.count, start + SQLiteStore.keysPerQuery)]
-            let values = chunk.map { SQLValue.text($0) } + Array(repeating: SQLValue.null, count: SQLiteStore.keysPerQuery - chunk.count)
-            for row in try database.query(text, Array(Array(repeating: values, count: repeats).joined()) + after) { try body(row) }
+        for start in stride(from: 0, to: keys.count, by: Self.keysPerQuery) {
+            let chunk = keys[start..<min(keys.count, start + Self.keysPerQuery)]
+            let values = chunk.map { SQLValue.text($0) } + Array(repeating: SQLValue.null, count: Self.keysPerQuery - chunk.count)
+            for row in try connection.query(text, Array(Array(repeating: values, count: repeats).joined()) + after) { try body(row) }
         }
     }
 }

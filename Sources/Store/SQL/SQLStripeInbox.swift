@@ -1,41 +1,41 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
-    static let inboxColumns = "id, type, account, object_id, created, livemode, payload, received_at, attempts, applied_at, outcome"
+extension SQLRepositories {
+    static var inboxColumns: String { "id, type, account, object_id, created, livemode, payload, received_at, attempts, applied_at, outcome" }
 
     /// Stores a verified event unless one with its id is stored already; true when it is new.
     @discardableResult
     public func receiveStripeEvent(_ event: InboxEvent) throws -> Bool {
-        try database.run("""
-            INSERT OR IGNORE INTO stripe_events (id, type, account, object_id, created, livemode, payload, received_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        try connection.run("""
+            INSERT INTO stripe_events (id, type, account, object_id, created, livemode, payload, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """, [.text(event.id), .text(event.type), SQLValue(event.account), SQLValue(event.objectId), event.created.sql,
                   .integer(event.livemode ? 1 : 0), .text(event.payload), event.receivedAt.sql]) == 1
     }
 
     public func stripeEvent(id: String) throws -> InboxEvent? {
-        try database.first("SELECT \(SQLiteStore.inboxColumns) FROM stripe_events WHERE id = ?", [.text(id)]).map(inboxEvent)
+        try connection.first("SELECT \(Self.inboxColumns) FROM stripe_events WHERE id = ?", [.text(id)]).map(inboxEvent)
     }
 
     /// Events not applied yet, oldest first by Stripe's time.
     public func waitingStripeEvents(limit: Int) throws -> [InboxEvent] {
-        try database.query("SELECT \(SQLiteStore.inboxColumns) FROM stripe_events WHERE applied_at IS NULL ORDER BY created, id LIMIT ?",
+        try connection.query("SELECT \(Self.inboxColumns) FROM stripe_events WHERE applied_at IS NULL ORDER BY created, id LIMIT ?",
                            [.integer(Int64(limit))]).map(inboxEvent)
     }
 
     /// Every stored event, oldest first (for reports and tests).
     public func stripeEvents() throws -> [InboxEvent] {
-        try database.query("SELECT \(SQLiteStore.inboxColumns) FROM stripe_events ORDER BY created, id").map(inboxEvent)
+        try connection.query("SELECT \(Self.inboxColumns) FROM stripe_events ORDER BY created, id").map(inboxEvent)
     }
 
     /// Records an attempt to apply an event: applied (or ignored for good) when `done`, else
     /// left waiting with `outcome` saying why.
     public func recordStripeEventAttempt(id: String, done: Bool, outcome: String, at now: Instant) throws {
-        try database.run("""
-            UPDATE stripe_events SET attempts = attempts + 1, outcome = ?, applied_at = CASE WHEN ? THEN ? ELSE NULL END
+        try connection.run("""
+            UPDATE stripe_events SET attempts = attempts + 1, outcome = ?, applied_at = ?
             WHERE id = ? AND applied_at IS NULL
-            """, [.text(outcome), .integer(done ? 1 : 0), now.sql, .text(id)])
+            """, [.text(outcome), done ? now.sql : .null, .text(id)])
     }
 
     private func inboxEvent(_ row: Row) -> InboxEvent {
@@ -50,7 +50,7 @@ extension SQLiteStore {
     /// The invoice Stripe knows as `stripeId`, with the `created` time of the newest event
     /// applied to it.
     public func invoice(stripeInvoiceId stripeId: String) throws -> (invoice: StoredInvoice, lastEventCreated: Instant?)? {
-        guard let row = try database.first("SELECT id, stripe_event_created FROM invoices WHERE stripe_invoice_id = ?", [.text(stripeId)]),
+        guard let row = try connection.first("SELECT id, stripe_event_created FROM invoices WHERE stripe_invoice_id = ?", [.text(stripeId)]),
               let id = row.string(0), let invoice = try invoice(id: id) else { return nil }
         return (invoice, row.instant(1))
     }
@@ -61,19 +61,22 @@ extension SQLiteStore {
                               eventCreated: Instant, at now: Instant) throws {
         try transaction {
             try recordPayment(invoiceId: invoiceId, status: status, payment: payment, failureReason: failureReason, at: now)
-            try database.run("UPDATE invoices SET stripe_event_created = max(coalesce(stripe_event_created, 0), ?) WHERE id = ?",
+            try connection.run("""
+                UPDATE invoices SET stripe_event_created = CASE WHEN coalesce(stripe_event_created, 0) > ?1 THEN stripe_event_created ELSE ?1 END
+                WHERE id = ?2
+                """,
                              [eventCreated.sql, .text(invoiceId)])
         }
     }
 
     /// The customer whose Stripe Customer (in any account) is `stripeId`.
     public func customerKey(stripeCustomerId stripeId: String) throws -> String? {
-        try database.first("SELECT customer_key FROM stripe_customers WHERE stripe_id = ?", [.text(stripeId)])?.string(0)
+        try connection.first("SELECT customer_key FROM stripe_customers WHERE stripe_id = ?", [.text(stripeId)])?.string(0)
     }
 
     /// The Customer's default payment method as last set or seen by Tollbooth.
     public func defaultPaymentMethod(customerKey: String, account: String) throws -> String? {
-        try database.first("SELECT default_payment_method FROM stripe_customers WHERE customer_key = ? AND account = ?",
+        try connection.first("SELECT default_payment_method FROM stripe_customers WHERE customer_key = ? AND account = ?",
                            [.text(customerKey), .text(account)])?.string(0)
     }
 }

@@ -1,16 +1,16 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
+extension SQLRepositories {
     // MARK: Service tokens
 
     public func insertToken(id: String, name: String, scope: TokenScope, digest: String, last4: String, at now: Instant) throws {
-        try database.run("INSERT INTO service_tokens (id, name, scope, digest, last4, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        try connection.run("INSERT INTO service_tokens (id, name, scope, digest, last4, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                          [.text(id), .text(name), .text(scope.rawValue), .text(digest), .text(last4), now.sql])
     }
 
     public func tokens() throws -> [StoredToken] {
-        try database.query("SELECT id, name, scope, digest, last4, created_at, revoked_at FROM service_tokens ORDER BY created_at, id").map {
+        try connection.query("SELECT id, name, scope, digest, last4, created_at, revoked_at FROM service_tokens ORDER BY created_at, id").map {
             StoredToken(id: $0.string(0) ?? "", name: $0.string(1) ?? "", scope: TokenScope(rawValue: $0.string(2) ?? "") ?? .ingest,
                         digest: $0.string(3) ?? "", last4: $0.string(4) ?? "", createdAt: $0.instant(5) ?? Instant(seconds: 0),
                         revokedAt: $0.instant(6))
@@ -19,11 +19,11 @@ extension SQLiteStore {
 
     /// Revokes a token; false when there is no such token or it was revoked already.
     public func revokeToken(id: String, at now: Instant) throws -> Bool {
-        try database.run("UPDATE service_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now.sql, .text(id)]) == 1
+        try connection.run("UPDATE service_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now.sql, .text(id)]) == 1
     }
 
     public func tokenExists(id: String) throws -> Bool {
-        try database.first("SELECT 1 FROM service_tokens WHERE id = ?", [.text(id)]) != nil
+        try connection.first("SELECT 1 FROM service_tokens WHERE id = ?", [.text(id)]) != nil
     }
 
     // MARK: API keys
@@ -32,17 +32,17 @@ extension SQLiteStore {
     public func insertAPIKey(id: String, customerKey: String, digest: String, last4: String, at now: Instant) throws {
         try transaction {
             guard try customer(key: customerKey) != nil else { throw StoreInputError("no customer \(customerKey)") }
-            try database.run("INSERT INTO api_keys (id, customer_key, digest, last4, created_at) VALUES (?, ?, ?, ?, ?)",
+            try connection.run("INSERT INTO api_keys (id, customer_key, digest, last4, created_at) VALUES (?, ?, ?, ?, ?)",
                              [.text(id), .text(customerKey), .text(digest), .text(last4), now.sql])
-            try database.run("INSERT INTO customer_subjects (subject, customer_key) VALUES (?, ?)", [.text(id), .text(customerKey)])
+            try connection.run("INSERT INTO customer_subjects (subject, customer_key) VALUES (?, ?)", [.text(id), .text(customerKey)])
         }
     }
 
     public func apiKeys(customerKey: String?) throws -> [StoredAPIKey] {
         let rows = try customerKey.map {
-            try database.query("SELECT id, customer_key, digest, last4, created_at, revoked_at FROM api_keys WHERE customer_key = ? ORDER BY created_at, id",
+            try connection.query("SELECT id, customer_key, digest, last4, created_at, revoked_at FROM api_keys WHERE customer_key = ? ORDER BY created_at, id",
                                [.text($0)])
-        } ?? database.query("SELECT id, customer_key, digest, last4, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
+        } ?? connection.query("SELECT id, customer_key, digest, last4, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
         return rows.map {
             StoredAPIKey(id: $0.string(0) ?? "", customerKey: $0.string(1) ?? "", digest: $0.string(2) ?? "", last4: $0.string(3) ?? "",
                          createdAt: $0.instant(4) ?? Instant(seconds: 0), revokedAt: $0.instant(5))
@@ -51,7 +51,7 @@ extension SQLiteStore {
 
     /// Revokes a customer's key; false when the customer has no such key or it was revoked already.
     public func revokeAPIKey(id: String, customerKey: String, at now: Instant) throws -> Bool {
-        try database.run("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND customer_key = ? AND revoked_at IS NULL",
+        try connection.run("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND customer_key = ? AND revoked_at IS NULL",
                          [now.sql, .text(id), .text(customerKey)]) == 1
     }
 
@@ -60,25 +60,20 @@ extension SQLiteStore {
     /// Every change counter (`attribution`, `credentials`, `payments`), by name.
     public func changeCounters() throws -> [String: Int64] {
         var counters: [String: Int64] = [:]
-        for row in try database.query("SELECT name, value FROM change_counters") { counters[row.string(0) ?? ""] = row.int(1) ?? 0 }
+        for row in try connection.query("SELECT name, value FROM change_counters") { counters[row.string(0) ?? ""] = row.int(1) ?? 0 }
         return counters
-    }
-
-    /// SQLite's `data_version`: it moves when another connection commits.
-    public func dataVersion() throws -> Int64 {
-        try database.first("PRAGMA data_version")?.int(0) ?? 0
     }
 
     /// Ingest batches newer than `id`: their ids.
     public func ingestBatches(after id: Int64) throws -> [Int64] {
-        try database.query("SELECT id FROM ingest_batches WHERE id > ? ORDER BY id", [.integer(id)]).compactMap { $0.int(0) }
+        try connection.query("SELECT id FROM ingest_batches WHERE id > ? ORDER BY id", [.integer(id)]).compactMap { $0.int(0) }
     }
 
     /// The invoices whose payment state can block access (`payment_failed`, `uncollectible`),
     /// per customer.
     public func blockingPaymentFacts() throws -> [String: [InvoicePaymentFacts]] {
         var result: [String: [InvoicePaymentFacts]] = [:]
-        for row in try database.query("""
+        for row in try connection.query("""
             SELECT customer_key, id, status, payment_failed_at FROM invoices WHERE status IN ('payment_failed', 'uncollectible') ORDER BY id
             """) {
             guard let status = InvoiceStatus(rawValue: row.string(2) ?? "") else { continue }

@@ -1,7 +1,7 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
+extension SQLRepositories {
     /// Stores a draft invoice as `rated`, its lines numbered in order. Ids are derived from the
     /// customer and bill date, so the same invoice always has the same id.
     @discardableResult
@@ -40,13 +40,13 @@ extension SQLiteStore {
     }
 
     /// Rows per INSERT of `insertRows`.
-    static let rowsPerInsert = 64
+    static var rowsPerInsert: Int { 64 }
 
     /// Inserts `rows` with `insert` ("INSERT INTO t (...) VALUES") and `row` ("(?, ?)") repeated.
     func insertRows(_ rows: [[SQLValue]], into insert: String, row: String) throws {
-        for start in stride(from: 0, to: rows.count, by: SQLiteStore.rowsPerInsert) {
-            let chunk = rows[start..<min(rows.count, start + SQLiteStore.rowsPerInsert)]
-            try database.run(insert + " " + Array(repeating: row, count: chunk.count).joined(separator: ", "), Array(chunk.joined()))
+        for start in stride(from: 0, to: rows.count, by: Self.rowsPerInsert) {
+            let chunk = rows[start..<min(rows.count, start + Self.rowsPerInsert)]
+            try connection.run(insert + " " + Array(repeating: row, count: chunk.count).joined(separator: ", "), Array(chunk.joined()))
         }
     }
 
@@ -68,7 +68,7 @@ extension SQLiteStore {
             // A line whose tax is already the one given is left alone: most lines of an untaxed
             // invoice keep their 0, and a write per line would double what the tax stage writes.
             for line in lines where !update.unchanged.contains(line.id) {
-                try database.run("UPDATE invoice_lines SET tax_amount = ?1 WHERE id = ?2 AND tax_amount IS NOT ?1",
+                try connection.run("UPDATE invoice_lines SET tax_amount = ?1 WHERE id = ?2 AND tax_amount <> ?1",
                                  [SQLValue(line.line.taxAmount), .text(line.id)])
             }
             let applied = update.applied
@@ -76,9 +76,9 @@ extension SQLiteStore {
                          SQLValue(applied?.rate), SQLValue(applied?.name), SQLValue(applied?.country), SQLValue(applied?.state),
                          SQLValue(update.calculationId)])
         }
-        for start in stride(from: 0, to: rows.count, by: SQLiteStore.rowsPerInsert) {
-            let chunk = rows[start..<min(rows.count, start + SQLiteStore.rowsPerInsert)]
-            try database.run("""
+        for start in stride(from: 0, to: rows.count, by: Self.rowsPerInsert) {
+            let chunk = rows[start..<min(rows.count, start + Self.rowsPerInsert)]
+            try connection.run("""
                 UPDATE invoices SET subtotal = taxed.column2, tax = taxed.column3, total = taxed.column4, tax_note = taxed.column5,
                                     tax_rate = taxed.column6, tax_rate_name = taxed.column7, tax_country = taxed.column8,
                                     tax_state = taxed.column9, tax_calculation_id = taxed.column10, status = ?1, updated_at = ?2
@@ -90,7 +90,7 @@ extension SQLiteStore {
 
     /// Moves an invoice to `status`, recording the failure when it is `failed`.
     public func setInvoiceStatus(_ id: String, _ status: InvoiceStatus, failure: StoredInvoice.Failure?, at now: Instant) throws {
-        try database.run("""
+        try connection.run("""
             UPDATE invoices SET status = ?, failure_stage = ?, failure_message = ?, failure_request_id = ?, updated_at = ? WHERE id = ?
             """, [.text(status.rawValue), SQLValue(failure?.stage), SQLValue(failure?.message), SQLValue(failure?.stripeRequestId),
                   now.sql, .text(id)])
@@ -98,23 +98,27 @@ extension SQLiteStore {
 
     /// The failure an invoice shows: the stage that failed it, or a payment failure whose reason
     /// the collect stage knows (`payment_failure_reason`), shown as stage `collect`.
-    static let failureColumns = """
+    static var failureColumns: String {
+        """
         coalesce(failure_stage, CASE WHEN payment_failure_reason IS NOT NULL THEN 'collect' END),
         coalesce(failure_message, payment_failure_reason), failure_request_id
         """
+    }
 
-    static let invoiceColumns = """
+    static var invoiceColumns: String {
+        """
         id, customer_key, currency, bill_date, status, subtotal, tax, total, period_start, period_end, tax_note,
-        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, \(SQLiteStore.failureColumns),
+        stripe_invoice_id, number, hosted_invoice_url, invoice_pdf, \(Self.failureColumns),
         tax_rate, tax_rate_name, tax_country, tax_state, stripe_account, issue_started_at, issue_generation, issued_at,
         stripe_status, amount_due, amount_paid, starting_balance, attempt_count, next_payment_attempt, paid_at, payment_failed_at,
         uncollectible_at, voided_at, collected_at, tax_calculation_id, tax_transaction_id, void_reason, stripe_total
         """
+    }
 
     /// Invoices, by bill date then customer; only those in `status` when given.
     public func invoices(status: InvoiceStatus?, withLines: Bool) throws -> [StoredInvoice] {
-        let rows = try database.query(
-            "SELECT \(SQLiteStore.invoiceColumns) FROM invoices \(status == nil ? "" : "WHERE status = ?") ORDER BY bill_date, customer_key",
+        let rows = try connection.query(
+            "SELECT \(Self.invoiceColumns) FROM invoices \(status == nil ? "" : "WHERE status = ?") ORDER BY bill_date, customer_key",
             status.map { [.text($0.rawValue)] } ?? [])
         return try rows.map { try invoice(from: $0, withLines: withLines) }
     }
@@ -122,27 +126,27 @@ extension SQLiteStore {
     /// The id, bill date and total of every invoice in `status`, by bill date then customer: what a
     /// stage needs to choose its work without holding every invoice in memory.
     public func invoiceTotals(status: InvoiceStatus) throws -> [(id: String, billDate: Instant, total: Decimal)] {
-        try database.query("SELECT id, bill_date, total FROM invoices WHERE status = ? ORDER BY bill_date, customer_key",
+        try connection.query("SELECT id, bill_date, total FROM invoices WHERE status = ? ORDER BY bill_date, customer_key",
                            [.text(status.rawValue)]).map { ($0.string(0) ?? "", $0.instant(1) ?? Instant(seconds: 0), $0.decimal(2) ?? 0) }
     }
 
     /// Invoices whose bill date is in `[from, to)`, by bill date then customer (report ranges).
     public func invoices(billDateFrom from: Instant, to: Instant, withLines: Bool) throws -> [StoredInvoice] {
-        try database.query("""
-            SELECT \(SQLiteStore.invoiceColumns) FROM invoices WHERE bill_date >= ? AND bill_date < ? ORDER BY bill_date, customer_key
+        try connection.query("""
+            SELECT \(Self.invoiceColumns) FROM invoices WHERE bill_date >= ? AND bill_date < ? ORDER BY bill_date, customer_key
             """, [from.sql, to.sql]).map { try invoice(from: $0, withLines: withLines) }
     }
 
     /// How many lines each invoice with a bill date in `[from, to)` has, by invoice id.
     public func lineCounts(billDateFrom from: Instant, to: Instant) throws -> [String: Int] {
-        Dictionary(uniqueKeysWithValues: try database.query("""
+        Dictionary(uniqueKeysWithValues: try connection.query("""
             SELECT i.id, count(l.id) FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.id
             WHERE i.bill_date >= ? AND i.bill_date < ? GROUP BY i.id
             """, [from.sql, to.sql]).map { ($0.string(0) ?? "", Int($0.int(1) ?? 0)) })
     }
 
     public func invoice(id: String) throws -> StoredInvoice? {
-        try database.first("SELECT \(SQLiteStore.invoiceColumns) FROM invoices WHERE id = ?", [.text(id)]).map { try invoice(from: $0, withLines: true) }
+        try connection.first("SELECT \(Self.invoiceColumns) FROM invoices WHERE id = ?", [.text(id)]).map { try invoice(from: $0, withLines: true) }
     }
 
     func invoice(from row: Row, withLines: Bool) throws -> StoredInvoice {
@@ -168,24 +172,26 @@ extension SQLiteStore {
     /// many invoices.
     public func invoices(ids: [String]) throws -> [StoredInvoice] {
         var byId: [String: StoredInvoice] = [:]
-        try forEachRow(keys: ids, { "SELECT \(SQLiteStore.invoiceColumns) FROM invoices WHERE id IN \($0)" }) { row in
+        try forEachRow(keys: ids, { "SELECT \(Self.invoiceColumns) FROM invoices WHERE id IN \($0)" }) { row in
             let invoice = try invoice(from: row, withLines: false)
             byId[invoice.id] = invoice
         }
-        try forEachRow(keys: ids, { "SELECT invoice_id, \(SQLiteStore.lineColumns) FROM invoice_lines WHERE invoice_id IN \($0) ORDER BY invoice_id, position" }) { row in
-            byId[row.string(0) ?? ""]?.lines.append(SQLiteStore.storedLine(row, from: 1))
+        try forEachRow(keys: ids, { "SELECT invoice_id, \(Self.lineColumns) FROM invoice_lines WHERE invoice_id IN \($0) ORDER BY invoice_id, position" }) { row in
+            byId[row.string(0) ?? ""]?.lines.append(Self.storedLine(row, from: 1))
         }
         return ids.compactMap { byId[$0] }
     }
 
-    static let lineColumns = """
+    static var lineColumns: String {
+        """
         id, kind, subscription_id, rate_card_key, feature_key, description, period_start, period_end, quantity, amount,
         tax_behavior, tax_code, tax_amount, detail, stripe_item_id, stripe_lines_key
         """
+    }
 
     public func lines(invoiceId: String) throws -> [StoredLine] {
-        try database.query("SELECT \(SQLiteStore.lineColumns) FROM invoice_lines WHERE invoice_id = ? ORDER BY position", [.text(invoiceId)])
-            .map { SQLiteStore.storedLine($0) }
+        try connection.query("SELECT \(Self.lineColumns) FROM invoice_lines WHERE invoice_id = ? ORDER BY position", [.text(invoiceId)])
+            .map { Self.storedLine($0) }
     }
 
     /// A row of `lineColumns`, starting at column `from`.
@@ -204,12 +210,12 @@ extension SQLiteStore {
     /// billed for one usage charge, plus late usage credits still carried: the base a late usage
     /// line is measured against.
     public func billedCharge(_ key: ChargeKey) throws -> Decimal {
-        let carried = try database.query("""
+        let carried = try connection.query("""
             SELECT amount FROM carried_credits
             WHERE subscription_id = ? AND rate_card_key = ? AND period_start = ? AND kind = 'late_usage' AND consumed_bill_date IS NULL
             """, [.text(key.subscriptionId), .text(key.rateCardKey), key.periodStart.sql])
             .reduce(Decimal(0)) { $0 + ($1.decimal(0) ?? 0) }
-        return try carried + database.query("""
+        return try carried + connection.query("""
             SELECT l.amount FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
             WHERE l.subscription_id = ? AND l.rate_card_key = ? AND l.period_start = ?
               AND l.kind IN ('usage', 'discount', 'commitment', 'late_usage') AND i.status <> 'void'

@@ -11,7 +11,7 @@ extension StoreUsage {
         var values: [Int64: Decimal] = [:]
         if meter.aggregation == .uniqueCount {
             var distinct: [Int64: Set<String>] = [:]
-            for row in try database.query("""
+            for row in try connection.query("""
                 SELECT window_start, value FROM usage_unique_values
                 WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ?
                 """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql]) {
@@ -20,7 +20,7 @@ extension StoreUsage {
             }
             values = distinct.mapValues { Decimal($0.count) }
         } else {
-            let rows = try database.query("""
+            let rows = try connection.query("""
                 SELECT window_start, count, sum, min, max, latest_time, latest_value FROM usage_rows
                 WHERE subscription_id = ? AND meter_slug = ? AND window_start >= ? AND window_start < ? ORDER BY window_start
                 """, [.text(subscriptionId), .text(meter.slug), period.start.sql, period.end.sql])
@@ -35,15 +35,15 @@ extension StoreUsage {
     }
 }
 
-extension SQLiteStore {
+extension SQLRepositories {
     // MARK: Usage links
 
     /// The key that signs usage links (32 bytes). The first call stores `fresh` and returns it;
     /// every later call, from any process on the database, returns that same key.
     public func usageLinkKey(orStore fresh: [UInt8], at now: Instant) throws -> [UInt8] {
         try transaction {
-            if let row = try database.first("SELECT key FROM usage_link_keys WHERE id = 1"), case .blob(let key) = row[0] { return key }
-            try database.run("INSERT INTO usage_link_keys (id, key, created_at) VALUES (1, ?, ?)", [.blob(fresh), now.sql])
+            if let row = try connection.first("SELECT key FROM usage_link_keys WHERE id = 1"), case .blob(let key) = row[0] { return key }
+            try connection.run("INSERT INTO usage_link_keys (id, key, created_at) VALUES (1, ?, ?)", [.blob(fresh), now.sql])
             return fresh
         }
     }

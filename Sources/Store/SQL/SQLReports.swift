@@ -1,12 +1,12 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
+extension SQLRepositories {
     /// Streams the invoices whose bill date is in `[from, to)`, by bill date then customer.
     public func forEachReportInvoice(billDateFrom from: Instant, to: Instant, _ body: (ReportInvoice) throws -> Void) throws {
-        let statement = try database.prepare("""
+        let statement = try connection.statement("""
             SELECT id, customer_key, currency, bill_date, period_start, period_end, status, subtotal, tax, total, stripe_invoice_id,
-                   number, paid_at, \(SQLiteStore.failureColumns), stripe_total
+                   number, paid_at, \(Self.failureColumns), stripe_total
             FROM invoices WHERE bill_date >= ? AND bill_date < ? ORDER BY bill_date, customer_key
             """)
         try statement.bind([from.sql, to.sql])
@@ -29,11 +29,11 @@ extension SQLiteStore {
     /// invoice through the (invoice, position) index: one query over all lines would sort every
     /// line of the range in a temporary B-tree.
     public func forEachReportLine(billDateFrom from: Instant, to: Instant, _ body: (ReportLine) throws -> Void) throws {
-        let invoices = try database.prepare("""
+        let invoices = try connection.statement("""
             SELECT id, status, customer_key, bill_date, currency, tax_rate, tax_rate_name, tax_country, tax_state
             FROM invoices WHERE bill_date >= ? AND bill_date < ? ORDER BY bill_date, customer_key
             """)
-        let lines = try database.prepare("""
+        let lines = try connection.statement("""
             SELECT l.id, l.kind, s.plan_key, l.rate_card_key, l.feature_key, l.description, l.period_start, l.period_end, l.quantity,
                    l.amount, l.tax_amount, l.tax_behavior, l.detail
             FROM invoice_lines l LEFT JOIN subscriptions s ON s.id = l.subscription_id WHERE l.invoice_id = ? ORDER BY l.position
@@ -74,7 +74,7 @@ extension SQLiteStore {
     /// The meter of every feature that has one.
     public func featureMeters() throws -> [String: String] {
         var result: [String: String] = [:]
-        for row in try database.query("SELECT key, meter_slug FROM features WHERE meter_slug IS NOT NULL") {
+        for row in try connection.query("SELECT key, meter_slug FROM features WHERE meter_slug IS NOT NULL") {
             result[row.string(0) ?? ""] = row.string(1)
         }
         return result
@@ -83,7 +83,7 @@ extension SQLiteStore {
     /// The credits carried past `to`: made by an invoice billed before `to` and not taken by
     /// one billed before `to`. Ordered by customer, then as they were carried.
     public func carriedCredits(at to: Instant) throws -> [ReportCredit] {
-        try database.query("""
+        try connection.query("""
             SELECT c.customer_key, coalesce(cu.currency, (SELECT i.currency FROM invoices i WHERE i.customer_key = c.customer_key
                                                           ORDER BY i.bill_date DESC LIMIT 1)),
                    c.kind, c.rate_card_key, c.description, c.amount, c.origin_bill_date

@@ -1,16 +1,15 @@
 import Billing
 import Foundation
 
-extension SQLiteStore {
+extension SQLRepositories {
     public func startReconciliation(runId: Int64?, from: Instant, to: Instant, account: String, at now: Instant) throws -> Int64 {
-        try database.run("""
+        try connection.insertReturningId("""
             INSERT INTO reconciliations (run_id, from_bill_date, to_bill_date, account, created_at) VALUES (?, ?, ?, ?, ?)
             """, [SQLValue(runId), from.sql, to.sql, .text(account), now.sql])
-        return database.lastInsertRowID
     }
 
     public func recordDifference(_ difference: ReconciliationDifference, reconciliation: Int64) throws {
-        try database.run("""
+        try connection.run("""
             INSERT INTO reconciliation_differences (reconciliation_id, invoice_id, stripe_invoice_id, customer_key, kind, local_value,
                                                     stripe_value, detail)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -20,12 +19,12 @@ extension SQLiteStore {
     }
 
     public func finishReconciliation(_ id: Int64, compared: Int, at now: Instant) throws {
-        try database.run("UPDATE reconciliations SET compared = ?, finished_at = ? WHERE id = ?", [.integer(Int64(compared)), now.sql, .integer(id)])
+        try connection.run("UPDATE reconciliations SET compared = ?, finished_at = ? WHERE id = ?", [.integer(Int64(compared)), now.sql, .integer(id)])
     }
 
     /// The latest finished reconciliation whose range covers `[from, to)`, if any.
     public func latestReconciliation(covering from: Instant, _ to: Instant) throws -> Reconciliation? {
-        try database.first("""
+        try connection.first("""
             SELECT id, from_bill_date, to_bill_date, account, compared, created_at, finished_at FROM reconciliations
             WHERE from_bill_date <= ? AND to_bill_date >= ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1
             """, [from.sql, to.sql]).map { row in
@@ -36,7 +35,7 @@ extension SQLiteStore {
 
     /// The differences one reconciliation found, in the order found.
     public func differences(reconciliation: Int64) throws -> [ReconciliationDifference] {
-        try database.query("""
+        try connection.query("""
             SELECT invoice_id, stripe_invoice_id, customer_key, kind, local_value, stripe_value, detail
             FROM reconciliation_differences WHERE reconciliation_id = ? ORDER BY id
             """, [.integer(reconciliation)]).map { row in

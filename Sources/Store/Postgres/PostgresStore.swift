@@ -1,0 +1,70 @@
+import Billing
+import Foundation
+
+/// Tollbooth's PostgreSQL store: one session, the schema migrated on open, and the repositories
+/// of `SQLRepositories` over it. Several processes may share the database: writers take turns
+/// (see `PostgresSession`), and `dataVersion` moves with every change another one commits.
+public final class PostgresStore: SQLRepositories {
+    let session: PostgresSession
+
+    var connection: any SQLConnection { session }
+
+    /// Connects to the database at `location` and migrates it (under an advisory lock, so
+    /// several processes starting at once migrate it once).
+    public init(_ location: PostgresLocation) throws {
+        session = try PostgresSession(location)
+        try PostgresSchema.migrate(session)
+    }
+
+    /// Connects to `postgres://USER:PASSWORD@HOST:PORT/DB`.
+    public convenience init(url: String) throws {
+        try self.init(try PostgresLocation(url: url))
+    }
+
+    /// The database's URL without its password.
+    public var path: String { session.location.description }
+
+    /// The server manages its own cache.
+    public func useLargeCache() throws {}
+
+    /// Every commit is durable: PostgreSQL's group commit already shares a flush among
+    /// concurrent committers.
+    public func commitWithoutSync() throws {}
+
+    public var logToSync: String? { nil }
+
+    public func openConnection() throws -> any Store { try PostgresStore(session.location) }
+
+    /// Moves whenever a change counter or the newest ingest batch does: everything a
+    /// long-running reader reloads on (its own commits move it too).
+    public func dataVersion() throws -> Int64 {
+        try session.first("""
+            SELECT (SELECT coalesce(sum(value), 0) FROM change_counters) + (SELECT coalesce(max(id), 0) FROM ingest_batches)
+            """, [])?.int(0) ?? 0
+    }
+}
+
+extension PostgresStore {
+    /// A session-level advisory lock on a session of its own, held while the lock lives; the
+    /// server drops it with the session when the process dies. The session's `application_name`
+    /// is the holder, which a refused run reads back.
+    public func runLock(holder: String) throws -> any RunLock { try PostgresRunLock(session.location, holder: holder) }
+}
+
+final class PostgresRunLock: RunLock {
+    /// The bill run's lock ("tollrun" in ASCII).
+    static let key: Int64 = 0x746f6c6c72756e
+    let session: PostgresSession
+
+    init(_ location: PostgresLocation, holder: String) throws {
+        session = try PostgresSession(location)
+        _ = try session.query("SELECT set_config('application_name', ?, false)", [.text(String(holder.utf8.prefix(63)) ?? "tollbooth")])
+        guard try session.first("SELECT pg_try_advisory_lock(?)", [.integer(PostgresRunLock.key)])?.int(0) == 1 else {
+            let holder = try session.first("""
+                SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ? AND l.objid::bigint = ? AND l.objsubid = 1
+                """, [.integer(PostgresRunLock.key >> 32), .integer(PostgresRunLock.key & 0xFFFF_FFFF)])?.string(0)
+            throw RunLockedError(holder: holder.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown holder")
+        }
+    }
+}
