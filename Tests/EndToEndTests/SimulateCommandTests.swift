@@ -7,8 +7,8 @@ import Testing
 @Suite struct SimulateCommandTests {
     /// Acme on Starter (1,500 requests in April) and Initech on Pro, subscribed Apr 1; April
     /// and May billed by a run (bill dates Apr 1 and May 1), Jun 1 not yet closed.
-    func billed() throws -> CLI {
-        let cli = try CLI()
+    func billed(_ backend: Backend = .sqlite) throws -> CLI {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         for (customer, plan) in [("acme", "starter"), ("initech", "pro")] {
             let created = try cli.run("subscriptions", "create", "--customer", customer, "--plan", plan, "--at", "2026-04-01T00:00:00Z")
@@ -86,8 +86,8 @@ import Testing
         #expect(try cli.sqlite("SELECT count(*) FROM period_closes") == "4")
     }
 
-    @Test func jsonForScriptsAndTheCustomersSheetAsCSV() throws {
-        let cli = try billed()
+    @Test(arguments: Backend.allCases) func jsonForScriptsAndTheCustomersSheetAsCSV(_ backend: Backend) throws {
+        let cli = try billed(backend)
         let candidate = try raised(cli)
         let json = try cli.run(["simulate", "--catalog", candidate, "--format", "json"] + range)
         #expect(json.status == 0, "\(json)")
@@ -122,8 +122,8 @@ import Testing
         #expect(problems.contains("plan pro v0, currency: unknown currency \"usd\"; write it in upper case, \"USD\""))
     }
 
-    @Test func badInputIsOneLineAndExitTwo() throws {
-        let cli = try billed()
+    @Test(arguments: Backend.allCases) func badInputIsOneLineAndExitTwo(_ backend: Backend) throws {
+        let cli = try billed(backend)
         let candidate = try raised(cli)
         let cases: [([String], String)] = [
             (["--catalog", candidate, "--map", "basic=pro", "--format", "json"] + range,
@@ -144,8 +144,8 @@ import Testing
         #expect(lines(badDate.stderr).count == 1 || badDate.stderr.contains("not an RFC 3339 time: May 1"), "\(badDate)")
     }
 
-    @Test func thePlanMapRatesAPlanOnAnother() throws {
-        let cli = try billed()
+    @Test(arguments: Backend.allCases) func thePlanMapRatesAPlanOnAnother(_ backend: Backend) throws {
+        let cli = try billed(backend)
         let live = try cli.write("live.json", try cli.run("catalog", "list", "--format", "json").stdout)
         let json = try cli.run(["simulate", "--catalog", live, "--map", "starter=pro", "--format", "json"] + range)
         #expect(json.status == 0, "\(json)")
