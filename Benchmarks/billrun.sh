@@ -16,22 +16,11 @@ command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null 
 swift build -c release --product tollbooth
 tollbooth=$PWD/.build/release/tollbooth
 
-if [ ! -f "$folder/ingested.db" ] || [ ! -f "$folder/as-of" ]; then
-  echo "preparing $folder (2,000,000 events of 10,000 subjects over 30 days, ingested once)"
-  times=$($tollbooth bench prepare --folder "$folder" --events 2000000 --subjects 10000 --days 30)
-  $tollbooth --db "$folder/bench.db" --at "$(echo "$times" | sed -n 1p)" meter ingest "$folder/events.ndjson" > /dev/null 2> "$folder/ingest.err"
-  # Everything in the database file itself, so a copy of it is the whole database.
-  sqlite3 "$folder/bench.db" "PRAGMA wal_checkpoint(TRUNCATE);" > /dev/null
-  rm -f "$folder/bench.db-wal" "$folder/bench.db-shm" "$folder/events.ndjson"
-  mv "$folder/bench.db" "$folder/ingested.db"
-  echo "$times" | sed -n 2p > "$folder/as-of"
-fi
+. Benchmarks/prepare.sh
+prepare_ingested "$tollbooth" "$folder" 2000000 10000
 as_of=$(cat "$folder/as-of")
 
-fresh() { # a copy of the ingested database at $1, with no log or lock files left over
-  rm -f "$1" "$1-wal" "$1-shm" "$1.lock"
-  cp "$folder/ingested.db" "$1"
-}
+fresh() { fresh_copy "$folder/ingested.db" "$1"; }
 
 seconds() { # label, command...: runs it and prints its wall seconds (from /usr/bin/time)
   local label=$1; shift

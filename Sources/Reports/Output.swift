@@ -21,19 +21,32 @@ protocol SheetOutput: AnyObject {
     func totals(_ rows: [[Cell]]) throws
     /// A line of text under the table.
     func note(_ text: String) throws
-    func chart(_ chart: RevenueChart) throws
+    func chart(_ chart: SheetChart) throws
+    /// A column chart of the data rows themselves: the first column the categories, each
+    /// other column a series.
+    func chartOfRows(_ titles: ChartTitles) throws
 }
 
-/// Billed revenue per plan per bill date: a table under the summary and a column chart of it.
-struct RevenueChart {
-    struct Series {
-        var name: String
-        var currency: Currency
-    }
+/// A column chart and the table it draws, written under a sheet's rows: a category column
+/// (bill dates, buckets) and a column per series.
+struct SheetChart {
+    var titles: ChartTitles
+    /// The category column's title, then each series' name.
+    var header: [String]
+    /// Per category, its cell and each series' value (`.empty`: none).
+    var rows: [[Cell]]
+}
 
-    var series: [Series]
-    /// Per bill date, the amount of each series in minor units (nil: nothing billed).
-    var rows: [(billDate: Instant, amounts: [Int64?])]
+/// The words on a chart: its title, the axes' names, and the category axis' number format.
+struct ChartTitles: Hashable {
+    var title: String
+    var categories: String
+    var values: String
+    var categoryFormat: String?
+
+    /// Billed revenue per plan per bill date (the reconciliation's Summary).
+    static let revenue = ChartTitles(title: "Billed revenue per plan per bill date", categories: "Bill date",
+                                     values: "Billed (before tax)", categoryFormat: "yyyy-mm-dd")
 }
 
 /// A problem writing a report: what went wrong as a case, and a message for people.
@@ -187,7 +200,8 @@ final class CSVSheet: SheetOutput {
 
     func totals(_ rows: [[Cell]]) throws {}
     func note(_ text: String) throws {}
-    func chart(_ chart: RevenueChart) throws {}
+    func chart(_ chart: SheetChart) throws {}
+    func chartOfRows(_ titles: ChartTitles) throws {}
 }
 
 /// A sheet the CSV does not hold: its rows are counted and dropped.
@@ -196,7 +210,8 @@ final class SkippedSheet: SheetOutput {
     func row(_ cells: [Cell]) throws { dataRows += 1 }
     func totals(_ rows: [[Cell]]) throws {}
     func note(_ text: String) throws {}
-    func chart(_ chart: RevenueChart) throws {}
+    func chart(_ chart: SheetChart) throws {}
+    func chartOfRows(_ titles: ChartTitles) throws {}
 }
 
 /// CSV fields as RFC 4180 describes them.

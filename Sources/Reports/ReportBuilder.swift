@@ -414,9 +414,11 @@ struct ReportBuilder {
             try sheet.note("\(differences.unplaced) Stripe invoices name no Tollbooth invoice: see the Differences sheet.")
         }
         let plans = lines.plans.keys.sorted { ($0.plan, $0.currency) < ($1.plan, $1.currency) }
-        try sheet.chart(RevenueChart(
-            series: plans.map { .init(name: "\($0.plan) (\($0.currency))", currency: lines.plans[$0]!) },
-            rows: lines.revenue.keys.sorted().map { date in (date, plans.map { lines.revenue[date]?[$0] }) }))
+        try sheet.chart(SheetChart(
+            titles: .revenue, header: ["Bill date"] + plans.map { "\($0.plan) (\($0.currency))" },
+            rows: lines.revenue.keys.sorted().map { date in
+                [.date(date)] + plans.map { plan in lines.revenue[date]?[plan].map { .money($0, lines.plans[plan]!) } ?? .empty }
+            }))
     }
 }
 

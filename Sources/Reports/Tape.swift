@@ -150,11 +150,15 @@ final class TapeSheet: CellSink {
         writer.value(lastColumn)
     }
 
-    func chart(categories: String, series: [(values: String, name: String)], row: UInt32, column: UInt16) throws {
+    func chart(categories: String, series: [(values: String, name: String)], titles: ChartTitles, row: UInt32, column: UInt16) throws {
         try writer.op(TapeOp.chart)
         writer.value(index)
         writer.value(row)
         writer.value(column)
+        writer.string(titles.title)
+        writer.string(titles.categories)
+        writer.string(titles.values)
+        writer.string(titles.categoryFormat ?? "")
         writer.string(categories)
         writer.value(UInt16(series.count))
         for entry in series {

@@ -60,15 +60,16 @@ final class TapeReplayer {
                 guard let chart = workbook_add_chart(workbook, UInt8(LXW_CHART_COLUMN.rawValue)) else {
                     throw ReportError(.writer, "cannot add the chart to the \(sheet.name) sheet")
                 }
+                chart_title_set_name(chart, try reader.string())
+                chart_axis_set_name(chart.pointee.x_axis, try reader.string())
+                chart_axis_set_name(chart.pointee.y_axis, try reader.string())
+                let categoryFormat = try reader.string()
+                if categoryFormat.pointee != 0 { chart_axis_set_num_format(chart.pointee.x_axis, categoryFormat) }
                 let categories = try reader.string()
                 for _ in 0..<Int(try reader.next(UInt16.self)) {
                     let series = chart_add_series(chart, categories, try reader.string())
                     chart_series_set_name(series, try reader.string())
                 }
-                chart_title_set_name(chart, "Billed revenue per plan per bill date")
-                chart_axis_set_name(chart.pointee.x_axis, "Bill date")
-                chart_axis_set_num_format(chart.pointee.x_axis, "yyyy-mm-dd")
-                chart_axis_set_name(chart.pointee.y_axis, "Billed (before tax)")
                 try check(worksheet_insert_chart(sheet.handle, row, column, chart), sheet.name, row)
             default:
                 throw ReportError(.writer, "not a workbook tape: call \(op) at byte \(reader.offset - 1)")

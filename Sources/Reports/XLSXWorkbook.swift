@@ -30,7 +30,7 @@ protocol CellSink: AnyObject {
     func autofilter(lastRow: UInt32, lastColumn: UInt16) throws
     /// A column chart of `series` (values and name references) over the `categories` reference,
     /// placed at (row, column).
-    func chart(categories: String, series: [(values: String, name: String)], row: UInt32, column: UInt16) throws
+    func chart(categories: String, series: [(values: String, name: String)], titles: ChartTitles, row: UInt32, column: UInt16) throws
 }
 
 /// One sheet of a workbook in constant-memory mode: the header row (bold, frozen), data rows in
@@ -76,26 +76,34 @@ final class WorkbookSheet<Sink: CellSink>: SheetOutput {
         nextRow += 1
     }
 
-    /// The revenue table under what is written so far, and a column chart of it beside the sheet's table.
-    func chart(_ chart: RevenueChart) throws {
-        guard !chart.rows.isEmpty, !chart.series.isEmpty else { return }
+    /// The chart's table under what is written so far, and a column chart of it beside the sheet's table.
+    func chart(_ chart: SheetChart) throws {
+        guard !chart.rows.isEmpty, chart.header.count > 1 else { return }
         try filter()
         nextRow += 1
         let header = nextRow + 1
-        try write([.text("Bill date")] + chart.series.map { .text($0.name) }, bold: true)
+        try write(chart.header.map { .text($0) }, bold: true)
         let first = nextRow + 1
-        for row in chart.rows {
-            try write([.date(row.billDate)] + zip(row.amounts, chart.series).map { amount, series in
-                amount.map { .money($0, series.currency) } ?? .empty
-            }, bold: false)
-        }
-        let last = nextRow
+        for row in chart.rows { try write(row, bold: false) }
+        try drawChart(chart.titles, columns: chart.header.count, header: header, rows: first...nextRow)
+    }
+
+    func chartOfRows(_ titles: ChartTitles) throws {
+        guard dataRows > 0 else { return }
+        try drawChart(titles, columns: layout.columns.count, header: 1, rows: 2...UInt32(dataRows + 1))
+    }
+
+    /// A column chart of a table's rows (1-based, as in A1 references): column A the categories,
+    /// the next `columns - 1` the series, named by the header row; placed beside the sheet's table.
+    private func drawChart(_ titles: ChartTitles, columns: Int, header: UInt32, rows: ClosedRange<UInt32>) throws {
         let sheet = "'" + layout.name.replacingOccurrences(of: "'", with: "''") + "'"
-        let series = chart.series.indices.map { index in
-            let column = Formula.columnName(index + 1)
+        let first = rows.lowerBound, last = rows.upperBound
+        let series = (1..<columns).map { index in
+            let column = Formula.columnName(index)
             return (values: "=\(sheet)!$\(column)$\(first):$\(column)$\(last)", name: "=\(sheet)!$\(column)$\(header)")
         }
-        try sink.chart(categories: "=\(sheet)!$A$\(first):$A$\(last)", series: series, row: 1, column: UInt16(layout.columns.count + 1))
+        try sink.chart(categories: "=\(sheet)!$A$\(first):$A$\(last)", series: series, titles: titles, row: 1,
+                       column: UInt16(layout.columns.count + 1))
     }
 
     /// The autofilter covers the header and the data rows, not the totals under them.

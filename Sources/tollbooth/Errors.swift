@@ -73,6 +73,8 @@ enum ErrorReport {
             return (["error: " + oneLine(error.description)], failure)
         case let error as BillRunError:
             return (["error: " + error.description], usage)
+        case let error as SimulationError:
+            return (["error: " + error.description], usage)
         case let error as SchemaVersionError:
             return (["error: " + error.description], failure)
         case let error as VoidRefusal:

@@ -25,6 +25,7 @@ struct Tollbooth: AsyncParsableCommand {
             RunCommand.self,
             RerunCommand.self,
             ReportCommand.self,
+            SimulateCommand.self,
             StripeCommand.self,
             ServeCommand.self,
             TokensCommand.self,
