@@ -38,8 +38,8 @@ enum PostgresSchema {
     static let stages = Schema.stages
 
     /// SQLite's version 9, table by table in the same order of meaning; times are whole UTC
-    /// seconds (BIGINT), amounts exact decimal text, blobs BYTEA. Change counters are moved by
-    /// one trigger function, once per row changed, as SQLite's triggers move them. Every text
+    /// seconds (BIGINT), amounts exact decimal text, blobs BYTEA. Change counters move by the
+    /// rows each statement changed, as SQLite's row triggers move them. Every text
     /// column compares and sorts by its bytes (`COLLATE "C"`), as SQLite's do, whatever the
     /// database's own locale: listings come out in the same order from both backends.
     static let baseline = baselineColumns.replacingOccurrences(of: " TEXT", with: " TEXT COLLATE \"C\"")
@@ -420,18 +420,26 @@ enum PostgresSchema {
         RETURN NULL;
     END
     $$;
-    CREATE TRIGGER meters_attribution AFTER INSERT OR UPDATE OR DELETE ON meters
-        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('attribution');
-    CREATE TRIGGER subscriptions_attribution AFTER INSERT OR UPDATE OR DELETE ON subscriptions
-        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('attribution');
-    CREATE TRIGGER customer_subjects_attribution AFTER INSERT OR UPDATE OR DELETE ON customer_subjects
-        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('attribution');
-    CREATE TRIGGER period_closes_closes AFTER INSERT ON period_closes
-        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('closes');
-    CREATE TRIGGER service_tokens_credentials AFTER INSERT OR UPDATE OR DELETE ON service_tokens
-        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('credentials');
-    CREATE TRIGGER api_keys_credentials AFTER INSERT OR UPDATE OR DELETE ON api_keys
-        FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('credentials');
+    -- Counters move by the rows a statement changed, as SQLite's row triggers move them, in one
+    -- UPDATE per statement: a bill run's thousands of closes would otherwise each write a new
+    -- version of the counter's row inside one transaction.
+    CREATE FUNCTION tollbooth_count_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE change_counters SET value = value + (SELECT count(*) FROM changed_rows) WHERE name = TG_ARGV[0];
+        RETURN NULL;
+    END
+    $$;
+    \([("meters", "attribution"), ("subscriptions", "attribution"), ("customer_subjects", "attribution"),
+       ("service_tokens", "credentials"), ("api_keys", "credentials")].flatMap { table, counter in
+        [("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")].map { event, rows in
+            """
+            CREATE TRIGGER \(table)_\(event.lowercased())_\(counter) AFTER \(event) ON \(table) REFERENCING \(rows) TABLE AS changed_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_count_changes('\(counter)');
+            """
+        }
+    }.joined(separator: "\n"))
+    CREATE TRIGGER period_closes_insert_closes AFTER INSERT ON period_closes REFERENCING NEW TABLE AS changed_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION tollbooth_count_changes('closes');
     CREATE TRIGGER invoices_insert_payments AFTER INSERT ON invoices
         FOR EACH ROW EXECUTE FUNCTION tollbooth_bump_counter('payments');
     CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices
