@@ -34,8 +34,14 @@ import TestSupport
         ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
     }
 
-    @Test func theNightlyJobIngestsTheSpoolBacksUpAndBillsDespiteARejectedLine() throws {
-        let cli = try CLI()
+    /// The database's variables for the jobs: none on SQLite (the default file in TOLLBOOTH_HOME),
+    /// the URL and a secrets file on PostgreSQL.
+    func database(_ cli: CLI) -> [String: String] {
+        cli.backend == .sqlite ? [:] : ["TOLLBOOTH_DB": cli.database, "TOLLBOOTH_SECRETS": cli.folder.appendingPathComponent("secrets.json").path]
+    }
+
+    @Test(arguments: Backend.allCases) func theNightlyJobIngestsTheSpoolBacksUpAndBillsDespiteARejectedLine(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         for (customer, plan) in [("acme", "starter"), ("initech", "pro")] {
             #expect(try cli.run("subscriptions", "create", "--customer", customer, "--plan", plan, "--at", "2026-04-01T00:00:00Z").status == 0)
@@ -46,7 +52,7 @@ import TestSupport
             .write(to: incoming.appendingPathComponent("2026-04-10.ndjson"))
         try Data((event("i1", subject: "initech") + "\n").utf8).write(to: incoming.appendingPathComponent("2026-04-11.ndjson"))
 
-        let nightly = try job("nightly.sh", cli, ["TOLLBOOTH_AS_OF": "2026-05-01T02:00:00Z"])
+        let nightly = try job("nightly.sh", cli, ["TOLLBOOTH_AS_OF": "2026-05-01T02:00:00Z"].merging(database(cli)) { $1 })
         #expect(nightly.status == 1, "a rejected line makes the job exit 1: \(nightly)")
         #expect(nightly.stdout == "")
         #expect(nightly.stderr.contains("ingested 2026-04-11.ndjson"), "the failed run's log goes to stderr: \(nightly)")
@@ -60,21 +66,28 @@ import TestSupport
         // Billed anyway: the accepted lines are on the May invoices.
         let invoices = try cli.run("invoices", "list", "--format", "json")
         #expect(invoices.stdout.contains("inv_acme_20260501"), "\(invoices)")
-        #expect(files(cli.folder.appendingPathComponent("backups")).count == 1)
+        // SQLite's backup is a database file (VACUUM INTO), PostgreSQL's a pg_dump archive.
+        let backups = files(cli.folder.appendingPathComponent("backups"))
+        #expect(backups.count == 1 && backups[0].hasSuffix(backend == .sqlite ? ".db" : ".dump"), "\(backups)")
         let logs = files(cli.folder.appendingPathComponent("logs"))
         #expect(logs.count == 1 && logs[0].hasPrefix("nightly-"), "\(logs)")
+        if backend == .postgres {
+            let log = try String(contentsOf: cli.folder.appendingPathComponent("logs/\(logs[0])"), encoding: .utf8)
+            #expect(log.contains("started; database postgres://\(PostgresServer.user)@"), "\(log)")
+            #expect(!log.contains(PostgresServer.password), "the log never holds the database's password")
+        }
 
         // Nothing left to do: the next night succeeds and prints one line.
-        let again = try job("nightly.sh", cli, ["TOLLBOOTH_AS_OF": "2026-05-02T02:00:00Z"])
+        let again = try job("nightly.sh", cli, ["TOLLBOOTH_AS_OF": "2026-05-02T02:00:00Z"].merging(database(cli)) { $1 })
         #expect(again.status == 0, "\(again)")
         #expect(again.stdout.hasPrefix("nightly: done, log \(cli.folder.path)/logs/nightly-"), "\(again)")
         #expect(files(cli.folder.appendingPathComponent("backups")).count == 2)
 
-        let rerun = try job("rerun-failed.sh", cli)
+        let rerun = try job("rerun-failed.sh", cli, database(cli))
         #expect(rerun.status == 0, "\(rerun)")
 
         // Period end on June 1: last month's bill dates (May) in a workbook.
-        let periodEnd = try job("period-end.sh", cli, ["TOLLBOOTH_AS_OF": "2026-06-01T03:00:00Z"])
+        let periodEnd = try job("period-end.sh", cli, ["TOLLBOOTH_AS_OF": "2026-06-01T03:00:00Z"].merging(database(cli)) { $1 })
         #expect(periodEnd.status == 0, "\(periodEnd)")
         let workbook = cli.folder.appendingPathComponent("reports/out/reconciliation-2026-05.xlsx")
         #expect(FileManager.default.fileExists(atPath: workbook.path), "\(files(cli.folder.appendingPathComponent("reports/out")))")
