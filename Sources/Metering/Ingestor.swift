@@ -199,8 +199,33 @@ public final class Ingestor {
     /// commit fails, none is stored.
     public func ingest(parts: [[UInt8]], input: String) throws -> [IngestSummary] {
         guard !parts.isEmpty else { return [] }
-        var group = try openGroup(input: input, firstLine: 1)
+        return try ingest(input: input, deciding: { parts })
+    }
+
+    /// `ingest(parts:input:)` for inputs decided inside the write transaction (the consuming
+    /// checks of servers sharing a database): `decide` runs once the transaction has begun and
+    /// returns the parts to store, an empty one for a request that stores nothing;
+    /// `beforeCommit` runs once they are written (segments and all), with their summaries. When no part has a line,
+    /// what `decide` wrote is committed without an ingest batch.
+    public func ingest(input: String, deciding decide: () throws -> [[UInt8]],
+                       beforeCommit: ([IngestSummary]) throws -> Void = { _ in }) throws -> [IngestSummary] {
+        committedPieces = []
+        try store.beginWrite()
+        let parts: [[UInt8]]
         do {
+            try catchUp()
+            parts = try decide()
+            if parts.allSatisfy(\.isEmpty) {
+                try beforeCommit(parts.map { _ in IngestSummary() })
+                try store.commitWrite()
+                return parts.map { _ in IngestSummary() }
+            }
+        } catch {
+            store.rollbackWrite()
+            throw error
+        }
+        do {
+            var group = try openGroup(input: input, firstLine: 1, inTransaction: true)
             // Each part's chunks, numbered on from the previous part's lines.
             var chunks: [(part: Int, chunk: LineChunk, firstLine: Int)] = []
             var firstLine = 1, partFirstLines: [Int] = []
@@ -234,7 +259,7 @@ public final class Ingestor {
             }
             for index in summaries.indices { summaries[index].rejections = Array(summaries[index].rejections.prefix(100)) }
             var total = IngestSummary()
-            try commit(group, input: input, summary: &total)
+            try commit(group, input: input, summary: &total) { try beforeCommit(summaries) }
             return summaries
         } catch {
             store.rollbackWrite()
@@ -242,13 +267,13 @@ public final class Ingestor {
         }
     }
 
-    /// Begins a write transaction and its batch. Everything from here to the commit happens under
-    /// the write lock, against what other writers committed before it: closes, subscriptions,
-    /// keys (`catchUp`).
-    func openGroup(input: String, firstLine: Int) throws -> CommitGroup {
-        try store.beginWrite()
+    /// Begins a write transaction (unless the caller has begun it and caught up) and its
+    /// batch. Everything from here to the commit happens under the write lock, against what
+    /// other writers committed before it: closes, subscriptions, keys (`catchUp`).
+    func openGroup(input: String, firstLine: Int, inTransaction: Bool = false) throws -> CommitGroup {
+        if !inTransaction { try store.beginWrite() }
         do {
-            try catchUp()
+            if !inTransaction { try catchUp() }
             let batch = try store.beginBatch(input: input, at: now)
             ownBatches.insert(batch)
             return CommitGroup(batch: batch, firstLine: firstLine,
@@ -256,7 +281,7 @@ public final class Ingestor {
                                segments: partStates.map { SegmentBuilder(meters: $0.parser.meters, subscriptions: subscriptions.count) },
                                newKeys: Array(repeating: DayKeys(), count: Ingestor.lanes))
         } catch {
-            store.rollbackWrite()
+            if !inTransaction { store.rollbackWrite() }
             throw error
         }
     }
@@ -341,7 +366,9 @@ public final class Ingestor {
         return summary
     }
 
-    func commit(_ group: CommitGroup, input: String, summary: inout IngestSummary) throws {
+    /// Writes what the group holds and commits it; `beforeCommit` runs once everything is
+    /// written, just before the commit.
+    func commit(_ group: CommitGroup, input: String, summary: inout IngestSummary, beforeCommit: () throws -> Void = {}) throws {
         // Other threads turn the segments into rows, a range of subscriptions at a time in write
         // order, while this one stores the keys and then each range's rows as soon as they are
         // ready: only the store's own work is left on this thread.
@@ -372,6 +399,7 @@ public final class Ingestor {
                               accepted: group.accepted, duplicates: group.duplicates, rejected: group.rejected, at: now)
         // Every block up to here is in `seen`: this transaction's, or read in by `catchUp` or `load`.
         keyBlockMark = try store.lastEventKeyBlock()
+        try beforeCommit()
         try store.commitWrite()
         summary.accepted += group.accepted
         summary.duplicates += group.duplicates

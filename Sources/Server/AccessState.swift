@@ -189,31 +189,46 @@ final class AccessState: @unchecked Sendable {
     /// again). A consuming check that is allowed reserves its units at once, under the same
     /// lock, so concurrent checks never take a hard limit past its quota.
     func decide(_ resolved: ResolvedCheck, request: CheckRequest) -> CheckAnswer? {
+        guard let key = resolved.usageKey, resolved.entitlement != nil else { return answer(resolved, request: request, used: 0) }
+        return lock.withLock { () -> CheckAnswer? in
+            guard let used = usage[key] else { return nil }
+            let answer = answer(resolved, request: request, used: used)
+            if answer.allowed, request.consume {
+                let requested = max(0, request.units)
+                usage[key] = used + requested
+                pending[key, default: 0] += requested
+            }
+            return answer
+        }
+    }
+
+    /// The answer to a check whose usage period had `used` before it: denied when a hard limit
+    /// is reached; the figures counting the check's units when it consumes and is allowed.
+    func answer(_ resolved: ResolvedCheck, request: CheckRequest, used: Decimal) -> CheckAnswer {
         var facts = CheckFacts(customer: resolved.customer.key, subject: resolved.subject, subscription: resolved.subscription.id,
                                plan: resolved.subscription.plan.key, feature: request.feature)
         if case .static(let config)? = resolved.card.entitlementTemplate { facts.config = config }
         guard let key = resolved.usageKey, let entitlement = resolved.entitlement else { return CheckAnswer(facts: facts) }
-        return lock.withLock { () -> CheckAnswer? in
-            guard let used = usage[key] else { return nil }
-            facts.limit = entitlement.issueAfterReset
-            facts.isSoftLimit = entitlement.isSoftLimit
-            facts.period = key.period
-            let requested = max(0, request.units)
-            let decision = Quota.decide(entitlement: entitlement, usedInPeriod: used, requested: requested)
-            var after = used
-            if case .denied = decision {} else if request.consume {
-                after += requested
-                usage[key] = after
-                pending[key, default: 0] += requested
-            }
-            facts.usage = after
-            facts.balance = max(0, entitlement.issueAfterReset - after)
-            facts.overage = max(0, after - entitlement.issueAfterReset)
-            if case .denied(let used, let limit) = decision {
-                return CheckAnswer(facts: facts, denial: .quotaExhausted(feature: request.feature, used: used, limit: limit, periodEnd: key.period.end))
-            }
-            return CheckAnswer(facts: facts)
+        facts.limit = entitlement.issueAfterReset
+        facts.isSoftLimit = entitlement.isSoftLimit
+        facts.period = key.period
+        let requested = max(0, request.units)
+        let decision = Quota.decide(entitlement: entitlement, usedInPeriod: used, requested: requested)
+        var after = used
+        if case .denied = decision {} else if request.consume { after += requested }
+        facts.usage = after
+        facts.balance = max(0, entitlement.issueAfterReset - after)
+        facts.overage = max(0, after - entitlement.issueAfterReset)
+        if case .denied(let used, let limit) = decision {
+            return CheckAnswer(facts: facts, denial: .quotaExhausted(feature: request.feature, used: used, limit: limit, periodEnd: key.period.end))
         }
+        return CheckAnswer(facts: facts)
+    }
+
+    /// Sets a period's count to what the store holds now (on the store's queue, after a commit
+    /// of shared counters).
+    func set(_ key: UsageKey, stored: Decimal) {
+        lock.withLock { usage[key] = stored + (pending[key] ?? 0) }
     }
 
     /// A reservation's events were committed (stored now) or failed (forgotten).

@@ -120,6 +120,10 @@ public final class LiveServer: @unchecked Sendable {
     let logger: Logger
     let events: GroupCommitter
     let consumption: GroupCommitter
+    /// Where consuming checks are decided when the store is shared with other servers
+    /// (PostgreSQL): in the database, by its usage counters. Nil on SQLite, whose one server
+    /// decides them in memory.
+    let shared: SharedConsumption?
     let metrics: ServerMetrics
     /// What the change watcher last saw (used on the store's queue only).
     private var lastDataVersion: Int64 = 0
@@ -154,6 +158,12 @@ public final class LiveServer: @unchecked Sendable {
         consumption = GroupCommitter(worker: worker, ingestor: consumptionIngestor,
                                      delayMillis: 0, clock: clock, durability: durability) { _, lines in
             metrics.committed(events: lines)
+        }
+        if let counters = store as? any SharedUsageCounters {
+            shared = SharedConsumption(worker: worker, counters: counters, ingestor: consumptionIngestor, state: state, clock: clock,
+                                       metrics: metrics)
+        } else {
+            shared = nil
         }
         lastDataVersion = try store.dataVersion()
         lastBatch = try store.lastIngestBatch()
@@ -240,6 +250,11 @@ public final class LiveServer: @unchecked Sendable {
 
     private func decide(_ request: CheckRequest, _ resolved: ResolvedCheck, at now: Instant,
                         done: @escaping @Sendable (Result<CheckAnswer, any Error>) -> Void) {
+        if request.consume, let shared, let key = resolved.usageKey, let meter = resolved.meter, meter.addsUp, resolved.entitlement != nil {
+            let lines = ConsumedUsage.events(meter: meter, subject: resolved.subject, units: max(0, request.units),
+                                             id: request.idempotencyKey ?? UUID().uuidString.lowercased(), at: now)
+            return shared.submit(SharedConsumption.Check(resolved: resolved, request: request, meter: meter, key: key, lines: lines, done: done))
+        }
         if let key = resolved.usageKey, state.used(key) == nil, let meter = resolved.meter {
             // Read and recorded in the store queue's order: a commit queued after the read adds
             // to what was read.
@@ -295,7 +310,7 @@ public final class LiveServer: @unchecked Sendable {
         let batches = try store.ingestBatches(after: lastBatch)
         if let newest = batches.last {
             lastBatch = newest
-            let own = events.ownBatches.union(consumption.ownBatches)
+            let own = events.ownBatches.union(consumption.ownBatches).union(shared?.ownBatches ?? [])
             if batches.contains(where: { !own.contains($0) }) { state.forgetUsage() }
         }
     }

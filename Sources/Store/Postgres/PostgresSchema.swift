@@ -10,6 +10,7 @@ enum PostgresSchema {
     static let migrations: [(version: Int, sql: String)] = [
         (9, baseline),
         (10, version10),
+        (11, version11),
     ]
 
     static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -459,5 +460,19 @@ enum PostgresSchema {
         WHEN (OLD.status IN ('payment_failed', 'uncollectible') OR NEW.status IN ('payment_failed', 'uncollectible')
               OR OLD.payment_failed_at IS DISTINCT FROM NEW.payment_failed_at)
         EXECUTE FUNCTION tollbooth_bump_counter('payments');
+    """
+
+    /// The usage counters of servers that share the database (`SharedUsageCounters`): one row per
+    /// subscription, COUNT or SUM meter and usage period that a consuming check asked about.
+    static let version11 = """
+    CREATE TABLE usage_counters (
+        subscription_id TEXT COLLATE "C" NOT NULL REFERENCES subscriptions (id),
+        meter_slug TEXT COLLATE "C" NOT NULL,
+        period_start BIGINT NOT NULL,
+        period_end BIGINT NOT NULL CHECK (period_end > period_start),
+        aggregation TEXT COLLATE "C" NOT NULL CHECK (aggregation IN ('COUNT', 'SUM')),
+        used NUMERIC NOT NULL,
+        PRIMARY KEY (subscription_id, meter_slug, period_start, period_end)
+    );
     """
 }

@@ -77,7 +77,7 @@ extension PostgresStore {
     /// (each is a network round trip here, not a call into a library): the pieces'
     /// subscriptions' latest closes in one query, the pieces and the unique values many to an
     /// INSERT. Lateness is decided as there: against the closes committed before this
-    /// transaction.
+    /// transaction. The usage counters of shared servers move with what is written.
     @discardableResult
     public func writeSegments(_ pieces: [SegmentPiece], batch: Int64, into table: SegmentTable) throws -> Int {
         try session.transaction {
@@ -118,6 +118,7 @@ extension PostgresStore {
                     VALUES \(Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")) ON CONFLICT DO NOTHING
                     """, Array(chunk.joined()))
             }
+            try countUsage(pieces)
             return late
         }
     }

@@ -16,6 +16,7 @@ enum Schema {
         (8, version8, nil),
         (9, version9, nil),
         (10, version10, nil),
+        (11, version11, nil),
     ]
 
     /// The newest schema this build knows.
@@ -658,6 +659,11 @@ enum Schema {
     /// leaving `payment_failed` or `uncollectible`, or its first payment failure's time. Every
     /// other status change (a bill run's rated -> taxed -> issued for each invoice) leaves it, and
     /// the servers' access state, alone.
+    /// Version 11 is PostgreSQL's usage counters, which servers sharing one database decide
+    /// consuming checks by. A SQLite database has one server, which counts in memory: nothing
+    /// changes here, and the versions of both dialects stay in step.
+    static let version11 = "SELECT 1"
+
     static let version10 = """
     DROP TRIGGER invoices_insert_payments;
     DROP TRIGGER invoices_status_payments;
