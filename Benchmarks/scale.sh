@@ -5,6 +5,8 @@
 # file, then into a PostgreSQL database of Debian's packages started here in a temporary folder
 # (durable settings: fsync and synchronous_commit on). Prints each time and peak memory, and
 # whether both backends billed the same invoices to the cent (subscription ids aside).
+# Then the same bill run shared by 1, 2 and 4 workers (`run --worker`, WORKERS overrides the
+# counts) on each backend, each from the ingested state, checked against the single run.
 # Usage: bash Benchmarks/scale.sh [FOLDER] [SUBJECTS] [EVENTS]   (default /tmp/tollbooth-scale, 10000, 2000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,19 +19,11 @@ command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null 
 swift build -c release --product tollbooth
 tollbooth=$PWD/.build/release/tollbooth
 
-# PostgreSQL on a free loopback port, as the server's own user when run as root.
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-pgdir=$(mktemp -d /tmp/tollbooth-scale-pg.XXXXXX)
-as_server() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" -eq 0 ] && chown postgres "$pgdir"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_server "$bin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --locale=C > "$pgdir/initdb.log"
-as_server "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w \
-  -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=4GB" start > /dev/null
-stop() { as_server "$bin/pg_ctl" -D "$pgdir/data" -m fast stop > /dev/null 2>&1 || true; rm -rf "$pgdir"; }
-trap stop EXIT
-as_server psql -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE DATABASE bench" > /dev/null
-url="postgres://postgres@127.0.0.1:$port/bench"
+source Benchmarks/postgres.sh
+start_postgres
+pg_sql "CREATE DATABASE bench"
+url="$pg_url/bench"
+bin=$pg_bin
 echo "$(as_server "$bin/postgres" --version); SQLite $(sqlite3 --version | cut -d ' ' -f 1)"
 
 timed() { # label, command...: runs it, prints "label: S s, M MB peak" (from /usr/bin/time)
@@ -47,11 +41,39 @@ file="$folder/sqlite/events.ndjson"
 
 timed "SQLite ingest" "$tollbooth" --db "$folder/sqlite/bench.db" --at "$at" meter ingest "$file"
 timed "PostgreSQL ingest" "$tollbooth" --db "$url" --at "$at" meter ingest "$file"
+# The ingested state, for the runs with workers.
+sqlite3 "$folder/sqlite/bench.db" "PRAGMA wal_checkpoint(TRUNCATE);" > /dev/null
+cp "$folder/sqlite/bench.db" "$folder/sqlite/ingested.db"
+pg_sql "CREATE DATABASE ingested TEMPLATE bench"
 timed "SQLite bill run" "$tollbooth" --db "$folder/sqlite/bench.db" run --as-of "$as_of"
 timed "PostgreSQL bill run" "$tollbooth" --db "$url" run --as-of "$as_of"
 head -n 3 "$folder/PostgreSQL bill run.out"
 
 normalised() { "$tollbooth" --db "$1" invoices list --format json | sed -E 's/sub_[0-9a-f]{16}/sub/g'; }
+
+# The bill run shared by N workers (`run --worker`), started at once on this machine; the time
+# is from the start to the last worker's end.
+workers() { # label, database, N
+  local label=$1 db=$2 n=$3 pids=() start end
+  start=$(date +%s.%N)
+  for i in $(seq "$n"); do
+    "$tollbooth" --db "$db" run --worker --as-of "$as_of" > "$folder/$label-$i.out" 2> "$folder/$label-$i.err" & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || { echo "$label: a worker failed"; cat "$folder/$label"-*.err; exit 1; }; done
+  end=$(date +%s.%N)
+  awk -v label="$label" -v s="$start" -v e="$end" 'BEGIN { printf "%s: %.2f s\n", label, e - s }'
+}
+for n in ${WORKERS:-1 2 4}; do
+  cp "$folder/sqlite/ingested.db" "$folder/sqlite/workers$n.db"
+  workers "SQLite bill run, $n workers" "$folder/sqlite/workers$n.db" "$n"
+  pg_sql "CREATE DATABASE workers$n TEMPLATE ingested"
+  workers "PostgreSQL bill run, $n workers" "$pg_url/workers$n" "$n"
+  if [ "$(normalised "$pg_url/workers$n")" != "$(normalised "$folder/sqlite/bench.db")" ] \
+     || [ "$(normalised "$folder/sqlite/workers$n.db")" != "$(normalised "$folder/sqlite/bench.db")" ]; then
+    echo "check: $n workers billed other invoices than one run"; exit 1
+  fi
+done
+echo "check: every worker count billed the same invoices as one run, on both backends"
 if [ "$(normalised "$folder/sqlite/bench.db")" = "$(normalised "$url")" ]; then
   echo "check: both backends billed the same invoices to the cent ($(normalised "$url" | grep -c '"id"') invoices)"
 else

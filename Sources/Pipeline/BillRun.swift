@@ -37,6 +37,9 @@ public final class BillRun {
     let progress: (String) -> Void
     /// Customers' currencies (nil: none set), read once per stage rather than once per bill.
     var currencies: [String: Currency?] = [:]
+    /// This run's part when several workers share it (`run --worker`): the rate, tax, issue
+    /// and collect stages are split between them by customer, and reconcile runs in one.
+    public var share: WorkerShare?
 
     public init(store: any Store, settings: Settings = Settings(), stripe: StripeConnection? = nil, failpoints: Failpoints = Failpoints(),
                 logger: Logger = Logger(label: "tollbooth.run"), progress: @escaping (String) -> Void = { _ in }) {
@@ -73,7 +76,9 @@ public final class BillRun {
     /// the run succeeds when no stage failed an invoice.
     func ledgered(asOf: Instant, now: Instant, stages: [(Stage, (Int64) throws -> StageSummary)]) throws -> RunSummary {
         var summary = RunSummary()
-        let runId = try store.startRun(asOf: asOf, dryRun: false, at: now, abandoned: &summary.abandonedRuns)
+        // A worker's fellow workers' runs are running too: only a plain run marks them abandoned.
+        let runId = try share.map { try $0.sharing.startWorkerRun(asOf: asOf, at: now) }
+            ?? store.startRun(asOf: asOf, dryRun: false, at: now, abandoned: &summary.abandonedRuns)
         summary.runId = runId
         if summary.abandonedRuns > 0 {
             logger.warning("runs left running by a process that died are marked abandoned; their work resumes in this run",
@@ -161,41 +166,83 @@ public final class BillRun {
         let bills = try store.pendingBills().filter { $0.billDate <= horizon }
         let late = try lateWindowsBySubscription()
         currencies = try store.customerCurrencies()
-        var rated = 0, empty = 0
-        // Bills commit in groups: each bill's writes stay atomic (a group commits whole or not at
-        // all), and a commit per group rather than per bill keeps the write-ahead log short.
-        for start in stride(from: 0, to: bills.count, by: BillRun.commitGroup) {
-            try store.transaction {
-                let group = bills[start..<min(bills.count, start + BillRun.commitGroup)]
-                // The group's subscriptions, open items and usage of the periods ending at its bill
-                // dates, in a few queries, inside the transaction that writes its invoices.
-                var customerKeys: [String] = []
-                var seen: Set<String> = []
-                for bill in group where seen.insert(bill.customerKey).inserted { customerKeys.append(bill.customerKey) }
-                let dates = group.map(\.billDate)
-                let reads = try store.ratingReads(customerKeys: customerKeys, catalog: catalog,
-                                                  usageFrom: (dates.min() ?? horizon).adding(months: -1), usageTo: dates.max() ?? horizon)
-                let groupAssembler = InvoiceAssembler(catalog: catalog, usage: reads.usage)
-                // Drafted bills are written together; a customer's second bill in the group is
-                // drafted from the store, once the first one's writes are in.
-                var drafted: Set<String> = []
-                var unwritten: [(bill: PendingBill, draft: Draft)] = []
-                for bill in group {
-                    let first = drafted.insert(bill.customerKey).inserted
-                    if !first {
-                        try write(unwritten, run: run, now: now)
-                        unwritten = []
+        var counts = (rated: 0, empty: 0)
+        if let share {
+            // Each claimed batch's bills are read again inside its transaction: what the batch
+            // holds now, whichever worker came before.
+            try share.share(.rate, customers: BillRun.customers(of: bills.map(\.customerKey))) { claimed in
+                try share.sharing.workerTransaction {
+                    let bills = try store.pendingBills(customerKeys: claimed).filter { $0.billDate <= horizon }
+                    // A customer once per group, so every bill is drafted from its group's reads.
+                    for group in BillRun.onePerCustomer(bills) {
+                        try rateGroup(group, catalog: catalog, assembler: assembler, late: late, horizon: horizon, run: run, now: now, counts: &counts)
                     }
-                    let draft = try self.draft(bill, assembler: first ? groupAssembler : assembler, reads: first ? reads : nil, late: late)
-                    if draft.invoice.lines.isEmpty { empty += 1 } else { rated += 1 }
-                    unwritten.append((bill, draft))
                 }
-                try write(unwritten, run: run, now: now)
+                progress("rate: \(counts.rated + counts.empty) bill dates in this worker")
             }
-            progress("rate: \(rated + empty) of \(bills.count) bill dates")
+        } else {
+            // Bills commit in groups: each bill's writes stay atomic (a group commits whole or
+            // not at all), and a commit per group rather than per bill keeps the write-ahead log short.
+            for start in stride(from: 0, to: bills.count, by: BillRun.commitGroup) {
+                try store.transaction {
+                    try rateGroup(bills[start..<min(bills.count, start + BillRun.commitGroup)], catalog: catalog, assembler: assembler,
+                                  late: late, horizon: horizon, run: run, now: now, counts: &counts)
+                }
+                progress("rate: \(counts.rated + counts.empty) of \(bills.count) bill dates")
+            }
         }
+        let (rated, empty) = counts
         return StageSummary(stage: .rate, counts: [("rated", rated), ("without_lines", empty)], errors: [],
                             message: "rated \(rated) invoices" + (empty > 0 ? " (\(empty) bill dates had nothing to bill)" : ""))
+    }
+
+    /// Bills in bill date order cut into runs in which no customer comes twice.
+    static func onePerCustomer(_ bills: [PendingBill]) -> [ArraySlice<PendingBill>] {
+        var groups: [ArraySlice<PendingBill>] = []
+        var start = 0
+        var seen: Set<String> = []
+        for (index, bill) in bills.enumerated() where !seen.insert(bill.customerKey).inserted {
+            groups.append(bills[start..<index])
+            start = index
+            seen = [bill.customerKey]
+        }
+        groups.append(bills[start...])
+        return groups
+    }
+
+    /// Each customer once, in first-seen order.
+    static func customers(of keys: [String]) -> [String] {
+        var seen: Set<String> = []
+        return keys.filter { seen.insert($0).inserted }
+    }
+
+    /// Rates a group of bills inside the caller's write transaction.
+    func rateGroup(_ group: ArraySlice<PendingBill>, catalog: Catalog, assembler: InvoiceAssembler,
+                   late: [String: [(meterSlug: String, windowStart: Instant)]], horizon: Instant, run: Int64, now: Instant,
+                   counts: inout (rated: Int, empty: Int)) throws {
+        guard !group.isEmpty else { return }
+        // The group's subscriptions, open items and usage of the periods ending at its bill
+        // dates, in a few queries, inside the transaction that writes its invoices.
+        let customerKeys = BillRun.customers(of: group.map(\.customerKey))
+        let dates = group.map(\.billDate)
+        let reads = try store.ratingReads(customerKeys: customerKeys, catalog: catalog,
+                                          usageFrom: (dates.min() ?? horizon).adding(months: -1), usageTo: dates.max() ?? horizon)
+        let groupAssembler = InvoiceAssembler(catalog: catalog, usage: reads.usage)
+        // Drafted bills are written together; a customer's second bill in the group is
+        // drafted from the store, once the first one's writes are in.
+        var drafted: Set<String> = []
+        var unwritten: [(bill: PendingBill, draft: Draft)] = []
+        for bill in group {
+            let first = drafted.insert(bill.customerKey).inserted
+            if !first {
+                try write(unwritten, run: run, now: now)
+                unwritten = []
+            }
+            let draft = try self.draft(bill, assembler: first ? groupAssembler : assembler, reads: first ? reads : nil, late: late)
+            if draft.invoice.lines.isEmpty { counts.empty += 1 } else { counts.rated += 1 }
+            unwritten.append((bill, draft))
+        }
+        try write(unwritten, run: run, now: now)
     }
 
     /// Writes drafted bills: each invoice and its lines (a bill date with no lines makes none),
@@ -268,42 +315,69 @@ public final class BillRun {
     // MARK: tax
 
     func tax(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
-        var taxed = 0, failed = 0
-        var errors: [String] = []
-        let ids = try store.invoiceTotals(status: .rated).map(\.id).filter { only?.contains($0) ?? true }
+        var counts = (taxed: 0, failed: 0, errors: [String]())
         let customers = try customersByKey()
-        for start in stride(from: 0, to: ids.count, by: BillRun.commitGroup) {
-            // A group's invoices are read and their taxes worked out before its transaction opens,
-            // so no call to a tax provider holds the database's write lock, and only a group is
-            // in memory at a time.
-            let invoices = try store.readTransaction { try store.invoices(ids: Array(ids[start..<min(ids.count, start + BillRun.commitGroup)])) }
-            let group = invoices.compactMap { invoice in
-                customers[invoice.customerKey].map { customer in (invoice, Result { try lineTaxes(invoice, customer: customer) }) }
+        if let share {
+            let byCustomer = try invoiceIdsByCustomer(status: .rated)
+            try share.share(.tax, customers: byCustomer.keys.sorted()) { claimed in
+                try taxGroup(claimed.flatMap { byCustomer[$0] ?? [] }, customers: customers, now: now, counts: &counts)
             }
-            try store.transaction {
-                var updates: [TaxUpdate] = []
-                for (invoice, outcome) in group {
-                    switch outcome {
-                    case .success(let tax):
-                        let lines = zip(invoice.lines, tax.draft.lines).map { StoredLine(id: $0.id, line: $1) }
-                        let unchanged = Set(zip(invoice.lines, tax.draft.lines).filter { $0.line.taxAmount == $1.taxAmount }.map(\.0.id))
-                        updates.append(TaxUpdate(invoiceId: invoice.id, lines: lines, unchanged: unchanged, note: tax.note, applied: tax.applied,
-                                                 calculationId: tax.calculationId))
-                        taxed += 1
-                    case .failure(let error as TaxError):
-                        failed += 1
-                        errors.append("\(invoice.id): \(error.message)")
-                        try store.setInvoiceStatus(invoice.id, .failed, failure: .init(stage: Stage.tax.rawValue, message: error.message), at: now)
-                        logger.error("tax failed", metadata: ["invoice.id": "\(invoice.id)", "error": "\(error.message)"])
-                    case .failure(let error):
-                        throw error
-                    }
-                }
-                try store.updateTax(updates, status: .taxed, at: now)
+        } else {
+            let ids = try store.invoiceTotals(status: .rated).map(\.id).filter { only?.contains($0) ?? true }
+            for start in stride(from: 0, to: ids.count, by: BillRun.commitGroup) {
+                try taxGroup(Array(ids[start..<min(ids.count, start + BillRun.commitGroup)]), customers: customers, now: now, counts: &counts)
             }
         }
+        let (taxed, failed, errors) = counts
         return StageSummary(stage: .tax, counts: [("taxed", taxed), ("failed", failed)], errors: errors,
                             message: "taxed \(taxed) invoices" + (failed > 0 ? ", failed \(failed)" : ""))
+    }
+
+    /// The ids of the invoices in `status`, by customer.
+    func invoiceIdsByCustomer(status: InvoiceStatus) throws -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for invoice in try store.invoices(status: status, withLines: false) { result[invoice.customerKey, default: []].append(invoice.id) }
+        return result
+    }
+
+    /// Taxes the invoices of `ids` that are still rated. They are read and their taxes worked
+    /// out before the write transaction opens, so no call to a tax provider holds the
+    /// database's write lock, and only a group is in memory at a time.
+    func taxGroup(_ ids: [String], customers: [String: Customer], now: Instant, counts: inout (taxed: Int, failed: Int, errors: [String])) throws {
+        let invoices = try store.readTransaction { try store.invoices(ids: ids) }.filter { $0.status == .rated }
+        guard !invoices.isEmpty else { return }
+        let group = invoices.compactMap { invoice in
+            customers[invoice.customerKey].map { customer in (invoice, Result { try lineTaxes(invoice, customer: customer) }) }
+        }
+        var taxed = 0, failed = 0, errors: [String] = []
+        let write = { [self] in
+            taxed = 0
+            failed = 0
+            errors = []
+            var updates: [TaxUpdate] = []
+            for (invoice, outcome) in group {
+                switch outcome {
+                case .success(let tax):
+                    let lines = zip(invoice.lines, tax.draft.lines).map { StoredLine(id: $0.id, line: $1) }
+                    let unchanged = Set(zip(invoice.lines, tax.draft.lines).filter { $0.line.taxAmount == $1.taxAmount }.map(\.0.id))
+                    updates.append(TaxUpdate(invoiceId: invoice.id, lines: lines, unchanged: unchanged, note: tax.note, applied: tax.applied,
+                                             calculationId: tax.calculationId))
+                    taxed += 1
+                case .failure(let error as TaxError):
+                    failed += 1
+                    errors.append("\(invoice.id): \(error.message)")
+                    try store.setInvoiceStatus(invoice.id, .failed, failure: .init(stage: Stage.tax.rawValue, message: error.message), at: now)
+                    logger.error("tax failed", metadata: ["invoice.id": "\(invoice.id)", "error": "\(error.message)"])
+                case .failure(let error):
+                    throw error
+                }
+            }
+            try store.updateTax(updates, status: .taxed, at: now)
+        }
+        if let share { try share.sharing.workerTransaction(write) } else { try store.transaction(write) }
+        counts.taxed += taxed
+        counts.failed += failed
+        counts.errors += errors
     }
 
     /// An invoice's lines with their tax, the note it must carry, the rate applied and the
@@ -366,17 +440,15 @@ public final class BillRun {
     func issue(now: Instant, only: Set<String>? = nil) throws -> StageSummary {
         var notRequired = 0
         var ready: [(id: String, billDate: Instant, total: Decimal)] = []
+        var zero: [String] = []
         let selected = { (id: String) in only?.contains(id) ?? true }
         for invoice in try store.invoiceTotals(status: .taxed) where selected(invoice.id) {
-            if invoice.total == 0 {
-                try store.setInvoiceStatus(invoice.id, .notRequired, at: now)
-                notRequired += 1
-            } else {
-                ready.append(invoice)
-            }
+            if invoice.total == 0 { zero.append(invoice.id) } else { ready.append(invoice) }
         }
         ready += try store.invoiceTotals(status: .issuing).filter { selected($0.id) }
         guard let stripe else {
+            for id in zero { try store.setInvoiceStatus(id, .notRequired, at: now) }
+            notRequired = zero.count
             let message = "Stripe not configured; \(ready.count) invoices ready" + (notRequired > 0 ? ", \(notRequired) not required (zero total)" : "")
             return StageSummary(stage: .issue, counts: [("ready", ready.count), ("not_required", notRequired), ("issued", 0), ("failed", 0)],
                                 errors: [], message: message)
@@ -386,10 +458,53 @@ public final class BillRun {
         for status in [InvoiceStatus.taxed, .issuing] {
             for invoice in try store.invoices(status: status, withLines: false) { owners[invoice.id] = invoice.customerKey }
         }
+        let ordered = ready.sorted(by: { ($0.billDate, $0.id) < ($1.billDate, $1.id) })
+        let tally = IssueTally()
+        if let share {
+            // Zero totals and queues by customer, each claimed batch's in turn.
+            var zeroOf: [String: [String]] = [:], readyOf: [String: [(id: String, billDate: Instant, total: Decimal)]] = [:]
+            for id in zero { zeroOf[owners[id] ?? id, default: []].append(id) }
+            for invoice in ordered { readyOf[owners[invoice.id] ?? invoice.id, default: []].append(invoice) }
+            try share.share(.issue, customers: Set(zeroOf.keys).union(readyOf.keys).sorted()) { claimed in
+                for id in claimed.flatMap({ zeroOf[$0] ?? [] }) where try store.invoice(id: id)?.status == .taxed {
+                    try store.setInvoiceStatus(id, .notRequired, at: now)
+                    notRequired += 1
+                }
+                try issueQueues(claimed.flatMap { readyOf[$0] ?? [] }, owners: owners, stripe: stripe, customers: customers, tally: tally, now: now)
+            }
+        } else {
+            for id in zero { try store.setInvoiceStatus(id, .notRequired, at: now) }
+            notRequired = zero.count
+            try issueQueues(ordered, owners: owners, stripe: stripe, customers: customers, tally: tally, now: now)
+        }
+        let (issued, failed, skipped, errorsFound, stop) = tally.result(inOrder: ordered.map(\.id))
+        var errors = errorsFound
+        var message = "issued \(issued), not required \(notRequired), failed \(failed), skipped \(skipped)"
+        if let stop { message += "; stopped: \(stop)" }
+        // Recorded by one worker at a time; another that finds it busy leaves it to that one.
+        let recording = try share.map { try $0.sharing.stepLock("tax-transactions", holder: $0.owner) }
+        if share == nil || recording != nil {
+            let (recorded, unrecorded) = try StripeTax(stripe: stripe.client).recordPendingTransactions(store: store, logger: logger)
+            if recorded > 0 { message += "; \(recorded) tax transactions recorded" }
+            if !unrecorded.isEmpty {
+                message += "; \(unrecorded.count) tax transactions not recorded (next run tries again)"
+                errors += unrecorded
+            }
+        }
+        withExtendedLifetime(recording) {}
+        return StageSummary(stage: .issue, counts: [("issued", issued), ("not_required", notRequired), ("failed", failed), ("skipped", skipped)],
+                            errors: errors, message: message)
+    }
+
+    /// Issues invoices to Stripe, `stripe.concurrency` customers at a time (a customer's
+    /// invoices one after another, in the order given), each failure recorded on its invoice
+    /// without stopping the others. An invoice no longer taxed or issuing (another worker got
+    /// to it) is passed over.
+    func issueQueues(_ ordered: [(id: String, billDate: Instant, total: Decimal)], owners: [String: String], stripe: StripeConnection,
+                     customers: [String: Customer], tally: IssueTally, now: Instant) throws {
         // One queue per customer, in the order of each customer's first invoice.
         var queues: [[String]] = []
         var queueOf: [String: Int] = [:]
-        let ordered = ready.sorted(by: { ($0.billDate, $0.id) < ($1.billDate, $1.id) })
         for summary in ordered {
             let owner = owners[summary.id] ?? summary.id
             if let index = queueOf[owner] { queues[index].append(summary.id) } else {
@@ -397,13 +512,13 @@ public final class BillRun {
                 queues.append([summary.id])
             }
         }
-        let tally = IssueTally()
+        let total = ordered.count
         let work = { (store: any Store, queue: [String]) throws in
             let issuer = Issuer(store: store, stripe: stripe.client, account: stripe.account, failpoints: self.failpoints, now: now,
                                 linesPerRequest: self.settings.stripe.linesPerRequest)
             for id in queue {
                 guard !tally.stopped else { tally.skip(); continue }
-                guard let invoice = try store.invoice(id: id) else { continue }
+                guard let invoice = try store.invoice(id: id), invoice.status == .taxed || invoice.status == .issuing else { continue }
                 let failure: IssueFailure?
                 if let customer = customers[invoice.customerKey] {
                     let tax = invoice.appliedTax ?? (try? self.taxDecision(for: customer))?.rate.map(AppliedTax.init)
@@ -421,22 +536,10 @@ public final class BillRun {
                     self.logger.info("issued", metadata: ["invoice.id": "\(invoice.id)"])
                     tally.issue()
                 }
-                if let done = tally.hundredth { self.progress("issue: \(done) of \(ready.count) invoices") }
+                if let done = tally.hundredth { self.progress("issue: \(done) of \(total) invoices") }
             }
         }
         try IssueWorkers.run(queues, concurrency: settings.stripe.concurrency, store: store, work)
-        let (issued, failed, skipped, errorsFound, stop) = tally.result(inOrder: ordered.map(\.id))
-        var errors = errorsFound
-        var message = "issued \(issued), not required \(notRequired), failed \(failed), skipped \(skipped)"
-        if let stop { message += "; stopped: \(stop)" }
-        let (recorded, unrecorded) = try StripeTax(stripe: stripe.client).recordPendingTransactions(store: store, logger: logger)
-        if recorded > 0 { message += "; \(recorded) tax transactions recorded" }
-        if !unrecorded.isEmpty {
-            message += "; \(unrecorded.count) tax transactions not recorded (next run tries again)"
-            errors += unrecorded
-        }
-        return StageSummary(stage: .issue, counts: [("issued", issued), ("not_required", notRequired), ("failed", failed), ("skipped", skipped)],
-                            errors: errors, message: message)
     }
 
     /// Payment state of issued invoices, read back from Stripe. A read that fails leaves the
@@ -446,10 +549,24 @@ public final class BillRun {
         // What the webhooks delivered first (events the server could not apply yet), then
         // Stripe's invoices for what a lost webhook missed.
         let production = settings.environment == .production
-        _ = try StripeInbox(store: store, connection: stripe, now: now, makeAPIKey: { Credentials.newAPIKey(production: production) })
-            .applyWaiting()
+        // Applied by one worker at a time; another that finds it busy leaves it to that one.
+        let applying = try share.map { try $0.sharing.stepLock("inbox", holder: $0.owner) }
+        if share == nil || applying != nil {
+            _ = try StripeInbox(store: store, connection: stripe, now: now, makeAPIKey: { Credentials.newAPIKey(production: production) })
+                .applyWaiting()
+        }
+        withExtendedLifetime(applying) {}
         let invoices = try store.collectableInvoices().filter { only?.contains($0.id) ?? true }
-        let counts = try Collector(store: store, stripe: stripe.client, now: now).collect(invoices)
+        let collector = Collector(store: store, stripe: stripe.client, now: now)
+        var counts = Collector.Counts()
+        if let share {
+            let byCustomer = Dictionary(grouping: invoices, by: \.customerKey)
+            try share.share(.collect, customers: byCustomer.keys.sorted()) { claimed in
+                counts.add(try collector.collect(claimed.flatMap { byCustomer[$0] ?? [] }))
+            }
+        } else {
+            counts = try collector.collect(invoices)
+        }
         var message = "paid \(counts.paid), payment failed \(counts.paymentFailed), uncollectible \(counts.uncollectible), void \(counts.void), awaiting payment \(counts.open)"
         if !counts.errors.isEmpty { message += "; \(counts.errors.count) could not be read from Stripe (next run reads them again)" }
         return StageSummary(stage: .collect, counts: [("paid", counts.paid), ("payment_failed", counts.paymentFailed),
@@ -470,6 +587,16 @@ public final class BillRun {
     /// Compares the invoices of `reconcileRange` with Stripe and records each difference.
     func reconcile(asOf: Instant, run: Int64?, now: Instant) throws -> StageSummary {
         guard let stripe else { return waitForStripe(.reconcile) }
+        // Once for the workers of a shared run: the first to get here reconciles, under a lock;
+        // one that comes within the hour after finds it done.
+        let once = try share.map { try $0.sharing.stepLock("reconcile", holder: $0.owner) }
+        if let share {
+            let now = WorkerShare.now()
+            guard once != nil, try share.sharing.takeStep("reconcile", now: now, until: now + 3_600) else {
+                return StageSummary(stage: .reconcile, counts: [], errors: [], message: "another worker of this run reconciles")
+            }
+        }
+        defer { withExtendedLifetime(once) {} }
         let range = BillRun.reconcileRange(asOf: asOf)
         let outcome = try Reconciler(store: store, stripe: stripe.client, account: stripe.account, now: now)
             .reconcile(from: range.from, to: range.to, runId: run)

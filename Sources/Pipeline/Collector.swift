@@ -75,6 +75,15 @@ struct Collector {
 
     struct Counts {
         var paid = 0, paymentFailed = 0, uncollectible = 0, void = 0, open = 0, errors: [String] = []
+
+        mutating func add(_ other: Counts) {
+            paid += other.paid
+            paymentFailed += other.paymentFailed
+            uncollectible += other.uncollectible
+            void += other.void
+            open += other.open
+            errors += other.errors
+        }
     }
 
     func collect(_ invoices: [StoredInvoice]) throws -> Counts {

@@ -54,6 +54,9 @@ public struct Settings: Hashable, Sendable {
     /// How long after a period ends the close stage waits for late events.
     public var collectionWindow = ISODuration(seconds: 3600)
     public var maxPaymentOverdueDays = 3
+    /// How long a bill-run worker's claim on customers lasts unless renewed (`run --worker`):
+    /// a worker that dies loses its customers to the others this long after its last renewal.
+    public var leaseSeconds = 60
     public var tax = Tax()
     public var stripe = Stripe(environment: .test)
     /// How long de-duplication keys are kept after an event's time.
@@ -117,6 +120,7 @@ public struct Settings: Hashable, Sendable {
         }
         if let value = try reader.duration("collectionWindow") { collectionWindow = value }
         if let value = try reader.wholeNumber("maxPaymentOverdueDays", minimum: 0) { maxPaymentOverdueDays = value }
+        if let value = try reader.wholeNumber("leaseSeconds", minimum: 3) { leaseSeconds = value }
         if let value = try reader.duration("dedupeRetention") {
             guard !value.isZero else { throw SettingsError(.invalidValue(key: "dedupeRetention"), "dedupeRetention must be longer than zero (default P90D)") }
             dedupeRetention = value

@@ -39,6 +39,9 @@ final class Pacer: @unchecked Sendable {
     private var slots: [Double] = []
     /// Each endpoint's earliest next send.
     private var endpointNext: [String: Double] = [:]
+    /// The processes sharing the account's limits (bill-run workers): this one paces at its
+    /// share of both rates.
+    private var sharers = 1
 
     init(globalRate: Double, endpointRate: Double, clock: any StripeClock) {
         self.globalRate = globalRate
@@ -52,7 +55,7 @@ final class Pacer: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let now = clock.now()
-        let gap = 1 / globalRate
+        let gap = Double(sharers) / globalRate
         // Fractions of a nanosecond are rounding, not time.
         let tolerance = 1e-9
         slots.removeAll { $0 <= now - gap }
@@ -68,8 +71,13 @@ final class Pacer: @unchecked Sendable {
         let wait = time - now
         guard wait < limit else { return nil }
         slots.insert(time, at: index)
-        endpointNext[endpoint] = time + 1 / endpointRate
+        endpointNext[endpoint] = time + Double(sharers) / endpointRate
         return wait
+    }
+
+    /// Paces at `1 / sharers` of the account's limits from now on.
+    func share(among sharers: Int) {
+        lock.withLock { self.sharers = max(1, sharers) }
     }
 }
 

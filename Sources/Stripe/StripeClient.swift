@@ -26,6 +26,10 @@ public struct StripeClient: Sendable {
         pacer = Pacer(globalRate: configuration.requestsPerSecond, endpointRate: configuration.endpointRequestsPerSecond, clock: clock)
     }
 
+    /// Paces this client's calls (and its copies') at `1 / processes` of the account's limits:
+    /// for one of several processes calling the same account at once (bill-run workers).
+    public func shareLimits(among processes: Int) { pacer.share(among: processes) }
+
     /// Tests whether the key holds `permission` by making its harmless probe call (see
     /// `Permission.probe`). A 403 naming a permission is `.missing`; any other answer from
     /// Stripe is `.granted`; a key Stripe does not accept (401) and failures to get an answer

@@ -24,15 +24,40 @@ struct RunCommand: ParsableCommand {
     var asOf: Time?
     @Option(help: ArgumentHelp("Run only this stage.", valueName: "stage")) var stage: Stage?
     @Flag(help: "Show what would be rated and issued, changing nothing and calling no one.") var dryRun = false
+    @Flag(help: ArgumentHelp("Join the bill run as one of several workers, on this machine or others, that share each stage by customer.",
+                             discussion: "Start `tollbooth run --worker` as many times as there are workers; each claims customers a batch at a time under a lease (leaseSeconds), and takes over those of a worker that died once its lease runs out."))
+    var worker = false
+
+    func validate() throws {
+        if worker && dryRun { throw ValidationError("--dry-run shows one run's work: give it without --worker") }
+    }
 
     func run() throws {
         let context = try options.context()
         let asOf = asOf?.instant ?? context.now
-        let lock = try context.store.runLock(holder: "bill run as of \(asOf.rfc3339) started \(context.now.rfc3339)")
+        let holder = "bill run as of \(asOf.rfc3339) started \(context.now.rfc3339)"
+        let lock: any RunLock
+        if worker {
+            guard let sharing = context.store as? any WorkSharing else { throw InputError("\(context.store.path) cannot share a bill run between workers") }
+            lock = try sharing.workerRunLock(holder: "workers of the " + holder)
+        } else {
+            lock = try context.store.runLock(holder: holder)
+        }
         // The run reads and writes every invoice of the period: a page cache that holds them.
         try context.store.useLargeCache()
-        let billRun = BillRun(store: context.store, settings: context.settings, stripe: try StripeCommand.connection(options),
+        let stripe = try StripeCommand.connection(options)
+        let billRun = BillRun(store: context.store, settings: context.settings, stripe: stripe,
                               logger: Logger(label: "tollbooth.run"), progress: { printError($0) })
+        var share: WorkerShare?
+        if worker {
+            let owner = "\(ProcessInfo.processInfo.hostName) pid \(getpid()) \(UUID().uuidString.prefix(8).lowercased())"
+            share = try WorkerShare(store: context.store, renewal: try context.store.openConnection(), owner: owner,
+                                    leaseSeconds: context.settings.leaseSeconds, logger: Logger(label: "tollbooth.run"),
+                                    livingWorkers: { stripe?.client.shareLimits(among: $0) })
+            try share?.start()
+            billRun.share = share
+        }
+        defer { share?.stop() }
         let summary = try billRun.run(asOf: asOf, stages: stage.map { [$0] } ?? Stage.allCases, dryRun: dryRun, now: context.now)
         withExtendedLifetime(lock) {}
         try RunCommand.report(summary, failed: "failed")

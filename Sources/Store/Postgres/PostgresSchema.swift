@@ -11,6 +11,7 @@ enum PostgresSchema {
         (9, baseline),
         (10, version10),
         (11, version11),
+        (12, version12),
     ]
 
     static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -474,5 +475,22 @@ enum PostgresSchema {
         used NUMERIC NOT NULL,
         PRIMARY KEY (subscription_id, meter_slug, period_start, period_end)
     );
+    """
+
+    /// SQLite's version 12: bill-run workers' work and leases, one invoice per customer and bill date.
+    static let version12 = """
+    CREATE TABLE run_work (
+        stage TEXT COLLATE "C" NOT NULL CHECK (stage IN (\(stages))),
+        customer_key TEXT COLLATE "C" NOT NULL,
+        owner TEXT COLLATE "C",
+        lease_until BIGINT,
+        PRIMARY KEY (stage, customer_key)
+    );
+    CREATE INDEX run_work_owner ON run_work (owner);
+    CREATE TABLE run_leases (
+        owner TEXT COLLATE "C" PRIMARY KEY,
+        lease_until BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX invoices_one_per_bill_date ON invoices (customer_key, bill_date);
     """
 }

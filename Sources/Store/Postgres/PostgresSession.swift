@@ -102,9 +102,20 @@ final class PostgresSession: SQLConnection {
     /// Runs `body` in a transaction (a savepoint when nested): committed if it returns, rolled
     /// back if it throws.
     func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+        try transaction(immediate ? .write : .read, body)
+    }
+
+    /// How a transaction begins: a writer holds the writer lock alone; a bill-run worker holds
+    /// it in common with other workers (each writes only the customers it claimed), so workers
+    /// write side by side and any other writer waits for them all; a reader takes no lock.
+    enum Mode {
+        case write, workerWrite, read
+    }
+
+    func transaction<T>(_ mode: Mode, _ body: () throws -> T) throws -> T {
         let savepoint = "s\(transactionDepth)"
         if transactionDepth == 0 {
-            try open(immediate: immediate)
+            try open(mode)
         } else {
             try run("SAVEPOINT \(savepoint)")
         }
@@ -126,23 +137,25 @@ final class PostgresSession: SQLConnection {
         }
     }
 
-    private func open(immediate: Bool) throws {
-        if immediate {
+    private func open(_ mode: Mode) throws {
+        switch mode {
+        case .write, .workerWrite:
             try run("BEGIN")
             do {
-                _ = try query("SELECT pg_advisory_xact_lock(?)", [.integer(PostgresSession.writerLock)])
+                let lock = mode == .write ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared"
+                _ = try query("SELECT \(lock)(?)", [.integer(PostgresSession.writerLock)])
             } catch {
                 _ = try? run("ROLLBACK")
                 throw error
             }
-        } else {
+        case .read:
             try run("BEGIN ISOLATION LEVEL REPEATABLE READ")
         }
     }
 
     /// Opens a write transaction held across calls, ended by `commit` or `rollback`.
     func begin() throws {
-        try open(immediate: true)
+        try open(.write)
         transactionDepth += 1
     }
 

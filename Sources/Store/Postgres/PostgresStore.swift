@@ -48,7 +48,27 @@ extension PostgresStore {
     /// A session-level advisory lock on a session of its own, held while the lock lives; the
     /// server drops it with the session when the process dies. The session's `application_name`
     /// is the holder, which a refused run reads back.
-    public func runLock(holder: String) throws -> any RunLock { try PostgresRunLock(session.location, holder: holder) }
+    public func runLock(holder: String) throws -> any RunLock {
+        try PostgresRunLock(session.location, key: PostgresRunLock.key, shared: false, holder: holder)
+    }
+
+    public func workerRunLock(holder: String) throws -> any RunLock {
+        try PostgresRunLock(session.location, key: PostgresRunLock.key, shared: true, holder: holder)
+    }
+
+    public func stepLock(_ step: String, holder: String) throws -> (any RunLock)? {
+        do {
+            return try PostgresRunLock(session.location, key: PostgresRunLock.stepKey(step), shared: false, holder: holder)
+        } catch is RunLockedError {
+            return nil
+        }
+    }
+
+    public func workerTransaction<T>(_ body: () throws -> T) throws -> T { try session.transaction(.workerWrite, body) }
+
+    public func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant) throws -> [String] {
+        try claimWork(stage, owner: owner, limit: limit, now: now, until: until, lockingClause: " FOR UPDATE SKIP LOCKED")
+    }
 }
 
 final class PostgresRunLock: RunLock {
@@ -56,14 +76,21 @@ final class PostgresRunLock: RunLock {
     static let key: Int64 = 0x746f6c6c72756e
     let session: PostgresSession
 
-    init(_ location: PostgresLocation, holder: String) throws {
+    /// The lock of a step that runs once at a time: "toll" and the step's first four letters.
+    static func stepKey(_ step: String) -> Int64 {
+        Array(("toll" + step).utf8.prefix(8)).reduce(0) { $0 << 8 | Int64($1) }
+    }
+
+    init(_ location: PostgresLocation, key: Int64, shared: Bool, holder: String) throws {
         session = try PostgresSession(location)
         _ = try session.query("SELECT set_config('application_name', ?, false)", [.text(String(holder.utf8.prefix(63)) ?? "tollbooth")])
-        guard try session.first("SELECT pg_try_advisory_lock(?)", [.integer(PostgresRunLock.key)])?.int(0) == 1 else {
+        let take = shared ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock"
+        guard try session.first("SELECT \(take)(?)", [.integer(key)])?.int(0) == 1 else {
             let holder = try session.first("""
                 SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ? AND l.objid::bigint = ? AND l.objsubid = 1
-                """, [.integer(PostgresRunLock.key >> 32), .integer(PostgresRunLock.key & 0xFFFF_FFFF)])?.string(0)
+                ORDER BY l.mode DESC LIMIT 1
+                """, [.integer(key >> 32), .integer(key & 0xFFFF_FFFF)])?.string(0)
             throw RunLockedError(holder: holder.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown holder")
         }
     }

@@ -54,6 +54,8 @@ public protocol LedgerRepository: AnyObject {
     func close(_ closes: [(subscriptionId: String, customerKey: String, billDate: Instant)], run: Int64) throws -> Int
     /// Closed bill dates whose invoice is not yet made, oldest first.
     func pendingBills() throws -> [PendingBill]
+    /// The pending bills of these customers, in the same order.
+    func pendingBills(customerKeys: [String]) throws -> [PendingBill]
     func markRated(_ bill: PendingBill, run: Int64, invoiceId: String?) throws
     /// Marks many bills rated at once, as `markRated` does each.
     func markRated(_ bills: [(bill: PendingBill, invoiceId: String?)], run: Int64) throws
@@ -71,6 +73,11 @@ public protocol LedgerRepository: AnyObject {
 }
 
 extension LedgerRepository {
+    public func pendingBills(customerKeys: [String]) throws -> [PendingBill] {
+        let wanted = Set(customerKeys)
+        return try pendingBills().filter { wanted.contains($0.customerKey) }
+    }
+
     public func startRun(asOf: Instant, dryRun: Bool, at now: Instant) throws -> Int64 {
         var abandoned = 0
         return try startRun(asOf: asOf, dryRun: dryRun, at: now, abandoned: &abandoned)

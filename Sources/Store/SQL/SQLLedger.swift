@@ -86,19 +86,26 @@ extension SQLRepositories {
 
     /// Closed bill dates whose invoice is not yet made, oldest first.
     public func pendingBills() throws -> [PendingBill] {
-        var bills: [PendingBill] = []
-        for row in try connection.query("""
+        PendingBill.grouped(try connection.query("""
             SELECT customer_key, bill_date, subscription_id FROM period_closes WHERE rated_run_id IS NULL
             ORDER BY bill_date, customer_key, subscription_id
-            """) {
-            let customer = row.string(0) ?? "", date = row.instant(1) ?? Instant(seconds: 0), id = row.string(2) ?? ""
-            if let last = bills.last, last.customerKey == customer, last.billDate == date {
-                bills[bills.count - 1].subscriptionIds.append(id)
-            } else {
-                bills.append(PendingBill(customerKey: customer, billDate: date, subscriptionIds: [id]))
-            }
+            """))
+    }
+
+    public func pendingBills(customerKeys: [String]) throws -> [PendingBill] {
+        var rows: [Row] = []
+        try forEachRow(keys: customerKeys, { """
+            SELECT customer_key, bill_date, subscription_id FROM period_closes WHERE rated_run_id IS NULL AND customer_key IN \($0)
+            """ }) { rows.append($0) }
+        // Each chunk's rows in the order of the whole.
+        rows.sort { a, b in
+            let (dateA, dateB) = (a.int(1) ?? 0, b.int(1) ?? 0)
+            if dateA != dateB { return dateA < dateB }
+            let (customerA, customerB) = (a.string(0) ?? "", b.string(0) ?? "")
+            if customerA != customerB { return customerA.utf8.lexicographicallyPrecedes(customerB.utf8) }
+            return (a.string(2) ?? "").utf8.lexicographicallyPrecedes((b.string(2) ?? "").utf8)
         }
-        return bills
+        return PendingBill.grouped(rows)
     }
 
     public func markRated(_ bill: PendingBill, run: Int64, invoiceId: String?) throws {
@@ -187,5 +194,22 @@ extension SQLRepositories {
 
     public func attachAdjustments(_ ids: [String], invoiceId: String) throws {
         for id in ids { try connection.run("UPDATE adjustments SET invoice_id = ? WHERE id = ?", [.text(invoiceId), .text(id)]) }
+    }
+}
+
+extension PendingBill {
+    /// Rows of (customer, bill date, subscription), in order, as bills: a customer's closes of
+    /// one bill date together.
+    static func grouped(_ rows: [Row]) -> [PendingBill] {
+        var bills: [PendingBill] = []
+        for row in rows {
+            let customer = row.string(0) ?? "", date = row.instant(1) ?? Instant(seconds: 0), id = row.string(2) ?? ""
+            if let last = bills.last, last.customerKey == customer, last.billDate == date {
+                bills[bills.count - 1].subscriptionIds.append(id)
+            } else {
+                bills.append(PendingBill(customerKey: customer, billDate: date, subscriptionIds: [id]))
+            }
+        }
+        return bills
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// The repositories written once in SQL both backends speak: `SQLiteStore` and `PostgresStore`
 /// conform by giving their connection, and implement themselves only what differs (SQLite's
 /// pragmas and data version, PostgreSQL's locks and `COPY`).
-protocol SQLRepositories: Store {
+protocol SQLRepositories: Store, WorkSharing {
     var connection: any SQLConnection { get }
 }
 

@@ -12,14 +12,19 @@ import Foundation
 /// all lock beside the real file.
 final class FileRunLock: RunLock {
     let descriptor: Int32
+    /// Held in common: the holder's note stays for the others when this one lets go.
+    let shared: Bool
 
-    init(databasePath: String, holder: String) throws {
-        let path = FileRunLock.realPath(databasePath) + ".lock"
+    /// `shared`: held in common by bill-run workers (and refused only by an exclusive holder);
+    /// `step`: the lock of a step that runs once at a time, in a file of its own.
+    init(databasePath: String, holder: String, shared: Bool = false, step: String? = nil) throws {
+        self.shared = shared
+        let path = FileRunLock.realPath(databasePath) + (step.map { ".\($0)" } ?? "") + ".lock"
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+        if flock(descriptor, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             close(descriptor)
             throw RunLockedError(holder: text?.isEmpty == false ? text! : "unknown holder")
@@ -38,7 +43,7 @@ final class FileRunLock: RunLock {
     }
 
     deinit {
-        _ = ftruncate(descriptor, 0)
+        if !shared { _ = ftruncate(descriptor, 0) }
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }

@@ -31,6 +31,19 @@ public final class SQLiteStore: SQLRepositories {
 
     public func runLock(holder: String) throws -> any RunLock { try FileRunLock(databasePath: path, holder: holder) }
 
+    public func workerRunLock(holder: String) throws -> any RunLock { try FileRunLock(databasePath: path, holder: holder, shared: true) }
+
+    public func stepLock(_ step: String, holder: String) throws -> (any RunLock)? {
+        do { return try FileRunLock(databasePath: path, holder: holder, step: step) } catch is RunLockedError { return nil }
+    }
+
+    /// SQLite's writers take turns: a worker's transaction is an ordinary one.
+    public func workerTransaction<T>(_ body: () throws -> T) throws -> T { try transaction(body) }
+
+    public func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant) throws -> [String] {
+        try claimWork(stage, owner: owner, limit: limit, now: now, until: until, lockingClause: "")
+    }
+
     /// SQLite's `data_version`: it moves when another connection commits.
     public func dataVersion() throws -> Int64 {
         try database.first("PRAGMA data_version")?.int(0) ?? 0

@@ -17,6 +17,7 @@ enum Schema {
         (9, version9, nil),
         (10, version10, nil),
         (11, version11, nil),
+        (12, version12, nil),
     ]
 
     /// The newest schema this build knows.
@@ -663,6 +664,24 @@ enum Schema {
     /// consuming checks by. A SQLite database has one server, which counts in memory: nothing
     /// changes here, and the versions of both dialects stay in step.
     static let version11 = "SELECT 1"
+
+    /// Bill-run workers: the customers each stage has left and who holds them, the workers'
+    /// leases, and one invoice per customer and bill date said in an index.
+    static let version12 = """
+    CREATE TABLE run_work (
+        stage TEXT NOT NULL CHECK (stage IN (\(stages))),
+        customer_key TEXT NOT NULL,
+        owner TEXT,
+        lease_until INTEGER,
+        PRIMARY KEY (stage, customer_key)
+    );
+    CREATE INDEX run_work_owner ON run_work (owner);
+    CREATE TABLE run_leases (
+        owner TEXT PRIMARY KEY,
+        lease_until INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX invoices_one_per_bill_date ON invoices (customer_key, bill_date);
+    """
 
     static let version10 = """
     DROP TRIGGER invoices_insert_payments;

@@ -1,0 +1,95 @@
+import Billing
+import Foundation
+
+extension SQLRepositories {
+    // The work table's writes run beside other workers' transactions, as the claims do.
+
+    public func offerWork(_ stage: Stage, customerKeys: [String]) throws {
+        try workerTransaction {
+            let insert = try connection.statement("INSERT INTO run_work (stage, customer_key) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            for key in customerKeys {
+                try insert.bind([.text(stage.rawValue), .text(key)])
+                _ = try insert.step()
+                insert.reset()
+            }
+        }
+    }
+
+    public func takeStep(_ step: String, now: Instant, until: Instant) throws -> Bool {
+        // A step's mark is a lease of its own, named after it.
+        let name = SQLValue.text("step " + step)
+        return try workerTransaction {
+            if let taken = try connection.first("SELECT lease_until FROM run_leases WHERE owner = ?", [name])?.int(0), taken > now.seconds {
+                return false
+            }
+            try connection.run("INSERT INTO run_leases (owner, lease_until) VALUES (?1, ?2) ON CONFLICT (owner) DO UPDATE SET lease_until = ?2",
+                               [name, until.sql])
+            return true
+        }
+    }
+
+    public func startWorkerRun(asOf: Instant, at now: Instant) throws -> Int64 {
+        try connection.insertReturningId("INSERT INTO job_runs (as_of, started_at, status, dry_run) VALUES (?, ?, 'running', 0)",
+                                         [asOf.sql, now.sql])
+    }
+
+    public func finishWork(_ stage: Stage, customerKeys: [String], owner: String) throws {
+        try workerTransaction {
+            try forEachChunk(customerKeys) { list, values in
+                try connection.run("DELETE FROM run_work WHERE stage = ? AND owner = ? AND customer_key IN \(list)",
+                                   [.text(stage.rawValue), .text(owner)] + values)
+            }
+        }
+    }
+
+    public func openWork(_ stage: Stage) throws -> Int {
+        Int(try connection.first("SELECT count(*) FROM run_work WHERE stage = ?", [.text(stage.rawValue)])?.int(0) ?? 0)
+    }
+
+    @discardableResult
+    public func renewLease(owner: String, now: Instant, until: Instant) throws -> Int {
+        try workerTransaction {
+            try connection.run("""
+                INSERT INTO run_leases (owner, lease_until) VALUES (?1, ?2) ON CONFLICT (owner) DO UPDATE SET lease_until = ?2
+                """, [.text(owner), until.sql])
+            try connection.run("UPDATE run_work SET lease_until = ? WHERE owner = ?", [until.sql, .text(owner)])
+            // Leases long run out are forgotten.
+            try connection.run("DELETE FROM run_leases WHERE lease_until < ?", [(now + -86_400).sql])
+            return Int(try connection.first("SELECT count(*) FROM run_leases WHERE lease_until > ? AND owner NOT LIKE 'step %'",
+                                            [now.sql])?.int(0) ?? 1)
+        }
+    }
+
+    public func endLease(owner: String) throws {
+        try workerTransaction {
+            try connection.run("UPDATE run_work SET owner = NULL, lease_until = NULL WHERE owner = ?", [.text(owner)])
+            try connection.run("DELETE FROM run_leases WHERE owner = ?", [.text(owner)])
+        }
+    }
+
+    /// `body` for the keys a chunk at a time: an `IN (...)` list of `?` and its values.
+    func forEachChunk(_ keys: [String], _ body: (String, [SQLValue]) throws -> Void) throws {
+        for start in stride(from: 0, to: keys.count, by: Self.keysPerQuery) {
+            let chunk = keys[start..<min(keys.count, start + Self.keysPerQuery)]
+            try body("(" + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")", chunk.map { .text($0) })
+        }
+    }
+
+    /// The claim, with `lockingClause` after the rows it picks (PostgreSQL's `FOR UPDATE SKIP
+    /// LOCKED`; SQLite has one writer at a time and needs none).
+    func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant, lockingClause: String) throws -> [String] {
+        try workerTransaction {
+            // The batch is picked once (a materialized CTE): as a subquery of the UPDATE,
+            // PostgreSQL may pick again for every row it looks at, skipping what it has just
+            // locked, and so claim every customer.
+            try connection.query("""
+                WITH picked AS MATERIALIZED (
+                    SELECT customer_key FROM run_work WHERE stage = ?3 AND (owner IS NULL OR lease_until <= ?4)
+                    ORDER BY customer_key LIMIT ?5\(lockingClause))
+                UPDATE run_work SET owner = ?1, lease_until = ?2
+                WHERE stage = ?3 AND customer_key IN (SELECT customer_key FROM picked)
+                RETURNING customer_key
+                """, [.text(owner), until.sql, .text(stage.rawValue), now.sql, .integer(Int64(limit))]).compactMap { $0.string(0) }.sorted()
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import Billing
+@testable import Store
+import TestSupport
+
+/// The work table and locks that bill-run workers share a run by, on both backends.
+@Suite struct WorkSharingTests {
+    let t0 = Instant(seconds: 1_800_000_000)
+
+    @Test(arguments: Backend.allCases) func workersHoldTheRunLockTogetherAndAPlainRunAlone(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
+        let other = try store.openConnection() as! any WorkSharing
+        var first: (any RunLock)? = try store.workerRunLock(holder: "workers of the bill run as of 2026-05-01T00:00:00Z")
+        // A second worker joins; a plain run is refused and told who holds the lock.
+        var second: (any RunLock)? = try other.workerRunLock(holder: "workers of the bill run as of 2026-05-01T00:00:00Z")
+        #expect(throws: RunLockedError.self) { try store.openConnection().runLock(holder: "plain") }
+        withExtendedLifetime(first) {}
+        first = nil
+        do {
+            _ = try store.openConnection().runLock(holder: "plain")
+            Issue.record("a plain run was let in beside a worker")
+        } catch let error as RunLockedError {
+            #expect(error.holder.hasPrefix("workers of the bill run as of 2026-05-01T00:00:00Z"), "\(error.holder)")
+        }
+        withExtendedLifetime(second) {}
+        second = nil
+        // With every worker gone a plain run gets it, and a worker is refused while it lasts.
+        var plain: (any RunLock)? = try store.runLock(holder: "bill run as of 2026-05-01T00:00:00Z")
+        do {
+            _ = try other.workerRunLock(holder: "worker")
+            Issue.record("a worker was let in beside a plain run")
+        } catch let error as RunLockedError {
+            #expect(error.holder.hasPrefix("bill run as of 2026-05-01T00:00:00Z"))
+        }
+        withExtendedLifetime(plain) {}
+        plain = nil
+        // A step lock is held by one at a time: the second asker gets nil.
+        var step = try store.stepLock("reconcile", holder: "a")
+        #expect(step != nil)
+        #expect(try other.stepLock("reconcile", holder: "b") == nil)
+        withExtendedLifetime(step) {}
+        step = nil
+        #expect(try other.stepLock("reconcile", holder: "b") != nil)
+    }
+
+    @Test(arguments: Backend.allCases) func claimsSplitTheCustomersAndALapsedLeaseIsTakenOver(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
+        let other = try store.openConnection() as! any WorkSharing
+        let customers = (1...5).map { "c\($0)" }
+        try store.offerWork(.rate, customerKeys: customers)
+        try other.offerWork(.rate, customerKeys: ["c3", "c4", "c5", "c6"])
+        #expect(try store.openWork(.rate) == 6)
+        #expect(try store.renewLease(owner: "a", now: t0, until: t0 + 60) == 1)
+        #expect(try other.renewLease(owner: "b", now: t0, until: t0 + 60) == 2)
+        // Two at a time, in key order; what one holds the other does not get.
+        #expect(try store.claimWork(.rate, owner: "a", limit: 2, now: t0, until: t0 + 60) == ["c1", "c2"])
+        #expect(try other.claimWork(.rate, owner: "b", limit: 2, now: t0, until: t0 + 60) == ["c3", "c4"])
+        #expect(try store.claimWork(.tax, owner: "a", limit: 2, now: t0, until: t0 + 60) == [], "another stage's list")
+        try store.finishWork(.rate, customerKeys: ["c1", "c2"], owner: "a")
+        #expect(try store.openWork(.rate) == 4)
+        // b stops renewing: once its lease has run out, a takes its customers.
+        #expect(try store.claimWork(.rate, owner: "a", limit: 10, now: t0 + 30, until: t0 + 90) == ["c5", "c6"])
+        #expect(try store.renewLease(owner: "a", now: t0 + 61, until: t0 + 121) == 1, "b's lease ran out")
+        #expect(try store.claimWork(.rate, owner: "a", limit: 10, now: t0 + 61, until: t0 + 121) == ["c3", "c4"])
+        // b's late finish of what it lost removes nothing of a's.
+        try other.finishWork(.rate, customerKeys: ["c3", "c4"], owner: "b")
+        #expect(try store.openWork(.rate) == 4)
+        try store.finishWork(.rate, customerKeys: ["c3", "c4", "c5", "c6"], owner: "a")
+        #expect(try store.openWork(.rate) == 0)
+        // A step is taken once until its mark runs out.
+        #expect(try store.takeStep("reconcile", now: t0, until: t0 + 3_600))
+        #expect(try !other.takeStep("reconcile", now: t0 + 10, until: t0 + 3_610))
+        #expect(try other.takeStep("reconcile", now: t0 + 3_600, until: t0 + 7_200))
+        #expect(try store.renewLease(owner: "a", now: t0 + 3_600, until: t0 + 3_660) == 1, "a step's mark is no worker")
+    }
+}
