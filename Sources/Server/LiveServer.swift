@@ -19,6 +19,54 @@ struct ServerClock: Sendable {
     }
 }
 
+/// Work submitted from any thread and done in groups on the store's queue: the first item to
+/// find the queue idle waits `delayMillis` for others to join it; items that come while a group
+/// is handled form the next group, handled as soon as that one is done, without another delay.
+final class Grouping<Item>: @unchecked Sendable {
+    let queue: DispatchQueue
+    let delayMillis: Int
+    /// Handles a group, on the store's queue.
+    let handle: ([Item]) -> Void
+    private let lock = NSLock()
+    private var pending: [Item] = []
+    private var scheduled = false
+
+    init(queue: DispatchQueue, delayMillis: Int, handle: @escaping ([Item]) -> Void) {
+        self.queue = queue
+        self.delayMillis = delayMillis
+        self.handle = handle
+    }
+
+    func submit(_ item: Item) {
+        let schedule = lock.withLock {
+            pending.append(item)
+            defer { scheduled = true }
+            return !scheduled
+        }
+        guard schedule else { return }
+        if delayMillis > 0 {
+            queue.asyncAfter(deadline: .now() + .milliseconds(delayMillis)) { self.flush() }
+        } else {
+            queue.async { self.flush() }
+        }
+    }
+
+    private func flush() {
+        let group = lock.withLock {
+            defer { pending = [] }
+            return pending
+        }
+        defer {
+            let more = lock.withLock {
+                if pending.isEmpty { scheduled = false }
+                return !pending.isEmpty
+            }
+            if more { queue.async { self.flush() } }
+        }
+        if !group.isEmpty { handle(group) }
+    }
+}
+
 /// Groups the events of concurrent requests into one transaction: each request gets its own
 /// accounting once the transaction holding its events has committed. The first request to
 /// find the store idle waits `server.eventsCommitMillis` for others to join it; requests that
@@ -32,10 +80,8 @@ final class GroupCommitter: @unchecked Sendable {
     let durability: WALSync
     /// Runs on the store's queue right after a commit, before any request is answered.
     let afterCommit: @Sendable (_ pieces: [SegmentPiece], _ events: Int) -> Void
-    private let lock = NSLock()
-    private var pending: [(lines: [UInt8], settle: @Sendable (IngestSummary?) -> Void, done: @Sendable (Result<IngestSummary, any Error>) -> Void)] = []
-    private var scheduled = false
-
+    typealias Submitted = (lines: [UInt8], settle: @Sendable (IngestSummary?) -> Void, done: @Sendable (Result<IngestSummary, any Error>) -> Void)
+    private var groups: Grouping<Submitted>!
     init(worker: StoreWorker, ingestor: Ingestor, delayMillis: Int, clock: ServerClock, durability: WALSync,
          afterCommit: @escaping @Sendable (_ pieces: [SegmentPiece], _ events: Int) -> Void) {
         self.worker = worker
@@ -44,6 +90,7 @@ final class GroupCommitter: @unchecked Sendable {
         self.delayMillis = delayMillis
         self.clock = clock
         self.afterCommit = afterCommit
+        groups = Grouping(queue: worker.queue, delayMillis: delayMillis) { [unowned self] in commit($0) }
     }
 
     /// Stores NDJSON lines with the next group; `done` gets their accounting once committed.
@@ -51,14 +98,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// failed (nil), before anything queued after the commit reads the store.
     func submit(_ lines: [UInt8], settle: @escaping @Sendable (IngestSummary?) -> Void = { _ in },
                 done: @escaping @Sendable (Result<IngestSummary, any Error>) -> Void) {
-        let schedule = lock.withLock {
-            pending.append((lines, settle, done))
-            defer { scheduled = true }
-            return !scheduled
-        }
-        if schedule {
-            worker.queue.asyncAfter(deadline: .now() + .milliseconds(delayMillis)) { self.flush() }
-        }
+        groups.submit((lines, settle, done))
     }
 
     func submit(_ lines: [UInt8], settle: @escaping @Sendable (IngestSummary?) -> Void = { _ in }) async throws -> IngestSummary {
@@ -67,21 +107,8 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    /// On the store's queue: commits everything submitted so far in one transaction. What was
-    /// submitted meanwhile has waited already: it is committed next, without another delay.
-    private func flush() {
-        let group = lock.withLock {
-            defer { pending = [] }
-            return pending
-        }
-        defer {
-            let more = lock.withLock {
-                if pending.isEmpty { scheduled = false }
-                return !pending.isEmpty
-            }
-            if more { worker.queue.async { self.flush() } }
-        }
-        guard !group.isEmpty else { return }
+    /// On the store's queue: commits a group in one transaction.
+    private func commit(_ group: [Submitted]) {
         ingestor.advance(to: clock.now())
         do {
             let summaries = try ingestor.ingest(parts: group.map(\.lines), input: "http")

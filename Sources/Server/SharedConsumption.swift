@@ -25,9 +25,7 @@ final class SharedConsumption: @unchecked Sendable {
     let state: AccessState
     let clock: ServerClock
     let metrics: ServerMetrics
-    private let lock = NSLock()
-    private var pending: [Check] = []
-    private var scheduled = false
+    private var groups: Grouping<Check>!
 
     init(worker: StoreWorker, counters: any SharedUsageCounters, ingestor: Ingestor, state: AccessState, clock: ServerClock,
          metrics: ServerMetrics) {
@@ -37,31 +35,13 @@ final class SharedConsumption: @unchecked Sendable {
         self.state = state
         self.clock = clock
         self.metrics = metrics
+        groups = Grouping(queue: worker.queue, delayMillis: 0) { [unowned self] in decide($0) }
     }
 
-    func submit(_ check: Check) {
-        let schedule = lock.withLock {
-            pending.append(check)
-            defer { scheduled = true }
-            return !scheduled
-        }
-        if schedule { worker.queue.async { self.flush() } }
-    }
+    func submit(_ check: Check) { groups.submit(check) }
 
-    /// On the store's queue: decides and stores everything submitted so far in one transaction.
-    private func flush() {
-        let group = lock.withLock {
-            defer { pending = [] }
-            return pending
-        }
-        defer {
-            let more = lock.withLock {
-                if pending.isEmpty { scheduled = false }
-                return !pending.isEmpty
-            }
-            if more { worker.queue.async { self.flush() } }
-        }
-        guard !group.isEmpty else { return }
+    /// On the store's queue: decides and stores a group of checks in one transaction.
+    private func decide(_ group: [Check]) {
         ingestor.advance(to: clock.now())
         var answers: [CheckAnswer] = []
         var taken: [UsageKey: (meter: Meter, units: Decimal)] = [:]
