@@ -18,12 +18,17 @@ public enum IssueBenchmark {
         """
     }
 
-    /// Writes the database at `path` (replacing it); returns the as-of of the bill run that
-    /// makes the invoices.
+    /// Writes the database at `path`: a SQLite file (replacing it) or an empty PostgreSQL
+    /// database (`postgres://...`); returns the as-of of the bill run that makes the invoices.
     public static func prepare(path: String, invoices: Int, lines: Int) throws -> Instant {
         let start = Instant(year: 2026, month: 1, day: 1)
-        for suffix in ["", "-wal", "-shm", ".secrets.json"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        let store = try SQLiteStore(path: path)
+        let store: any Store
+        if PostgresLocation.isURL(path) {
+            store = try PostgresStore(url: path)
+        } else {
+            for suffix in ["", "-wal", "-shm", ".secrets.json"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            store = try SQLiteStore(path: path)
+        }
         _ = try store.importCatalog(try CatalogReader.read(Data(catalog(lines: lines).utf8)), at: start)
         let customers = (0..<invoices).map { n in
             Customer(key: "c\(n)", name: "Customer \(n)", email: "billing+\(n)@customer.example", currency: .usd,

@@ -45,7 +45,8 @@ extension BenchCommand {
             abstract: "Write a database whose bill run makes N invoices of L lines each, to issue to Stripe.",
             discussion: "Prints the --as-of of the run that makes them.")
 
-        @Option(help: ArgumentHelp("The database to write (replaced).", valueName: "path")) var path: String
+        @Option(help: ArgumentHelp("The database to write: a SQLite file (replaced) or an empty PostgreSQL database's URL.", valueName: "path"))
+        var path: String
         @Option(help: "Invoices (one customer each).") var invoices = 1_000
         @Option(help: "Lines per invoice (1 to 250).") var lines = 5
 

@@ -138,19 +138,30 @@ import TestSupport
         return cli
     }
 
-    @Test func aSecondRunWhileOneHoldsTheLockExits75() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aSecondRunWhileOneHoldsTheLockExits75(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
-        // Hold the lock from outside with flock(1), as a running bill run would.
+        // Hold the lock from outside, as a running bill run would: SQLite's lock file with
+        // flock(1); PostgreSQL's session advisory lock ("tollrun") from a psql session named
+        // "outside-holder".
         let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [cli.database + ".lock", "sleep", "5"]
+        switch backend {
+        case .sqlite:
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+            holder.arguments = [cli.database + ".lock", "sleep", "5"]
+        case .postgres:
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            holder.arguments = [cli.database + "?application_name=outside-holder", "-X", "-q",
+                                "-c", "SELECT pg_advisory_lock(\(0x746f6c6c72756e))", "-c", "SELECT pg_sleep(5)"]
+            holder.standardOutput = FileHandle.nullDevice
+        }
         try holder.spawn()
         defer { holder.terminate() }
-        Thread.sleep(forTimeInterval: 0.5)
+        Thread.sleep(forTimeInterval: backend == .sqlite ? 0.5 : 1.5)
         let run = try cli.run("run", "--as-of", "2026-05-01T01:00:00Z")
         #expect(run.status == 75, "\(run)")
         #expect(run.stderr.hasPrefix("error: another bill run holds the lock"))
+        if backend == .postgres { #expect(run.stderr.contains("(outside-holder)"), "the holder named: \(run)") }
     }
 
     @Test(arguments: Backend.allCases) func dryRunWritesNothing(_ backend: Backend) throws {

@@ -10,15 +10,27 @@ import Testing
 @Suite struct CrashRecoveryTests {
     @Test(arguments: Backend.allCases) func aKilledRunRunAgainMakesTheSameInvoices(_ backend: Backend) throws {
         let cli = try CLI(backend)
-        // 1,500 customers with a subscription each and a few thousand events.
-        let prepared = try cli.run("bench", "prepare", "--folder", cli.folder.path, "--events", "5000", "--subjects", "1500", "--days", "30")
+        // 1,500 customers with a subscription each and a few thousand events: in bench.db, or
+        // in the test's PostgreSQL database.
+        let prepared = try cli.run(["bench", "prepare", "--folder", cli.folder.path, "--events", "5000", "--subjects", "1500", "--days", "30"]
+                                   + (backend == .postgres ? ["--postgres", cli.database] : []))
         #expect(prepared.status == 0, "\(prepared)")
         let times = prepared.stdout.split(separator: "\n").map(String.init)
-        let bench = cli.folder.appendingPathComponent("bench.db").path
+        let bench = backend == .sqlite ? cli.folder.appendingPathComponent("bench.db").path : cli.database
         let ingest = try cli.run("--db", bench, "--at", times[0], "meter", "ingest", cli.folder.appendingPathComponent("events.ndjson").path)
         #expect(ingest.status == 0, "\(ingest)")
-        let copy = cli.folder.appendingPathComponent("reference.db").path
-        try FileManager.default.copyItem(atPath: bench, toPath: copy)
+        // The reference starts from a copy: of the file, or a database made from this one as its template.
+        let copy: String
+        switch backend {
+        case .sqlite:
+            copy = cli.folder.appendingPathComponent("reference.db").path
+            try FileManager.default.copyItem(atPath: bench, toPath: copy)
+        case .postgres:
+            let server = try PostgresServer.shared()
+            let name = "r_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+            try server.psql("CREATE DATABASE \(name) TEMPLATE \(bench.split(separator: "/").last ?? "") OWNER \(PostgresServer.user)")
+            copy = server.url(database: String(name))
+        }
 
         // The reference: one uninterrupted run.
         let reference = try cli.run("--db", copy, "run", "--as-of", times[1])
@@ -55,10 +67,11 @@ import Testing
     /// and before it is stored, at a point drawn at random: the Kth customer, invoice, add_lines
     /// chunk or finalize of the process. Run again (after Stripe forgot its idempotency keys,
     /// for half the cases), Stripe holds exactly one invoice per local invoice, each line once.
-    @Test(arguments: [("issue.customer", false), ("issue.invoice", true), ("issue.lines.1", false), ("issue.lines.2", true),
-                      ("issue.lines.3", false), ("issue.finalize", true), ("issue.lines.2", false), ("issue.lines.1", true)])
-    func issuingKilledWithFourInvoicesInFlightEndsWithEachOnce(point: String, keysExpired: Bool) throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases, [("issue.customer", false), ("issue.invoice", true), ("issue.lines.1", false), ("issue.lines.2", true),
+                                        ("issue.lines.3", false), ("issue.finalize", true), ("issue.lines.2", false), ("issue.lines.1", true)])
+    func issuingKilledWithFourInvoicesInFlightEndsWithEachOnce(_ backend: Backend, _ point: (String, Bool)) throws {
+        let (point, keysExpired) = point
+        let cli = try CLI(backend)
         let sim = try Simulator(arguments: ["--limits", "none"])
         let invoices = 12, lines = 5
         let prepared = try cli.run("bench", "prepare-issue", "--path", cli.database, "--invoices", "\(invoices)", "--lines", "\(lines)")

@@ -74,13 +74,24 @@ import TestSupport
         #expect(outcome.stderr == "error: The value 'yesterday' is invalid for '--at <time>': not an RFC 3339 time: yesterday (write it like 2026-01-31T00:00:00Z)\n")
     }
 
-    @Test func optionsMayComeBeforeTheCommand() throws {
-        let cli = try CLI()
-        let other = cli.folder.appendingPathComponent("other.db").path
-        let outcome = try cli.run("--db", other, "catalog", "import", fixture("catalogs/jpy.json"))
-        #expect(outcome.status == 0, "\(outcome)")
-        #expect(FileManager.default.fileExists(atPath: other))
-        #expect(!FileManager.default.fileExists(atPath: cli.database))
+    @Test(arguments: Backend.allCases) func optionsMayComeBeforeTheCommand(_ backend: Backend) throws {
+        let cli = try CLI(backend)
+        switch backend {
+        case .sqlite:
+            let other = cli.folder.appendingPathComponent("other.db").path
+            let outcome = try cli.run("--db", other, "catalog", "import", fixture("catalogs/jpy.json"))
+            #expect(outcome.status == 0, "\(outcome)")
+            #expect(FileManager.default.fileExists(atPath: other))
+            #expect(!FileManager.default.fileExists(atPath: cli.database))
+        case .postgres:
+            // --db names another database: the catalog goes there; $TOLLBOOTH_DB's is not even migrated.
+            let server = try PostgresServer.shared()
+            let other = try server.makeDatabase()
+            let outcome = try cli.run("--db", other, "catalog", "import", fixture("catalogs/jpy.json"))
+            #expect(outcome.status == 0, "\(outcome)")
+            #expect(try server.query("SELECT count(*) FROM plans", url: other) != "0")
+            #expect(try cli.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0")
+        }
     }
 
     @Test(arguments: Backend.allCases) func helpWorksEverywhere(_ backend: Backend) throws {
@@ -122,8 +133,8 @@ import TestSupport
         #expect(outcome.stderr == "error: settings: ./tollbooth.json: stripe.writesPerSecond is no longer read: Stripe limits an account's requests in all and per endpoint, not reads and writes apart; set stripe.requestsPerSecond (default 90 here) and stripe.endpointRequestsPerSecond (default 22) instead\n")
     }
 
-    @Test func aSecretInTheSettingsFileIsRefusedWithoutEchoingIt() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aSecretInTheSettingsFileIsRefusedWithoutEchoingIt(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         let file = try cli.write("settings.json", #"{"stripe": {"apiKey": "sk_test_abc123secret"}}"#)
         let outcome = try cli.run("catalog", "list", "--config", file)
         #expect(outcome.status == 2)
@@ -134,11 +145,11 @@ import TestSupport
     }
 }
 
-/// A failed JPY invoice with a quote in its failure, written straight into the database with the
-/// sqlite3 tool (scripts/setup.sh installs it), to pin the output formats down exactly.
+/// A failed JPY invoice with a quote in its failure, written straight into the database (with the
+/// sqlite3 tool, or psql), to pin the output formats down exactly.
 @Suite struct StoredInvoiceOutputTests {
-    func seeded() throws -> CLI {
-        let cli = try CLI()
+    func seeded(_ backend: Backend) throws -> CLI {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         let sql = """
             INSERT INTO invoices (id, customer_key, bill_date, currency, status, subtotal, tax, total, period_start, period_end,
@@ -152,17 +163,22 @@ import TestSupport
                    ('inv_umbrella_20260201_2', 'inv_umbrella_20260201', 1, 'fee', 'Base fee', 1769904000, 1772323200,
                     NULL, '3000', 'exclusive', '300');
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [cli.database, sql]
-        try process.spawn()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
+        switch backend {
+        case .sqlite:
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            process.arguments = [cli.database, sql]
+            try process.spawn()
+            process.waitUntilExit()
+            try #require(process.terminationStatus == 0)
+        case .postgres:
+            try cli.query(sql)
+        }
         return cli
     }
 
-    @Test func showAsTableAndJSON() throws {
-        let cli = try seeded()
+    @Test(arguments: Backend.allCases) func showAsTableAndJSON(_ backend: Backend) throws {
+        let cli = try seeded(backend)
         let table = try cli.run("invoices", "show", "inv_umbrella_20260201")
         #expect(table.status == 0, "\(table)")
         #expect(table.stdout == """
@@ -197,8 +213,8 @@ import TestSupport
         #expect(lines[1]["quantity"] is NSNull)
     }
 
-    @Test func listAsCSVQuotesPerRFC4180() throws {
-        let cli = try seeded()
+    @Test(arguments: Backend.allCases) func listAsCSVQuotesPerRFC4180(_ backend: Backend) throws {
+        let cli = try seeded(backend)
         let csv = try cli.run("invoices", "list", "--format", "csv", "--status", "failed")
         #expect(csv.status == 0, "\(csv)")
         #expect(csv.stdout == "id,customerKey,currency,billDate,periodStart,periodEnd,status,subtotal,tax,total,stripeInvoiceId,number,hostedInvoiceUrl,failureStage,failureMessage\r\n"

@@ -48,9 +48,9 @@ import Testing
     /// Killed right after Stripe answered each call of one invoice (before the answer was
     /// stored), the run is run again: one customer, invoice and item each, right totals. One
     /// line to an `add_lines` call, so an invoice of three lines makes three calls.
-    @Test(arguments: ["issue.customer", "issue.invoice", "issue.lines.1", "issue.lines.2", "issue.lines.3", "issue.finalize"])
-    func aRunKilledAtAnyStepAndRunAgainIssuesExactlyOnce(failpoint: String) throws {
-        let fixture = try IssueFixture(settings: ["stripe": ["linesPerRequest": 1]])
+    @Test(arguments: Backend.allCases, ["issue.customer", "issue.invoice", "issue.lines.1", "issue.lines.2", "issue.lines.3", "issue.finalize"])
+    func aRunKilledAtAnyStepAndRunAgainIssuesExactlyOnce(_ backend: Backend, failpoint: String) throws {
+        let fixture = try IssueFixture(backend, settings: ["stripe": ["linesPerRequest": 1]])
         let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": failpoint])
         #expect(killed.status == SIGKILL, "the run should die at \(failpoint): \(killed)")
         let again = try fixture.billRun()
@@ -76,9 +76,9 @@ import Testing
 
     /// After Stripe forgot the idempotency keys (24 hours), a re-run finds the customer, the
     /// invoice and its items by metadata instead of creating them again.
-    @Test(arguments: ["issue.customer", "issue.invoice", "issue.lines.2"])
-    func aReRunAfterTheKeysExpiredAdoptsWhatStripeHolds(failpoint: String) throws {
-        let fixture = try IssueFixture(settings: ["stripe": ["linesPerRequest": 1]])
+    @Test(arguments: Backend.allCases, ["issue.customer", "issue.invoice", "issue.lines.2"])
+    func aReRunAfterTheKeysExpiredAdoptsWhatStripeHolds(_ backend: Backend, failpoint: String) throws {
+        let fixture = try IssueFixture(backend, settings: ["stripe": ["linesPerRequest": 1]])
         let killed = try fixture.billRun(environment: ["TOLLBOOTH_FAILPOINT": failpoint])
         #expect(killed.status == SIGKILL, "\(killed)")
         try fixture.simulator.control("POST", "clock", ["advance": 25 * 3600])

@@ -97,10 +97,11 @@ import TestSupport
         #expect(log.contains("workbook: \(workbook.path)"), "\(log)")
     }
 
-    @Test func aSecondJobWhileOneHoldsTheLockExits75AtOnceNamingIt() throws {
-        let cli = try CLI()
+    @Test(arguments: Backend.allCases) func aSecondJobWhileOneHoldsTheLockExits75AtOnceNamingIt(_ backend: Backend) throws {
+        let cli = try CLI(backend)
         try cli.importFixtures()
-        let lock = cli.database + ".jobs.lock"
+        // Beside a SQLite file; for a PostgreSQL database, in TOLLBOOTH_HOME.
+        let lock = backend == .sqlite ? cli.database + ".jobs.lock" : cli.folder.appendingPathComponent("tollbooth.jobs.lock").path
         try Data("nightly pid 4242 started 2026-05-01T02:30:00Z\n".utf8).write(to: URL(fileURLWithPath: lock))
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
@@ -122,7 +123,7 @@ import TestSupport
             Thread.sleep(forTimeInterval: 0.05)
         }
         let started = Date()
-        let second = try job("nightly.sh", cli)
+        let second = try job("nightly.sh", cli, database(cli))
         #expect(second.status == 75, "\(second)")
         #expect(second.stderr == "nightly: another tollbooth job holds \(lock) (nightly pid 4242 started 2026-05-01T02:30:00Z); exiting\n")
         #expect(Date().timeIntervalSince(started) < 10, "it does not wait for the lock")

@@ -8,28 +8,21 @@ import Testing
 /// The reconcile stage against `stripe-sim` with each kind of difference planted: every one is
 /// found and recorded, and nothing local is corrected. Invoices and totals: see `IssueFixture`.
 @Suite struct ReconcileCommandTests {
-    /// The recorded differences as "kind invoice stripe-value", via the sqlite3 shell.
+    /// The recorded differences as "kind invoice stripe-value", read from the database.
     func differences(_ fixture: IssueFixture) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [fixture.cli.database, """
+        lines(try fixture.cli.query("""
             SELECT kind || ' ' || coalesce(invoice_id, '-') || ' ' || coalesce(stripe_value, '-') FROM reconciliation_differences
             WHERE reconciliation_id = (SELECT max(id) FROM reconciliations) ORDER BY id
-            """]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.spawn()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return lines(String(decoding: data, as: UTF8.self))
+            """))
     }
 
     func reconcile(_ fixture: IssueFixture) throws -> Outcome {
         try fixture.run("run", "--as-of", IssueFixture.asOf, "--stage", "reconcile")
     }
 
-    @Test func everyPlantedDifferenceIsFoundAndRecorded() throws {
-        let fixture = try IssueFixture()
+    @Test(arguments: Backend.allCases)
+    func everyPlantedDifferenceIsFoundAndRecorded(_ backend: Backend) throws {
+        let fixture = try IssueFixture(backend)
         #expect(try fixture.billRun().status == 0)
         let clean = try reconcile(fixture)
         #expect(clean.stdout.contains("reconcile: compared 4 invoices billed 2026-04-01T00:00:00Z to 2026-05-01T02:00:01Z: 0 differences\n"), "\(clean)")
@@ -70,11 +63,7 @@ import Testing
         #expect(try fixture.invoice("inv_acme_20260401")["total"] as? String == "31.10")
 
         // A local invoice whose Stripe invoice is gone; Stripe's real one is then a second invoice for it.
-        let sql = Process()
-        sql.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sql.arguments = [fixture.cli.database, "UPDATE invoices SET stripe_invoice_id = 'in_gone000000' WHERE id = 'inv_acme_20260401'"]
-        try sql.spawn()
-        sql.waitUntilExit()
+        try fixture.cli.query("UPDATE invoices SET stripe_invoice_id = 'in_gone000000' WHERE id = 'inv_acme_20260401'")
         #expect(try reconcile(fixture).stdout.contains("1 missing in stripe"))
         let recorded = try differences(fixture)
         #expect(recorded.contains("missing_in_stripe inv_acme_20260401 -"), "\(recorded)")

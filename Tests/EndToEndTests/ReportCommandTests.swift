@@ -7,8 +7,8 @@ import Testing
 @Suite struct ReportCommandTests {
     /// April and May 2026 billed for Acme (Starter, USD, 1,500 requests in April), Initech (Pro,
     /// USD) and Umbrella (Starter Japan, JPY): bill dates Apr 1, May 1 and Jun 1.
-    func billedMonths() throws -> CLI {
-        let cli = try CLI()
+    func billedMonths(_ backend: Backend) throws -> CLI {
+        let cli = try CLI(backend)
         try cli.importFixtures()
         #expect(try cli.run("catalog", "import", fixture("catalogs/jpy.json")).status == 0)
         for (customer, plan) in [("acme", "starter"), ("initech", "pro"), ("umbrella", "starter_jp")] {
@@ -38,8 +38,8 @@ import Testing
         return totals
     }
 
-    @Test func theReconciliationWorkbookAgreesWithTheInvoicesToTheCent() throws {
-        let cli = try billedMonths()
+    @Test(arguments: Backend.allCases) func theReconciliationWorkbookAgreesWithTheInvoicesToTheCent(_ backend: Backend) throws {
+        let cli = try billedMonths(backend)
         let out = cli.folder.appendingPathComponent("reconciliation.xlsx").path
         let report = try cli.run("report", "reconciliation", "--from", "2026-04-01T00:00:00Z", "--to", "2026-06-01T00:00:00Z", "--out", out)
         #expect(report.status == 0, "\(report)")
@@ -68,8 +68,8 @@ import Testing
         #expect(workbook.charts.count == 1)
     }
 
-    @Test func everyReportAsCSV() throws {
-        let cli = try billedMonths()
+    @Test(arguments: Backend.allCases) func everyReportAsCSV(_ backend: Backend) throws {
+        let cli = try billedMonths(backend)
         let range = ["--from", "2026-04-01T00:00:00Z", "--to", "2026-07-01T00:00:00Z"]
         let lines = try cli.run(["report", "reconciliation"] + range + ["--out", "lines.csv", "--sheet", "Lines"])
         #expect(lines.status == 0, "\(lines)")
@@ -108,15 +108,11 @@ import Testing
         #expect(left.isEmpty, "\(left)")
     }
 
-    @Test func aFailedWriteLeavesNoHalfWrittenFile() throws {
-        let cli = try billedMonths()
+    @Test(arguments: Backend.allCases) func aFailedWriteLeavesNoHalfWrittenFile(_ backend: Backend) throws {
+        let cli = try billedMonths(backend)
         // A stored amount that is not a decimal stops the report in the middle of the Lines sheet.
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        sqlite.arguments = ["sqlite3", cli.database, "UPDATE invoice_lines SET amount = 'twelve' WHERE invoice_id = 'inv_initech_20260501'"]
-        try sqlite.spawn()
-        sqlite.waitUntilExit()
-        try #require(sqlite.terminationStatus == 0, "sqlite3 is installed by scripts/setup.sh")
+        try cli.query("UPDATE invoice_lines SET amount = 'twelve' WHERE invoice_id = 'inv_initech_20260501'")
+        #expect(try cli.query("SELECT count(*) FROM invoice_lines WHERE amount = 'twelve'") != "0")
         let report = try cli.run("report", "reconciliation", "--from", "2026-04-01T00:00:00Z", "--to", "2026-06-01T00:00:00Z", "--out", "r.xlsx")
         #expect(report.status == 1, "\(report)")
         #expect(report.stderr.hasPrefix("error: the amount of line inv_initech_20260501_1 is not an amount in USD: twelve"), "\(report)")

@@ -25,8 +25,8 @@ import FoundationNetworking
         let check: String
 
         /// `connect: false` leaves Stripe unconnected and the server without a public URL.
-        init(connect: Bool = true) throws {
-            cli = try CLI()
+        init(_ backend: Backend, connect: Bool = true) throws {
+            cli = try CLI(backend)
             simulator = try Simulator(arguments: ["--limits", "none"])
             try cli.importFixtures()
             let stripe: [String: Any] = ["apiBase": simulator.baseURL, "requestsPerSecond": 1000, "endpointRequestsPerSecond": 1000]
@@ -48,7 +48,7 @@ import FoundationNetworking
         /// The stored webhook signing secret.
         var webhookSecret: String {
             get throws {
-                let data = try Data(contentsOf: URL(fileURLWithPath: cli.database + ".secrets.json"))
+                let data = try Data(contentsOf: URL(fileURLWithPath: cli.secretsPath))
                 return try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["webhookSecret"] as? String)
             }
         }
@@ -79,11 +79,11 @@ import FoundationNetworking
             try server.call("POST", "/v1/check", token: check, json: ["apiKey": apiKey, "feature": "api_requests"])
         }
 
-        func count(_ sql: String) throws -> Int { Int(try cli.sqlite(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+        func count(_ sql: String) throws -> Int { Int(try cli.query(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
 
         /// The status of the only local invoice.
         var status: String {
-            get throws { try cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) }
+            get throws { try cli.query("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) }
         }
     }
 
@@ -118,8 +118,9 @@ import FoundationNetworking
         return (id, apiKey)
     }
 
-    @Test func aPendingSubscriptionStartsOnlyWhenCheckoutCompletesAndItsKeyIsShownOnce() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func aPendingSubscriptionStartsOnlyWhenCheckoutCompletesAndItsKeyIsShownOnce(_ backend: Backend) throws {
+        let live = try Live(backend)
         let created = try live.server.call("POST", "/v1/subscriptions", token: live.admin, json: ["customer": "acme", "plan": "starter"])
         #expect(created.status == 201)
         #expect(created.body["status"] as? String == "pending_payment")
@@ -159,8 +160,9 @@ import FoundationNetworking
         #expect(again.status == 409, "\(again.body)")
     }
 
-    @Test func aCardSavedInCheckoutIsChargedByTheNextBillRun() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func aCardSavedInCheckoutIsChargedByTheNextBillRun(_ backend: Backend) throws {
+        let live = try Live(backend)
         let (id, _) = try subscribeThroughCheckout(live)
         let record = try #require(try live.cli.subscriptions(at: "2030-01-01T00:00:00Z").first { $0["id"] as? String == id })
         let start = try #require((record["start"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
@@ -171,14 +173,15 @@ import FoundationNetworking
         #expect(run.status == 0, "\(run)")
         // Paid: seen by the run's collect stage or, first, by the server through invoice.paid.
         #expect(run.stdout.contains("issue: issued 1,"), "\(run)")
-        #expect(try eventually { try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid" })
+        #expect(try eventually { try live.cli.query("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid" })
         let invoices = try #require(try live.stripe("/v1/invoices?limit=10")["data"] as? [[String: Any]])
         #expect(invoices.count == 1)
         #expect(invoices.first?["status"] as? String == "paid" && invoices.first?["amount_paid"] as? Int == 2900, "\(invoices)")
     }
 
-    @Test func badSignaturesAreRefusedAndNothingIsStored() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func badSignaturesAreRefusedAndNothingIsStored(_ backend: Backend) throws {
+        let live = try Live(backend)
         let secret = try live.webhookSecret
         let body = try live.event("evt_sig_1", type: "invoice.paid", created: ServeStripeTests.now, object: ["id": "in_unknown", "object": "invoice"])
         let now = ServeStripeTests.now
@@ -199,7 +202,7 @@ import FoundationNetworking
         // 299 s old is inside the tolerance: stored, and ignored (no such invoice).
         let accepted = try live.deliver(body, signature: ServeStripeTests.signature(body, secret: secret, at: now - 299))
         #expect(accepted.status == 200, "\(String(decoding: accepted.data, as: UTF8.self))")
-        let outcome = try live.cli.sqlite("SELECT outcome FROM stripe_events WHERE id = 'evt_sig_1'")
+        let outcome = try live.cli.query("SELECT outcome FROM stripe_events WHERE id = 'evt_sig_1'")
         #expect(outcome.hasPrefix("ignored: no invoice of Tollbooth's is in_unknown"), "\(outcome)")
         // An operator sees them counted.
         let metrics = String(decoding: try live.server.call("GET", "/metrics").data, as: UTF8.self)
@@ -211,8 +214,9 @@ import FoundationNetworking
     /// library: the server takes exactly the ones the library accepts (and stores them), and
     /// refuses the rest with 400, storing nothing. The corpus is made just before it is sent;
     /// its ages (290 s, 310 s) leave room for the seconds that takes.
-    @Test func serveAcceptsExactlyTheHeadersStripesLibraryAccepts() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func serveAcceptsExactlyTheHeadersStripesLibraryAccepts(_ backend: Backend) throws {
+        let live = try Live(backend)
         let corpus = try StripeSignatureCorpus.make(secret: try live.webhookSecret)
         #expect(corpus.cases.count == 24 && corpus.cases.filter(\.accepted).count == 7)
         for sample in corpus.cases {
@@ -228,8 +232,9 @@ import FoundationNetworking
         }
     }
 
-    @Test func paymentStateFollowsWebhooksAtOnceOnlyForwardWithGraceFromTheFailuresTime() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func paymentStateFollowsWebhooksAtOnceOnlyForwardWithGraceFromTheFailuresTime(_ backend: Backend) throws {
+        let live = try Live(backend)
         let (_, apiKey) = try subscribeThroughCheckout(live, card: "pm_card_chargeCustomerFail")
         let record = try #require(try live.cli.subscriptions(at: "2030-01-01T00:00:00Z").first)
         let start = try #require((record["start"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
@@ -239,7 +244,7 @@ import FoundationNetworking
         let invoice = try #require((try live.stripe("/v1/invoices?limit=10")["data"] as? [[String: Any]])?.first)
         let stripeId = try #require(invoice["id"] as? String)
         #expect(try eventually { try live.count("SELECT count(*) FROM stripe_events WHERE type = 'invoice.payment_failed' AND applied_at IS NOT NULL") == 1 })
-        #expect(try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "payment_failed")
+        #expect(try live.cli.query("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "payment_failed")
         #expect(try live.check(apiKey).status == 200)
 
         // An earlier failure, 10 days ago, delivered late: the grace (5 days) counts from it,
@@ -259,13 +264,13 @@ import FoundationNetworking
         // Paid (the customer paid on the hosted page): allowed at once.
         try live.simulator.control("POST", "invoices/\(stripeId)/pay")
         #expect(try eventually { try live.check(apiKey).status == 200 })
-        #expect(try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid")
+        #expect(try live.cli.query("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid")
 
         // A failure event delivered after the payment changes nothing, even a newer one.
         let late = try live.event("evt_late_failure", type: "invoice.payment_failed", created: ServeStripeTests.now + 5, object: invoice)
         #expect(try live.deliver(late, signature: ServeStripeTests.signature(late, secret: secret, at: ServeStripeTests.now)).status == 200)
-        #expect(try live.cli.sqlite("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid")
-        #expect(try live.cli.sqlite("SELECT outcome FROM stripe_events WHERE id = 'evt_late_failure'").contains("does not move it forward"))
+        #expect(try live.cli.query("SELECT status FROM invoices").trimmingCharacters(in: .whitespacesAndNewlines) == "paid")
+        #expect(try live.cli.query("SELECT outcome FROM stripe_events WHERE id = 'evt_late_failure'").contains("does not move it forward"))
         #expect(try live.check(apiKey).status == 200)
     }
 
@@ -288,8 +293,9 @@ import FoundationNetworking
         return rows.filter { $0["type"] as? String == type }.compactMap { $0["event"] as? String }
     }
 
-    @Test func eventsDeliveredOutOfOrderOnlyMoveForward() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func eventsDeliveredOutOfOrderOnlyMoveForward(_ backend: Backend) throws {
+        let live = try Live(backend)
         let (stripeId, apiKey, _) = try billWithADecliningCard(live)
         // The customer pays on the hosted page, then the next retry fails: Stripe's events are
         // held and arrive in reverse, the failure after the payment.
@@ -308,8 +314,9 @@ import FoundationNetworking
         #expect(try live.check(apiKey).status == 200)
     }
 
-    @Test func aLostWebhookIsBackfilledByCollectAndRedeliveriesAreRefusedWhenStaleAndAppliedOnce() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func aLostWebhookIsBackfilledByCollectAndRedeliveriesAreRefusedWhenStaleAndAppliedOnce(_ backend: Backend) throws {
+        let live = try Live(backend)
         let (stripeId, _, start) = try billWithADecliningCard(live)
         // The invoice.paid webhook is lost.
         try live.simulator.control("POST", "webhooks/hold")
@@ -339,8 +346,9 @@ import FoundationNetworking
         #expect(try live.status == "paid")
     }
 
-    @Test func anAbandonedCheckoutLeavesNothingInService() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func anAbandonedCheckoutLeavesNothingInService(_ backend: Backend) throws {
+        let live = try Live(backend)
         // Expired: Stripe's checkout.session.expired ends the waiting subscription.
         let first = try live.server.call("POST", "/v1/subscriptions", token: live.admin, json: ["customer": "acme", "plan": "starter"])
         let firstId = try #require(first.body["id"] as? String)
@@ -363,8 +371,9 @@ import FoundationNetworking
         #expect(try live.server.call("GET", "/v1/subscriptions/\(secondId)", token: live.admin).body["status"] as? String == "cancelled")
     }
 
-    @Test func theSetupAPIConnectsReportsReadinessAndRotatesTheKeyWithoutShowingIt() throws {
-        let live = try Live(connect: false)
+    @Test(arguments: Backend.allCases)
+    func theSetupAPIConnectsReportsReadinessAndRotatesTheKeyWithoutShowingIt(_ backend: Backend) throws {
+        let live = try Live(backend, connect: false)
         let before = try live.server.call("GET", "/billing-readiness", token: live.admin)
         #expect(before.status == 200 && before.body["ready"] as? Bool == false, "\(before.body)")
         #expect(((before.body["checks"] as? [[String: Any]])?.first?["detail"] as? String)?.hasPrefix("Stripe is not connected") == true)
@@ -414,8 +423,9 @@ import FoundationNetworking
         #expect(log.contains("/setup/stripe"))
     }
 
-    @Test func aRotatedSigningSecretStillVerifiesEventsSignedBeforeTheRotation() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func aRotatedSigningSecretStillVerifiesEventsSignedBeforeTheRotation(_ backend: Backend) throws {
+        let live = try Live(backend)
         let old = try live.webhookSecret
         let rotatedAt = ServeStripeTests.now
         let rotation = try live.cli.run(["stripe", "connect", "--new-webhook-secret"], environment: ["TOLLBOOTH_STRIPE_KEY": ServeStripeTests.key])
@@ -440,8 +450,9 @@ import FoundationNetworking
     /// The subscription and key routes with the command line's rules: Acme on Starter through
     /// Checkout, then a second key, an upgrade to Pro (immediate), a cancellation at the period
     /// end and its reactivation, an immediate cancellation.
-    @Test func subscriptionAndKeyRoutesFollowTheCommandLinesRules() throws {
-        let live = try Live()
+    @Test(arguments: Backend.allCases)
+    func subscriptionAndKeyRoutesFollowTheCommandLinesRules(_ backend: Backend) throws {
+        let live = try Live(backend)
         let (id, firstKey) = try subscribeThroughCheckout(live)
         let admin = live.admin
         // Keys: listed without their secrets, a new one shown once, revoked at once.

@@ -23,7 +23,7 @@ import FoundationNetworking
             process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
             process.currentDirectoryURL = cli.folder
             var environment = ProcessInfo.processInfo.environment
-            environment["TOLLBOOTH_DB"] = cli.database
+            environment.merge(cli.databaseEnvironment) { $1 }
             process.environment = environment
             process.standardOutput = try FileHandle(forWritingTo: out)
             process.standardError = try FileHandle(forWritingTo: cli.folder.appendingPathComponent("serve.log").creatingFile())
@@ -320,8 +320,8 @@ import FoundationNetworking
         })
     }
 
-    @Test func aPaymentOverduePastItsGraceIsRefused() throws {
-        let (cli, _, check, _, key, _) = try setUp()
+    @Test(arguments: Backend.allCases) func aPaymentOverduePastItsGraceIsRefused(_ backend: Backend) throws {
+        let (cli, _, check, _, key, _) = try setUp(backend)
         let server = try Served(cli)
         #expect(try server.call("POST", "/v1/check", token: check, json: ["apiKey": key, "feature": "api_requests"]).status == 200)
         // The Dec 1 invoice's payment failed 10 days ago (Acme's grace: 5 days, its metadata),
@@ -329,15 +329,15 @@ import FoundationNetworking
         #expect(try cli.run("run", "--at", "2026-12-01T02:00:00Z").status == 0)
         let failedAt = Int(Date().timeIntervalSince1970) - 10 * 86_400
         let sql = "UPDATE invoices SET status = 'payment_failed', payment_failed_at = \(failedAt) WHERE id = 'inv_acme_20261201'"
-        try cli.sqlite(sql)
+        try cli.query(sql)
         #expect(try eventually {
             let answer = try server.call("POST", "/v1/check", token: check, json: ["apiKey": key, "feature": "api_requests"])
             return answer.status == 403 && (answer.body["detail"] as? String)?.hasPrefix("payment overdue: invoice inv_acme_20261201") == true
         })
     }
 
-    @Test func aKillUnderEventLoadLosesNothingAnswered202AndTheResendCountsOnce() throws {
-        let (cli, _, _, ingest, _, _) = try setUp()
+    @Test(arguments: Backend.allCases) func aKillUnderEventLoadLosesNothingAnswered202AndTheResendCountsOnce(_ backend: Backend) throws {
+        let (cli, _, _, ingest, _, _) = try setUp(backend)
         var server = try Served(cli)
         // 60 batches of 100 events, unique ids, sent by 4 clients; the server is killed midway.
         let batches = (0..<60).map { batch in
@@ -372,7 +372,7 @@ import FoundationNetworking
         #expect(answered.values.allSatisfy { $0 == 100 }, "\(answered)")
         // Restarted: every event answered 202 is in the store.
         server = try Served(cli)
-        let stored = { () throws -> Int in Int(try cli.sqlite("SELECT coalesce(sum(count), 0) FROM usage_rows")) ?? -1 }
+        let stored = { () throws -> Int in Int(try cli.query("SELECT coalesce(sum(count), 0) FROM usage_rows")) ?? -1 }
         let afterKill = try stored()
         #expect(afterKill >= answered.count * 100, "\(afterKill) stored, \(answered.count) batches answered")
         // The client sends everything again: each event is counted once.
@@ -382,7 +382,7 @@ import FoundationNetworking
             #expect(answer.status == 202)
             if answered[batch] != nil { #expect(answer.body["duplicate"] as? Int == 100, "batch \(batch): \(answer.body)") }
         }
-        let final = try stored(), log = try cli.sqlite("SELECT count(*), coalesce(sum(count), 0) FROM usage_log")
+        let final = try stored(), log = try cli.query("SELECT count(*), coalesce(sum(count), 0) FROM usage_log")
         #expect(final == 6_000, "\(final) stored; \(log) in the log")
         #expect(server.stop() == 0)
     }

@@ -33,8 +33,8 @@ import Testing
 
     let range = ["--from", "2026-05-01T00:00:00Z", "--to", "2026-07-01T00:00:00Z"]
 
-    @Test func theWorkbookReadBackShowsWhoPaysWhat() throws {
-        let cli = try billed()
+    @Test(arguments: Backend.allCases) func theWorkbookReadBackShowsWhoPaysWhat(_ backend: Backend) throws {
+        let cli = try billed(backend)
         let before = try cli.run("invoices", "list", "--format", "json")
         let out = cli.folder.appendingPathComponent("simulation.xlsx").path
         let simulated = try cli.run(["simulate", "--catalog", try raised(cli), "--out", out] + range)
@@ -83,7 +83,7 @@ import Testing
 
         // Nothing stored changed.
         #expect(try cli.run("invoices", "list", "--format", "json").stdout == before.stdout)
-        #expect(try cli.sqlite("SELECT count(*) FROM period_closes") == "4")
+        #expect(try cli.query("SELECT count(*) FROM period_closes") == "4")
     }
 
     @Test(arguments: Backend.allCases) func jsonForScriptsAndTheCustomersSheetAsCSV(_ backend: Backend) throws {
@@ -104,8 +104,8 @@ import Testing
         #expect(text.hasPrefix("Customer,Currency,Plan,Candidate plan,Bills,Before,After,Difference,Change,Lines that moved most\r\nacme,USD,starter,starter,2,61.00,61.75,0.75,0.0123,"))
     }
 
-    @Test func aBrokenCandidateIsRefusedWithEveryProblemListed() throws {
-        let cli = try billed()
+    @Test(arguments: Backend.allCases) func aBrokenCandidateIsRefusedWithEveryProblemListed(_ backend: Backend) throws {
+        let cli = try billed(backend)
         let file = fixture("catalogs/broken/several_problems.json")
         let out = cli.folder.appendingPathComponent("refused.xlsx").path
         let refused = try cli.run(["simulate", "--catalog", file, "--out", out] + range)
@@ -157,24 +157,46 @@ import Testing
                 == ["pro", "61.00", "198.50"])
     }
 
-    @Test func itRunsWhileAnotherProcessHoldsTheWriteLock() throws {
-        let cli = try billed()
+    @Test(arguments: Backend.allCases) func itRunsWhileAnotherProcessHoldsTheWriteLock(_ backend: Backend) throws {
+        let cli = try billed(backend)
         let candidate = try raised(cli)
-        // sqlite3 opens a write transaction and keeps it open while simulate reads.
+        // Another process opens a write transaction and keeps it open while simulate reads:
+        // sqlite3's BEGIN IMMEDIATE, or psql holding the advisory lock every write transaction
+        // of Tollbooth's takes on PostgreSQL ("writes").
         let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        holder.arguments = [cli.database]
+        switch backend {
+        case .sqlite:
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            holder.arguments = [cli.database]
+        case .postgres:
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            holder.arguments = [cli.database + "?application_name=write-holder", "-X", "-q", "-A", "-t"]
+        }
         let input = Pipe(), output = Pipe()
         holder.standardInput = input
         holder.standardOutput = output
         try holder.run()
         defer {
-            try? input.fileHandleForWriting.write(contentsOf: Data("ROLLBACK;\n.quit\n".utf8))
+            try? input.fileHandleForWriting.write(contentsOf: Data((backend == .sqlite ? "ROLLBACK;\n.quit\n" : "ROLLBACK;\n\\q\n").utf8))
             holder.waitUntilExit()
         }
-        try input.fileHandleForWriting.write(contentsOf: Data("BEGIN IMMEDIATE;\nDELETE FROM adjustments;\nSELECT 'holding';\n".utf8))
-        let answer = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        try #require(answer.hasPrefix("holding"), "\(answer)")
+        let begin = backend == .sqlite ? "BEGIN IMMEDIATE;" : "BEGIN; DO $$ BEGIN PERFORM pg_advisory_xact_lock(\(0x777269746573)); END $$;"
+        try input.fileHandleForWriting.write(contentsOf: Data("\(begin)\nDELETE FROM adjustments;\nSELECT 'holding';\n".utf8))
+        switch backend {
+        case .sqlite:
+            let answer = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            try #require(answer.hasPrefix("holding"), "\(answer)")
+        case .postgres:
+            // psql buffers what it writes to a pipe: the server says when the session holds the
+            // lock and waits, its statements done.
+            try #require(try poll(for: 30) {
+                try cli.query("""
+                    SELECT count(*) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+                    WHERE a.application_name = 'write-holder' AND a.state = 'idle in transaction' AND l.locktype = 'advisory' AND l.granted
+                      AND l.classid::bigint = \(0x777269746573 >> 32) AND l.objid::bigint = \(0x777269746573 & 0xFFFF_FFFF)
+                    """) == "1"
+            }, "psql holds the write lock")
+        }
         let started = Date()
         let json = try cli.run(["simulate", "--catalog", candidate, "--format", "json"] + range)
         #expect(json.status == 0, "\(json)")

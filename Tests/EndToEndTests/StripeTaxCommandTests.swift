@@ -4,8 +4,8 @@ import Testing
 /// `tax.provider: stripe`: tax from Stripe Tax Calculations on the simulator's rate table
 /// (California 7.25%), written onto the lines, and a Tax Transaction per issued invoice.
 @Suite struct StripeTaxCommandTests {
-    func fixture(enforced: Bool) throws -> IssueFixture {
-        let fixture = try IssueFixture(settings: ["tax": ["provider": "stripe", "enforced": enforced]])
+    func fixture(_ backend: Backend, enforced: Bool) throws -> IssueFixture {
+        let fixture = try IssueFixture(backend, settings: ["tax": ["provider": "stripe", "enforced": enforced]])
         try fixture.simulator.control("POST", "tax_rates", ["rates": [
             ["country": "US", "state": "CA", "percentage": "7.25", "display_name": "Sales tax", "tax_type": "sales_tax"]]])
         return fixture
@@ -13,8 +13,9 @@ import Testing
 
     /// The same cents as the local rate table: acme 29.00 x 0.0725 = 2.1025 -> 2.10 a month,
     /// initech exempt (customer_exempt) 0.00.
-    @Test func stripeTaxGivesTheLinesTaxAndEachIssuedInvoiceATransaction() throws {
-        let fixture = try fixture(enforced: true)
+    @Test(arguments: Backend.allCases)
+    func stripeTaxGivesTheLinesTaxAndEachIssuedInvoiceATransaction(_ backend: Backend) throws {
+        let fixture = try fixture(backend, enforced: true)
         let run = try fixture.billRun()
         #expect(run.status == 0, "\(run)")
         #expect(run.stdout.contains("issue: issued 4, not required 0, failed 0, skipped 0; 4 tax transactions recorded"), "\(run)")
@@ -35,9 +36,10 @@ import Testing
 
     /// Stripe Tax answering 500 until the client gives up: enforced, the invoice fails at tax;
     /// not enforced, it is issued without tax.
-    @Test func stripeTaxFailingFailsTheInvoiceOnlyWhenTaxIsEnforced() throws {
+    @Test(arguments: Backend.allCases)
+    func stripeTaxFailingFailsTheInvoiceOnlyWhenTaxIsEnforced(_ backend: Backend) throws {
         for enforced in [true, false] {
-            let fixture = try fixture(enforced: enforced)
+            let fixture = try fixture(backend, enforced: enforced)
             try fixture.simulator.control("POST", "faults", ["kind": "500", "method": "POST", "path": "/v1/tax/calculations", "count": 4])
             let run = try fixture.billRun(environment: ["TOLLBOOTH_LOG_LEVEL": "critical"])
             let invoice = try fixture.invoice("inv_acme_20260401")

@@ -59,7 +59,7 @@ struct CLI {
         var env = ProcessInfo.processInfo.environment
         env["TOLLBOOTH_DB"] = database
         // A PostgreSQL database has no file to keep the Stripe secrets beside.
-        if backend == .postgres { env["TOLLBOOTH_SECRETS"] = folder.appendingPathComponent("secrets.json").path }
+        if backend == .postgres { env["TOLLBOOTH_SECRETS"] = secretsPath }
         env.removeValue(forKey: "TOLLBOOTH_STRIPE_KEY")
         env.merge(environment) { $1 }
         process.environment = env
@@ -108,6 +108,47 @@ struct CLI {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A query's answer from the test's database, trimmed, on either backend: through sqlite3, or
+    /// psql for PostgreSQL (rows on lines, columns joined by `|` in both). For the few facts no
+    /// command shows; the SQL must mean the same in both dialects.
+    @discardableResult
+    func query(_ sql: String) throws -> String {
+        switch backend {
+        case .sqlite: return try sqlite(sql)
+        case .postgres: return try PostgresServer.shared().query(sql, url: database)
+        }
+    }
+
+    /// The database as the CLI names it in messages: a PostgreSQL URL without its password.
+    var shownDatabase: String {
+        backend == .sqlite ? database : database.replacingOccurrences(of: ":\(PostgresServer.password)@", with: "@")
+    }
+
+    /// Everything the database holds, to compare before and after: SQLite's file, byte for
+    /// byte; on PostgreSQL every table's rows, each table's as a digest.
+    func contents() throws -> [String] {
+        switch backend {
+        case .sqlite:
+            return [try Data(contentsOf: URL(fileURLWithPath: database)).base64EncodedString()]
+        case .postgres:
+            return try lines(query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).map { table in
+                table + " " + (try query("SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM \"\(table)\" t"))
+            }
+        }
+    }
+
+    /// Where the CLI keeps the Stripe secrets: beside a SQLite database, or `$TOLLBOOTH_SECRETS`.
+    var secretsPath: String {
+        backend == .sqlite ? database + ".secrets.json" : folder.appendingPathComponent("secrets.json").path
+    }
+
+    /// The environment a process started outside `run` needs to reach the test's database.
+    var databaseEnvironment: [String: String] {
+        var env = ["TOLLBOOTH_DB": database]
+        if backend == .postgres { env["TOLLBOOTH_SECRETS"] = secretsPath }
+        return env
     }
 
     /// `subscriptions list --format json` at `at`, decoded.

@@ -54,6 +54,16 @@ public final class PostgresServer: @unchecked Sendable {
         guard result.status == 0 else { throw Failure(message: "psql failed: \(result.stderr)") }
     }
 
+    /// A query's answer through `psql` as the superuser, in the sqlite3 shell's plain form: rows
+    /// on lines, columns joined by `|`, no header; trimmed. `url` is a database of `makeDatabase`.
+    public func query(_ sql: String, url: String) throws -> String {
+        let database = String(url.split(separator: "/").last ?? "")
+        let result = try PostgresServer.runAsServerUser(bin + "/psql", ["-h", folder.path, "-p", String(port), "-U", "postgres", "-d", database,
+                                                                      "-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-X", "-c", sql])
+        guard result.status == 0 else { throw Failure(message: "psql failed: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     init() throws {
         bin = try PostgresServer.binaries()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("tollbooth-pg-\(UUID().uuidString.prefix(8))")

@@ -20,6 +20,13 @@ enum PostgresSchema {
     static let migrationLock: Int64 = 0x746f6c6c626f6f74
 
     static func migrate(_ session: PostgresSession) throws {
+        // Already at this version (every open but the first): nothing to do, and no write
+        // transaction, whose lock would make every open, a reader's too, wait for another
+        // process's write transaction to end.
+        if try session.first("SELECT to_regclass('schema_migrations') IS NOT NULL")?.int(0) == 1,
+           Int(try session.first("SELECT coalesce(max(version), 0) FROM schema_migrations")?.int(0) ?? 0) == latestVersion {
+            return
+        }
         try session.transaction {
             _ = try session.query("SELECT pg_advisory_xact_lock(?)", [.integer(migrationLock)])
             try session.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
