@@ -75,4 +75,20 @@ import TestSupport
             #expect(try store.take(0, meter: tokens, subscriptionId: "sub_globex", period: april, hardLimit: nil) == .taken(before: d("101.875")))
         }
     }
+
+    @Test func manyPiecesGoByCopyWithTheirTextWhole() throws {
+        let (store, _, tokens) = try store()
+        let batch = try store.beginBatch(input: "events", at: apr1)
+        // More pieces than one INSERT takes: written by COPY, whose text format escapes these.
+        let groups = ["plain", "tab\there", "line\nbreak", "back\\slash", "carriage\rreturn", "naïve ✓", "\\N"]
+        let pieces = (0..<700).map { index in
+            SegmentPiece(subscriptionId: "sub_globex", meterSlug: "tokens", windowStart: apr1 + Int64(index) * 60, groupKey: groups[index % groups.count],
+                         count: 1, sum: "\(index).25", min: "1", max: "2", latestTime: apr1 + Int64(index) * 60, latestValue: "1")
+        }
+        try store.writeSegments(pieces, batch: batch, into: .segments)
+        // 0.25 x 700 + (0 + 1 + ... + 699) = 175 + 244,650
+        #expect(try store.quantity(meter: tokens, subscriptionId: "sub_globex", period: april) == d("244825"))
+        let stored = try store.session.query("SELECT group_key, count(*) FROM usage_segments GROUP BY group_key", [])
+        #expect(Dictionary(uniqueKeysWithValues: stored.map { ($0.string(0) ?? "", $0.int(1) ?? 0) }) == Dictionary(uniqueKeysWithValues: groups.map { ($0, Int64(100)) }))
+    }
 }

@@ -15,8 +15,8 @@ import PostgresNIO
 /// `REPEATABLE READ`: one snapshot throughout, like SQLite's.
 final class PostgresSession: SQLConnection {
     let location: PostgresLocation
-    private let connection: PostgresConnection
-    private let logger: Logger
+    let connection: PostgresConnection
+    let logger: Logger
     private var transactionDepth = 0
 
     init(_ location: PostgresLocation) throws {

@@ -89,7 +89,8 @@ final class PostgresRunLock: RunLock {
             let holder = try session.first("""
                 SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ? AND l.objid::bigint = ? AND l.objsubid = 1
-                ORDER BY l.mode DESC LIMIT 1
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                LIMIT 1
                 """, [.integer(key >> 32), .integer(key & 0xFFFF_FFFF)])?.string(0)
             throw RunLockedError(holder: holder.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown holder")
         }
@@ -102,8 +103,8 @@ extension PostgresStore {
 
     /// `writeSegments` as the shared SQL has it, in a few round trips rather than one per piece
     /// (each is a network round trip here, not a call into a library): the pieces'
-    /// subscriptions' latest closes in one query, the pieces and the unique values many to an
-    /// INSERT. Lateness is decided as there: against the closes committed before this
+    /// subscriptions' latest closes in one query, the pieces by `COPY` (a few by one INSERT),
+    /// the unique values many to an INSERT. Lateness is decided as there: against the closes committed before this
     /// transaction. The usage counters of shared servers move with what is written.
     @discardableResult
     public func writeSegments(_ pieces: [SegmentPiece], batch: Int64, into table: SegmentTable) throws -> Int {
@@ -127,13 +128,15 @@ extension PostgresStore {
                         .integer(piece.count), .text(piece.sum), .text(piece.min), .text(piece.max), piece.latestTime.sql,
                         .text(piece.latestValue), .integer(isLate ? 1 : 0)]
             }
-            for start in stride(from: 0, to: rows.count, by: PostgresStore.rowsPerStatement) {
-                let chunk = rows[start..<min(rows.count, start + PostgresStore.rowsPerStatement)]
+            let columns = ["subscription_id", "meter_slug", "window_start", "group_key", "batch_id", "count", "sum", "min", "max",
+                           "latest_time", "latest_value", "late"]
+            if rows.count > PostgresStore.rowsPerStatement {
+                try session.copy(into: table.rawValue, columns: columns, rows: rows)
+            } else if !rows.isEmpty {
                 try session.run("""
-                    INSERT INTO \(table.rawValue) (subscription_id, meter_slug, window_start, group_key, batch_id, count, sum, min, max,
-                                                 latest_time, latest_value, late)
-                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
-                    """, Array(chunk.joined()))
+                    INSERT INTO \(table.rawValue) (\(columns.joined(separator: ", ")))
+                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows.count).joined(separator: ", "))
+                    """, Array(rows.joined()))
             }
             let unique = pieces.flatMap { piece in
                 piece.uniqueValues.map { [SQLValue.text(piece.subscriptionId), .text(piece.meterSlug), piece.windowStart.sql, .text($0)] }
