@@ -57,11 +57,15 @@ workers() { # label, database, N
   local label=$1 db=$2 n=$3 pids=() start end
   start=$(date +%s.%N)
   for i in $(seq "$n"); do
-    "$tollbooth" --db "$db" run --worker --as-of "$as_of" > "$folder/$label-$i.out" 2> "$folder/$label-$i.err" & pids+=($!)
+    /usr/bin/time -f "%U %S" -o "$folder/$label-$i.cpu" \
+      "$tollbooth" --db "$db" run --worker --as-of "$as_of" > "$folder/$label-$i.out" 2> "$folder/$label-$i.err" & pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || { echo "$label: a worker failed"; cat "$folder/$label"-*.err; exit 1; }; done
   end=$(date +%s.%N)
-  awk -v label="$label" -v s="$start" -v e="$end" 'BEGIN { printf "%s: %.2f s\n", label, e - s }'
+  # The workers' own processor time (user and system, all of them): the rest of the wall time
+  # is the database's work and waiting.
+  cpu=$(cat "$folder/$label"-*.cpu | awk '{ t += $1 + $2 } END { print t }')
+  awk -v label="$label" -v s="$start" -v e="$end" -v cpu="$cpu" 'BEGIN { printf "%s: %.2f s (workers'"'"' CPU %.2f s)\n", label, e - s, cpu }'
 }
 for n in ${WORKERS:-1 2 4}; do
   cp "$folder/sqlite/ingested.db" "$folder/sqlite/workers$n.db"

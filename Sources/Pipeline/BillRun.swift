@@ -470,12 +470,13 @@ public final class BillRun {
                     try store.setInvoiceStatus(id, .notRequired, at: now)
                     notRequired += 1
                 }
-                try issueQueues(claimed.flatMap { readyOf[$0] ?? [] }, owners: owners, stripe: stripe, customers: customers, tally: tally, now: now)
+                try issueQueues(claimed.flatMap { readyOf[$0] ?? [] }, owners: owners, stripe: stripe, customers: customers, tally: tally,
+                                of: ordered.count, now: now)
             }
         } else {
             for id in zero { try store.setInvoiceStatus(id, .notRequired, at: now) }
             notRequired = zero.count
-            try issueQueues(ordered, owners: owners, stripe: stripe, customers: customers, tally: tally, now: now)
+            try issueQueues(ordered, owners: owners, stripe: stripe, customers: customers, tally: tally, of: ordered.count, now: now)
         }
         let (issued, failed, skipped, errorsFound, stop) = tally.result(inOrder: ordered.map(\.id))
         var errors = errorsFound
@@ -500,8 +501,9 @@ public final class BillRun {
     /// invoices one after another, in the order given), each failure recorded on its invoice
     /// without stopping the others. An invoice no longer taxed or issuing (another worker got
     /// to it) is passed over.
+    /// `total` is the stage's count of invoices, for the progress lines.
     func issueQueues(_ ordered: [(id: String, billDate: Instant, total: Decimal)], owners: [String: String], stripe: StripeConnection,
-                     customers: [String: Customer], tally: IssueTally, now: Instant) throws {
+                     customers: [String: Customer], tally: IssueTally, of total: Int, now: Instant) throws {
         // One queue per customer, in the order of each customer's first invoice.
         var queues: [[String]] = []
         var queueOf: [String: Int] = [:]
@@ -512,7 +514,6 @@ public final class BillRun {
                 queues.append([summary.id])
             }
         }
-        let total = ordered.count
         let work = { (store: any Store, queue: [String]) throws in
             let issuer = Issuer(store: store, stripe: stripe.client, account: stripe.account, failpoints: self.failpoints, now: now,
                                 linesPerRequest: self.settings.stripe.linesPerRequest)
