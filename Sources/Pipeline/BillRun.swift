@@ -87,6 +87,7 @@ public final class BillRun {
         var succeeded = false
         defer { try? store.finishRun(runId, succeeded: succeeded, at: now) }
         for (stage, work) in stages {
+            try store.refreshStatistics()
             try store.startStage(stage, run: runId, at: now)
             failpoints.hit("run.\(stage.rawValue)")
             let result = try work(runId)

@@ -77,13 +77,21 @@ public final class WorkerShare: @unchecked Sendable {
     /// its lease runs out and it is claimed here.
     func share(_ stage: Stage, customers: [String], _ work: ([String]) throws -> Void) throws {
         try sharing.offerWork(stage, customerKeys: customers)
+        // Claims go on in key order from the last; at the end they start again from the first,
+        // for customers whose lease ran out behind.
+        var last: String?
         while true {
-            let claimed = try sharing.claimWork(stage, owner: owner, limit: batch, now: WorkerShare.now(), until: leaseEnd)
+            let claimed = try sharing.claimWork(stage, owner: owner, limit: batch, now: WorkerShare.now(), until: leaseEnd, after: last)
             if claimed.isEmpty {
+                if last != nil {
+                    last = nil
+                    continue
+                }
                 guard try sharing.openWork(stage) > 0 else { return }
                 Thread.sleep(forTimeInterval: 0.2)
                 continue
             }
+            last = claimed.last
             try work(claimed)
             try sharing.finishWork(stage, customerKeys: claimed, owner: owner)
         }

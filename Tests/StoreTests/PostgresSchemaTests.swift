@@ -123,6 +123,51 @@ import TestSupport
         #expect(try counter("payments") == 2, "only inv_1 left a status payment access reads")
     }
 
+    @Test func aCounterMovesOncePerTransactionAndASavepointUndoesItsMove() throws {
+        let session = try session()
+        try PostgresSchema.migrate(session)
+        func credentials() throws -> Int64? { try session.first("SELECT value FROM change_counters WHERE name = 'credentials'")?.int(0) }
+        func insert(_ id: String) throws {
+            try session.run("INSERT INTO service_tokens (id, scope, digest, last4, created_at) VALUES (?, 'check', ?, '1234', 0)", [.text(id), .text(id)])
+        }
+        // Three statements, one transaction: one move (one new version of the counter's row).
+        try session.transaction {
+            for id in ["tok_1", "tok_2", "tok_3"] { try insert(id) }
+        }
+        #expect(try credentials() == 1)
+        // A statement that changes no row moves nothing.
+        try session.run("DELETE FROM service_tokens WHERE id = 'none'")
+        #expect(try credentials() == 1)
+        // The next transaction moves it again.
+        try insert("tok_4")
+        #expect(try credentials() == 2)
+        // A savepoint rolled back takes its move with it; the transaction's next change moves it.
+        struct Stop: Error {}
+        try session.transaction {
+            _ = try? session.transaction {
+                try insert("tok_5")
+                throw Stop()
+            }
+            #expect(try credentials() == 2)
+            try insert("tok_6")
+            #expect(try credentials() == 3)
+        }
+        #expect(try credentials() == 3)
+    }
+
+    @Test func refreshingStatisticsAnalyzesATableGrownFromEmpty() throws {
+        let url = try PostgresServer.shared().makeDatabase()
+        let store = try PostgresStore(url: url)
+        let session = try PostgresSession(PostgresLocation(url: url))
+        func planned() throws -> Int64 {
+            try session.first("SELECT reltuples::bigint FROM pg_class WHERE relname = 'run_work'")?.int(0) ?? -2
+        }
+        #expect(try planned() == -1, "never analyzed")
+        try store.offerWork(.rate, customerKeys: (1...5_000).map { "c\($0)" })
+        try store.refreshStatistics()
+        #expect(try planned() == 5_000)
+    }
+
     @Test func aTransactionRollsBackWhatItWroteAndSavepointsNest() throws {
         let session = try session()
         try PostgresSchema.migrate(session)

@@ -74,4 +74,20 @@ import TestSupport
         #expect(try other.takeStep("reconcile", now: t0 + 3_600, until: t0 + 7_200))
         #expect(try store.renewLease(owner: "a", now: t0 + 3_600, until: t0 + 3_660) == 1, "a step's mark is no worker")
     }
+
+    @Test(arguments: Backend.allCases) func claimsGoOnAfterTheLastAndOfferingManyListsEachOnce(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
+        // More customers than one statement lists, offered twice over.
+        let customers = (1...700).map { String(format: "c%04d", $0) }
+        try store.offerWork(.tax, customerKeys: customers)
+        try store.offerWork(.tax, customerKeys: Array(customers[600...]))
+        #expect(try store.openWork(.tax) == 700)
+        try store.renewLease(owner: "a", now: t0, until: t0 + 60)
+        #expect(try store.claimWork(.tax, owner: "a", limit: 3, now: t0, until: t0 + 60, after: "c0500") == ["c0501", "c0502", "c0503"])
+        #expect(try store.claimWork(.tax, owner: "a", limit: 3, now: t0, until: t0 + 60, after: "c0698") == ["c0699", "c0700"])
+        #expect(try store.claimWork(.tax, owner: "a", limit: 2, now: t0, until: t0 + 60, after: "c0700") == [], "nothing after the last")
+        #expect(try store.claimWork(.tax, owner: "a", limit: 2, now: t0, until: t0 + 60, after: nil) == ["c0001", "c0002"])
+        // What a holds is skipped from anywhere.
+        #expect(try store.claimWork(.tax, owner: "b", limit: 2, now: t0, until: t0 + 60, after: "c0499") == ["c0500", "c0504"])
+    }
 }

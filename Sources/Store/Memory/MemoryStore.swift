@@ -84,6 +84,8 @@ public final class MemoryStore: Store {
     /// Nothing to do: there is no disk to wait for.
     public func commitWithoutSync() throws {}
 
+    public func refreshStatistics() throws {}
+
     /// Another connection to the same data: it shares the state and the lock, and has its own
     /// transactions.
     public func openConnection() throws -> any Store { MemoryStore(shared: shared) }

@@ -12,6 +12,7 @@ enum PostgresSchema {
         (10, version10),
         (11, version11),
         (12, version12),
+        (13, version13),
     ]
 
     static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
@@ -499,5 +500,36 @@ enum PostgresSchema {
         lease_until BIGINT NOT NULL
     );
     CREATE UNIQUE INDEX invoices_one_per_bill_date ON invoices (customer_key, bill_date);
+    """
+
+    /// A change counter moves once per transaction that changes what it counts, not once per
+    /// statement: every update of one row inside one transaction leaves a new version of it that
+    /// the next update walks past, so a transaction of 100,000 statements (a `customers import`)
+    /// took time quadratic in its size. A flag local to the transaction says the counter moved;
+    /// it is undone with the transaction or its savepoint, as the counter's update is. Readers
+    /// only ask whether a counter moved.
+    static let version13 = """
+    CREATE FUNCTION tollbooth_move_counter(counter TEXT) RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        IF coalesce(current_setting('tollbooth.moved_' || counter, true), '') = '' THEN
+            UPDATE change_counters SET value = value + 1 WHERE name = counter;
+            PERFORM set_config('tollbooth.moved_' || counter, 'yes', true);
+        END IF;
+    END
+    $$;
+    CREATE OR REPLACE FUNCTION tollbooth_bump_counter() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM tollbooth_move_counter(TG_ARGV[0]);
+        RETURN NULL;
+    END
+    $$;
+    CREATE OR REPLACE FUNCTION tollbooth_count_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM changed_rows) THEN
+            PERFORM tollbooth_move_counter(TG_ARGV[0]);
+        END IF;
+        RETURN NULL;
+    END
+    $$;
     """
 }

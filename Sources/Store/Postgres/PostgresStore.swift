@@ -33,6 +33,24 @@ public final class PostgresStore: SQLRepositories {
 
     public var logToSync: String? { nil }
 
+    /// Analyzes the tables whose changes since their last analysis are more than a tenth of
+    /// their rows (autovacuum's own rule, applied now rather than within its next minute), and
+    /// those of more than 64 kB never analyzed (a database just restored or copied, whose
+    /// change counts start again from nothing).
+    public func refreshStatistics() throws {
+        let stale = try session.query("""
+            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+            WHERE n.nspname = current_schema() AND c.relkind = 'r'
+              AND ((c.reltuples < 0 AND pg_relation_size(c.oid) > 65536)
+                   OR (s.n_mod_since_analyze > 1000 AND s.n_mod_since_analyze > s.n_live_tup / 10))
+            ORDER BY c.relname
+            """, []).compactMap { $0.string(0) }
+        for table in stale {
+            try session.run("ANALYZE \"\(table.replacingOccurrences(of: "\"", with: "\"\""))\"", [])
+        }
+    }
+
     public func openConnection() throws -> any Store { try PostgresStore(session.location) }
 
     /// Moves whenever a change counter or the newest ingest batch does: everything a
@@ -66,8 +84,8 @@ extension PostgresStore {
 
     public func workerTransaction<T>(_ body: () throws -> T) throws -> T { try session.transaction(.workerWrite, body) }
 
-    public func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant) throws -> [String] {
-        try claimWork(stage, owner: owner, limit: limit, now: now, until: until, lockingClause: " FOR UPDATE SKIP LOCKED")
+    public func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant, after: String?) throws -> [String] {
+        try claimWork(stage, owner: owner, limit: limit, now: now, until: until, after: after, lockingClause: " FOR UPDATE SKIP LOCKED")
     }
 }
 

@@ -23,6 +23,11 @@ public protocol Transactions: AnyObject {
     /// The file such a caller syncs (SQLite's write-ahead log); nil where every commit is
     /// durable by itself.
     var logToSync: String? { get }
+    /// Brings the query planner's statistics up to date for tables much changed since it last
+    /// looked (PostgreSQL, between the stages of a bill run: a stage writes a table from empty
+    /// to 100,000 rows faster than autovacuum looks, and the next stage's reads would be
+    /// planned for an empty table). Nothing where the planner keeps none.
+    func refreshStatistics() throws
     /// Another connection to the same data, for a worker on another thread.
     func openConnection() throws -> any Store
     /// Takes the bill-run lock for as long as the returned lock lives: a second bill run or

@@ -15,9 +15,9 @@ public protocol WorkSharing: AnyObject {
     /// Lists customers with work in `stage`; one listed already stays as it is.
     func offerWork(_ stage: Stage, customerKeys: [String]) throws
     /// Claims up to `limit` listed customers of `stage` that no lease holds at `now` (never
-    /// claimed, or their lease ran out), until `until`; another worker's claim in progress is
-    /// skipped, not waited for.
-    func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant) throws -> [String]
+    /// claimed, or their lease ran out), until `until`, in key order from after `after` (nil:
+    /// from the first); another worker's claim in progress is skipped, not waited for.
+    func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant, after: String?) throws -> [String]
     /// Marks the owner's claimed customers done.
     func finishWork(_ stage: Stage, customerKeys: [String], owner: String) throws
     /// Customers of `stage` not yet done, claimed or not.
@@ -44,4 +44,11 @@ public protocol WorkSharing: AnyObject {
     /// The lock of a step that must run once at a time (reconcile, say): nil when another
     /// process holds it.
     func stepLock(_ step: String, holder: String) throws -> (any RunLock)?
+}
+
+extension WorkSharing {
+    /// Claims from the first listed customer.
+    public func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant) throws -> [String] {
+        try claimWork(stage, owner: owner, limit: limit, now: now, until: until, after: nil)
+    }
 }

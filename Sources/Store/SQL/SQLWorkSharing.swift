@@ -5,12 +5,13 @@ extension SQLRepositories {
     // The work table's writes run beside other workers' transactions, as the claims do.
 
     public func offerWork(_ stage: Stage, customerKeys: [String]) throws {
+        // Many rows to a statement: a stage lists every customer with work, 100,000 of them on a
+        // large run, and each statement is a round trip to PostgreSQL.
         try workerTransaction {
-            let insert = try connection.statement("INSERT INTO run_work (stage, customer_key) VALUES (?, ?) ON CONFLICT DO NOTHING")
-            for key in customerKeys {
-                try insert.bind([.text(stage.rawValue), .text(key)])
-                _ = try insert.step()
-                insert.reset()
+            try forEachChunk(customerKeys) { _, values in
+                let rows = (0..<values.count).map { "(?1, ?\($0 + 2))" }.joined(separator: ", ")
+                try connection.run("INSERT INTO run_work (stage, customer_key) VALUES \(rows) ON CONFLICT DO NOTHING",
+                                   [.text(stage.rawValue)] + values)
             }
         }
     }
@@ -77,19 +78,24 @@ extension SQLRepositories {
 
     /// The claim, with `lockingClause` after the rows it picks (PostgreSQL's `FOR UPDATE SKIP
     /// LOCKED`; SQLite has one writer at a time and needs none).
-    func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant, lockingClause: String) throws -> [String] {
+    func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant, after: String?,
+                   lockingClause: String) throws -> [String] {
         try workerTransaction {
-            // The batch is picked once (a materialized CTE): as a subquery of the UPDATE,
-            // PostgreSQL may pick again for every row it looks at, skipping what it has just
-            // locked, and so claim every customer.
-            try connection.query("""
-                WITH picked AS MATERIALIZED (
-                    SELECT customer_key FROM run_work WHERE stage = ?3 AND (owner IS NULL OR lease_until <= ?4)
-                    ORDER BY customer_key LIMIT ?5\(lockingClause))
-                UPDATE run_work SET owner = ?1, lease_until = ?2
-                WHERE stage = ?3 AND customer_key IN (SELECT customer_key FROM picked)
-                RETURNING customer_key
-                """, [.text(owner), until.sql, .text(stage.rawValue), now.sql, .integer(Int64(limit))]).compactMap { $0.string(0) }.sorted()
+            // The batch is picked, and its rows locked, by one statement and claimed by another
+            // with its keys listed: the index serves both whatever the planner believes of the
+            // table's size (a stage's list is written at its start, so its statistics are
+            // always stale). Claims go on from the last one (`after`): the customers done before
+            // it are rows deleted, which a scan from the first would walk past on every claim
+            // until the table is vacuumed.
+            let picked = try connection.query("""
+                SELECT customer_key FROM run_work WHERE stage = ?1 AND customer_key > ?2 AND (owner IS NULL OR lease_until <= ?3)
+                ORDER BY customer_key LIMIT ?4\(lockingClause)
+                """, [.text(stage.rawValue), .text(after ?? ""), now.sql, .integer(Int64(limit))]).compactMap { $0.string(0) }
+            try forEachChunk(picked) { list, values in
+                try connection.run("UPDATE run_work SET owner = ?, lease_until = ? WHERE stage = ? AND customer_key IN \(list)",
+                                   [.text(owner), until.sql, .text(stage.rawValue)] + values)
+            }
+            return picked
         }
     }
 }

@@ -24,6 +24,10 @@ public final class SQLiteStore: SQLRepositories {
     /// before it answers (the server's group commits).
     public func commitWithoutSync() throws { try database.execute("PRAGMA synchronous = NORMAL") }
 
+    /// SQLite's planner keeps no statistics unless asked (`ANALYZE`), and its plans here
+    /// follow the indexes.
+    public func refreshStatistics() throws {}
+
     /// The write-ahead log, which `commitWithoutSync`'s caller syncs.
     public var logToSync: String? { path + "-wal" }
 
@@ -40,8 +44,8 @@ public final class SQLiteStore: SQLRepositories {
     /// SQLite's writers take turns: a worker's transaction is an ordinary one.
     public func workerTransaction<T>(_ body: () throws -> T) throws -> T { try transaction(body) }
 
-    public func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant) throws -> [String] {
-        try claimWork(stage, owner: owner, limit: limit, now: now, until: until, lockingClause: "")
+    public func claimWork(_ stage: Stage, owner: String, limit: Int, now: Instant, until: Instant, after: String?) throws -> [String] {
+        try claimWork(stage, owner: owner, limit: limit, now: now, until: until, after: after, lockingClause: "")
     }
 
     /// SQLite's `data_version`: it moves when another connection commits.

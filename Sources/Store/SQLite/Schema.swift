@@ -18,6 +18,7 @@ enum Schema {
         (10, version10, nil),
         (11, version11, nil),
         (12, version12, nil),
+        (13, version13, nil),
     ]
 
     /// The newest schema this build knows.
@@ -660,6 +661,18 @@ enum Schema {
     /// leaving `payment_failed` or `uncollectible`, or its first payment failure's time. Every
     /// other status change (a bill run's rated -> taxed -> issued for each invoice) leaves it, and
     /// the servers' access state, alone.
+    static let version10 = """
+    DROP TRIGGER invoices_insert_payments;
+    DROP TRIGGER invoices_status_payments;
+    CREATE TRIGGER invoices_insert_payments AFTER INSERT ON invoices
+    WHEN NEW.status IN ('payment_failed', 'uncollectible')
+    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
+    CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices
+    WHEN OLD.status IN ('payment_failed', 'uncollectible') OR NEW.status IN ('payment_failed', 'uncollectible')
+        OR OLD.payment_failed_at IS NOT NEW.payment_failed_at
+    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
+    """
+
     /// Version 11 is PostgreSQL's usage counters, which servers sharing one database decide
     /// consuming checks by. A SQLite database has one server, which counts in memory: nothing
     /// changes here, and the versions of both dialects stay in step.
@@ -683,17 +696,9 @@ enum Schema {
     CREATE UNIQUE INDEX invoices_one_per_bill_date ON invoices (customer_key, bill_date);
     """
 
-    static let version10 = """
-    DROP TRIGGER invoices_insert_payments;
-    DROP TRIGGER invoices_status_payments;
-    CREATE TRIGGER invoices_insert_payments AFTER INSERT ON invoices
-    WHEN NEW.status IN ('payment_failed', 'uncollectible')
-    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
-    CREATE TRIGGER invoices_status_payments AFTER UPDATE OF status, payment_failed_at ON invoices
-    WHEN OLD.status IN ('payment_failed', 'uncollectible') OR NEW.status IN ('payment_failed', 'uncollectible')
-        OR OLD.payment_failed_at IS NOT NEW.payment_failed_at
-    BEGIN UPDATE change_counters SET value = value + 1 WHERE name = 'payments'; END;
-    """
+    /// Version 13 makes PostgreSQL's change counters move once per transaction. SQLite's row
+    /// triggers update the counter's one row in place: nothing changes here either.
+    static let version13 = "SELECT 1"
 }
 
 /// The database was written by a newer Tollbooth: refused, and left as it is.
