@@ -77,8 +77,11 @@ public final class BillRun {
     func ledgered(asOf: Instant, now: Instant, stages: [(Stage, (Int64) throws -> StageSummary)]) throws -> RunSummary {
         var summary = RunSummary()
         // A worker's fellow workers' runs are running too: only a plain run marks them abandoned.
-        let runId = try share.map { try $0.sharing.startWorkerRun(asOf: asOf, at: now) }
-            ?? store.startRun(asOf: asOf, dryRun: false, at: now, abandoned: &summary.abandonedRuns)
+        let runId = if let share {
+            try share.sharing.startWorkerRun(asOf: asOf, owner: share.owner, at: now, leasesAt: WorkerShare.now(), abandoned: &summary.abandonedRuns)
+        } else {
+            try store.startRun(asOf: asOf, dryRun: false, at: now, abandoned: &summary.abandonedRuns)
+        }
         summary.runId = runId
         if summary.abandonedRuns > 0 {
             logger.warning("runs left running by a process that died are marked abandoned; their work resumes in this run",

@@ -57,6 +57,9 @@ struct GlobalOptions: ParsableArguments {
             let location = try PostgresLocation(url: databasePath)
             do {
                 return Context(store: try PostgresStore(location), now: now, settings: settings)
+            } catch let error as DatabaseError where error.isMissingDatabase {
+                // A PostgreSQL database is made on its server, never by Tollbooth (imports included).
+                throw InputError("no database at \(location): check --db or $TOLLBOOTH_DB (make it on the server: createdb \(location.database))")
             } catch let error as DatabaseError {
                 // The message names the database (never its password).
                 throw CommandFailure("cannot open the database: \(error.message) (check --db or $TOLLBOOTH_DB)")

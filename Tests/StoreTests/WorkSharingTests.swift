@@ -90,4 +90,28 @@ import TestSupport
         // What a holds is skipped from anywhere.
         #expect(try store.claimWork(.tax, owner: "b", limit: 2, now: t0, until: t0 + 60, after: "c0499") == ["c0500", "c0504"])
     }
+
+    @Test(arguments: Backend.allCases) func aWorkerMarksAbandonedTheRunsOfTheDeadAndLeavesItsFellowsRunning(_ backend: Backend) throws {
+        let store = try temporaryStore(backend)
+        let asOf = Instant(seconds: 1_780_000_000)
+        var abandoned = -1
+        // A plain run that died, then worker a: the plain run is abandoned (it would hold the lock alone).
+        let plain = try store.startRun(asOf: asOf, dryRun: false, at: asOf)
+        try store.renewLease(owner: "a", now: t0, until: t0 + 60)
+        let a = try store.startWorkerRun(asOf: asOf, owner: "a", at: asOf, leasesAt: t0, abandoned: &abandoned)
+        #expect(abandoned == 1)
+        // b joins while a lives: a's run stays running.
+        try store.renewLease(owner: "b", now: t0 + 10, until: t0 + 120)
+        let b = try store.startWorkerRun(asOf: asOf, owner: "b", at: asOf, leasesAt: t0 + 10, abandoned: &abandoned)
+        #expect(abandoned == 0)
+        // a dies (its lease runs out); c, starting later, abandons a's run and leaves b's.
+        try store.renewLease(owner: "c", now: t0 + 61, until: t0 + 121)
+        let c = try store.startWorkerRun(asOf: asOf, owner: "c", at: asOf, leasesAt: t0 + 61, abandoned: &abandoned)
+        #expect(abandoned == 1)
+        let connection = (store as! any SQLRepositories).connection
+        func status(_ run: Int64) throws -> String? {
+            try connection.first("SELECT status FROM job_runs WHERE id = ?", [.integer(run)])?.string(0)
+        }
+        #expect(try [plain, a, b, c].map(status) == ["abandoned", "abandoned", "running", "running"])
+    }
 }

@@ -502,13 +502,15 @@ enum PostgresSchema {
     CREATE UNIQUE INDEX invoices_one_per_bill_date ON invoices (customer_key, bill_date);
     """
 
-    /// A change counter moves once per transaction that changes what it counts, not once per
+    /// A bill-run worker's run names its worker (as in SQLite's version 13), and a change
+    /// counter moves once per transaction that changes what it counts, not once per
     /// statement: every update of one row inside one transaction leaves a new version of it that
     /// the next update walks past, so a transaction of 100,000 statements (a `customers import`)
     /// took time quadratic in its size. A flag local to the transaction says the counter moved;
     /// it is undone with the transaction or its savepoint, as the counter's update is. Readers
     /// only ask whether a counter moved.
     static let version13 = """
+    ALTER TABLE job_runs ADD COLUMN worker TEXT COLLATE "C";
     CREATE FUNCTION tollbooth_move_counter(counter TEXT) RETURNS void LANGUAGE plpgsql AS $$
     BEGIN
         IF coalesce(current_setting('tollbooth.moved_' || counter, true), '') = '' THEN

@@ -237,7 +237,8 @@ extension DatabaseError {
             let message = server?[.message] ?? psql.underlying.map { "\(psql.code): \($0)" } ?? "\(psql.code)"
             let state = server?[.sqlState] ?? ""
             let code = state.hasPrefix("23") ? DatabaseError.constraintCode
-                : ["40001", "40P01", "55P03"].contains(state) ? DatabaseError.busyCode : -1
+                : ["40001", "40P01", "55P03"].contains(state) ? DatabaseError.busyCode
+                : state == "3D000" ? DatabaseError.missingDatabaseCode : -1
             self.init(code: code,
                       message: "\(location): \(message)\(state.isEmpty ? "" : " (SQLSTATE \(state))")", sql: sql)
         } else {

@@ -31,9 +31,11 @@ public protocol WorkSharing: AnyObject {
     /// Takes a step that one worker of a shared run does for all (reconcile): true, and the
     /// step marked taken until `until`, unless a worker took it and its mark has not run out.
     func takeStep(_ step: String, now: Instant, until: Instant) throws -> Bool
-    /// Records a worker's run in the job ledger. Unlike a plain run's start, it leaves other
-    /// runs marked running as they are: they may be its fellow workers'.
-    func startWorkerRun(asOf: Instant, at now: Instant) throws -> Int64
+    /// Records a worker's run in the job ledger, under the worker's name. Unlike a plain run's
+    /// start, it leaves the runs of workers alive (holding a lease at `leasesAt`, wall-clock
+    /// time) marked running; any other run marked running died, and is marked abandoned
+    /// (`abandoned` tells how many).
+    func startWorkerRun(asOf: Instant, owner: String, at now: Instant, leasesAt: Instant, abandoned: inout Int) throws -> Int64
     /// A write transaction for work on customers the caller has claimed: it runs beside other
     /// workers' and waits only for ordinary write transactions (PostgreSQL); SQLite's writers
     /// take turns anyway.

@@ -76,6 +76,11 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
     /// Another connection holds the write lock beyond the busy timeout.
     public var isBusy: Bool { code & 0xFF == DatabaseError.busyCode || code & 0xFF == DatabaseError.lockedCode }
 
+    /// The database named does not exist (PostgreSQL's SQLSTATE 3D000 on connecting).
+    public var isMissingDatabase: Bool { code == DatabaseError.missingDatabaseCode }
+
+    /// The code of a database that does not exist: no SQLite code (SQLite makes its file).
+    static let missingDatabaseCode: Int32 = 0x3D000
     /// The code of a write that lost to another (SQLite's `SQLITE_BUSY`; PostgreSQL's
     /// serialization failure, deadlock or lock not available).
     static let busyCode: Int32 = 5

@@ -29,9 +29,20 @@ extension SQLRepositories {
         }
     }
 
-    public func startWorkerRun(asOf: Instant, at now: Instant) throws -> Int64 {
-        try connection.insertReturningId("INSERT INTO job_runs (as_of, started_at, status, dry_run) VALUES (?, ?, 'running', 0)",
-                                         [asOf.sql, now.sql])
+    public func startWorkerRun(asOf: Instant, owner: String, at now: Instant, leasesAt: Instant, abandoned: inout Int) throws -> Int64 {
+        // A plain run marked running is dead too: it would hold the bill-run lock alone.
+        let dead = """
+            SELECT id FROM job_runs WHERE status = 'running'
+              AND (worker IS NULL OR worker NOT IN (SELECT owner FROM run_leases WHERE lease_until > ?2))
+            """
+        return try workerTransaction {
+            try connection.run("UPDATE job_stages SET status = 'abandoned', finished_at = ?1 WHERE status = 'running' AND run_id IN (\(dead))",
+                               [now.sql, leasesAt.sql])
+            abandoned = try connection.run("UPDATE job_runs SET status = 'abandoned', finished_at = ?1 WHERE id IN (\(dead))",
+                                           [now.sql, leasesAt.sql])
+            return try connection.insertReturningId("INSERT INTO job_runs (as_of, started_at, status, dry_run, worker) VALUES (?, ?, 'running', 0, ?)",
+                                                    [asOf.sql, now.sql, .text(owner)])
+        }
     }
 
     public func finishWork(_ stage: Stage, customerKeys: [String], owner: String) throws {

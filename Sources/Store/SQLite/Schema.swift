@@ -696,9 +696,11 @@ enum Schema {
     CREATE UNIQUE INDEX invoices_one_per_bill_date ON invoices (customer_key, bill_date);
     """
 
-    /// Version 13 makes PostgreSQL's change counters move once per transaction. SQLite's row
-    /// triggers update the counter's one row in place: nothing changes here either.
-    static let version13 = "SELECT 1"
+    /// A bill-run worker's run names its worker, so that a worker starting can tell its fellow
+    /// workers' runs (their leases alive) from runs whose process died. (PostgreSQL's change
+    /// counters also move once per transaction from this version; SQLite's row triggers update
+    /// the counter's one row in place and stay as they are.)
+    static let version13 = "ALTER TABLE job_runs ADD COLUMN worker TEXT"
 }
 
 /// The database was written by a newer Tollbooth: refused, and left as it is.
