@@ -136,6 +136,9 @@ public final class BillRun {
             }
             closed = try store.close(closes, run: run)
             lateBills = try scheduleLateBills(records: records, asOf: asOf, horizon: horizon, run: run)
+            // The usage counters of servers sharing the database (PostgreSQL) for periods now
+            // closed are asked about no more.
+            try (store as? any SharedUsageCounters)?.forgetCounters(endedBefore: horizon)
         }
         var message = "closed \(closed) billing periods"
         if lateBills > 0 { message += "; \(lateBills) customers without a subscription get an invoice for late usage" }

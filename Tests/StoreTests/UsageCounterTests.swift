@@ -76,6 +76,26 @@ import TestSupport
         }
     }
 
+    @Test func countersOfEndedPeriodsAreForgottenAndMadeAgainIfAskedAbout() throws {
+        let (store, _, tokens) = try store()
+        let may = Period(start: t("2026-05-01T00:00:00Z"), end: t("2026-06-01T00:00:00Z"))
+        let batch = try store.beginBatch(input: "events", at: apr1)
+        try store.writeSegments([piece("sub_globex", "tokens", "2026-04-05T00:00:00Z", count: 2, sum: "100.25")], batch: batch, into: .segments)
+        try store.transaction { () throws -> Void in
+            _ = try store.take(0, meter: tokens, subscriptionId: "sub_globex", period: april, hardLimit: nil)
+            _ = try store.take(0, meter: tokens, subscriptionId: "sub_globex", period: may, hardLimit: nil)
+        }
+        // April ended before May 2; May has not.
+        #expect(try store.forgetCounters(endedBefore: t("2026-05-02T00:00:00Z")) == 1)
+        #expect(try store.forgetCounters(endedBefore: t("2026-05-02T00:00:00Z")) == 0)
+        // Usage written to April meanwhile moves no counter; asked again, April's is made from what is stored.
+        try store.writeSegments([piece("sub_globex", "tokens", "2026-04-07T00:00:00Z", count: 1, sum: "0.5")], batch: batch, into: .log)
+        try store.transaction { () throws -> Void in
+            #expect(try store.take(0, meter: tokens, subscriptionId: "sub_globex", period: april, hardLimit: nil) == .taken(before: d("100.75")))
+            #expect(try store.take(0, meter: tokens, subscriptionId: "sub_globex", period: may, hardLimit: nil) == .taken(before: 0))
+        }
+    }
+
     @Test func manyPiecesGoByCopyWithTheirTextWhole() throws {
         let (store, _, tokens) = try store()
         let batch = try store.beginBatch(input: "events", at: apr1)

@@ -41,6 +41,11 @@ extension PostgresStore: SharedUsageCounters {
         return row?.decimal(0) ?? 0
     }
 
+    @discardableResult
+    public func forgetCounters(endedBefore end: Instant) throws -> Int {
+        try session.run("DELETE FROM usage_counters WHERE period_end < ?", [end.sql])
+    }
+
     /// Adds written usage to the counters whose periods hold its windows: a COUNT meter's by
     /// the events, a SUM meter's by their sum. Nothing to do, and one query, while no server
     /// counts.

@@ -26,6 +26,11 @@ public protocol SharedUsageCounters: AnyObject {
     /// period's usage after it.
     @discardableResult
     func giveBack(_ units: Decimal, meter: Meter, subscriptionId: String, period: Period) throws -> Decimal
+    /// Forgets the counters of usage periods that ended before `end`: no check asks about them
+    /// again, and one that did would make its counter again from the stored usage. Returns how
+    /// many were forgotten.
+    @discardableResult
+    func forgetCounters(endedBefore end: Instant) throws -> Int
 }
 
 extension Meter {
