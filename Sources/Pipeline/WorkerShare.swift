@@ -37,7 +37,7 @@ public final class WorkerShare: @unchecked Sendable {
     }
 
     /// Wall-clock time: leases are compared between processes, whatever time a run replays.
-    static func now() -> Instant { Instant(seconds: Int64(Date().timeIntervalSince1970.rounded(.down))) }
+    static func now() -> Instant { .systemNow }
 
     var leaseEnd: Instant { WorkerShare.now() + Int64(leaseSeconds) }
 

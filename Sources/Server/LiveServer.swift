@@ -14,7 +14,7 @@ struct ServerClock: Sendable {
     let started = ContinuousClock.now
 
     func now() -> Instant {
-        guard let start else { return Instant(seconds: Int64(Date().timeIntervalSince1970.rounded(.down))) }
+        guard let start else { return .systemNow }
         return Instant(seconds: start.seconds + (ContinuousClock.now - started).components.seconds)
     }
 }

@@ -40,11 +40,11 @@ struct GlobalOptions: ParsableArguments {
         return onPostgres ? SecretsFile(path: nil) : SecretsFile(databasePath: databasePath)
     }
 
-    /// "Now": `--at`, else the system clock. The only place Tollbooth reads the clock; every
-    /// library takes the instant as a parameter.
+    /// "Now": `--at`, else the system clock. Every library takes the instant as a parameter;
+    /// only the server's clock and bill-run workers' leases read the system clock themselves.
     var now: Instant {
         if let at { return at.instant }
-        return Instant(seconds: Int64(Date().timeIntervalSince1970.rounded(.down)))
+        return .systemNow
     }
 
     /// Opens the store after checking the settings, so a broken settings file is reported

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct CustomerCommandTests {
     @Test(arguments: Backend.allCases) func importAddsThenUpdates(_ backend: Backend) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `tollbooth stripe connect|status|readiness|rotate-key` against a `stripe-sim` on loopback:
 /// every kind of wrong key is refused with one line and exit 2, nothing is stored, and no output

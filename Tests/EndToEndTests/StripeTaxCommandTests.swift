@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `tax.provider: stripe`: tax from Stripe Tax Calculations on the simulator's rate table
 /// (California 7.25%), written onto the lines, and a Tax Transaction per issued invoice.

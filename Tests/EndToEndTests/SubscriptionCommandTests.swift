@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct SubscriptionCommandTests {
     static var idPattern: Regex<Substring> { /sub_[0-9a-f]{16}/ }

@@ -1,6 +1,6 @@
 import Foundation
-import TestSupport
 import Testing
+import TestSupport
 
 /// What one run of the `tollbooth` executable did.
 struct Outcome: CustomStringConvertible {
@@ -12,11 +12,6 @@ struct Outcome: CustomStringConvertible {
 
     /// Standard output without its final newline.
     var output: String { stdout.hasSuffix("\n") ? String(stdout.dropLast()) : stdout }
-}
-
-/// The backends the end-to-end tests run the command line on.
-enum Backend: String, CaseIterable, Sendable {
-    case sqlite, postgres
 }
 
 /// A fresh working folder and database per test, and the built `tollbooth` binary run in it.

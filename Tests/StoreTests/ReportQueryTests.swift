@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Billing
 @testable import Store
+import TestSupport
 
 /// The queries the reports stream: invoices and lines of a range of bill dates with amounts in
 /// exact minor units, the plan of each line, features' meters, credits carried past a date.

@@ -13,11 +13,6 @@ func temporaryStore() throws -> SQLiteStore {
     return try SQLiteStore(path: folder.appendingPathComponent("tollbooth.db").path)
 }
 
-/// The backends every repository test runs against.
-enum Backend: String, CaseIterable, Sendable {
-    case sqlite, postgres
-}
-
 /// A fresh, empty database of `backend`: a SQLite file in a temporary folder, or a new database
 /// on the tests' PostgreSQL server.
 func temporaryStore(_ backend: Backend) throws -> any SQLRepositories {

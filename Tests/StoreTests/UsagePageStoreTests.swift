@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Billing
 @testable import Store
+import TestSupport
 
 /// The store's part of the usage page: usage per UTC day, and the key that signs usage links.
 extension StoreTests {

@@ -1,5 +1,11 @@
 import Foundation
 
+/// The backends the store and end-to-end tests run on: a SQLite file, or a database on the
+/// tests' PostgreSQL server.
+public enum Backend: String, CaseIterable, Sendable {
+    case sqlite, postgres
+}
+
 /// A PostgreSQL server of Debian's packages for the tests: `initdb` and `pg_ctl` in a temporary
 /// folder, listening on a free loopback port, password authentication over TCP. Started once per
 /// test process on first use and stopped when the process exits; each test makes a database of

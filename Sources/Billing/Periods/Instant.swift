@@ -10,6 +10,11 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public init(seconds: Int64) { self.seconds = seconds }
 
+    /// The system clock's time, floored to the second. Billing never reads it: the command line
+    /// takes "now" from it (or `--at`), and so do the clocks compared between processes (the
+    /// server's, bill-run workers' leases).
+    public static var systemNow: Instant { Instant(seconds: Int64(Date().timeIntervalSince1970.rounded(.down))) }
+
     public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.seconds < rhs.seconds }
 
     public static func + (lhs: Instant, rhs: Int64) -> Instant { Instant(seconds: lhs.seconds + rhs) }
