@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Billing", "Store", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "Billing", "Store", "Showcase"]),
         // The server's pieces without HTTP (the end-to-end tests drive it over loopback).
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Billing", "Metering"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Billing", "Metering", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PipelineTests", dependencies: ["Billing", "Store", "Pipeline", "Stripe", .product(name: "Logging", package: "swift-log")]),
         // Reads its Stripe object fixtures from Tests/Fixtures/stripe by #filePath.
         .testTarget(name: "StripeTests", dependencies: ["Stripe", "Billing", "TestSupport", .product(name: "Logging", package: "swift-log")]),

@@ -110,7 +110,13 @@ struct ResolvedCheck: Sendable {
 /// by request threads under a lock and changed on the store's queue.
 final class AccessState: @unchecked Sendable {
     private let lock = NSLock()
-    private var snapshot: AccessSnapshot
+    /// The snapshot in a box of its own: a check takes the box (one reference) under the lock
+    /// and reads it without, so checks on both event loops seldom wait for each other.
+    private final class Box: Sendable {
+        let snapshot: AccessSnapshot
+        init(_ snapshot: AccessSnapshot) { self.snapshot = snapshot }
+    }
+    private var box: Box
     /// Usage per usage period, as stored plus what this server committed or reserved since.
     private var usage: [UsageKey: Decimal] = [:]
     /// Units of consuming checks decided and not yet committed: kept when the counts are
@@ -119,19 +125,21 @@ final class AccessState: @unchecked Sendable {
     let maxPaymentOverdueDays: Int
 
     init(snapshot: AccessSnapshot, maxPaymentOverdueDays: Int) {
-        self.snapshot = snapshot
+        box = Box(snapshot)
         self.maxPaymentOverdueDays = maxPaymentOverdueDays
     }
 
-    var current: AccessSnapshot { lock.withLock { snapshot } }
+    var current: AccessSnapshot { lock.withLock { box }.snapshot }
 
-    func replace(_ snapshot: AccessSnapshot) { lock.withLock { self.snapshot = snapshot } }
+    func replace(_ snapshot: AccessSnapshot) {
+        let box = Box(snapshot)
+        lock.withLock { self.box = box }
+    }
 
     // MARK: Credentials
 
-    func token(secret: String) -> StoredToken? {
-        let digest = Credentials.digest(secret)
-        return lock.withLock { snapshot.tokens[digest] }
+    func token(digest: String) -> StoredToken? {
+        lock.withLock { box }.snapshot.tokens[digest]
     }
 
     // MARK: Deciding
@@ -139,33 +147,37 @@ final class AccessState: @unchecked Sendable {
     /// The customer, subscription and rate card a check is about, or why it is refused before
     /// any usage is counted: the key, the subscription, payment access, the feature.
     func resolve(_ request: CheckRequest, at now: Instant) -> Result<ResolvedCheck, Entitlements.Denial> {
-        let snapshot = current
+        let box = lock.withLock { self.box }
         let subject: String, customerKey: String
         if let key = request.customerKey {
             (subject, customerKey) = (key, key)
         } else if let secret = request.apiKey {
-            guard let key = snapshot.keys[Credentials.digest(secret)] else { return .failure(.unknownAPIKey) }
+            guard let key = box.snapshot.keys[Credentials.digest(secret)] else { return .failure(.unknownAPIKey) }
             (subject, customerKey) = (key.id, key.customerKey)
         } else {
             let given = request.subject ?? ""
-            guard let owner = snapshot.subjects[given] else { return .failure(.invalidKey(subject: given)) }
+            guard let owner = box.snapshot.subjects[given] else { return .failure(.invalidKey(subject: given)) }
             (subject, customerKey) = (given, owner)
         }
-        guard let customer = snapshot.customers[customerKey] else { return .failure(.invalidKey(subject: subject)) }
-        guard let subscription = snapshot.subscriptions[customerKey]?.last(where: { $0.window(at: now) != nil }),
-              let window = subscription.window(at: now) else {
-            return .failure(.noSubscription(customer: customerKey))
+        guard let customer = box.snapshot.customers[customerKey] else { return .failure(.invalidKey(subject: subject)) }
+        var found: (subscription: Subscription, window: Subscription.PhaseWindow)?
+        for subscription in (box.snapshot.subscriptions[customerKey] ?? []).reversed() {
+            if let window = subscription.window(at: now) {
+                found = (subscription, window)
+                break
+            }
         }
+        guard let (subscription, window) = found else { return .failure(.noSubscription(customer: customerKey)) }
         let grace = PaymentAccess.graceDays(customerMetadata: customer.metadata, planMetadata: subscription.plan.metadata,
                                             installationDefault: maxPaymentOverdueDays)
-        if case .blocked(_, let reason) = PaymentAccess.decide(invoices: snapshot.payments[customerKey] ?? [], graceDays: grace, now: now) {
+        if case .blocked(_, let reason) = PaymentAccess.decide(invoices: box.snapshot.payments[customerKey] ?? [], graceDays: grace, now: now) {
             return .failure(.paymentOverdue(reason: reason))
         }
         guard let card = window.phase.rateCards.first(where: { $0.featureKey == request.feature }) else {
             return .failure(.featureNotInSubscription(feature: request.feature, plan: subscription.plan.key))
         }
         var resolved = ResolvedCheck(customer: customer, subject: subject, subscription: subscription, card: card)
-        if let entitlement = card.meteredEntitlement, let meter = snapshot.catalog.meter(for: card),
+        if let entitlement = card.meteredEntitlement, let meter = box.snapshot.catalog.meter(for: card),
            let period = Quota.usagePeriod(entitlement: entitlement, rateCardCadence: card.billingCadence ?? subscription.plan.billingCadence,
                                           subscriptionAnchor: window.anchor, subscriptionStart: max(subscription.start, window.start), now: now) {
             resolved.meter = meter
@@ -189,17 +201,20 @@ final class AccessState: @unchecked Sendable {
     /// again). A consuming check that is allowed reserves its units at once, under the same
     /// lock, so concurrent checks never take a hard limit past its quota.
     func decide(_ resolved: ResolvedCheck, request: CheckRequest) -> CheckAnswer? {
-        guard let key = resolved.usageKey, resolved.entitlement != nil else { return answer(resolved, request: request, used: 0) }
-        return lock.withLock { () -> CheckAnswer? in
-            guard let used = usage[key] else { return nil }
-            let answer = answer(resolved, request: request, used: used)
-            if answer.allowed, request.consume {
-                let requested = max(0, request.units)
-                usage[key] = used + requested
-                pending[key, default: 0] += requested
-            }
-            return answer
+        guard let key = resolved.usageKey, let entitlement = resolved.entitlement else { return answer(resolved, request: request, used: 0) }
+        guard request.consume else {
+            // Only read under the lock; the answer is made outside it.
+            return lock.withLock { usage[key] }.map { answer(resolved, request: request, used: $0) }
         }
+        let requested = max(0, request.units)
+        let used = lock.withLock { () -> Decimal? in
+            guard let used = usage[key] else { return nil }
+            if case .denied = Quota.decide(entitlement: entitlement, usedInPeriod: used, requested: requested) { return used }
+            usage[key] = used + requested
+            pending[key, default: 0] += requested
+            return used
+        }
+        return used.map { answer(resolved, request: request, used: $0) }
     }
 
     /// The answer to a check whose usage period had `used` before it: denied when a hard limit

@@ -139,8 +139,13 @@ final class CheckService: Sendable {
 
     /// The reply when it needs nothing from the store, else the check to decide with it.
     func decide(headers: HTTPFields, body: [UInt8], tooLarge: Bool) -> Decision {
+        decide(authorization: headers[.authorization], digest: nil, body: body, tooLarge: tooLarge)
+    }
+
+    /// The same, from the `Authorization` value and, when known, its token's digest.
+    func decide(authorization: String?, digest: String?, body: [UInt8], tooLarge: Bool) -> Decision {
         do {
-            try live.authorize(headers, .check)
+            try live.authorize(authorization: authorization, digest: digest, .check)
             guard !tooLarge else {
                 throw Problem(.contentTooLarge, "Content Too Large", "the body is over \(maxBodyBytes) bytes (server.maxBodyBytes)")
             }

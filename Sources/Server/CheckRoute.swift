@@ -10,7 +10,7 @@ import Store
 enum CheckRoute {
     /// The check a body asks for, or the problem with it (400, 422 naming the field).
     static func request(from body: [UInt8], live: LiveServer) throws -> CheckRequest {
-        guard let object = try? JSONValue.parse(Data(body)), case .object = object else {
+        guard let object = flatObject(body) ?? (try? JSONValue.parse(Data(body))), case .object = object else {
             throw Problem(.badRequest, "Bad Request", "the body must be a JSON object: {\"apiKey\" or \"subject\", \"feature\", \"units\", \"consume\"}")
         }
         func field(_ name: String, _ detail: String) -> Problem {
@@ -52,6 +52,95 @@ enum CheckRoute {
             throw field("units", "a consuming check on the COUNT meter \(meter.slug) records one event per unit: units must be a whole number up to \(ConsumedUsage.maxCountedUnits); report larger amounts as events")
         }
         return check
+    }
+
+    /// A flat object (members whose values are strings without escapes or non-ASCII bytes,
+    /// plain decimal numbers, true, false or null), read without the general parser: the body
+    /// every gateway sends. Nil for anything else, which the general parser reads (or refuses)
+    /// as before, so both give the same value.
+    static func flatObject(_ body: [UInt8]) -> JSONValue? {
+        var index = 0
+        func skipSpace() {
+            while index < body.count, body[index] == 32 || body[index] == 10 || body[index] == 13 || body[index] == 9 { index += 1 }
+        }
+        func string() -> String? {
+            guard index < body.count, body[index] == UInt8(ascii: "\"") else { return nil }
+            let start = index + 1
+            var end = start
+            while end < body.count, body[end] != UInt8(ascii: "\"") {
+                guard body[end] >= 0x20, body[end] < 0x80, body[end] != UInt8(ascii: "\\") else { return nil }
+                end += 1
+            }
+            guard end < body.count else { return nil }
+            index = end + 1
+            return String(decoding: body[start..<end], as: UTF8.self)
+        }
+        func literal(_ word: String) -> Bool {
+            let bytes = Array(word.utf8)
+            guard body.count - index >= bytes.count, body[index..<index + bytes.count].elementsEqual(bytes) else { return false }
+            index += bytes.count
+            return true
+        }
+        func number() -> String? {
+            let start = index
+            if index < body.count, body[index] == UInt8(ascii: "-") { index += 1 }
+            let integerStart = index
+            while index < body.count, (48...57).contains(body[index]) { index += 1 }
+            let integerDigits = index - integerStart
+            guard integerDigits > 0, integerDigits == 1 || body[integerStart] != UInt8(ascii: "0") else { return nil }
+            if index < body.count, body[index] == UInt8(ascii: ".") {
+                index += 1
+                let fractionStart = index
+                while index < body.count, (48...57).contains(body[index]) { index += 1 }
+                guard index > fractionStart else { return nil }
+            }
+            return String(decoding: body[start..<index], as: UTF8.self)
+        }
+        skipSpace()
+        guard index < body.count, body[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        var members: [(String, JSONValue)] = []
+        skipSpace()
+        if index < body.count, body[index] == UInt8(ascii: "}") {
+            index += 1
+        } else {
+            while true {
+                skipSpace()
+                guard let name = string(), !members.contains(where: { $0.0 == name }) else { return nil }
+                skipSpace()
+                guard index < body.count, body[index] == UInt8(ascii: ":") else { return nil }
+                index += 1
+                skipSpace()
+                guard index < body.count else { return nil }
+                let value: JSONValue
+                switch body[index] {
+                case UInt8(ascii: "\""):
+                    guard let text = string() else { return nil }
+                    value = .string(text)
+                case UInt8(ascii: "t"):
+                    guard literal("true") else { return nil }
+                    value = .bool(true)
+                case UInt8(ascii: "f"):
+                    guard literal("false") else { return nil }
+                    value = .bool(false)
+                case UInt8(ascii: "n"):
+                    guard literal("null") else { return nil }
+                    value = .null
+                default:
+                    guard let text = number() else { return nil }
+                    value = .number(text)
+                }
+                members.append((name, value))
+                skipSpace()
+                guard index < body.count else { return nil }
+                if body[index] == UInt8(ascii: ",") { index += 1; continue }
+                guard body[index] == UInt8(ascii: "}") else { return nil }
+                index += 1
+                break
+            }
+        }
+        skipSpace()
+        return index == body.count ? .object(members) : nil
     }
 
     /// An answer as HTTP: 200 and the check's figures when allowed, else 403 and the problem

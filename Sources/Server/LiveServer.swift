@@ -227,16 +227,28 @@ public final class LiveServer: @unchecked Sendable {
     /// The route's scope from `Authorization: Bearer tbt_...`: none, unknown or revoked is 401,
     /// another scope 403. An admin token may call every route.
     func authorize(_ headers: HTTPFields, _ scope: TokenScope) throws {
-        guard let header = headers[.authorization], header.hasPrefix("Bearer ") else {
+        try authorize(authorization: headers[.authorization], scope)
+    }
+
+    /// Checks an `Authorization` value's service token against `scope`; `digest` is the
+    /// token's digest when the caller already knows it (a connection sends the same one).
+    func authorize(authorization header: String?, digest known: String? = nil, _ scope: TokenScope) throws {
+        guard let header, header.hasPrefix("Bearer ") else {
             throw Problem(.unauthorized, "Unauthorized", "send a service token: Authorization: Bearer tbt_...")
         }
-        let secret = header.utf8.dropFirst(7).split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
-        guard secret.count == 1, let token = state.token(secret: String(decoding: secret[0], as: UTF8.self)) else {
+        guard let digest = known ?? Self.bearerSecret(header).map(Credentials.digest), let token = state.token(digest: digest) else {
             throw Problem(.unauthorized, "Unauthorized", "the service token is unknown or revoked")
         }
         guard token.scope == scope || token.scope == .admin else {
             throw Problem(.forbidden, "Forbidden", "this route needs a token of scope \(scope.rawValue); this one has \(token.scope.rawValue)")
         }
+    }
+
+    /// The secret of an `Authorization: Bearer <secret>` value; nil when it is not one.
+    static func bearerSecret(_ header: String) -> String? {
+        guard header.hasPrefix("Bearer ") else { return nil }
+        let secret = header.utf8.dropFirst(7).split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+        return secret.count == 1 ? String(decoding: secret[0], as: UTF8.self) : nil
     }
 
     // MARK: Checks
@@ -249,7 +261,7 @@ public final class LiveServer: @unchecked Sendable {
         case .failure(let denial):
             return CheckAnswer(facts: CheckFacts(feature: request.feature), denial: denial)
         case .success(let resolved):
-            if let key = resolved.usageKey, resolved.meter != nil, state.used(key) == nil { return nil }
+            // Nil when the usage period's count is not in memory yet.
             return state.decide(resolved, request: request)
         }
     }

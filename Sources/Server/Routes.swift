@@ -357,11 +357,25 @@ enum CheckJSON {
     /// An allowed check's body: `{"allowed": true}` and `fields`, written directly in the
     /// order `JSONValue.text` sorts them into (the gateway asks for one per API request).
     static func allowedText(_ facts: CheckFacts) -> String {
-        var out = "{\"allowed\":true"
+        var out = [UInt8]()
+        out.reserveCapacity(400)
+        out.append(contentsOf: "{\"allowed\":true".utf8)
         func member(_ name: String, _ value: String?, quoted: Bool) {
             guard let value else { return }
-            out += ",\"" + name + "\":"
-            if quoted { JSONText.quote(value, into: &out) } else { out += value }
+            out.append(contentsOf: ",\"".utf8)
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: "\":".utf8)
+            guard quoted else { return out.append(contentsOf: value.utf8) }
+            // Most texts need no escape: appended whole.
+            if value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                var text = ""
+                JSONText.quote(value, into: &text)
+                out.append(contentsOf: text.utf8)
+            } else {
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: value.utf8)
+                out.append(UInt8(ascii: "\""))
+            }
         }
         member("balance", facts.balance?.plainString, quoted: false)
         member("customer", facts.customer, quoted: true)
@@ -375,7 +389,8 @@ enum CheckJSON {
         member("subject", facts.subject, quoted: true)
         member("subscription", facts.subscription, quoted: true)
         member("usage", facts.usage?.plainString, quoted: false)
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func entitlementValue(_ answer: CheckAnswer) -> JSONValue {

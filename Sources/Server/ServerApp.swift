@@ -36,7 +36,7 @@ public enum ServerApp {
         let stripe = try StripeLink(live: live, secretsFile: secretsFile)
         Routes(live: live, stripe: stripe, table: routes).register(on: router)
         let checks = CheckService(live: live, logger: logger)
-        let app = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [CheckChannelHandler(checks: checks)])),
+        let app = Application(router: router, server: .http1(checks: checks),
                               configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tollbooth"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? address.port) },
                               logger: logger)

@@ -84,11 +84,30 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// "2026-01-31T00:00:00Z"
     public var rfc3339: String {
         let c = civil
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        var text = [UInt8](repeating: UInt8(ascii: "0"), count: 20)
+        func put(_ value: Int, at end: Int, width: Int) {
+            var value = value
+            for index in stride(from: end - 1, through: end - width, by: -1) {
+                text[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
         }
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2))Z"
+        guard (0...9999).contains(c.year) else {
+            func pad(_ value: Int, _ width: Int) -> String {
+                let text = String(value)
+                return String(repeating: "0", count: max(0, width - text.count)) + text
+            }
+            return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2))Z"
+        }
+        put(c.year, at: 4, width: 4)
+        put(c.month, at: 7, width: 2)
+        put(c.day, at: 10, width: 2)
+        put(c.hour, at: 13, width: 2)
+        put(c.minute, at: 16, width: 2)
+        put(c.second, at: 19, width: 2)
+        text[4] = UInt8(ascii: "-"); text[7] = UInt8(ascii: "-"); text[10] = UInt8(ascii: "T")
+        text[13] = UInt8(ascii: ":"); text[16] = UInt8(ascii: ":"); text[19] = UInt8(ascii: "Z")
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Parses RFC 3339 (`2026-01-31T12:00:00Z`, `...T12:00:00.250+02:00`, lower-case `t`/`z`
