@@ -22,7 +22,7 @@ pg_sql "CREATE DATABASE bench"
 url="$pg_url/bench"
 "$PWD/.build/release/stripe-sim" --port 0 --limits none > "$folder/stripe-sim.out" 2>&1 &
 sim=$!
-trap 'kill $sim 2> /dev/null; stop_postgres' EXIT
+trap 'kill $sim 2> /dev/null || true; stop_postgres' EXIT
 for _ in $(seq 50); do grep -q "listening on" "$folder/stripe-sim.out" && break; sleep 0.1; done
 sim_url="http://$(sed -n 's/^listening on //p' "$folder/stripe-sim.out")"
 

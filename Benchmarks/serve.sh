@@ -50,7 +50,7 @@ NGINX
 /usr/sbin/nginx -c "$folder/nginx.conf"
 TOLLBOOTH_LOG_LEVEL=warning "$tollbooth" --db "$db" serve --listen 127.0.0.1:18081 > "$folder/serve.out" 2> "$folder/serve.err" &
 serve=$!
-trap 'kill $serve 2>/dev/null; /usr/sbin/nginx -c "$folder/nginx.conf" -s stop 2>/dev/null || true' EXIT
+trap 'kill $serve 2>/dev/null || true; /usr/sbin/nginx -c "$folder/nginx.conf" -s stop 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$folder/serve.out" 2>/dev/null && break; sleep 0.1; done
 
 summary() { # label, wrk output file
