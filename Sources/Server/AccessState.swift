@@ -87,6 +87,8 @@ struct CheckFacts: Sendable {
     var isSoftLimit: Bool?
     var period: Period?
     var config: String?
+    /// The allowed reply's fixed text, when these facts come from a resolved metered check.
+    var allowedTemplate: CheckJSON.AllowedTemplate?
 }
 
 struct CheckAnswer: Sendable {
@@ -104,6 +106,8 @@ struct ResolvedCheck: Sendable {
     var meter: Meter?
     var entitlement: MeteredEntitlement?
     var usageKey: UsageKey?
+    /// The allowed reply's text around its usage figures, made once for a metered check.
+    var allowedTemplate: CheckJSON.AllowedTemplate?
 }
 
 /// The live state and the decisions made from it. The snapshot and the usage counts are read
@@ -117,6 +121,33 @@ final class AccessState: @unchecked Sendable {
         init(_ snapshot: AccessSnapshot) { self.snapshot = snapshot }
     }
     private var box: Box
+    /// Checks resolved from `box`, each kept for the span of time over which resolving it again
+    /// would give the same: between the nearest boundaries, before and after, of the customer's
+    /// subscriptions (starts, ends, phases) and of the usage period. Customers with an invoice
+    /// whose payment state can block (whose access changes as grace runs out) are resolved
+    /// every time. A new snapshot starts an empty cache, so a change is never answered from it.
+    private var resolutions: [ResolutionKey: Resolution] = [:]
+    private static let maxResolutions = 100_000
+
+    private struct ResolutionKey: Hashable {
+        /// 0: by subject, 1: by API key (its digest), 2: by customer.
+        var kind: UInt8
+        var who: String
+        var feature: String
+    }
+
+    private final class Resolution: Sendable {
+        let box: Box
+        let resolved: ResolvedCheck
+        let from: Instant
+        let until: Instant
+        init(box: Box, resolved: ResolvedCheck, from: Instant, until: Instant) {
+            self.box = box
+            self.resolved = resolved
+            self.from = from
+            self.until = until
+        }
+    }
     /// Usage per usage period, as stored plus what this server committed or reserved since.
     private var usage: [UsageKey: Decimal] = [:]
     /// Units of consuming checks decided and not yet committed: kept when the counts are
@@ -133,7 +164,10 @@ final class AccessState: @unchecked Sendable {
 
     func replace(_ snapshot: AccessSnapshot) {
         let box = Box(snapshot)
-        lock.withLock { self.box = box }
+        lock.withLock {
+            self.box = box
+            resolutions.removeAll()
+        }
     }
 
     // MARK: Credentials
@@ -147,12 +181,58 @@ final class AccessState: @unchecked Sendable {
     /// The customer, subscription and rate card a check is about, or why it is refused before
     /// any usage is counted: the key, the subscription, payment access, the feature.
     func resolve(_ request: CheckRequest, at now: Instant) -> Result<ResolvedCheck, Entitlements.Denial> {
-        let box = lock.withLock { self.box }
+        let key: ResolutionKey
+        if let customer = request.customerKey {
+            key = ResolutionKey(kind: 2, who: customer, feature: request.feature)
+        } else if let secret = request.apiKey {
+            key = ResolutionKey(kind: 1, who: Credentials.digest(secret), feature: request.feature)
+        } else {
+            key = ResolutionKey(kind: 0, who: request.subject ?? "", feature: request.feature)
+        }
+        let (box, kept) = lock.withLock { (self.box, resolutions[key]) }
+        if let kept, kept.box === box, kept.from <= now, now < kept.until { return .success(kept.resolved) }
+        let result = resolve(request, digest: key.kind == 1 ? key.who : nil, in: box, at: now)
+        if case .success(let resolved) = result, box.snapshot.payments[resolved.customer.key]?.isEmpty ?? true {
+            let (from, until) = Self.span(of: resolved, subscriptions: box.snapshot.subscriptions[resolved.customer.key] ?? [], at: now)
+            let resolution = Resolution(box: box, resolved: resolved, from: from, until: until)
+            lock.withLock {
+                guard self.box === box else { return }
+                if resolutions.count >= Self.maxResolutions { resolutions.removeAll() }
+                resolutions[key] = resolution
+            }
+        }
+        return result
+    }
+
+    /// The span around `now` over which a check resolves as `resolved`: from the latest
+    /// boundary at or before `now` to the first after it, among the customer's subscriptions'
+    /// starts, ends and phase windows and the usage period's ends.
+    private static func span(of resolved: ResolvedCheck, subscriptions: [Subscription], at now: Instant) -> (Instant, Instant) {
+        var from = Instant(seconds: .min), until = Instant(seconds: .max)
+        func boundary(_ instant: Instant?) {
+            guard let instant else { return }
+            if instant <= now { from = max(from, instant) } else { until = min(until, instant) }
+        }
+        for subscription in subscriptions {
+            boundary(subscription.start)
+            boundary(subscription.end)
+            boundary(subscription.serviceEnd)
+            for window in subscription.phaseWindows {
+                boundary(window.start)
+                boundary(window.end)
+            }
+        }
+        boundary(resolved.usageKey?.period.start)
+        boundary(resolved.usageKey?.period.end)
+        return (from, until)
+    }
+
+    private func resolve(_ request: CheckRequest, digest: String?, in box: Box, at now: Instant) -> Result<ResolvedCheck, Entitlements.Denial> {
         let subject: String, customerKey: String
         if let key = request.customerKey {
             (subject, customerKey) = (key, key)
-        } else if let secret = request.apiKey {
-            guard let key = box.snapshot.keys[Credentials.digest(secret)] else { return .failure(.unknownAPIKey) }
+        } else if let digest {
+            guard let key = box.snapshot.keys[digest] else { return .failure(.unknownAPIKey) }
             (subject, customerKey) = (key.id, key.customerKey)
         } else {
             let given = request.subject ?? ""
@@ -183,6 +263,7 @@ final class AccessState: @unchecked Sendable {
             resolved.meter = meter
             resolved.entitlement = entitlement
             resolved.usageKey = UsageKey(subscriptionId: subscription.id, meterSlug: meter.slug, period: period)
+            resolved.allowedTemplate = CheckJSON.AllowedTemplate(Self.fixedFacts(resolved, feature: request.feature))
         }
         return .success(resolved)
     }
@@ -209,8 +290,8 @@ final class AccessState: @unchecked Sendable {
         let requested = max(0, request.units)
         let used = lock.withLock { () -> Decimal? in
             guard let used = usage[key] else { return nil }
-            if case .denied = Quota.decide(entitlement: entitlement, usedInPeriod: used, requested: requested) { return used }
-            usage[key] = used + requested
+            if Self.isDenied(entitlement, used: used) { return used }
+            usage[key] = Self.sum(used, requested)
             pending[key, default: 0] += requested
             return used
         }
@@ -220,24 +301,60 @@ final class AccessState: @unchecked Sendable {
     /// The answer to a check whose usage period had `used` before it: denied when a hard limit
     /// is reached; the figures counting the check's units when it consumes and is allowed.
     func answer(_ resolved: ResolvedCheck, request: CheckRequest, used: Decimal) -> CheckAnswer {
-        var facts = CheckFacts(customer: resolved.customer.key, subject: resolved.subject, subscription: resolved.subscription.id,
-                               plan: resolved.subscription.plan.key, feature: request.feature)
-        if case .static(let config)? = resolved.card.entitlementTemplate { facts.config = config }
+        var facts = Self.fixedFacts(resolved, feature: request.feature)
         guard let key = resolved.usageKey, let entitlement = resolved.entitlement else { return CheckAnswer(facts: facts) }
-        facts.limit = entitlement.issueAfterReset
-        facts.isSoftLimit = entitlement.isSoftLimit
-        facts.period = key.period
+        facts.allowedTemplate = resolved.allowedTemplate
+        let limit = entitlement.issueAfterReset
+        let denied = Self.isDenied(entitlement, used: used)
         let requested = max(0, request.units)
-        let decision = Quota.decide(entitlement: entitlement, usedInPeriod: used, requested: requested)
-        var after = used
-        if case .denied = decision {} else if request.consume { after += requested }
-        facts.usage = after
-        facts.balance = max(0, entitlement.issueAfterReset - after)
-        facts.overage = max(0, after - entitlement.issueAfterReset)
-        if case .denied(let used, let limit) = decision {
+        if let usedWhole = used.wholeValue, let limitWhole = limit.wholeValue, let requestedWhole = requested.wholeValue,
+           [usedWhole, limitWhole, requestedWhole].allSatisfy(Self.isSmall) {
+            // Every COUNT meter's figures: the same arithmetic in whole numbers.
+            let after = !denied && request.consume ? usedWhole + requestedWhole : usedWhole
+            facts.usage = Decimal(after)
+            facts.balance = Decimal(max(0, limitWhole - after))
+            facts.overage = Decimal(max(0, after - limitWhole))
+        } else {
+            let after = !denied && request.consume ? used + requested : used
+            facts.usage = after
+            facts.balance = max(0, limit - after)
+            facts.overage = max(0, after - limit)
+        }
+        if denied {
             return CheckAnswer(facts: facts, denial: .quotaExhausted(feature: request.feature, used: used, limit: limit, periodEnd: key.period.end))
         }
         return CheckAnswer(facts: facts)
+    }
+
+    /// Quota.decide's denial (a hard limit reached by the usage before the check), decided in
+    /// whole numbers when the figures are whole.
+    static func isDenied(_ entitlement: MeteredEntitlement, used: Decimal) -> Bool {
+        guard !entitlement.isSoftLimit else { return false }
+        if let usedWhole = used.wholeValue, let limitWhole = entitlement.issueAfterReset.wholeValue { return usedWhole >= limitWhole }
+        return used >= entitlement.issueAfterReset
+    }
+
+    /// `a + b`, in whole numbers when both are whole and small enough that the sum cannot overflow.
+    static func sum(_ a: Decimal, _ b: Decimal) -> Decimal {
+        if let x = a.wholeValue, let y = b.wholeValue, isSmall(x), isSmall(y) { return Decimal(x + y) }
+        return a + b
+    }
+
+    /// Whole figures this small are added and subtracted without overflow.
+    static func isSmall(_ value: Int64) -> Bool { value > -(1 << 61) && value < 1 << 61 }
+
+    /// A check's facts that do not change with its usage: who, which subscription and plan, the
+    /// limit and the usage period.
+    static func fixedFacts(_ resolved: ResolvedCheck, feature: String) -> CheckFacts {
+        var facts = CheckFacts(customer: resolved.customer.key, subject: resolved.subject, subscription: resolved.subscription.id,
+                               plan: resolved.subscription.plan.key, feature: feature)
+        if case .static(let config)? = resolved.card.entitlementTemplate { facts.config = config }
+        if let key = resolved.usageKey, let entitlement = resolved.entitlement {
+            facts.limit = entitlement.issueAfterReset
+            facts.isSoftLimit = entitlement.isSoftLimit
+            facts.period = key.period
+        }
+        return facts
     }
 
     /// Sets a period's count to what the store holds now (on the store's queue, after a commit

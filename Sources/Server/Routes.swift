@@ -360,37 +360,75 @@ enum CheckJSON {
         var out = [UInt8]()
         out.reserveCapacity(400)
         out.append(contentsOf: "{\"allowed\":true".utf8)
-        func member(_ name: String, _ value: String?, quoted: Bool) {
-            guard let value else { return }
-            out.append(contentsOf: ",\"".utf8)
-            out.append(contentsOf: name.utf8)
-            out.append(contentsOf: "\":".utf8)
-            guard quoted else { return out.append(contentsOf: value.utf8) }
-            // Most texts need no escape: appended whole.
-            if value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                var text = ""
-                JSONText.quote(value, into: &text)
-                out.append(contentsOf: text.utf8)
-            } else {
-                out.append(UInt8(ascii: "\""))
-                out.append(contentsOf: value.utf8)
-                out.append(UInt8(ascii: "\""))
-            }
+        if let template = facts.allowedTemplate, let balance = facts.balance, let overage = facts.overage, let usage = facts.usage {
+            out.append(contentsOf: ",\"balance\":".utf8)
+            out.append(contentsOf: balance.plainString.utf8)
+            out.append(contentsOf: template.afterBalance)
+            out.append(contentsOf: overage.plainString.utf8)
+            out.append(contentsOf: template.afterOverage)
+            out.append(contentsOf: usage.plainString.utf8)
+        } else {
+            for member in Member.allCases { append(member, of: facts, to: &out) }
         }
-        member("balance", facts.balance?.plainString, quoted: false)
-        member("customer", facts.customer, quoted: true)
-        member("feature", facts.feature, quoted: true)
-        member("isSoftLimit", facts.isSoftLimit.map { $0 ? "true" : "false" }, quoted: false)
-        member("limit", facts.limit?.plainString, quoted: false)
-        member("overage", facts.overage?.plainString, quoted: false)
-        member("periodEnd", facts.period?.end.rfc3339, quoted: true)
-        member("periodStart", facts.period?.start.rfc3339, quoted: true)
-        member("plan", facts.plan, quoted: true)
-        member("subject", facts.subject, quoted: true)
-        member("subscription", facts.subscription, quoted: true)
-        member("usage", facts.usage?.plainString, quoted: false)
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The allowed reply's members, in the order `JSONValue.text` sorts them into.
+    enum Member: String, CaseIterable {
+        case balance, customer, feature, isSoftLimit, limit, overage, periodEnd, periodStart, plan, subject, subscription, usage
+    }
+
+    /// `,"name":value` when the facts have the member.
+    static func append(_ member: Member, of facts: CheckFacts, to out: inout [UInt8]) {
+        let value: String?, quoted: Bool
+        switch member {
+        case .balance: (value, quoted) = (facts.balance?.plainString, false)
+        case .customer: (value, quoted) = (facts.customer, true)
+        case .feature: (value, quoted) = (facts.feature, true)
+        case .isSoftLimit: (value, quoted) = (facts.isSoftLimit.map { $0 ? "true" : "false" }, false)
+        case .limit: (value, quoted) = (facts.limit?.plainString, false)
+        case .overage: (value, quoted) = (facts.overage?.plainString, false)
+        case .periodEnd: (value, quoted) = (facts.period?.end.rfc3339, true)
+        case .periodStart: (value, quoted) = (facts.period?.start.rfc3339, true)
+        case .plan: (value, quoted) = (facts.plan, true)
+        case .subject: (value, quoted) = (facts.subject, true)
+        case .subscription: (value, quoted) = (facts.subscription, true)
+        case .usage: (value, quoted) = (facts.usage?.plainString, false)
+        }
+        guard let value else { return }
+        out.append(contentsOf: ",\"".utf8)
+        out.append(contentsOf: member.rawValue.utf8)
+        out.append(contentsOf: "\":".utf8)
+        guard quoted else { return out.append(contentsOf: value.utf8) }
+        // Most texts need no escape: appended whole.
+        if value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            var text = ""
+            JSONText.quote(value, into: &text)
+            out.append(contentsOf: text.utf8)
+        } else {
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: value.utf8)
+            out.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// A metered check's allowed reply apart from its three figures that move with usage
+    /// (balance, overage, usage), written once when the check is resolved: the text after the
+    /// balance up to the overage's value, and after it up to the usage's value.
+    final class AllowedTemplate: Sendable {
+        let afterBalance: [UInt8]
+        let afterOverage: [UInt8]
+
+        init(_ fixed: CheckFacts) {
+            var afterBalance = [UInt8](), afterOverage = [UInt8]()
+            for member in [Member.customer, .feature, .isSoftLimit, .limit] { CheckJSON.append(member, of: fixed, to: &afterBalance) }
+            afterBalance.append(contentsOf: ",\"overage\":".utf8)
+            for member in [Member.periodEnd, .periodStart, .plan, .subject, .subscription] { CheckJSON.append(member, of: fixed, to: &afterOverage) }
+            afterOverage.append(contentsOf: ",\"usage\":".utf8)
+            self.afterBalance = afterBalance
+            self.afterOverage = afterOverage
+        }
     }
 
     static func entitlementValue(_ answer: CheckAnswer) -> JSONValue {

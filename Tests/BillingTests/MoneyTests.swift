@@ -54,6 +54,18 @@ import Testing
         #expect(Decimal(exactly: "-3.50")?.plainString == "-3.5")
     }
 
+    @Test func aWholeValueIsGivenOnlyForWholeNumbersThatFit() {
+        #expect(Decimal(120).wholeValue == 120)
+        #expect(Decimal(sign: .plus, exponent: 2, significand: 12).wholeValue == 1_200)
+        #expect(Decimal(-7).wholeValue == -7)
+        #expect(Decimal(exactly: "12.000")?.wholeValue == 12)
+        #expect(Decimal(Int64.max).wholeValue == Int64.max)
+        #expect(Decimal(exactly: "12.5")?.wholeValue == nil)
+        #expect((Decimal(Int64.max) + 1).wholeValue == nil)
+        #expect(Decimal(sign: .plus, exponent: 30, significand: 1).wholeValue == nil)
+        #expect(Decimal.nan.wholeValue == nil)
+    }
+
     @Test func plainTextIsWhatNSDecimalNumberWrites() async {
         for value in [Decimal(0), Decimal(1), Decimal(-1), Decimal(exactly: "0.0004")!, Decimal(exactly: "1000000000000")!,
                       Decimal(exactly: "-12.500")!, Decimal(UInt64.max), Decimal(UInt64.max) * 10 + 7, Decimal(exactly: "0.1")! / 3,

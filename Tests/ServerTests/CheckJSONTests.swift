@@ -23,7 +23,13 @@ import Testing
         full.period = period()
         var unmetered = CheckFacts(feature: "support\n")
         unmetered.customer = "acme"
-        for facts in [full, unmetered, CheckFacts(feature: "x")] {
+        // The same facts written around a resolved check's template: its fixed members are
+        // written once, the three figures each time.
+        var templated = full
+        var fixed = full
+        (fixed.usage, fixed.balance, fixed.overage) = (nil, nil, nil)
+        templated.allowedTemplate = CheckJSON.AllowedTemplate(fixed)
+        for facts in [full, templated, unmetered, CheckFacts(feature: "x")] {
             let sorted = JSONValue.object([("allowed", .bool(true))] + CheckJSON.fields(facts)).text()
             #expect(CheckJSON.allowedText(facts) == sorted)
         }

@@ -74,6 +74,7 @@ extension Decimal {
     /// significand has at most 18 digits, every amount and price in practice, is written here from
     /// its significand as an integer; anything else is left to `description`.
     public var plainString: String {
+        if let whole = wholeValue { return String(whole) }
         guard !isNaN, significand <= Decimal.smallSignificandLimit else { return description }
         var digits = NSDecimalNumber(decimal: significand).uint64Value
         var exponent = self.exponent
@@ -95,6 +96,14 @@ extension Decimal {
             }
         }
         return sign == .minus ? "-" + text : text
+    }
+
+    /// The value as an `Int64` when it is a whole number that fits, else nil: a few tens of
+    /// nanoseconds, where Foundation's decimal addition or comparison costs hundreds.
+    public var wholeValue: Int64? {
+        guard !isNaN else { return nil }
+        let whole = NSDecimalNumber(decimal: self).int64Value
+        return Decimal(whole) == self ? whole : nil
     }
 
     private static let smallSignificandLimit = Decimal(999_999_999_999_999_999 as UInt64)
