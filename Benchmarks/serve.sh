@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Server benchmark, in one run on this machine over loopback with keep-alive (wrk):
 #   1. nginx answering a static 200 JSON (the ceiling), then non-consuming checks;
-#   2. consuming checks (each stored before its answer);
+#   2. consuming checks (each stored before its answer), from 32 and from 64 connections;
 #   3. events through POST /v1/events in batches of 100, from 64 and from 512 connections,
 #      beside `meter ingest` of as many events from a file.
 # Prints requests/s and p50/p99 latency of each, and what was stored against what was answered.
@@ -70,7 +70,8 @@ export TOLLBOOTH_TOKEN=$check_token TOLLBOOTH_RUN=$$ TOLLBOOTH_EVENT_TIME=$event
 wrk -t2 -c16 -d2s -s Benchmarks/wrk/check.lua http://127.0.0.1:18081 > /dev/null   # warm-up
 run_wrk "nginx, static 200 JSON" 32 "" http://127.0.0.1:18080/
 run_wrk "checks (not consuming)" 32 Benchmarks/wrk/check.lua http://127.0.0.1:18081
-run_wrk "consuming checks" 64 Benchmarks/wrk/consume.lua http://127.0.0.1:18081
+run_wrk "consuming checks" 32 Benchmarks/wrk/consume.lua http://127.0.0.1:18081
+TOLLBOOTH_RUN=$$-64 run_wrk "consuming checks, 64 connections" 64 Benchmarks/wrk/consume.lua http://127.0.0.1:18081
 export TOLLBOOTH_TOKEN=$ingest_token
 TOLLBOOTH_RUN=$$-64 run_wrk "events, batches of 100" 64 Benchmarks/wrk/events.lua http://127.0.0.1:18081
 # Many senders at once (a fleet of gateways): bigger groups per commit.
@@ -78,6 +79,6 @@ TOLLBOOTH_RUN=$$-512 run_wrk "events, batches of 100, 512 senders" 512 Benchmark
 kill -TERM $serve; wait $serve || true
 stored=$(sqlite3 "$db" "SELECT coalesce(sum(count), 0) FROM usage_rows")
 echo "stored after the server stopped: $stored events (consuming checks' and the batches')"
-answered=$(cat "$folder"/consuming_checks.txt "$folder"/events,_batches_of_100*.txt | awk '/^answered 200:/ {s += $3} /^answered 202:/ {gsub(/\(/, "", $5); s += $5} END {print s}')
+answered=$(cat "$folder"/consuming_checks*.txt "$folder"/events,_batches_of_100*.txt | awk '/^answered 200:/ {s += $3} /^answered 202:/ {gsub(/\(/, "", $5); s += $5} END {print s}')
 echo "answered 200 (consuming) or 202 (events): $answered"
 /usr/bin/time -f "meter ingest of 1,000,000 events from a file: %e s wall" "$tollbooth" --db "$folder/peer.db" meter ingest "$folder/events.ndjson" 2>&1 | grep -v "^ingested"
