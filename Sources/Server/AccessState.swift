@@ -305,16 +305,18 @@ final class AccessState: @unchecked Sendable {
         guard let key = resolved.usageKey, let entitlement = resolved.entitlement else { return CheckAnswer(facts: facts) }
         facts.allowedTemplate = resolved.allowedTemplate
         let limit = entitlement.issueAfterReset
-        let denied = Self.isDenied(entitlement, used: used)
+        let denied: Bool
         let requested = max(0, request.units)
         if let usedWhole = used.wholeValue, let limitWhole = limit.wholeValue, let requestedWhole = requested.wholeValue,
            [usedWhole, limitWhole, requestedWhole].allSatisfy(Self.isSmall) {
             // Every COUNT meter's figures: the same arithmetic in whole numbers.
+            denied = !entitlement.isSoftLimit && usedWhole >= limitWhole
             let after = !denied && request.consume ? usedWhole + requestedWhole : usedWhole
             facts.usage = Decimal(after)
             facts.balance = Decimal(max(0, limitWhole - after))
             facts.overage = Decimal(max(0, after - limitWhole))
         } else {
+            denied = Self.isDenied(entitlement, used: used)
             let after = !denied && request.consume ? used + requested : used
             facts.usage = after
             facts.balance = max(0, limit - after)

@@ -83,6 +83,12 @@ import NIOCore
         let body = #"{"allowed":true,"customer":"acme","feature":"api_requests"}"#
         #expect(text == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
             + "Date: Tue, 08 Dec 2026 03:00:00 GMT\r\nServer: tollbooth\r\n\r\n" + body)
+        // A refusal: its status and the problem's content type.
+        let refusal = CheckRoute.Reply(Problem(.forbidden, "Forbidden", "quota exhausted"))
+        var refused = ByteBuffer()
+        CheckWire.writeResponse(refusal, date: "Tue, 08 Dec 2026 03:00:00 GMT", into: &refused)
+        #expect(refused.readString(length: refused.readableBytes)! == "HTTP/1.1 403 Forbidden\r\nContent-Type: \(Problem.contentType)\r\n"
+            + "Content-Length: \(refusal.text.utf8.count)\r\nDate: Tue, 08 Dec 2026 03:00:00 GMT\r\nServer: tollbooth\r\n\r\n" + refusal.text)
     }
 
     /// The flat reading gives the general parser's value, or leaves the body to it.
