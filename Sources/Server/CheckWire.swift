@@ -27,6 +27,9 @@ final class CheckWireHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var waiting = false
     /// Handed on to the HTTP decoder, for good.
     private var passing = false
+    /// Shutdown asked the connection to close while a check waited for the store: passed on
+    /// once that check is answered (Hummingbird closes a connection it sees no request on).
+    private var quiesceHeld = false
     /// The last `Authorization` value and its token's digest: a connection sends the same one.
     private var credential: (value: String, digest: String)?
 
@@ -70,9 +73,21 @@ final class CheckWireHandler: ChannelInboundHandler, RemovableChannelHandler {
                         context.flush()
                         self.waiting = false
                         if !self.passing { self.answerWhatIsRead(context: context) }
+                        if self.quiesceHeld, !self.waiting {
+                            self.quiesceHeld = false
+                            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                        }
                     }
                 }
             }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if !passing, waiting, event is ChannelShouldQuiesceEvent {
+            quiesceHeld = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 

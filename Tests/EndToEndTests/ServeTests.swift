@@ -262,6 +262,34 @@ import FoundationNetworking
         #expect(server.stop() == 0)
     }
 
+    /// SIGTERM while consuming checks wait for their commit: each one stored is answered before
+    /// its connection closes, and none is stored unanswered.
+    @Test(arguments: Backend.allCases) func aStopAnswersTheConsumingChecksItTookIn(_ backend: Backend) throws {
+        let (cli, _, check, _, _, _) = try setUp(backend)
+        let server = try Served(cli)
+        let port = try #require(URLComponents(string: server.base)?.port)
+        func post(_ body: String) -> String {
+            "POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(check)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        // Each connection first checks without consuming, so the usage period is in memory and
+        // the consuming check that follows waits only for its commit.
+        let connections = try (0..<50).map { _ in try RawHTTP.Connection(port: port) }
+        for connection in connections {
+            try connection.send(post(#"{"subject":"acme_prod","feature":"api_requests"}"#))
+            #expect(connection.receive(answers: 1).map(\.status) == [200])
+        }
+        for (index, connection) in connections.enumerated() {
+            try connection.send(post(#"{"subject":"acme_prod","feature":"api_requests","consume":true,"idempotencyKey":"stop-\#(index)"}"#))
+        }
+        #expect(server.stop() == 0)
+        let answered = connections.map { $0.receive(answers: 1) }
+        let allowed = answered.filter { $0.map(\.status) == [200] }.count
+        #expect(answered.allSatisfy { $0.isEmpty || $0.map(\.status) == [200] }, "\(answered)")
+        // Every check the server stored was answered: a stop never leaves a gateway without the
+        // answer to a request it counted.
+        #expect(Int(try cli.query("SELECT coalesce(sum(count), 0) FROM usage_rows")) == allowed)
+    }
+
     @Test(arguments: Backend.allCases) func aHardQuotaIsExactUnder200ConcurrentConsumingChecks(_ backend: Backend) throws {
         let (cli, _, check, _, key, _) = try setUp(backend)
         // 9,900 of the 10,000 requests used already, ingested from a file.
@@ -407,35 +435,58 @@ enum RawHTTP {
     }
 
     static func exchange(port: Int, _ text: String, answers count: Int) throws -> [Answer] {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw POSIXError(.EIO) }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ send(socket, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw POSIXError(.EIO) }
-        var received: [UInt8] = []
-        var answers: [Answer] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while answers.count < count {
-            if let (answer, used) = parse(received) {
-                answers.append(answer)
-                received.removeFirst(used)
-                continue
+        let connection = try Connection(port: port)
+        try connection.send(text)
+        return connection.receive(answers: count)
+    }
+
+    /// One keep-alive connection on loopback.
+    final class Connection {
+        let socket: Int32
+        private var received: [UInt8] = []
+
+        init(port: Int) throws {
+            socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard socket >= 0 else { throw POSIXError(.EIO) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
-            let read = recv(socket, &buffer, buffer.count, 0)
-            guard read > 0 else { break }
-            received += buffer[0..<read]
+            guard connected == 0 else {
+                close(socket)
+                throw POSIXError(.ECONNREFUSED)
+            }
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
-        return answers
+
+        deinit { close(socket) }
+
+        func send(_ text: String) throws {
+            let bytes = Array(text.utf8)
+            guard bytes.withUnsafeBytes({ Glibc.send(socket, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw POSIXError(.EIO) }
+        }
+
+        /// Up to `count` answers: fewer when the server closes the connection (or is silent for
+        /// 10 seconds) first.
+        func receive(answers count: Int) -> [Answer] {
+            var answers: [Answer] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while answers.count < count {
+                if let (answer, used) = RawHTTP.parse(received) {
+                    answers.append(answer)
+                    received.removeFirst(used)
+                    continue
+                }
+                let read = recv(socket, &buffer, buffer.count, 0)
+                guard read > 0 else { break }
+                received += buffer[0..<read]
+            }
+            return answers
+        }
     }
 
     /// The first whole answer in `bytes` and how many bytes it took.
