@@ -185,7 +185,11 @@ enum CheckWire {
             case "authorization":
                 guard authorization == nil else { return .other }
                 authorization = valueStart..<valueEnd
-            case "transfer-encoding", "connection", "expect", "upgrade", "content-encoding":
+            case "connection":
+                // Keep-alive is HTTP/1.1's default, and many clients say so; anything else
+                // (close, an upgrade) is the decoder's.
+                guard isKeepAlive(bytes, valueStart..<valueEnd) else { return .other }
+            case "transfer-encoding", "expect", "upgrade", "content-encoding":
                 return .other
             default:
                 break
@@ -207,6 +211,16 @@ enum CheckWire {
             name.append((65...90).contains(byte) ? byte + 32 : byte)
         }
         return String(decoding: name, as: UTF8.self)
+    }
+
+    /// Whether a value is `keep-alive`, in any case.
+    private static func isKeepAlive(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        let word = "keep-alive".utf8
+        guard range.count == word.count else { return false }
+        return zip(range, word).allSatisfy { index, letter in
+            let byte = bytes[index]
+            return ((65...90).contains(byte) ? byte + 32 : byte) == letter
+        }
     }
 
     /// RFC 9110's token characters, which a header's name is made of.

@@ -28,6 +28,17 @@ import NIOCore
         #expect(frame(request + request) == frame(request))
     }
 
+    /// Keep-alive, which many clients state though HTTP/1.1 implies it, keeps a check here.
+    @Test func aConnectionToKeepAliveIsStillACheck() {
+        for value in ["keep-alive", "Keep-Alive", "KEEP-ALIVE"] {
+            let request = "POST /v1/check HTTP/1.1\r\nConnection: \(value)\r\nContent-Length: 2\r\n\r\n{}"
+            #expect(frame(request) == .check(headLength: request.utf8.count - 2, bodyLength: 2, authorization: nil), "\(value)")
+        }
+        for value in ["close", "keep-alive, Upgrade", "Upgrade", "keep-alivex"] {
+            #expect(frame("POST /v1/check HTTP/1.1\r\nConnection: \(value)\r\nContent-Length: 2\r\n\r\n{}") == .other, "\(value)")
+        }
+    }
+
     @Test func everyCutOfARequestIsIncomplete() {
         let request = Array((Self.head + Self.body).utf8)
         for cut in 1..<request.count {
