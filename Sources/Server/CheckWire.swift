@@ -10,8 +10,8 @@ import Pipeline
 /// connections open and asks one check per API request, and most of a check's cost through
 /// SwiftNIO's HTTP codec and Hummingbird's parts is the codec itself. A connection is served
 /// here while it sends only checks in the plain form every gateway client sends (`HTTP/1.1`, a
-/// `Content-Length`, no `Transfer-Encoding`, `Connection`, `Expect` or `Upgrade`, a body within
-/// `server.maxBodyBytes`). The first request that is anything else, with what was read after it,
+/// `Content-Length`, no `Transfer-Encoding`, `Expect` or `Upgrade`, `Connection` only if it says
+/// `keep-alive`, a body within `server.maxBodyBytes`). The first request that is anything else, with what was read after it,
 /// goes on to the HTTP decoder, and the connection stays there (`CheckChannelHandler` still
 /// answers its checks): answers leave in the order their requests came, and everything unusual
 /// is judged by the decoder. The answers, log lines and metrics are the routed check's.
@@ -74,8 +74,9 @@ final class CheckWireHandler: ChannelInboundHandler, RemovableChannelHandler {
                         self.waiting = false
                         if !self.passing { self.answerWhatIsRead(context: context) }
                         if self.quiesceHeld, !self.waiting {
+                            // From the pipeline's head: this handler may have handed on meanwhile.
                             self.quiesceHeld = false
-                            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                            context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
                         }
                     }
                 }
